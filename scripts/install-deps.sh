@@ -1,0 +1,46 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# Installs the Debian 12 packages Cloister needs to build, test, demo and
+# benchmark, and only those that are missing, so that it is cheap to run
+# before every `make check` / `make demo`. Needs root (or sudo) only when
+# something is missing.
+#
+# Usage: scripts/install-deps.sh [build|test|all]   (default: all)
+set -eu
+
+build_pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
+  libssl-dev openssl libcbor-dev libjansson-dev zlib1g-dev libarchive-dev
+  libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libyaml-dev
+  libseccomp-dev libcap-dev libcmocka-dev"
+# Tests and the demo: real AWS clients (Debian's awscli and boto3, run
+# through /usr/bin/python3), umoci for OCI images without a Docker daemon,
+# PostgreSQL for the replicated key-service store, and the baselines the
+# benchmarks compare against.
+test_pkgs="python3 python3-pytest python3-boto3 awscli umoci jq cpio socat wrk
+  nginx hyperfine postgresql iproute2 procps"
+
+case "${1:-all}" in
+build) wanted="$build_pkgs" ;;
+test | all) wanted="$build_pkgs $test_pkgs" ;;
+*) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $wanted; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "cloister: installing missing Debian packages:$missing" >&2
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "cloister: need root to install:$missing" >&2; exit 1; }
+    sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The subcommands of `cloister`: one file each, cmd_<name>.c. */
+#ifndef CLOISTER_COMMANDS_H
+#define CLOISTER_COMMANDS_H
+
+struct command {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *summary;
+};
+
+/* Defined in main.c; NULL-terminated. */
+extern const struct command commands[];
+
+#endif

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `cloister`: nitro-cli's command line for Cloister enclaves.
+ * A table of subcommands drives both dispatch and the usage text.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+#ifndef CLOISTER_VERSION
+#define CLOISTER_VERSION "0.0.0"
+#endif
+
+const struct command commands[] = {
+    /* Each subcommand adds its line here, in nitro-cli's help order. */
+    { NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Cloister CLI %s\nCLI for enclave lifetime management\n\n", CLOISTER_VERSION);
+    fprintf(out, "USAGE:\n    cloister <SUBCOMMAND> [OPTIONS]\n\nSUBCOMMANDS:\n");
+    for (const struct command *c = commands; c->name; c++)
+        fprintf(out, "    %-20s %s\n", c->name, c->summary);
+    fprintf(out, "    %-20s %s\n", "help", "Print this message");
+    fprintf(out, "\nOPTIONS:\n    -V, --version        Print version information\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return cli_fail(E_MISSING_ARGUMENT, "a subcommand is required");
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "-V") || !strcmp(name, "--version")) {
+        printf("Cloister CLI %s\n", CLOISTER_VERSION);
+        return 0;
+    }
+    if (!strcmp(name, "help") || !strcmp(name, "-h") || !strcmp(name, "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (const struct command *c = commands; c->name; c++)
+        if (!strcmp(c->name, name))
+            return c->main(argc - 1, argv + 1);
+    usage(stderr);
+    return cli_fail(E_INVALID_COMMAND, "unknown subcommand '%s'", name);
+}
