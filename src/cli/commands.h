@@ -12,4 +12,6 @@ struct command {
 /* Defined in main.c; NULL-terminated. */
 extern const struct command commands[];
 
+/* One declaration per subcommand, in the order of main.c's table. */
+
 #endif

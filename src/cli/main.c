@@ -14,7 +14,22 @@
 #endif
 
 const struct command commands[] = {
-    /* Each subcommand adds its line here, in nitro-cli's help order. */
+    /*
+     * Each subcommand replaces its placeholder comment with its line:
+     *     { "name", cmd_name, "summary" },
+     * and declares `int cmd_name(int argc, char **argv);` in commands.h.
+     */
+    /* slot: run-enclave */
+    /* slot: build-enclave */
+    /* slot: describe-eif */
+    /* slot: describe-enclaves */
+    /* slot: console */
+    /* slot: terminate-enclave */
+    /* slot: pcr */
+    /* slot: sign-eif */
+    /* slot: attestation-ca */
+    /* slot: attest */
+    /* slot: verify-attestation */
     { NULL, NULL, NULL },
 };
 
