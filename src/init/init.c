@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cloister-init: PID 1 of a Cloister enclave.
+ *
+ * It does what AWS's init does (aws-nitro-enclaves-sdk-bootstrap
+ * init/init.c; research eif-and-cli.md §7.3) minus what the monitor already
+ * did outside the sandbox: the root, /dev, /proc, /tmp and /run are in place
+ * and init runs unprivileged, so it mounts nothing and never chroots.
+ *
+ *   1. block every signal (PID 1 handles them synchronously below);
+ *   2. read /env and /cmd (one entry per line), then unlink them;
+ *   3. run the command in a child with exactly that environment, cwd /;
+ *   4. reap every child until the command exits, forwarding SIGTERM, SIGINT
+ *      and SIGHUP to the command's process group;
+ *   5. exit with the command's status (128 + signal when it was killed),
+ *      which ends the PID namespace and so the enclave (AWS reboots here).
+ *
+ * Self-contained: linked statically against libc only.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "init_config.h"
+
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    /* One write per message so lines from init never interleave. */
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+    (void)w;
+}
+
+static int load(const char *path, struct init_list *out, int (*fallback)(struct init_list *))
+{
+    const char *why = "";
+    int rc = init_read_list(path, out, &why);
+    if (rc < 0) {
+        logmsg("init: %s: %s: %s", path, why, strerror(errno));
+        return -1;
+    }
+    if (rc == 1) {
+        if (fallback(out) < 0) {
+            logmsg("init: out of memory");
+            return -1;
+        }
+        return 0;
+    }
+    /* AWS's init removes both files once read; a read-only root is fine. */
+    if (unlink(path) < 0 && errno != EROFS && errno != EACCES && errno != EPERM)
+        logmsg("init: cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static void run_child(const struct init_list *cmd, const struct init_list *env,
+                      const sigset_t *orig)
+{
+    sigprocmask(SIG_SETMASK, orig, NULL);
+    /* Own session and process group, so signals reach the whole job. */
+    setsid();
+    char path[4096];
+    if (init_resolve(cmd->v[0], init_search_path(env), path, sizeof(path)) < 0) {
+        int e = errno;
+        logmsg("init: cannot run %s: %s", cmd->v[0], strerror(e));
+        _exit(e == EACCES ? 126 : 127);
+    }
+    execve(path, cmd->v, env->v);
+    int e = errno;
+    logmsg("init: cannot run %s: %s", cmd->v[0], strerror(e));
+    _exit(e == EACCES || e == ENOEXEC ? 126 : 127);
+}
+
+int main(void)
+{
+    sigset_t all, orig;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &orig);
+
+    struct init_list env = { 0 }, cmd = { 0 };
+    if (load("/env", &env, init_default_env) < 0 || load("/cmd", &cmd, init_default_cmd) < 0)
+        return 1;
+    if (cmd.n == 0) {
+        logmsg("init: /cmd is empty");
+        return 1;
+    }
+    /* The working directory is always / (AWS init chroots and chdirs /). */
+    if (chdir("/") < 0) {
+        logmsg("init: chdir /: %s", strerror(errno));
+        return 1;
+    }
+
+    pid_t child = fork();
+    if (child < 0) {
+        logmsg("init: fork: %s", strerror(errno));
+        return 1;
+    }
+    if (child == 0)
+        run_child(&cmd, &env, &orig);
+    init_list_free(&cmd);
+    init_list_free(&env);
+
+    sigset_t wanted;
+    sigemptyset(&wanted);
+    sigaddset(&wanted, SIGCHLD);
+    sigaddset(&wanted, SIGTERM);
+    sigaddset(&wanted, SIGINT);
+    sigaddset(&wanted, SIGHUP);
+    for (;;) {
+        /* Reap everything that is already dead: orphans are reparented to us. */
+        for (;;) {
+            int st;
+            pid_t p = waitpid(-1, &st, WNOHANG);
+            if (p < 0 && errno == EINTR)
+                continue;
+            if (p <= 0)
+                break;
+            if (p == child) {
+                if (WIFEXITED(st))
+                    return WEXITSTATUS(st);
+                if (WIFSIGNALED(st))
+                    return 128 + WTERMSIG(st);
+                return 1;
+            }
+        }
+        siginfo_t si;
+        int sig = sigwaitinfo(&wanted, &si);
+        if (sig < 0)
+            continue;
+        if (sig != SIGCHLD)
+            kill(-child, sig);   /* the command's group (setsid above) */
+    }
+}
