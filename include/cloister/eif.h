@@ -81,6 +81,30 @@ int eif_write(const char *out_path, const struct eif_build_params *p,
               struct eif_measurements *m, struct cl_error *err);
 
 /*
+ * The streaming writer under eif_write(), for callers that produce ramdisks
+ * on the fly (build-enclave writes its cpio straight into it, so the image
+ * is read once). Hashing runs on two worker threads (PCR0/PCR1 + write on
+ * one, PCR2 + CRC on the other) over 1 MiB staging buffers.
+ *
+ * eif_writer_new() takes the same params as eif_write() except
+ * ramdisk_paths/ramdisk_count (ignored); it streams kernel, cmdline and
+ * metadata into a temporary file beside out_path. Then, for each ramdisk in
+ * order (bootstrap first): begin, write any number of chunks, end. finish()
+ * adds the signature (if p named a certificate and key), the header and
+ * the CRC, and renames the file into place; fills *m (may be NULL).
+ * eif_writer_free() releases w and removes the temporary file unless
+ * finish() succeeded. The strings in p are copied by eif_writer_new().
+ */
+struct eif_writer;   /* opaque; owns the temporary output file */
+int eif_writer_new(const char *out_path, const struct eif_build_params *p,
+                   struct eif_writer **out, struct cl_error *err);
+int eif_writer_begin_ramdisk(struct eif_writer *w, struct cl_error *err);
+int eif_writer_write(struct eif_writer *w, const void *buf, size_t len, struct cl_error *err);
+int eif_writer_end_ramdisk(struct eif_writer *w, struct cl_error *err);
+int eif_writer_finish(struct eif_writer *w, struct eif_measurements *m, struct cl_error *err);
+void eif_writer_free(struct eif_writer *w);
+
+/*
  * Reader used by describe-eif, attest and the runtime: opens, walks the
  * sections sequentially from 548 (as nitro-cli's EifReader does), checks
  * that the header's table agrees with that walk, checks the CRC, measures,
