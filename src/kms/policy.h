@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include <cloister/error.h>
 
 #ifdef __cplusplus
@@ -166,6 +168,14 @@ int policy_evaluate(const struct policy *key_policy, const struct policy_request
  */
 int policy_explain(const struct policy *key_policy, const struct policy_request *req,
                    struct policy_result *res, char **json, struct cl_error *err);
+
+/*
+ * The audit-log field of a decision: {"decision": "Allow|ExplicitDeny|
+ * ImplicitDeny", "source": "key|identity|none", "statement": i, "sid",
+ * "reason" [, "identityPolicy", "identityStatement"]}. New reference; NULL
+ * on ENOMEM.
+ */
+json_t *policy_result_json(const struct policy_result *res);
 
 /*
  * The AccessDeniedException message of a denied request (research §2.5):
