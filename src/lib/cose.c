@@ -296,12 +296,26 @@ int cose_sign1_parse(const uint8_t *buf, size_t len, struct cose_sign1 **out,
     if (len > COSE_MAX_MESSAGE)
         return cl_fail(err, CL_ELIMIT, "COSE_Sign1 message of %zu bytes, at most %u allowed", len,
                        COSE_MAX_MESSAGE);
+    /* COSE_Sign1_Tagged (RFC 9052 §2) is tag 18, byte 0xd2. libcbor 0.8's
+     * decoder rejects the one-byte heads of tags 6..20 as "unassigned"
+     * (fixed in libcbor 0.9), so the tag is taken off here; the 2-byte form
+     * (0xd8 0x12) goes through libcbor and is handled below. */
+    bool tagged = false;
+    if (buf[0] == 0xd2) {
+        tagged = true;
+        buf++;
+        len--;
+    }
     rc = attest_cbor_load(buf, len, &root, err);
     if (rc < 0) {
         cl_error_prefix(err, "COSE_Sign1");
         goto out;
     }
     inner = root;
+    if (tagged && cbor_isa_tag(root)) {
+        rc = cl_fail(err, CL_EFORMAT, "COSE_Sign1: nested CBOR tags");
+        goto out;
+    }
     /* RFC 9052 §2: COSE_Sign1_Tagged = #6.18(COSE_Sign1); other tags are not COSE_Sign1 */
     if (cbor_isa_tag(root)) {
         if (cbor_tag_value(root) != 18) {
