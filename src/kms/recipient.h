@@ -17,8 +17,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <openssl/x509.h>
-
 #include <jansson.h>
 
 #include <cloister/error.h>
@@ -32,10 +30,14 @@ extern "C" {
 /* AttestationDocument is 1..262144 bytes (botocore RecipientInfo). */
 #define RECIPIENT_DOC_MAX_BYTES 262144
 
+struct attest_verifier; /* include/cloister/attestation.h */
+
 struct recipient_opts {
-    X509_STORE *trust_roots; /* borrowed; the roots documents must chain to */
+    /* Borrowed: the server's trust roots (local attestation CA, --trust-root,
+     * AWS root G1) and chain cache. Thread-safe once its roots are added. */
+    struct attest_verifier *verifier;
     uint32_t max_age_s;      /* documents older than this are refused (0: 300) */
-    time_t at;               /* verification time; 0 = now */
+    int64_t at;              /* verification time, Unix seconds; 0 = now */
 };
 
 struct recipient; /* a verified Recipient; owns its memory */

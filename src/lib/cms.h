@@ -7,11 +7,11 @@
  * RSAES-OAEP with SHA-256 and MGF1-SHA-256 (empty label), AES-256-CBC with a
  * random 16-byte IV. Owner: KMS-POLICY.
  *
- * Pure OpenSSL, no server dependency: the SDK's KMS client reuses the
- * decoder (it may move to src/lib/ as is).
+ * Pure OpenSSL, in libcloister: cloister-kms encodes, the SDK's KMS client
+ * (include/cloister/kms.h) decodes.
  */
-#ifndef CLOISTER_KMS_CMS_H
-#define CLOISTER_KMS_CMS_H
+#ifndef CLOISTER_CMS_H
+#define CLOISTER_CMS_H
 
 #include <stddef.h>
 #include <stdint.h>
