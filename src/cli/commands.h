@@ -13,5 +13,7 @@ struct command {
 extern const struct command commands[];
 
 /* One declaration per subcommand, in the order of main.c's table. */
+int cmd_attestation_ca(int argc, char **argv);
+int cmd_verify_attestation(int argc, char **argv);
 
 #endif

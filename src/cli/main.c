@@ -27,9 +27,9 @@ const struct command commands[] = {
     /* slot: terminate-enclave */
     /* slot: pcr */
     /* slot: sign-eif */
-    /* slot: attestation-ca */
+    { "attestation-ca", cmd_attestation_ca, "Create, rotate or show the local attestation CA" },
     /* slot: attest */
-    /* slot: verify-attestation */
+    { "verify-attestation", cmd_verify_attestation, "Verify an attestation document" },
     { NULL, NULL, NULL },
 };
 
