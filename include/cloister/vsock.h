@@ -103,7 +103,7 @@ int vsock_bind_listen(int fd, uint32_t cid, uint32_t port, int backlog, struct c
 /*
  * Accepts one connection on a listening fd. Returns the new connected fd
  * (close-on-exec, blocking; the caller owns it) and the peer's true address
- * in *peer_cid/*peer_port (either may be NULL). Blocks unless fd is
+ * in *peer_cid and *peer_port (either may be NULL). Blocks unless fd is
  * O_NONBLOCK (then EAGAIN when nothing is pending).
  */
 int vsock_accept(int fd, uint32_t *peer_cid, uint32_t *peer_port, struct cl_error *err);
