@@ -13,6 +13,9 @@ struct command {
 extern const struct command commands[];
 
 /* One declaration per subcommand, in the order of main.c's table. */
+int cmd_describe_eif(int argc, char **argv);
+int cmd_pcr(int argc, char **argv);
+int cmd_sign_eif(int argc, char **argv);
 int cmd_attestation_ca(int argc, char **argv);
 int cmd_verify_attestation(int argc, char **argv);
 

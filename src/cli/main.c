@@ -21,12 +21,12 @@ const struct command commands[] = {
      */
     /* slot: run-enclave */
     /* slot: build-enclave */
-    /* slot: describe-eif */
+    { "describe-eif", cmd_describe_eif, "Returns information about the EIF found at a given path" },
     /* slot: describe-enclaves */
     /* slot: console */
     /* slot: terminate-enclave */
-    /* slot: pcr */
-    /* slot: sign-eif */
+    { "pcr", cmd_pcr, "Return the PCR hash value of the given input" },
+    { "sign-eif", cmd_sign_eif, "Sign an enclave image file (EIF)" },
     { "attestation-ca", cmd_attestation_ca, "Create, rotate or show the local attestation CA" },
     /* slot: attest */
     { "verify-attestation", cmd_verify_attestation, "Verify an attestation document" },
