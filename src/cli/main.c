@@ -20,7 +20,7 @@ const struct command commands[] = {
      * and declares `int cmd_name(int argc, char **argv);` in commands.h.
      */
     /* slot: run-enclave */
-    /* slot: build-enclave */
+    { "build-enclave", cmd_build_enclave, "Builds an enclave image and saves it to a file" },
     { "describe-eif", cmd_describe_eif, "Returns information about the EIF found at a given path" },
     /* slot: describe-enclaves */
     /* slot: console */
