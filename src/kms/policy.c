@@ -1602,32 +1602,38 @@ static int evaluate(const struct policy *kp, const struct policy_request *req,
     }
     /* 4. Implicit deny: say why the closest candidates did not apply. */
     if (res->decision == POLICY_DENY_IMPLICIT) {
+        int shown = 0;
+        char cands[POLICY_REASON_MAX] = "";
+        /* Candidates: Allow statements naming the caller for this action. */
+        for (size_t i = 0; i < nkp && shown < 3; i++) {
+            if (kp->st[i].deny || kt[i].pm != PM_DIRECT || !kt[i].action)
+                continue;
+            stmt_label(label, sizeof(label), "the key policy", i, &kp->st[i]);
+            bprintf(cands, sizeof(cands), "%s %s: %s", shown ? ";" : " -", label,
+                    !kt[i].resource ? kt[i].rwhy : kt[i].cwhy);
+            shown++;
+        }
+        char deleg_why[512] = "";
         if (deleg >= 0) {
             stmt_label(label, sizeof(label), "the key policy", (size_t)deleg, &kp->st[deleg]);
-            snprintf(res->reason, sizeof(res->reason),
-                     "Implicitly denied: %s allows the caller's account (delegation to IAM) but no identity policy of %s allows %s",
+            snprintf(deleg_why, sizeof(deleg_why),
+                     "%s allows the caller's account (delegation to IAM) but no identity policy of %s allows %s",
                      label, req->principal_arn, req->action);
-        } else if (!kp) {
+        }
+        if (!kp) {
             snprintf(res->reason, sizeof(res->reason),
                      "Implicitly denied: no identity policy of %s allows %s", req->principal_arn,
                      req->action);
+        } else if (!shown && deleg >= 0) {
+            snprintf(res->reason, sizeof(res->reason), "Implicitly denied: %s", deleg_why);
         } else {
             snprintf(res->reason, sizeof(res->reason),
                      "Implicitly denied: no statement of the key policy allows %s for %s",
                      req->action, req->principal_arn);
-            int shown = 0;
-            /* Candidates: Allow statements whose principal and action match. */
-            for (size_t i = 0; i < nkp && shown < 3; i++) {
-                if (kp->st[i].deny || kt[i].pm == PM_NONE || !kt[i].action)
-                    continue;
-                stmt_label(label, sizeof(label), "the key policy", i, &kp->st[i]);
-                bprintf(res->reason, sizeof(res->reason), "%s %s: %s", shown ? ";" : " -", label,
-                        !kt[i].resource ? kt[i].rwhy : kt[i].cwhy);
-                shown++;
-            }
-            if (!shown)
-                bprintf(res->reason, sizeof(res->reason),
-                        " (no Allow statement names the caller for this action)");
+            bprintf(res->reason, sizeof(res->reason), "%s",
+                    shown ? cands : " (no Allow statement names the caller for this action)");
+            if (deleg >= 0)
+                bprintf(res->reason, sizeof(res->reason), "; and %s", deleg_why);
         }
     }
     if (trace) {

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cloister-kms explain --policy FILE --action A --principal ARN
+ *     [--account ID] [--root] [--resource ARN]
+ *     [--identity-policy FILE]... [--context KEY=VALUE]...
+ *     [--attestation-doc FILE]
+ *
+ * --context may repeat a key: its values accumulate (multi-valued keys such
+ * as kms:EncryptionContextKeys). --attestation-doc adds the document's
+ * kms:RecipientAttestation:* keys WITHOUT verifying it (explain is a
+ * what-if tool; the server always verifies).
+ */
+#include "explain_cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cloister/attestation.h>
+#include <cloister/error.h>
+
+#include "fileio.h"
+#include "hex.h"
+#include "policy.h"
+
+#define EXPLAIN_MAX_IDENTITY 16
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: cloister-kms explain --policy FILE --action ACTION --principal ARN\n"
+            "         [--account ID] [--root] [--resource ARN] [--identity-policy FILE]...\n"
+            "         [--context KEY=VALUE]... [--attestation-doc FILE]\n");
+    return 2;
+}
+
+static int fail(const char *what, const struct cl_error *err)
+{
+    fprintf(stderr, "cloister-kms explain: %s: %s\n", what, err->reason);
+    return 2;
+}
+
+static int load_policy(const char *path, bool key_policy, struct policy **out,
+                       struct cl_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = file_read_all(path, 4 * POLICY_MAX_BYTES, &data, &len, err);
+    if (rc < 0)
+        return rc;
+    struct policy_parse_opts o = {.key_policy = key_policy};
+    rc = policy_parse((const char *)data, len, &o, out, err);
+    if (rc < 0)
+        cl_error_prefix(err, "%s (%s)", path, policy_error_type(rc));
+    free(data);
+    return rc;
+}
+
+static int add_doc_context(const char *path, struct policy_context *ctx, struct cl_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    struct attest_doc *d = NULL;
+    int rc = file_read_all(path, ATTEST_MAX_DOCUMENT, &data, &len, err);
+    if (rc < 0)
+        return rc;
+    rc = attest_doc_parse_unverified(data, len, &d, err);
+    if (rc < 0)
+        goto out;
+    for (unsigned i = 0; i < ATTEST_MAX_PCRS && rc == 0; i++) {
+        size_t n = 0;
+        const uint8_t *v = attest_doc_pcr(d, i, &n);
+        if (!v || n == 0 || n > 64)
+            continue;
+        char hex[129], key[48];
+        hex_encode(hex, v, n);
+        snprintf(key, sizeof(key), "kms:RecipientAttestation:PCR%u", i);
+        rc = policy_context_add(ctx, key, hex, err);
+        if (rc == 0 && i == 0)
+            rc = policy_context_add(ctx, "kms:RecipientAttestation:ImageSha384", hex, err);
+    }
+out:
+    attest_doc_free(d);
+    free(data);
+    return rc;
+}
+
+/* arn:aws:iam::123456789012:user/x -> 123456789012 */
+static bool account_of(const char *arn, char out[13])
+{
+    const char *p = arn;
+    for (int i = 0; i < 4; i++) {
+        p = strchr(p, ':');
+        if (!p)
+            return false;
+        p++;
+    }
+    const char *e = strchr(p, ':');
+    if (!e || e - p != 12)
+        return false;
+    memcpy(out, p, 12);
+    out[12] = '\0';
+    return true;
+}
+
+int kms_explain_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"policy", required_argument, NULL, 'p'},
+        {"action", required_argument, NULL, 'a'},
+        {"principal", required_argument, NULL, 'P'},
+        {"account", required_argument, NULL, 'A'},
+        {"root", no_argument, NULL, 'R'},
+        {"resource", required_argument, NULL, 'r'},
+        {"identity-policy", required_argument, NULL, 'i'},
+        {"context", required_argument, NULL, 'c'},
+        {"attestation-doc", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *policy_path = NULL, *action = NULL, *principal = NULL, *account = NULL,
+               *resource = NULL, *doc_path = NULL;
+    const char *identity_paths[EXPLAIN_MAX_IDENTITY];
+    size_t n_identity = 0;
+    bool is_root = false;
+    struct cl_error err = {0};
+    struct policy_context *ctx = NULL;
+    struct policy *kp = NULL;
+    struct policy *ips[EXPLAIN_MAX_IDENTITY] = {0};
+    char *json = NULL;
+    char acct[13];
+    int status = 2;
+
+    if (policy_context_new(&ctx, &err) < 0)
+        return fail("context", &err);
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            policy_path = optarg;
+            break;
+        case 'a':
+            action = optarg;
+            break;
+        case 'P':
+            principal = optarg;
+            break;
+        case 'A':
+            account = optarg;
+            break;
+        case 'R':
+            is_root = true;
+            break;
+        case 'r':
+            resource = optarg;
+            break;
+        case 'i':
+            if (n_identity == EXPLAIN_MAX_IDENTITY) {
+                fprintf(stderr, "cloister-kms explain: at most %d --identity-policy\n",
+                        EXPLAIN_MAX_IDENTITY);
+                goto out;
+            }
+            identity_paths[n_identity++] = optarg;
+            break;
+        case 'c': {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg) {
+                fprintf(stderr, "cloister-kms explain: --context wants KEY=VALUE, got %s\n",
+                        optarg);
+                goto out;
+            }
+            *eq = '\0';
+            int rc = policy_context_add(ctx, optarg, eq + 1, &err);
+            *eq = '=';
+            if (rc < 0) {
+                status = fail("context", &err);
+                goto out;
+            }
+            break;
+        }
+        case 'd':
+            doc_path = optarg;
+            break;
+        case 'h':
+            usage();
+            status = 0;
+            goto out;
+        default:
+            status = usage();
+            goto out;
+        }
+    }
+    if (optind != argc || !policy_path || !action || !principal) {
+        status = usage();
+        goto out;
+    }
+    if (!account) {
+        if (!account_of(principal, acct)) {
+            fprintf(stderr, "cloister-kms explain: cannot tell the account of %s; pass --account\n",
+                    principal);
+            goto out;
+        }
+        account = acct;
+    }
+    if (!is_root) {
+        char root_arn[64];
+        snprintf(root_arn, sizeof(root_arn), "arn:aws:iam::%s:root", account);
+        is_root = strcmp(principal, root_arn) == 0;
+    }
+    if (load_policy(policy_path, true, &kp, &err) < 0) {
+        status = fail("key policy", &err);
+        goto out;
+    }
+    for (size_t i = 0; i < n_identity; i++) {
+        if (load_policy(identity_paths[i], false, &ips[i], &err) < 0) {
+            status = fail("identity policy", &err);
+            goto out;
+        }
+    }
+    if (doc_path && add_doc_context(doc_path, ctx, &err) < 0) {
+        status = fail("attestation document", &err);
+        goto out;
+    }
+    struct policy_request req = {
+        .action = action,
+        .principal_arn = principal,
+        .account = account,
+        .is_account_root = is_root,
+        .resource_arn = resource,
+        .identity_policies = (const struct policy *const *)ips,
+        .n_identity = n_identity,
+        .context = ctx,
+    };
+    struct policy_result res;
+    if (policy_explain(kp, &req, &res, &json, &err) < 0) {
+        status = fail("evaluation", &err);
+        goto out;
+    }
+    printf("%s\n", json);
+    status = res.decision == POLICY_ALLOW ? 0 : 1;
+out:
+    free(json);
+    for (size_t i = 0; i < EXPLAIN_MAX_IDENTITY; i++)
+        policy_free(ips[i]);
+    policy_free(kp);
+    policy_context_free(ctx);
+    return status;
+}
