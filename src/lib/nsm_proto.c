@@ -796,7 +796,7 @@ static bool decode_response_body(struct cur *c, struct nsm_response *r)
             ok = resp_u16(c, &r->describe.version_patch);
             break;
         case R_MODULE_ID:
-            ok = next(c, &v) && v.kind == T_TSTR && v.len <= NSM_MODULE_ID_MAX;
+            ok = next(c, &v) && v.kind == T_TSTR && v.len <= NSM_DESCRIBE_MODULE_ID_MAX;
             r->describe.module_id = (const char *)v.data;
             r->describe.module_id_len = v.len;
             break;

@@ -41,7 +41,7 @@
 /* NsmDescription.locked_pcrs holds at most 64 entries (nsm-lib). */
 #define NSM_LOCKED_PCRS_MAX 64
 /* NsmDescription.module_id holds 100 bytes; we bound the wire text too. */
-#define NSM_MODULE_ID_MAX 255
+#define NSM_DESCRIBE_MODULE_ID_MAX 255
 
 /* ErrorCode of nsm-api (#[repr(C)]: the C values are the declaration
  * order, the same numbers as libnsm's ERROR_CODE_*). */
