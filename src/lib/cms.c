@@ -310,8 +310,8 @@ int cms_envelope_parse(const uint8_t *buf, size_t len, struct cms_envelope *out,
     const unsigned char *p = buf;
     ci = (KMS_CI *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(KMS_CI));
     if (!ci) {
-        rc = cl_fail_openssl(err, CL_EFORMAT,
-                             "not a CMS EnvelopedData with one key-id RSA recipient");
+        /* OpenSSL's reason names template internals; ours is the contract. */
+        rc = cl_fail(err, CL_EFORMAT, "not a CMS EnvelopedData with one key-id RSA recipient");
         goto out;
     }
     if ((size_t)(p - buf) != len) {
