@@ -63,6 +63,9 @@ extern "C" {
  * for the enclave) and, in it, the monitor's broker socket. */
 #define VSOCK_ENCLAVE_DIR "/dev/cloister-vsock"
 #define VSOCK_ENCLAVE_BROKER VSOCK_ENCLAVE_DIR "/broker"
+/* Inside a Cloister enclave: where the monitor mounts the preload library
+ * (build/lib/libcloister-preload.so) and points LD_PRELOAD. */
+#define VSOCK_ENCLAVE_PRELOAD "/usr/lib/cloister/libcloister-preload.so"
 
 enum vsock_transport {
     VSOCK_TRANSPORT_REAL = 1,            /* Linux AF_VSOCK */

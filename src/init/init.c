@@ -8,11 +8,14 @@
  * and init runs unprivileged, so it mounts nothing and never chroots.
  *
  *   1. block every signal (PID 1 handles them synchronously below);
- *   2. read /env and /cmd (one entry per line), then unlink them;
- *   3. run the command in a child with exactly that environment, cwd /;
- *   4. reap every child until the command exits, forwarding SIGTERM, SIGINT
+ *   2. the ready heartbeat: connect to the parent (vsock CID 3, port 9000),
+ *      send 0xB7, require 0xB7 back; any failure is fatal, as in AWS's init
+ *      (under Cloister the connection goes to the enclave's own monitor);
+ *   3. read /env and /cmd (one entry per line), then unlink them;
+ *   4. run the command in a child with exactly that environment, cwd /;
+ *   5. reap every child until the command exits, forwarding SIGTERM, SIGINT
  *      and SIGHUP to the command's process group;
- *   5. exit with the command's status (128 + signal when it was killed),
+ *   6. exit with the command's status (128 + signal when it was killed),
  *      which ends the PID namespace and so the enclave (AWS reboots here).
  *
  * Self-contained: linked statically against libc only.
@@ -25,6 +28,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cloister/vsock.h>
 
 #include "init_config.h"
 
@@ -91,6 +96,12 @@ int main(void)
     sigset_t all, orig;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &orig);
+
+    struct cl_error err = { 0 };
+    if (vsock_send_heartbeat(&err) < 0) {
+        logmsg("init: ready heartbeat to the parent failed: %s", err.reason);
+        return 1;
+    }
 
     struct init_list env = { 0 }, cmd = { 0 };
     if (load("/env", &env, init_default_env) < 0 || load("/cmd", &cmd, init_default_cmd) < 0)
