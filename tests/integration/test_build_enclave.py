@@ -1,0 +1,604 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`cloister build-enclave`: every image source (rootfs, OCI layout and
+archive made with umoci, docker-save tarballs made here), the ramdisk
+layout and its reproducibility, the metadata, signing, and every bad input
+with its exact error, exit status and no output left behind.
+
+The EIF is checked independently of Cloister's reader: the sections are
+walked here, the cpio archives parsed here, and the PCRs recomputed with
+hashlib (research/eif-and-cli.md §1-2)."""
+import hashlib
+import io
+import json
+import os
+import shutil
+import stat
+import struct
+import subprocess
+import tarfile
+
+import pytest
+
+from conftest import BUILD_DIR, cloister, run
+
+BLOBS = BUILD_DIR / "share" / "cloister" / "blobs"
+Z48 = b"\0" * 48
+
+# --------------------------------------------------------------------------
+# independent readers
+
+
+def sections(path):
+    data = open(path, "rb").read()
+    assert data[:4] == b".eif"
+    n = struct.unpack(">H", data[26:28])[0]
+    out, off = [], 548
+    while off < len(data):
+        typ, flags, size = struct.unpack(">HHQ", data[off:off + 12])
+        out.append((typ, data[off + 12:off + 12 + size]))
+        off += 12 + size
+    assert off == len(data) and len(out) == n
+    return out
+
+
+def pcr(content):
+    return hashlib.sha384(Z48 + hashlib.sha384(content).digest()).hexdigest()
+
+
+def expected_pcrs(path):
+    s = sections(path)
+    kernel = [d for t, d in s if t == 1][0]
+    cmdline = [d for t, d in s if t == 2][0]
+    rds = [d for t, d in s if t == 3]
+    return {"PCR0": pcr(kernel + cmdline + b"".join(rds)),
+            "PCR1": pcr(kernel + cmdline + rds[0]),
+            "PCR2": pcr(b"".join(rds[1:]))}
+
+
+def cpio_entries(buf):
+    """newc: returns [(name, mode, uid, gid, nlink, mtime, ino, data)]."""
+    out, off = [], 0
+    while True:
+        h = buf[off:off + 110]
+        assert h[:6] == b"070701", h[:6]
+        f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+        ino, mode, uid, gid, nlink, mtime, size, _, _, _, _, namesize, _ = f
+        name = buf[off + 110:off + 110 + namesize - 1].decode()
+        off = (off + 110 + namesize + 3) & ~3
+        data = buf[off:off + size]
+        off = (off + size + 3) & ~3
+        if name == "TRAILER!!!":
+            assert off == len(buf), "bytes after the trailer"
+            return out
+        out.append((name, mode, uid, gid, nlink, mtime, ino, data))
+
+
+def ramdisks(path):
+    return [cpio_entries(d) for t, d in sections(path) if t == 3]
+
+
+def metadata(path):
+    return [d for t, d in sections(path) if t == 5][0]
+
+
+def customer(path):
+    return {e[0]: e for e in ramdisks(path)[1]}
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def build(tmp_path, *args, out="out.eif", env=None):
+    o = tmp_path / out
+    p = cloister("build-enclave", "--output-file", o, *args, env=env)
+    return p, o
+
+
+def ok_build(tmp_path, *args, out="out.eif", env=None):
+    p, o = build(tmp_path, *args, out=out, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == "Start building the Enclave Image...\nEnclave Image successfully created.\n"
+    j = json.loads(p.stdout)
+    return j, o
+
+
+def assert_failed(p, out, code, message):
+    assert p.returncode == code, (p.returncode, p.stderr)
+    assert p.stdout == ""
+    assert p.stderr.splitlines()[-1] == message, p.stderr
+    assert not out.exists()
+    # no temporary file left beside the output either
+    assert [f for f in os.listdir(out.parent) if f.startswith(out.name)] == []
+
+
+def make_rootfs(d):
+    (d / "bin").mkdir(parents=True)
+    (d / "etc").mkdir()
+    (d / "bin" / "hello").write_text("#!/bin/sh\necho hello\n")
+    (d / "bin" / "hello").chmod(0o755)
+    (d / "etc" / "motd").write_text("welcome\n")
+    os.link(d / "etc" / "motd", d / "etc" / "motd.link")
+    os.symlink("/etc/motd", d / "motd")
+    os.symlink("../../../outside", d / "etc" / "far")  # stored, never followed
+    (d / "tmp").mkdir(mode=0o1777)
+    (d / "tmp").chmod(0o1777)
+    return d
+
+
+def tar_bytes(members):
+    """members: list of (TarInfo, bytes or None)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for ti, data in members:
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def ti_file(name, data, mode=0o644):
+    ti = tarfile.TarInfo(name)
+    ti.size = len(data)
+    ti.mode = mode
+    ti.mtime = 1234567
+    return ti, data
+
+
+def ti_dir(name, mode=0o755):
+    ti = tarfile.TarInfo(name)
+    ti.type = tarfile.DIRTYPE
+    ti.mode = mode
+    return ti, None
+
+
+def ti_link(name, target, kind=tarfile.SYMTYPE):
+    ti = tarfile.TarInfo(name)
+    ti.type = kind
+    ti.linkname = target
+    return ti, None
+
+
+def docker_archive(path, layers, config, tags=("example/app:v1",), symlink_last_layer=False):
+    """A `docker save` tarball: <config sha>.json, <id>/layer.tar, manifest.json."""
+    cfg = json.dumps(config).encode()
+    cfg_name = hashlib.sha256(cfg).hexdigest() + ".json"
+    members, names = [ti_file(cfg_name, cfg)], []
+    for i, layer in enumerate(layers):
+        lid = hashlib.sha256(b"layer%d" % i).hexdigest()
+        names.append(f"{lid}/layer.tar")
+        members.append(ti_dir(lid))
+        if symlink_last_layer and i == len(layers) - 1:
+            # docker save links identical layers to the first copy
+            members.append(ti_link(f"{lid}/layer.tar", f"../{names[0].split('/')[0]}/layer.tar"))
+        else:
+            members.append(ti_file(f"{lid}/layer.tar", layer))
+    manifest = [{"Config": cfg_name, "RepoTags": list(tags), "Layers": names}]
+    members.append(ti_file("manifest.json", json.dumps(manifest).encode()))
+    path.write_bytes(tar_bytes(members))
+    return hashlib.sha256(cfg).hexdigest()
+
+
+BASE_CONFIG = {"architecture": "amd64", "os": "linux",
+               "config": {"Cmd": ["/bin/app", "--serve"], "Entrypoint": ["/bin/ep"],
+                          "Env": ["PATH=/usr/bin:/bin", "MODE=prod"],
+                          "WorkingDir": "/srv", "User": "nobody"},
+               "rootfs": {"type": "layers", "diff_ids": []}}
+
+
+def umoci(*args, cwd):
+    return run(["umoci", *args], check=True, cwd=cwd)
+
+
+@pytest.fixture
+def oci(tmp_path):
+    """An OCI layout made with umoci (no daemon): two layers, the second
+    deleting a file, with Cmd and Entrypoint."""
+    d = tmp_path / "oci"
+    d.mkdir()
+    umoci("init", "--layout", "img", cwd=d)
+    umoci("new", "--image", "img:app", cwd=d)
+    umoci("unpack", "--rootless", "--image", "img:app", "bundle", cwd=d)
+    root = d / "bundle" / "rootfs"
+    (root / "bin").mkdir()
+    (root / "bin" / "app").write_text("#!/bin/sh\necho app\n")
+    (root / "bin" / "app").chmod(0o755)
+    (root / "gone").write_text("deleted in layer 2\n")
+    umoci("repack", "--image", "img:app", "bundle", cwd=d)
+    shutil.rmtree(d / "bundle")
+    umoci("unpack", "--rootless", "--image", "img:app", "bundle", cwd=d)
+    (d / "bundle" / "rootfs" / "gone").unlink()
+    umoci("repack", "--image", "img:app", "bundle", cwd=d)
+    umoci("config", "--image", "img:app", "--config.cmd", "/bin/app", "--config.cmd", "--serve",
+          "--config.entrypoint", "/bin/ep", "--config.env", "MODE=prod", cwd=d)
+    return d / "img"
+
+
+# --------------------------------------------------------------------------
+# rootfs
+
+
+def test_rootfs_layout_measurements_and_metadata(tmp_path):
+    root = make_rootfs(tmp_path / "myapp")
+    j, o = ok_build(tmp_path, "--rootfs", root, "--cmd", "/bin/hello  world", "--env", "A=1",
+                    "--env", "B=x=y")
+    assert list(j) == ["Measurements"]
+    assert list(j["Measurements"]) == ["HashAlgorithm", "PCR0", "PCR1", "PCR2"]
+    assert j["Measurements"]["HashAlgorithm"] == "Sha384 { ... }"
+    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == expected_pcrs(o)
+
+    # section order kernel, cmdline, metadata, ramdisk, ramdisk; blobs as given
+    s = sections(o)
+    assert [t for t, _ in s] == [1, 2, 5, 3, 3]
+    assert s[0][1] == (BLOBS / "bzImage").read_bytes()
+    assert s[1][1] == (BLOBS / "cmdline").read_bytes().strip()
+
+    boot, cust = ramdisks(o)
+    assert [e[0] for e in boot] == ["dev", "init"]
+    assert boot[1][7] == (BLOBS / "init").read_bytes() and boot[1][1] == 0o100755
+    names = [e[0] for e in cust]
+    assert names == sorted(names, key=lambda n: n.encode())
+    assert names == ["cmd", "env", "rootfs", "rootfs/bin", "rootfs/bin/hello", "rootfs/dev",
+                     "rootfs/etc", "rootfs/etc/far", "rootfs/etc/motd", "rootfs/etc/motd.link",
+                     "rootfs/motd", "rootfs/proc", "rootfs/run", "rootfs/sys", "rootfs/tmp",
+                     "rootfs/var"]
+    for e in boot + cust:
+        assert (e[2], e[3], e[5]) == (0, 0, 0), e[0]  # uid, gid, mtime
+    c = {e[0]: e for e in cust}
+    assert c["cmd"][7] == b"/bin/hello\nworld\n" and c["cmd"][1] == 0o100644
+    assert c["env"][7] == b"A=1\nB=x=y\n"
+    assert c["rootfs/bin/hello"][7] == b"#!/bin/sh\necho hello\n"
+    assert c["rootfs/bin/hello"][1] == 0o100755
+    assert c["rootfs/motd"][1] == 0o120777 and c["rootfs/motd"][7] == b"/etc/motd"
+    assert c["rootfs/etc/far"][7] == b"../../../outside"
+    assert c["rootfs/tmp"][1] == 0o41777  # the image's own tmp wins
+    assert c["rootfs/var"][1] == 0o40755
+    # a hard-link group: one inode, nlink 2, the data on the last link
+    a, b = c["rootfs/etc/motd"], c["rootfs/etc/motd.link"]
+    assert a[6] == b[6] and a[4] == b[4] == 2 and a[7] == b"" and b[7] == b"welcome\n"
+
+    kver = (BLOBS / "bzImage.config").read_text().splitlines()[2].split(" ")[2]
+    assert metadata(o) == (
+        b'{"ImageName":"myapp","ImageVersion":"1.0","BuildMetadata":{"BuildTime":'
+        b'"1970-01-01T00:00:00+00:00","BuildTool":"cloister","BuildToolVersion":"'
+        + kver.encode() + b'","OperatingSystem":"Cloister","KernelVersion":"' + kver.encode()
+        + b'"},"DockerInfo":null,"CustomMetadata":null}')
+
+    d = cloister("describe-eif", "--eif-path", o, check=True)
+    dj = json.loads(d.stdout)
+    assert dj["Measurements"] == j["Measurements"] and dj["CheckCRC"] is True
+
+
+def test_reproducible_and_independent_of_build_time(tmp_path):
+    root = make_rootfs(tmp_path / "r")
+    args = ("--rootfs", root, "--cmd", '["/bin/hello"]', "--name", "n", "--version", "7")
+    j1, o1 = ok_build(tmp_path, *args, out="1.eif")
+    j2, o2 = ok_build(tmp_path, *args, out="2.eif")
+    assert o1.read_bytes() == o2.read_bytes()
+    # touching the files and another SOURCE_DATE_EPOCH: same PCRs,
+    # only BuildTime differs
+    os.utime(root / "bin" / "hello", (1, 1))
+    j3, o3 = ok_build(tmp_path, *args, out="3.eif", env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert j3 == j1
+    m = json.loads(metadata(o3))
+    assert m["BuildMetadata"]["BuildTime"] == "2023-11-14T22:13:20+00:00"
+    assert (m["ImageName"], m["ImageVersion"]) == ("n", "7")
+    j4, o4 = ok_build(tmp_path, *args, "--build-time", "2024-05-06T07:08:09.5+02:00", out="4.eif",
+                      env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert j4 == j1
+    assert json.loads(metadata(o4))["BuildMetadata"]["BuildTime"] == "2024-05-06T07:08:09.5+02:00"
+
+
+def test_custom_metadata_and_blobs_env(tmp_path):
+    root = make_rootfs(tmp_path / "r")
+    meta = tmp_path / "meta.json"
+    meta.write_text('{"z": 1, "a": {"y": true, "b": null}}')
+    blobs = tmp_path / "blobs"
+    shutil.copytree(BLOBS, blobs)
+    (blobs / "nsm.ko").write_bytes(b"\x7fELF fake module")
+    j, o = ok_build(tmp_path, "--rootfs", root, "--cmd", "x", "--metadata", meta,
+                    env={"NITRO_CLI_BLOBS": str(blobs)})
+    assert metadata(o).endswith(b',"CustomMetadata":{"a":{"b":null,"y":true},"z":1}}')
+    boot = ramdisks(o)[0]
+    assert [e[0] for e in boot] == ["dev", "init", "nsm.ko"]
+    assert boot[2][7] == b"\x7fELF fake module" and boot[2][1] == 0o100755
+    # 4096 bytes is still fine
+    meta.write_text('{"k": "' + "x" * (4096 - 9) + '"}')
+    assert meta.stat().st_size == 4096
+    ok_build(tmp_path, "--rootfs", root, "--cmd", "x", "--metadata", meta, out="b.eif")
+
+
+# --------------------------------------------------------------------------
+# OCI (umoci)
+
+
+def test_oci_layout_cmd_wins_over_entrypoint(tmp_path, oci):
+    j, o = ok_build(tmp_path, "--oci-layout", oci)
+    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == expected_pcrs(o)
+    c = customer(o)
+    assert c["cmd"][7] == b"/bin/app\n--serve\n"  # Cmd only, Entrypoint not prepended
+    assert b"MODE=prod\n" in c["env"][7]
+    assert c["rootfs/bin/app"][7] == b"#!/bin/sh\necho app\n"
+    assert "rootfs/gone" not in c  # the whiteout of layer 2
+    m = json.loads(metadata(o))
+    assert m["ImageName"] == "img"
+    cfg_digest = json.loads((oci / "blobs" / "sha256" / json.loads(
+        (oci / "index.json").read_text())["manifests"][0]["digest"][7:]).read_text())["config"]["digest"]
+    assert m["ImageVersion"] == cfg_digest[7:]
+    assert m["DockerInfo"]["config"]["Entrypoint"] == ["/bin/ep"]
+    # DockerInfo keys sorted, as serde_json::Value prints them
+    raw = metadata(o).decode()
+    info = raw[raw.index('"DockerInfo":') + 13:raw.index(',"CustomMetadata"')]
+    assert info == json.dumps(json.loads(info), sort_keys=True, separators=(",", ":"))
+
+    # Entrypoint alone when there is no Cmd
+    run(["umoci", "config", "--image", f"{oci}:app", "--clear=config.cmd"], check=True)
+    j2, o2 = ok_build(tmp_path, "--oci-layout", f"{oci}:app", out="ep.eif")
+    assert customer(o2)["cmd"][7] == b"/bin/ep\n"
+    # --cmd / --env override
+    j3, o3 = ok_build(tmp_path, "--oci-layout", oci, "--cmd", "/bin/app -v", "--env", "MODE=dev",
+                      out="ov.eif")
+    c3 = customer(o3)
+    assert c3["cmd"][7] == b"/bin/app\n-v\n"
+    assert b"MODE=dev\n" in c3["env"][7] and b"MODE=prod" not in c3["env"][7]
+
+
+def test_oci_archive_matches_layout(tmp_path, oci):
+    j1, _ = ok_build(tmp_path, "--oci-layout", oci, out="l.eif")
+    arch = tmp_path / "img.tar"
+    run(["tar", "-C", oci, "-cf", arch, "."], check=True)
+    j2, o2 = ok_build(tmp_path, "--oci-archive", arch, out="a.eif")
+    assert j1 == j2
+    assert json.loads(metadata(o2))["ImageName"] == "img"
+    j3, _ = ok_build(tmp_path, "--oci-archive", f"{arch}:app", out="t.eif")
+    assert j3 == j1
+
+
+def test_oci_tampered_blob_is_refused(tmp_path, oci):
+    manifest = json.loads((oci / "blobs" / "sha256" / json.loads(
+        (oci / "index.json").read_text())["manifests"][0]["digest"][7:]).read_text())
+    layer = manifest["layers"][0]["digest"][7:]
+    p = oci / "blobs" / "sha256" / layer
+    data = bytearray(p.read_bytes())
+    p.chmod(0o644)
+    # append a gzip member: still a valid stream, different digest
+    import gzip
+    p.write_bytes(bytes(data) + gzip.compress(b""))
+    proc, out = build(tmp_path, "--oci-layout", oci)
+    assert_failed(proc, out, 48,
+                  f"[ E48 ] Could not build EIF file. OCI layout '{oci}': layer 1 "
+                  f"('blobs/sha256/{layer}'): 'blobs/sha256/{layer}' does not match its digest")
+
+
+def test_oci_layout_unknown_tag_and_not_a_layout(tmp_path, oci):
+    proc, out = build(tmp_path, "--oci-layout", f"{oci}:nope")
+    assert_failed(proc, out, 48, f"[ E48 ] Could not build EIF file. OCI layout '{oci}': "
+                                 "no image tagged 'nope' in the index")
+    proc, out = build(tmp_path, "--oci-layout", tmp_path)
+    assert_failed(proc, out, 48, f"[ E48 ] Could not build EIF file. OCI layout '{tmp_path}': "
+                                 f"'OCI layout '{tmp_path}'' is not an OCI image layout "
+                                 "(no oci-layout file)")
+
+
+# --------------------------------------------------------------------------
+# docker save
+
+
+def test_docker_archive_layers_whiteouts_links(tmp_path):
+    l1 = tar_bytes([ti_dir("bin"), ti_file("bin/app", b"app v1", 0o755),
+                    ti_dir("data"), ti_file("data/old", b"old"), ti_dir("data/sub"),
+                    ti_file("data/sub/deep", b"deep"), ti_file("del", b"x"),
+                    ti_dir("usr"), ti_dir("usr/lib"), ti_link("lib", "usr/lib"),
+                    ti_file("setuid", b"s", 0o4755)])
+    l2 = tar_bytes([ti_file(".wh.del", b""), ti_file("data/.wh..wh..opq", b""),
+                    ti_file("data/new", b"new"), ti_file("bin/app", b"app v2", 0o755),
+                    ti_link("bin/app2", "bin/app", tarfile.LNKTYPE),
+                    ti_file("lib/libx.so", b"via the symlink"),
+                    ti_file("./usr/.wh..wh.plnk", b"")])
+    arch = tmp_path / "app.tar"
+    cfg_sha = docker_archive(arch, [l1, l2], BASE_CONFIG)
+    j, o = ok_build(tmp_path, "--docker-archive", arch)
+    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == expected_pcrs(o)
+    c = customer(o)
+    rootfs = sorted(n[7:] for n in c if n.startswith("rootfs/"))
+    assert rootfs == ["bin", "bin/app", "bin/app2", "data", "data/new", "dev", "lib", "proc",
+                      "run", "setuid", "sys", "tmp", "usr", "usr/lib", "usr/lib/libx.so", "var"]
+    assert c["rootfs/bin/app2"][7] == b"app v2" and c["rootfs/bin/app"][4] == 2
+    assert c["rootfs/setuid"][1] == 0o104755
+    assert c["rootfs/usr/lib/libx.so"][7] == b"via the symlink"
+    assert c["cmd"][7] == b"/bin/app\n--serve\n"
+    assert c["env"][7] == b"PATH=/usr/bin:/bin\nMODE=prod\n"
+    m = json.loads(metadata(o))
+    # nitro-cli's defaults: the reference before ':', the image ID
+    assert (m["ImageName"], m["ImageVersion"]) == ("example/app", cfg_sha)
+    assert m["DockerInfo"] == BASE_CONFIG
+
+
+def test_docker_archive_entrypoint_only_and_linked_layers(tmp_path):
+    l1 = tar_bytes([ti_file("x", b"x")])
+    cfg = {"architecture": "amd64", "config": {"Entrypoint": ["/x", "a b"], "Env": None}}
+    arch = tmp_path / "ep.tar"
+    docker_archive(arch, [l1, l1], cfg, symlink_last_layer=True)
+    j, o = ok_build(tmp_path, "--docker-archive", arch)
+    c = customer(o)
+    assert c["cmd"][7] == b"/x\na b\n" and c["env"][7] == b""
+    assert c["rootfs/x"][7] == b"x"
+
+
+def test_docker_archive_arm64_sets_the_arch_flag(tmp_path):
+    arch = tmp_path / "arm.tar"
+    docker_archive(arch, [tar_bytes([ti_file("x", b"x")])], dict(BASE_CONFIG, architecture="arm64"))
+    j, o = ok_build(tmp_path, "--docker-archive", arch)
+    assert struct.unpack(">H", o.read_bytes()[6:8])[0] == 1
+
+
+# --------------------------------------------------------------------------
+# signing
+
+
+@pytest.mark.parametrize("curve", ["prime256v1", "secp384r1", "secp521r1"])
+def test_signed_build_adds_pcr8(tmp_path, curve):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    run(["openssl", "ecparam", "-name", curve, "-genkey", "-noout", "-out", key], check=True)
+    run(["openssl", "req", "-new", "-x509", "-key", key, "-out", cert, "-days", "30",
+         "-subj", "/CN=cloister-test"], check=True)
+    root = make_rootfs(tmp_path / "r")
+    j, o = ok_build(tmp_path, "--rootfs", root, "--cmd", "x", "--signing-certificate", cert,
+                    "--private-key", key)
+    assert list(j["Measurements"]) == ["HashAlgorithm", "PCR0", "PCR1", "PCR2", "PCR8"]
+    der = subprocess.run(["openssl", "x509", "-in", str(cert), "-outform", "DER"],
+                         capture_output=True, check=True).stdout
+    assert j["Measurements"]["PCR8"] == pcr(der)
+    assert [t for t, _ in sections(o)] == [1, 2, 5, 3, 3, 4]
+    unsigned, _ = ok_build(tmp_path, "--rootfs", root, "--cmd", "x", out="u.eif")
+    assert {k: v for k, v in j["Measurements"].items() if k != "PCR8"} == unsigned["Measurements"]
+    d = json.loads(cloister("describe-eif", "--eif-path", o, check=True).stdout)
+    assert d["IsSigned"] is True and d["SignatureCheck"] is True
+
+
+def test_signing_flags_go_together(tmp_path):
+    root = make_rootfs(tmp_path / "r")
+    p, out = build(tmp_path, "--rootfs", root, "--cmd", "x", "--private-key", "k.pem")
+    assert_failed(p, out, 1, "[ E01 ] Missing mandatory argument. --signing-certificate and "
+                             "--private-key go together")
+
+
+# --------------------------------------------------------------------------
+# bad input
+
+
+def layer_archive(tmp_path, members, name="bad.tar"):
+    arch = tmp_path / name
+    docker_archive(arch, [tar_bytes(members)], BASE_CONFIG)
+    layer = json.loads(tarfile.open(arch).extractfile("manifest.json").read())[0]["Layers"][0]
+    return arch, layer
+
+
+def dev_node(name):
+    ti = tarfile.TarInfo(name)
+    ti.type = tarfile.CHRTYPE
+    ti.devmajor, ti.devminor = 1, 3
+    return ti, None
+
+
+BAD_LAYERS = [
+    ("dotdot", [ti_file("a/../../evil", b"x")], "'a/../../evil': path contains '..'"),
+    ("absolute", [ti_file("/etc/evil", b"x")], "'/etc/evil': absolute path"),
+    ("escaping symlink", [ti_link("esc", "../../.."), ti_file("esc/evil", b"x")],
+     "'esc/evil': symlink 'esc' -> '../../..' points out of the root"),
+    ("escaping symlink chain", [ti_dir("d"), ti_link("d/up", ".."), ti_link("d/up2", "up/.."),
+                                ti_file("d/up2/x", b"x")],
+     "'d/up2/x': symlink 'd/up2' -> 'up/..' points out of the root"),
+    ("hard link out", [ti_link("h", "../../etc/passwd", tarfile.LNKTYPE)],
+     "'h': hard link to '../../etc/passwd' points out of the tree"),
+    ("hard link absolute", [ti_link("h", "/etc/passwd", tarfile.LNKTYPE)],
+     "'h': hard link to '/etc/passwd' points out of the tree"),
+    ("hard link missing", [ti_link("h", "nothere", tarfile.LNKTYPE)],
+     "'h': hard link to 'nothere', which is not in the tree"),
+    ("device node", [dev_node("dev/null")], "'dev/null': device node"),
+]
+
+
+@pytest.mark.parametrize("name,members,reason", BAD_LAYERS, ids=[b[0] for b in BAD_LAYERS])
+def test_bad_layer_is_refused(tmp_path, name, members, reason):
+    arch, layer = layer_archive(tmp_path, members)
+    p, out = build(tmp_path, "--docker-archive", arch)
+    assert_failed(p, out, 48, f"[ E48 ] Could not build EIF file. docker archive '{arch}': "
+                              f"layer 1 ('{layer}'): {reason}")
+
+
+def test_bad_oci_layer_is_refused(tmp_path, oci):
+    # the same checks in an OCI layer: append a hostile gzip layer with umoci's help
+    bad = tmp_path / "bad.tar.gz"
+    import gzip
+    bad.write_bytes(gzip.compress(tar_bytes([ti_file("../evil", b"x")])))
+    run(["umoci", "raw", "add-layer", "--image", f"{oci}:app", bad], check=True)
+    p, out = build(tmp_path, "--oci-layout", oci)
+    assert p.returncode == 48 and not out.exists()
+    assert p.stderr.splitlines()[-1].endswith("): '../evil': path contains '..'"), p.stderr
+    assert ": layer 3 ('blobs/sha256/" in p.stderr
+
+
+def test_rootfs_device_node_is_refused(tmp_path):
+    root = make_rootfs(tmp_path / "r")
+    try:
+        os.mknod(root / "etc" / "null", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("mknod needs CAP_MKNOD")
+    p, out = build(tmp_path, "--rootfs", root, "--cmd", "x")
+    assert_failed(p, out, 48, f"[ E48 ] Could not build EIF file. rootfs '{root}': "
+                              "'etc/null': device node")
+
+
+def test_missing_blob(tmp_path):
+    root = make_rootfs(tmp_path / "r")
+    blobs = tmp_path / "blobs"
+    shutil.copytree(BLOBS, blobs)
+    for blob in ("init", "bzImage", "cmdline", "bzImage.config"):
+        (blobs / blob).rename(tmp_path / "aside")
+        p, out = build(tmp_path, "--rootfs", root, "--cmd", "x", "--blobs", blobs)
+        assert_failed(p, out, 48, f"[ E48 ] Could not build EIF file. missing blob '{blobs}/{blob}'")
+        (tmp_path / "aside").rename(blobs / blob)
+    p, out = build(tmp_path, "--rootfs", root, "--cmd", "x",
+                   env={"NITRO_CLI_BLOBS": str(tmp_path / "none")})
+    assert_failed(p, out, 52, f"[ E52 ] Blobs path not found. '{tmp_path}/none' is not a directory "
+                              "(give the blobs with --blobs DIR or NITRO_CLI_BLOBS)")
+
+
+def test_metadata_over_4096_bytes(tmp_path):
+    root = make_rootfs(tmp_path / "r")
+    meta = tmp_path / "meta.json"
+    meta.write_text('{"k": "' + "x" * (4097 - 9) + '"}')
+    p, out = build(tmp_path, "--rootfs", root, "--cmd", "x", "--metadata", meta)
+    assert_failed(p, out, 48, f"[ E48 ] Could not build EIF file. metadata file '{meta}' is 4097 "
+                              "bytes, at most 4096 allowed")
+    meta.write_text("{not json")
+    p, out = build(tmp_path, "--rootfs", root, "--cmd", "x", "--metadata", meta)
+    assert p.returncode == 48 and not out.exists()
+    assert f"metadata file '{meta}' is not JSON" in p.stderr
+
+
+def test_docker_uri_without_a_daemon(tmp_path):
+    sock = tmp_path / "docker.sock"
+    p, out = build(tmp_path, "--docker-uri", "hello:latest", env={"DOCKER_HOST": f"unix://{sock}"})
+    assert_failed(p, out, 50, f"[ E50 ] Docker image pull failure. no Docker daemon is reachable at "
+                              f"{sock} (No such file or directory); build without one from "
+                              "--docker-archive FILE (a `docker save` tarball), --oci-layout DIR, "
+                              "--oci-archive FILE or --rootfs DIR")
+
+
+def test_argument_errors(tmp_path):
+    root = make_rootfs(tmp_path / "r")
+    p, out = build(tmp_path, "--rootfs", root)
+    assert_failed(p, out, 1, "[ E01 ] Missing mandatory argument. --cmd is required with --rootfs "
+                             "(a directory has no image config to take the command from)")
+    p, out = build(tmp_path)
+    assert_failed(p, out, 1, "[ E01 ] Missing mandatory argument. one of --docker-uri, "
+                             "--docker-archive, --oci-layout, --oci-archive or --rootfs is required")
+    p, out = build(tmp_path, "--rootfs", root, "--oci-layout", root, "--cmd", "x")
+    assert_failed(p, out, 2, "[ E02 ] Conflicting arguments. --oci-layout and --rootfs cannot be "
+                             "used together")
+    p = cloister("build-enclave", "--rootfs", root, "--cmd", "x")
+    assert p.returncode == 1 and "--output-file is required" in p.stderr
+    p, out = build(tmp_path, "--rootfs", root, "--cmd", "x", "--env", "NOEQUALS")
+    assert_failed(p, out, 3, "[ E03 ] Invalid argument provided. --env 'NOEQUALS': expected KEY=VALUE")
+    p, out = build(tmp_path, "--rootfs", root, "--cmd", "x", env={"SOURCE_DATE_EPOCH": "yesterday"})
+    assert_failed(p, out, 3, "[ E03 ] Invalid argument provided. SOURCE_DATE_EPOCH 'yesterday' is "
+                             "not a number of seconds since the epoch")
+    p, out = build(tmp_path, "--rootfs", root, "--cmd", "x", "--build-time", "2024-13")
+    assert p.returncode == 3 and not out.exists()
+
+
+def test_image_without_a_command(tmp_path):
+    arch = tmp_path / "nocmd.tar"
+    docker_archive(arch, [tar_bytes([ti_file("x", b"x")])], {"architecture": "amd64", "config": {}})
+    p, out = build(tmp_path, "--docker-archive", arch)
+    assert_failed(p, out, 48, "[ E48 ] Could not build EIF file. the image config has neither Cmd "
+                              "nor Entrypoint; give the command with --cmd")
+    ok_build(tmp_path, "--docker-archive", arch, "--cmd", "/x")
+
+
+def test_not_a_docker_archive(tmp_path):
+    arch = tmp_path / "plain.tar"
+    arch.write_bytes(tar_bytes([ti_file("x", b"x")]))
+    p, out = build(tmp_path, "--docker-archive", arch)
+    assert_failed(p, out, 48, f"[ E48 ] Could not build EIF file. docker archive '{arch}': "
+                              "not a docker save archive (no manifest.json)")
