@@ -236,6 +236,11 @@ static int begin_section(struct eif_writer *w, uint16_t type, struct cl_error *e
     w->crcs[i] = (uint32_t)crc32(0, Z_NULL, 0);
     w->pos += EIF_SECTION_HEADER_SIZE;
     w->in_section = true;
+    if (w->cur) {
+        /* an empty stage left over from the previous section now starts this one */
+        w->cur->off = w->pos;
+        w->cur->sec = i;
+    }
     if (type == EIF_SECTION_RAMDISK)
         w->nramdisk++;
     return 0;

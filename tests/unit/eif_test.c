@@ -334,6 +334,39 @@ static void large_image_measured_like_openssl(void **state)
     unlink(out);
 }
 
+/* Sections whose size is a multiple of the writer's 1 MiB staging buffer. */
+static void stage_sized_sections(void **state)
+{
+    (void)state;
+    char k[128], out[128];
+    path_in(k, sizeof(k), "k1m");
+    path_in(out, sizeof(out), "k1m.eif");
+    uint8_t *kd = malloc(1u << 20);
+    assert_int_equal(RAND_bytes(kd, 1 << 20), 1);
+    write_file(k, kd, 1u << 20);
+    const char *rds[2] = { k, rd1_path };
+    struct eif_build_params p = golden_params(rds);
+    p.kernel_path = k;
+    assert_int_equal(eif_write(out, &p, NULL, NULL), 0);
+    struct eif *e = NULL;
+    struct cl_error err = { 0 };
+    assert_int_equal(eif_open(out, &e, &err), 0);
+    assert_true(eif_crc_ok(e));
+    size_t clen;
+    const uint8_t *c = eif_cmdline(e, &clen);
+    assert_memory_equal(c, "console=ttyS0", 13);
+    uint8_t *rd;
+    size_t rdlen;
+    assert_int_equal(eif_read_ramdisk(e, 0, &rd, &rdlen, &err), 0);
+    assert_int_equal(rdlen, 1u << 20);
+    assert_memory_equal(rd, kd, rdlen);
+    free(rd);
+    eif_free(e);
+    free(kd);
+    unlink(k);
+    unlink(out);
+}
+
 static void single_ramdisk_pcr2_is_empty_pcr(void **state)
 {
     (void)state;
@@ -1024,6 +1057,7 @@ int main(void)
         cmocka_unit_test(streaming_writer_same_bytes),
         cmocka_unit_test(streaming_writer_misuse),
         cmocka_unit_test(large_image_measured_like_openssl),
+        cmocka_unit_test(stage_sized_sections),
         cmocka_unit_test(single_ramdisk_pcr2_is_empty_pcr),
         cmocka_unit_test(empty_first_ramdisk),
         cmocka_unit_test(pcr_of_empty_file),
