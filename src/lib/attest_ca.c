@@ -207,9 +207,14 @@ static int make_dirs(const char *path, struct cl_error *err)
         if (*s == '/' || *s == '\0') {
             char c = *s;
             *s = '\0';
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                return cl_fail_errno(err, errno == EACCES ? CL_EPERM : CL_EIO,
-                                     "cannot create the directory '%s'", buf);
+            if (mkdir(buf, 0755) < 0) {
+                if (errno != EEXIST)
+                    return cl_fail_errno(err, errno == EACCES ? CL_EPERM : CL_EIO,
+                                         "cannot create the directory '%s'", buf);
+            } else if (!c && chmod(buf, 0755) < 0) {
+                /* root.pem must be reachable whatever the umask */
+                return cl_fail_errno(err, CL_EIO, "cannot set the mode of '%s'", buf);
+            }
             *s = c;
             if (!c)
                 break;
