@@ -8,6 +8,7 @@
  *   cloister-vsock-proxy [-4|-6] [--config FILE] [-w N] LOCAL_PORT REMOTE_ADDR REMOTE_PORT
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -120,7 +123,7 @@ int main(int argc, char **argv)
     if (remote_port <= 0)
         return fail("invalid REMOTE_PORT '%s' (1 to 65535)", argv[optind + 2]);
 
-    int rc = 1, listener = -1;
+    int rc = 1, listener = -1, stop_fd = -1;
     struct allowlist al = { 0 };
     struct forwarder *fwd = NULL;
     struct cl_error err = { 0 };
@@ -143,11 +146,31 @@ int main(int argc, char **argv)
 
     /* A peer that goes away must not kill the proxy. */
     signal(SIGPIPE, SIG_IGN);
+    /*
+     * SIGTERM and SIGINT end the proxy cleanly (its vsock address is freed).
+     * Blocked before any worker thread starts, so that every thread inherits
+     * the mask and the signals arrive only through stop_fd.
+     */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop_set, NULL);
+    stop_fd = signalfd(-1, &stop_set, SFD_CLOEXEC);
+    if (stop_fd < 0) {
+        fail("cannot watch for signals: %s", strerror(errno));
+        goto out;
+    }
 
     listener = vsock_socket(&err);
     if (listener < 0 ||
         vsock_bind_listen(listener, PARENT_CID, (uint32_t)local_port, SOMAXCONN, &err) < 0) {
         fail("cannot listen on vsock port %lld: %s", local_port, err.reason);
+        goto out;
+    }
+    int fl = fcntl(listener, F_GETFL);
+    if (fl < 0 || fcntl(listener, F_SETFL, fl | O_NONBLOCK) < 0) {
+        fail("cannot make the listener non-blocking: %s", strerror(errno));
         goto out;
     }
     if (forwarder_new((unsigned)workers, &fwd, &err) < 0) {
@@ -158,9 +181,24 @@ int main(int argc, char **argv)
              remote.ip);
 
     for (;;) {
+        struct pollfd pfd[2] = { { .fd = listener, .events = POLLIN },
+                                 { .fd = stop_fd, .events = POLLIN } };
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            fail("poll failed: %s", strerror(errno));
+            goto out;
+        }
+        if (pfd[1].revents) {
+            log_info("stopping");
+            rc = 0;
+            goto out;
+        }
         uint32_t peer_cid = 0, peer_port = 0;
         cl_error_clear(&err);
         int conn = vsock_accept(listener, &peer_cid, &peer_port, &err);
+        if (conn < 0 && errno == EAGAIN)
+            continue;
         if (conn < 0) {
             log_warn("accept failed: %s", err.reason);
             if (err.code == CL_EINVAL || err.code == CL_EPERM)
@@ -185,7 +223,9 @@ int main(int argc, char **argv)
 out:
     forwarder_free(fwd);
     if (listener >= 0)
-        close(listener);
+        vsock_close(listener);
+    if (stop_fd >= 0)
+        close(stop_fd);
     allowlist_release(&al);
     return rc;
 }
