@@ -1,0 +1,1019 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * store.h over SQLite. Durability: journal_mode=WAL and synchronous=FULL
+ * (https://www.sqlite.org/pragma.html#pragma_synchronous: "FULL ... WAL
+ * mode ... transactions are durable across power loss"), so every committed
+ * write is fsync'd before the call returns.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include "blob.h"
+#include "kmsutil.h"
+
+#define POOL_MAX 32
+
+struct store {
+    char *path;
+    uint8_t master[32];
+    pthread_mutex_t lock;
+    sqlite3 *pool[POOL_MAX];
+    size_t pool_n;
+};
+
+static const char *SCHEMA =
+    "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS keys("
+    "  id TEXT PRIMARY KEY, created REAL NOT NULL, description TEXT NOT NULL DEFAULT '',"
+    "  key_usage TEXT NOT NULL, key_spec TEXT NOT NULL, origin TEXT NOT NULL,"
+    "  state TEXT NOT NULL, deletion_date REAL NOT NULL DEFAULT 0,"
+    "  pending_days INTEGER NOT NULL DEFAULT 0, rotation_enabled INTEGER NOT NULL DEFAULT 0,"
+    "  rotation_period INTEGER NOT NULL DEFAULT 365, next_rotation REAL NOT NULL DEFAULT 0,"
+    "  policy TEXT NOT NULL, current_version INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS key_material("
+    "  key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE, version INTEGER NOT NULL,"
+    "  created REAL NOT NULL, wrapped BLOB NOT NULL, PRIMARY KEY(key_id, version));"
+    "CREATE TABLE IF NOT EXISTS aliases("
+    "  name TEXT PRIMARY KEY, key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,"
+    "  created REAL NOT NULL, updated REAL NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS aliases_key ON aliases(key_id);"
+    "CREATE TABLE IF NOT EXISTS tags("
+    "  key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE, tag_key TEXT NOT NULL,"
+    "  tag_value TEXT NOT NULL, PRIMARY KEY(key_id, tag_key));"
+    "CREATE TABLE IF NOT EXISTS principals("
+    "  arn TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, unique_id TEXT NOT NULL,"
+    "  identity_policy TEXT, created REAL NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS access_keys("
+    "  akid TEXT PRIMARY KEY, wrapped_secret BLOB NOT NULL,"
+    "  principal_arn TEXT NOT NULL REFERENCES principals(arn) ON DELETE CASCADE,"
+    "  caller_arn TEXT NOT NULL, user_id TEXT NOT NULL, token_hash BLOB,"
+    "  expiration REAL NOT NULL DEFAULT 0, created REAL NOT NULL);";
+
+static int db_fail(struct cl_error *err, sqlite3 *db, const char *what)
+{
+    return cl_fail(err, CL_EIO, "%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
+}
+
+static int conn_open(struct store *st, sqlite3 **out, struct cl_error *err)
+{
+    sqlite3 *db = NULL;
+    int r = sqlite3_open_v2(st->path, &db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (r != SQLITE_OK) {
+        int rc = db_fail(err, db, "cannot open the store");
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    char *msg = NULL;
+    if (sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = cl_fail(err, CL_EIO, "cannot configure the store: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+static int acquire(struct store *st, sqlite3 **db, struct cl_error *err)
+{
+    pthread_mutex_lock(&st->lock);
+    if (st->pool_n > 0) {
+        *db = st->pool[--st->pool_n];
+        pthread_mutex_unlock(&st->lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return conn_open(st, db, err);
+}
+
+static void release(struct store *st, sqlite3 *db)
+{
+    if (!db)
+        return;
+    pthread_mutex_lock(&st->lock);
+    if (st->pool_n < POOL_MAX) {
+        st->pool[st->pool_n++] = db;
+        db = NULL;
+    }
+    pthread_mutex_unlock(&st->lock);
+    if (db)
+        sqlite3_close(db);
+}
+
+int store_open(const char *path, const uint8_t master_key[32], struct store **out,
+               struct cl_error *err)
+{
+    *out = NULL;
+    struct store *st = calloc(1, sizeof(*st));
+    if (!st)
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    st->path = strdup(path);
+    memcpy(st->master, master_key, 32);
+    pthread_mutex_init(&st->lock, NULL);
+    sqlite3 *db = NULL;
+    int rc = st->path ? conn_open(st, &db, err) : cl_fail(err, CL_ENOMEM, "out of memory");
+    if (rc == 0) {
+        char *msg = NULL;
+        if (sqlite3_exec(db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+            rc = cl_fail(err, CL_EIO, "cannot create the schema: %s", msg ? msg : "?");
+            sqlite3_free(msg);
+        }
+    }
+    if (rc < 0) {
+        sqlite3_close(db);
+        store_close(st);
+        return rc;
+    }
+    release(st, db);
+    *out = st;
+    return 0;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->pool_n; i++)
+        sqlite3_close(st->pool[i]);
+    pthread_mutex_destroy(&st->lock);
+    OPENSSL_cleanse(st->master, sizeof(st->master));
+    free(st->path);
+    free(st);
+}
+
+/* ---- small statement helpers ---- */
+
+static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **s, struct cl_error *err)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK)
+        return db_fail(err, db, "cannot prepare a statement");
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Runs a statement that returns no rows; *changes gets the row count. */
+static int step_done(sqlite3 *db, sqlite3_stmt *s, int *changes, struct cl_error *err)
+{
+    int r = sqlite3_step(s);
+    if (r == SQLITE_CONSTRAINT)
+        return cl_fail(err, CL_EEXIST, "already exists");
+    if (r != SQLITE_DONE)
+        return db_fail(err, db, "store write failed");
+    if (changes)
+        *changes = sqlite3_changes(db);
+    return 0;
+}
+
+static int exec(sqlite3 *db, const char *sql, struct cl_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = cl_fail(err, CL_EIO, "%s: %s", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+static char *dup_col(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* ---- meta ---- */
+
+int store_meta_get(struct store *st, const char *name, char **value, struct cl_error *err)
+{
+    *value = NULL;
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, "SELECT value FROM meta WHERE name=?", &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, name);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW)
+            *value = dup_col(s, 0);
+        else if (r == SQLITE_DONE)
+            rc = cl_fail(err, CL_ENOTFOUND, "no setting %s", name);
+        else
+            rc = db_fail(err, db, "store read failed");
+        if (r == SQLITE_ROW && !*value)
+            rc = cl_fail(err, CL_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_meta_set(struct store *st, const char *name, const char *value, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, "INSERT OR REPLACE INTO meta(name, value) VALUES(?, ?)", &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, name);
+        bind_text(s, 2, value);
+        rc = step_done(db, s, NULL, err);
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+/* ---- keys ---- */
+
+void store_key_clear(struct store_key *k)
+{
+    free(k->description);
+    free(k->policy);
+    memset(k, 0, sizeof(*k));
+}
+
+/* AAD that binds wrapped material to its key and version. */
+static void material_aad(char *aad, size_t cap, const char *id, uint32_t version)
+{
+    snprintf(aad, cap, "cloister-kms/key-material/v1/%s/%u", id, version);
+}
+
+static int insert_material(struct store *st, sqlite3 *db, const char *id, uint32_t version,
+                           double now, const uint8_t *m, size_t len, struct cl_error *err)
+{
+    char aad[128];
+    material_aad(aad, sizeof(aad), id, version);
+    uint8_t *w = NULL;
+    size_t wlen = 0;
+    int rc = blob_gcm_seal(st->master, (const uint8_t *)aad, strlen(aad), m, len, &w, &wlen, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *s = NULL;
+    rc = prep(db, "INSERT INTO key_material(key_id, version, created, wrapped) VALUES(?,?,?,?)", &s,
+              err);
+    if (rc == 0) {
+        bind_text(s, 1, id);
+        sqlite3_bind_int64(s, 2, version);
+        sqlite3_bind_double(s, 3, now);
+        sqlite3_bind_blob(s, 4, w, (int)wlen, SQLITE_TRANSIENT);
+        rc = step_done(db, s, NULL, err);
+    }
+    sqlite3_finalize(s);
+    free(w);
+    return rc;
+}
+
+static int tags_set_db(sqlite3 *db, const char *key_id, const json_t *tags, struct cl_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(db, "INSERT OR REPLACE INTO tags(key_id, tag_key, tag_value) VALUES(?,?,?)", &s, err);
+    size_t i;
+    json_t *t;
+    json_array_foreach((json_t *)tags, i, t)
+    {
+        if (rc < 0)
+            break;
+        sqlite3_reset(s);
+        bind_text(s, 1, key_id);
+        bind_text(s, 2, json_string_value(json_object_get(t, "TagKey")));
+        bind_text(s, 3, json_string_value(json_object_get(t, "TagValue")));
+        rc = step_done(db, s, NULL, err);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_key_create(struct store *st, const struct store_key *k, const uint8_t *material,
+                     size_t material_len, const json_t *tags, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = exec(db, "BEGIN IMMEDIATE", err);
+    if (rc < 0)
+        goto out;
+    rc = prep(db,
+              "INSERT INTO keys(id, created, description, key_usage, key_spec, origin, state,"
+              " deletion_date, pending_days, rotation_enabled, rotation_period, next_rotation,"
+              " policy, current_version) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
+              &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, k->id);
+        sqlite3_bind_double(s, 2, k->created);
+        bind_text(s, 3, k->description ? k->description : "");
+        bind_text(s, 4, k->key_usage);
+        bind_text(s, 5, k->key_spec);
+        bind_text(s, 6, k->origin);
+        bind_text(s, 7, k->state);
+        sqlite3_bind_double(s, 8, k->deletion_date);
+        sqlite3_bind_int(s, 9, k->pending_days);
+        sqlite3_bind_int(s, 10, k->rotation_enabled);
+        sqlite3_bind_int(s, 11, k->rotation_period_days);
+        sqlite3_bind_double(s, 12, k->next_rotation);
+        bind_text(s, 13, k->policy);
+        rc = step_done(db, s, NULL, err);
+    }
+    if (rc == 0)
+        rc = insert_material(st, db, k->id, 1, k->created, material, material_len, err);
+    if (rc == 0 && tags)
+        rc = tags_set_db(db, k->id, tags, err);
+    if (rc == 0)
+        rc = exec(db, "COMMIT", err);
+    if (rc < 0)
+        exec(db, "ROLLBACK", NULL);
+out:
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_key_get(struct store *st, const char *id, struct store_key *out, struct cl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db,
+              "SELECT id, created, description, key_usage, key_spec, origin, state, deletion_date,"
+              " pending_days, rotation_enabled, rotation_period, next_rotation, policy,"
+              " current_version FROM keys WHERE id=?",
+              &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, id);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+            copy_col(out->id, sizeof(out->id), s, 0);
+            out->created = sqlite3_column_double(s, 1);
+            out->description = dup_col(s, 2);
+            copy_col(out->key_usage, sizeof(out->key_usage), s, 3);
+            copy_col(out->key_spec, sizeof(out->key_spec), s, 4);
+            copy_col(out->origin, sizeof(out->origin), s, 5);
+            copy_col(out->state, sizeof(out->state), s, 6);
+            out->deletion_date = sqlite3_column_double(s, 7);
+            out->pending_days = sqlite3_column_int(s, 8);
+            out->rotation_enabled = sqlite3_column_int(s, 9) != 0;
+            out->rotation_period_days = sqlite3_column_int(s, 10);
+            out->next_rotation = sqlite3_column_double(s, 11);
+            out->policy = dup_col(s, 12);
+            out->current_version = (uint32_t)sqlite3_column_int64(s, 13);
+            if (!out->description || !out->policy) {
+                store_key_clear(out);
+                rc = cl_fail(err, CL_ENOMEM, "out of memory");
+            }
+        } else if (r == SQLITE_DONE) {
+            rc = cl_fail(err, CL_ENOTFOUND, "no key %s", id);
+        } else {
+            rc = db_fail(err, db, "store read failed");
+        }
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_key_update(struct store *st, const struct store_key *k, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db,
+              "UPDATE keys SET description=?, state=?, deletion_date=?, pending_days=?,"
+              " rotation_enabled=?, rotation_period=?, next_rotation=?, policy=? WHERE id=?",
+              &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, k->description ? k->description : "");
+        bind_text(s, 2, k->state);
+        sqlite3_bind_double(s, 3, k->deletion_date);
+        sqlite3_bind_int(s, 4, k->pending_days);
+        sqlite3_bind_int(s, 5, k->rotation_enabled);
+        sqlite3_bind_int(s, 6, k->rotation_period_days);
+        sqlite3_bind_double(s, 7, k->next_rotation);
+        bind_text(s, 8, k->policy);
+        bind_text(s, 9, k->id);
+        int changes = 0;
+        rc = step_done(db, s, &changes, err);
+        if (rc == 0 && changes == 0)
+            rc = cl_fail(err, CL_ENOTFOUND, "no key %s", k->id);
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_key_delete(struct store *st, const char *id, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, "DELETE FROM keys WHERE id=?", &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, id);
+        rc = step_done(db, s, NULL, err);
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+/* Runs a query whose first column is text, collecting up to limit rows into a
+ * JSON array; *more says whether a (limit+1)th row exists. */
+static int collect_strings(sqlite3 *db, sqlite3_stmt *s, size_t limit, json_t **out, bool *more,
+                           struct cl_error *err)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    if (more)
+        *more = false;
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (json_array_size(arr) == limit) {
+            if (more)
+                *more = true;
+            break;
+        }
+        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(s, 0)));
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        json_decref(arr);
+        return db_fail(err, db, "store read failed");
+    }
+    *out = arr;
+    return 0;
+}
+
+int store_key_list(struct store *st, const char *after, size_t limit, json_t **ids, bool *more,
+                   struct cl_error *err)
+{
+    *ids = NULL;
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, "SELECT id FROM keys WHERE id > ? ORDER BY id LIMIT ?", &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, after ? after : "");
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)limit + 1);
+        rc = collect_strings(db, s, limit, ids, more, err);
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_key_list_expired(struct store *st, double now, json_t **ids, struct cl_error *err)
+{
+    *ids = NULL;
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, "SELECT id FROM keys WHERE state='PendingDeletion' AND deletion_date <= ?", &s, err);
+    if (rc == 0) {
+        sqlite3_bind_double(s, 1, now);
+        rc = collect_strings(db, s, 100000, ids, NULL, err);
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_material_get(struct store *st, const char *id, uint32_t version, uint8_t **material,
+                       size_t *len, struct cl_error *err)
+{
+    *material = NULL;
+    *len = 0;
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, "SELECT wrapped FROM key_material WHERE key_id=? AND version=?", &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, id);
+        sqlite3_bind_int64(s, 2, version);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+            char aad[128];
+            material_aad(aad, sizeof(aad), id, version);
+            rc = blob_gcm_open(st->master, (const uint8_t *)aad, strlen(aad), sqlite3_column_blob(s, 0),
+                               (size_t)sqlite3_column_bytes(s, 0), material, len, err);
+            if (rc < 0)
+                cl_error_prefix(err, "key material of %s version %u does not unwrap with the master key",
+                                id, version);
+        } else if (r == SQLITE_DONE) {
+            rc = cl_fail(err, CL_ENOTFOUND, "no material version %u for key %s", version, id);
+        } else {
+            rc = db_fail(err, db, "store read failed");
+        }
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_key_rotate(struct store *st, const char *id, const uint8_t *material, size_t len,
+                     double next_rotation, uint32_t *new_version, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = exec(db, "BEGIN IMMEDIATE", err);
+    if (rc < 0)
+        goto out;
+    uint32_t cur = 0;
+    rc = prep(db, "SELECT current_version FROM keys WHERE id=?", &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, id);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            cur = (uint32_t)sqlite3_column_int64(s, 0);
+        else
+            rc = cl_fail(err, CL_ENOTFOUND, "no key %s", id);
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc == 0)
+        rc = insert_material(st, db, id, cur + 1, ku_now(), material, len, err);
+    if (rc == 0)
+        rc = prep(db, "UPDATE keys SET current_version=?, next_rotation=? WHERE id=?", &s, err);
+    if (rc == 0) {
+        sqlite3_bind_int64(s, 1, cur + 1);
+        sqlite3_bind_double(s, 2, next_rotation);
+        bind_text(s, 3, id);
+        rc = step_done(db, s, NULL, err);
+    }
+    if (rc == 0)
+        rc = exec(db, "COMMIT", err);
+    if (rc < 0)
+        exec(db, "ROLLBACK", NULL);
+    else
+        *new_version = cur + 1;
+out:
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_material_count(struct store *st, const char *id, uint32_t *count, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, "SELECT count(*) FROM key_material WHERE key_id=?", &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, id);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            *count = (uint32_t)sqlite3_column_int64(s, 0);
+        else
+            rc = db_fail(err, db, "store read failed");
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+/* ---- aliases ---- */
+
+static int alias_write(struct store *st, const char *sql, const char *a, const char *b, double now,
+                       int *changes, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, sql, &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, a);
+        bind_text(s, 2, b);
+        if (now > 0)
+            sqlite3_bind_double(s, 3, now);
+        rc = step_done(db, s, changes, err);
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_alias_create(struct store *st, const char *name, const char *key_id, double now,
+                       struct cl_error *err)
+{
+    return alias_write(st, "INSERT INTO aliases(name, key_id, created, updated) VALUES(?1,?2,?3,?3)",
+                       name, key_id, now, NULL, err);
+}
+
+int store_alias_update(struct store *st, const char *name, const char *key_id, double now,
+                       struct cl_error *err)
+{
+    int changes = 0;
+    int rc = alias_write(st, "UPDATE aliases SET key_id=?2, updated=?3 WHERE name=?1", name, key_id,
+                         now, &changes, err);
+    if (rc == 0 && changes == 0)
+        rc = cl_fail(err, CL_ENOTFOUND, "no alias %s", name);
+    return rc;
+}
+
+int store_alias_delete(struct store *st, const char *name, struct cl_error *err)
+{
+    int changes = 0;
+    int rc = alias_write(st, "DELETE FROM aliases WHERE name=?1", name, NULL, 0,
+                         &changes, err);
+    if (rc == 0 && changes == 0)
+        rc = cl_fail(err, CL_ENOTFOUND, "no alias %s", name);
+    return rc;
+}
+
+int store_alias_get(struct store *st, const char *name, char **key_id, struct cl_error *err)
+{
+    *key_id = NULL;
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, "SELECT key_id FROM aliases WHERE name=?", &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, name);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW)
+            *key_id = dup_col(s, 0);
+        else if (r == SQLITE_DONE)
+            rc = cl_fail(err, CL_ENOTFOUND, "no alias %s", name);
+        else
+            rc = db_fail(err, db, "store read failed");
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_alias_list(struct store *st, const char *key_id, const char *after, size_t limit,
+                     json_t **out, bool *more, struct cl_error *err)
+{
+    *out = NULL;
+    *more = false;
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db,
+              "SELECT name, key_id, created, updated FROM aliases WHERE name > ?1"
+              " AND (?2 IS NULL OR key_id = ?2) ORDER BY name LIMIT ?3",
+              &s, err);
+    json_t *arr = json_array();
+    if (rc == 0 && !arr)
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+    if (rc == 0) {
+        bind_text(s, 1, after ? after : "");
+        bind_text(s, 2, key_id);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)limit + 1);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            if (json_array_size(arr) == limit) {
+                *more = true;
+                break;
+            }
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:f, s:f}", "AliasName", sqlite3_column_text(s, 0),
+                               "TargetKeyId", sqlite3_column_text(s, 1), "CreationDate",
+                               sqlite3_column_double(s, 2), "LastUpdatedDate",
+                               sqlite3_column_double(s, 3)));
+        }
+        if (r != SQLITE_ROW && r != SQLITE_DONE)
+            rc = db_fail(err, db, "store read failed");
+    }
+    if (rc == 0) {
+        *out = arr;
+        arr = NULL;
+    }
+    json_decref(arr);
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+/* ---- tags ---- */
+
+int store_tags_set(struct store *st, const char *key_id, const json_t *tags, struct cl_error *err)
+{
+    sqlite3 *db;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = exec(db, "BEGIN IMMEDIATE", err);
+    if (rc == 0)
+        rc = tags_set_db(db, key_id, tags, err);
+    if (rc == 0)
+        rc = exec(db, "COMMIT", err);
+    else
+        exec(db, "ROLLBACK", NULL);
+    release(st, db);
+    return rc;
+}
+
+int store_tags_remove(struct store *st, const char *key_id, const json_t *keys, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = exec(db, "BEGIN IMMEDIATE", err);
+    if (rc == 0)
+        rc = prep(db, "DELETE FROM tags WHERE key_id=? AND tag_key=?", &s, err);
+    size_t i;
+    json_t *k;
+    json_array_foreach((json_t *)keys, i, k)
+    {
+        if (rc < 0)
+            break;
+        sqlite3_reset(s);
+        bind_text(s, 1, key_id);
+        bind_text(s, 2, json_string_value(k));
+        rc = step_done(db, s, NULL, err);
+    }
+    sqlite3_finalize(s);
+    if (rc == 0)
+        rc = exec(db, "COMMIT", err);
+    else
+        exec(db, "ROLLBACK", NULL);
+    release(st, db);
+    return rc;
+}
+
+int store_tags_list(struct store *st, const char *key_id, const char *after, size_t limit,
+                    json_t **out, bool *more, struct cl_error *err)
+{
+    *out = NULL;
+    *more = false;
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    json_t *arr = json_array();
+    rc = prep(db,
+              "SELECT tag_key, tag_value FROM tags WHERE key_id=? AND tag_key > ? ORDER BY tag_key LIMIT ?",
+              &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, key_id);
+        bind_text(s, 2, after ? after : "");
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)limit + 1);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            if (json_array_size(arr) == limit) {
+                *more = true;
+                break;
+            }
+            json_array_append_new(arr, json_pack("{s:s, s:s}", "TagKey", sqlite3_column_text(s, 0),
+                                                 "TagValue", sqlite3_column_text(s, 1)));
+        }
+        if (r != SQLITE_ROW && r != SQLITE_DONE)
+            rc = db_fail(err, db, "store read failed");
+    }
+    if (rc == 0) {
+        *out = arr;
+        arr = NULL;
+    }
+    json_decref(arr);
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_tags_count(struct store *st, const char *key_id, size_t *count, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, "SELECT count(*) FROM tags WHERE key_id=?", &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, key_id);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            *count = (size_t)sqlite3_column_int64(s, 0);
+        else
+            rc = db_fail(err, db, "store read failed");
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+/* ---- principals and access keys ---- */
+
+void store_principal_clear(struct store_principal *p)
+{
+    free(p->identity_policy);
+    memset(p, 0, sizeof(*p));
+}
+
+int store_principal_create(struct store *st, const struct store_principal *p, double now,
+                           struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db,
+              "INSERT INTO principals(arn, name, kind, unique_id, identity_policy, created)"
+              " VALUES(?,?,?,?,?,?)",
+              &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, p->arn);
+        bind_text(s, 2, p->name);
+        bind_text(s, 3, p->kind);
+        bind_text(s, 4, p->unique_id);
+        bind_text(s, 5, p->identity_policy);
+        sqlite3_bind_double(s, 6, now);
+        rc = step_done(db, s, NULL, err);
+        if (rc == CL_EEXIST) {
+            cl_error_clear(err);
+            rc = cl_fail(err, CL_EEXIST, "principal %s already exists", p->arn);
+        }
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+int store_principal_get(struct store *st, const char *arn, struct store_principal *out,
+                        struct cl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db, "SELECT arn, name, kind, unique_id, identity_policy FROM principals WHERE arn=?", &s,
+              err);
+    if (rc == 0) {
+        bind_text(s, 1, arn);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+            copy_col(out->arn, sizeof(out->arn), s, 0);
+            copy_col(out->name, sizeof(out->name), s, 1);
+            copy_col(out->kind, sizeof(out->kind), s, 2);
+            copy_col(out->unique_id, sizeof(out->unique_id), s, 3);
+            out->identity_policy = dup_col(s, 4);
+        } else if (r == SQLITE_DONE) {
+            rc = cl_fail(err, CL_ENOTFOUND, "no principal %s", arn);
+        } else {
+            rc = db_fail(err, db, "store read failed");
+        }
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    return rc;
+}
+
+void store_access_key_clear(struct store_access_key *k)
+{
+    OPENSSL_cleanse(k, sizeof(*k));
+}
+
+static void secret_aad(char *aad, size_t cap, const char *akid)
+{
+    snprintf(aad, cap, "cloister-kms/secret-access-key/v1/%s", akid);
+}
+
+int store_access_key_create(struct store *st, const struct store_access_key *k, double now,
+                            struct cl_error *err)
+{
+    char aad[96];
+    secret_aad(aad, sizeof(aad), k->akid);
+    uint8_t *w = NULL;
+    size_t wlen = 0;
+    int rc = blob_gcm_seal(st->master, (const uint8_t *)aad, strlen(aad), (const uint8_t *)k->secret,
+                           strlen(k->secret), &w, &wlen, err);
+    if (rc < 0)
+        return rc;
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    rc = acquire(st, &db, err);
+    if (rc < 0) {
+        free(w);
+        return rc;
+    }
+    rc = prep(db,
+              "INSERT INTO access_keys(akid, wrapped_secret, principal_arn, caller_arn, user_id,"
+              " token_hash, expiration, created) VALUES(?,?,?,?,?,?,?,?)",
+              &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, k->akid);
+        sqlite3_bind_blob(s, 2, w, (int)wlen, SQLITE_TRANSIENT);
+        bind_text(s, 3, k->principal_arn);
+        bind_text(s, 4, k->caller_arn);
+        bind_text(s, 5, k->user_id);
+        if (k->has_session)
+            sqlite3_bind_blob(s, 6, k->token_hash, 32, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(s, 6);
+        sqlite3_bind_double(s, 7, k->expiration);
+        sqlite3_bind_double(s, 8, now);
+        rc = step_done(db, s, NULL, err);
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    free(w);
+    return rc;
+}
+
+int store_access_key_get(struct store *st, const char *akid, struct store_access_key *out,
+                         struct cl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3 *db;
+    sqlite3_stmt *s = NULL;
+    int rc = acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(db,
+              "SELECT akid, wrapped_secret, principal_arn, caller_arn, user_id, token_hash, expiration"
+              " FROM access_keys WHERE akid=?",
+              &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, akid);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+            copy_col(out->akid, sizeof(out->akid), s, 0);
+            char aad[96];
+            secret_aad(aad, sizeof(aad), out->akid);
+            uint8_t *secret = NULL;
+            size_t slen = 0;
+            rc = blob_gcm_open(st->master, (const uint8_t *)aad, strlen(aad), sqlite3_column_blob(s, 1),
+                               (size_t)sqlite3_column_bytes(s, 1), &secret, &slen, err);
+            if (rc == 0) {
+                if (slen >= sizeof(out->secret))
+                    rc = cl_fail(err, CL_EFORMAT, "stored secret too long");
+                else
+                    memcpy(out->secret, secret, slen + 1);
+                OPENSSL_cleanse(secret, slen);
+                free(secret);
+            }
+            copy_col(out->principal_arn, sizeof(out->principal_arn), s, 2);
+            copy_col(out->caller_arn, sizeof(out->caller_arn), s, 3);
+            copy_col(out->user_id, sizeof(out->user_id), s, 4);
+            if (sqlite3_column_type(s, 5) == SQLITE_BLOB && sqlite3_column_bytes(s, 5) == 32) {
+                out->has_session = true;
+                memcpy(out->token_hash, sqlite3_column_blob(s, 5), 32);
+            }
+            out->expiration = sqlite3_column_double(s, 6);
+        } else if (r == SQLITE_DONE) {
+            rc = cl_fail(err, CL_ENOTFOUND, "no access key %s", akid);
+        } else {
+            rc = db_fail(err, db, "store read failed");
+        }
+    }
+    sqlite3_finalize(s);
+    release(st, db);
+    if (rc < 0)
+        store_access_key_clear(out);
+    return rc;
+}
