@@ -13,6 +13,10 @@ struct command {
 extern const struct command commands[];
 
 /* One declaration per subcommand, in the order of main.c's table. */
+int cmd_run_enclave(int argc, char **argv);
+int cmd_describe_enclaves(int argc, char **argv);
+int cmd_console(int argc, char **argv);
+int cmd_terminate_enclave(int argc, char **argv);
 int cmd_build_enclave(int argc, char **argv);
 int cmd_describe_eif(int argc, char **argv);
 int cmd_pcr(int argc, char **argv);

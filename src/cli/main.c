@@ -19,12 +19,12 @@ const struct command commands[] = {
      *     { "name", cmd_name, "summary" },
      * and declares `int cmd_name(int argc, char **argv);` in commands.h.
      */
-    /* slot: run-enclave */
+    { "run-enclave", cmd_run_enclave, "Starts a new enclave" },
     { "build-enclave", cmd_build_enclave, "Builds an enclave image and saves it to a file" },
     { "describe-eif", cmd_describe_eif, "Returns information about the EIF found at a given path" },
-    /* slot: describe-enclaves */
-    /* slot: console */
-    /* slot: terminate-enclave */
+    { "describe-enclaves", cmd_describe_enclaves, "Returns a list of the running enclaves" },
+    { "console", cmd_console, "Connect to the console of an enclave" },
+    { "terminate-enclave", cmd_terminate_enclave, "Terminates an enclave" },
     { "pcr", cmd_pcr, "Return the PCR hash value of the given input" },
     { "sign-eif", cmd_sign_eif, "Sign an enclave image file (EIF)" },
     { "attestation-ca", cmd_attestation_ca, "Create, rotate or show the local attestation CA" },

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `cloister console (--enclave-id ID | --enclave-name NAME)
+ * [--disconnect-timeout SECONDS]`: nitro-cli's console. Streams the
+ * console of a debug-mode enclave (its monitor keeps it) to stdout until
+ * the enclave ends or the timeout passes; any other enclave is refused with
+ * E44, as on Nitro.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "rt_cli.h"
+#include "rt_state.h"
+#include "rt_util.h"
+
+int cmd_console(int argc, char **argv)
+{
+    const char *id = NULL, *name = NULL, *timeout = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        const char **slot = !strcmp(f, "--enclave-id") ? &id : !strcmp(f, "--enclave-name") ? &name
+                            : !strcmp(f, "--disconnect-timeout") ? &timeout : NULL;
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+            printf("Usage: cloister console (--enclave-id ID | --enclave-name NAME) "
+                   "[--disconnect-timeout SECONDS]\n");
+            return 0;
+        }
+        if (!slot)
+            return cli_fail(E_INVALID_ARGUMENT, "Found argument '%s' which wasn't expected", f);
+        if (*slot)
+            return cli_fail(E_INVALID_ARGUMENT, "The argument '%s' was provided more than once", f);
+        if (i + 1 >= argc)
+            return cli_fail(E_MISSING_ARGUMENT, "User did not provide a value for `%s`.", f + 2);
+        *slot = argv[++i];
+    }
+    if (id && name)
+        return cli_fail(E_CONFLICTING_ARGUMENT, "User provided both `enclave-id` and `enclave-name`.");
+    if (!id && !name)
+        return cli_fail(E_MISSING_ARGUMENT, "User did not provide the `enclave-id` argument.");
+    long long secs = -1;
+    if (timeout && (secs = rt_parse_uint(timeout, 1ull << 40)) < 0)
+        return cli_fail(E_INVALID_ARGUMENT,
+                        "The parameter `disconnect-timeout` is not a valid integer (`%s`)", timeout);
+
+    struct cl_error err = { 0 };
+    struct rt_state *st = NULL;
+    json_t *records = NULL, *rec = NULL;
+    int rc = 0;
+    if (rt_state_open(false, &st, &err) < 0 || rt_state_list(st, &records, &err) < 0) {
+        rc = cli_fail_lib(E_READ_FROM_DISK, &err);
+        goto out;
+    }
+    if ((rc = rt_cli_find(records, id, name, &rec, &err)) != 0 ||
+        (rc = rt_cli_console(st, rec, secs, &err)) != 0)
+        rc = cli_fail_lib((enum cli_errno)rc, &err);
+out:
+    json_decref(records);
+    rt_state_free(st);
+    return rc;
+}

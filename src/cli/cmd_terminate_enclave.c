@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `cloister terminate-enclave (--enclave-id ID | --enclave-name NAME | --all)`:
+ * nitro-cli's terminate-enclave. The enclave's monitor is asked to end it
+ * (SIGTERM); it kills the enclave's PID namespace, removes its cgroups,
+ * sockets and record, and exits. Prints "Successfully terminated enclave
+ * <id>." on stderr and {"EnclaveName", "EnclaveID", "Terminated": true}
+ * on stdout (an array of them with --all, every enclave of this runtime
+ * directory, stale records cleaned on the way).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "rt_cli.h"
+#include "rt_state.h"
+
+int cmd_terminate_enclave(int argc, char **argv)
+{
+    const char *id = NULL, *name = NULL;
+    bool all = false;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+            printf("Usage: cloister terminate-enclave (--enclave-id ID | --enclave-name NAME | --all)\n");
+            return 0;
+        }
+        if (!strcmp(f, "--all")) {
+            if (all)
+                return cli_fail(E_INVALID_ARGUMENT, "The argument '--all' was provided more than once");
+            all = true;
+            continue;
+        }
+        const char **slot = !strcmp(f, "--enclave-id") ? &id : !strcmp(f, "--enclave-name") ? &name : NULL;
+        if (!slot)
+            return cli_fail(E_INVALID_ARGUMENT, "Found argument '%s' which wasn't expected", f);
+        if (*slot)
+            return cli_fail(E_INVALID_ARGUMENT, "The argument '%s' was provided more than once", f);
+        if (i + 1 >= argc)
+            return cli_fail(E_MISSING_ARGUMENT, "User did not provide a value for `%s`.", f + 2);
+        *slot = argv[++i];
+    }
+    if ((id != NULL) + (name != NULL) + all > 1)
+        return cli_fail(E_CONFLICTING_ARGUMENT, "User provided both `%s` and `%s`.",
+                        id ? "enclave-id" : "enclave-name", all ? "all" : "enclave-name");
+    if (!id && !name && !all)
+        return cli_fail(E_MISSING_ARGUMENT, "User did not provide the `enclave-id` argument.");
+
+    struct cl_error err = { 0 };
+    struct rt_state *st = NULL;
+    json_t *records = NULL;
+    int rc = 0;
+    if (rt_state_open(false, &st, &err) < 0 || rt_state_list(st, &records, &err) < 0) {
+        rc = cli_fail_lib(E_READ_FROM_DISK, &err);
+        goto out;
+    }
+    if (all) {
+        json_t *out = json_array();
+        size_t i;
+        json_t *r;
+        json_array_foreach(records, i, r) {
+            if ((rc = rt_cli_terminate(st, r, &err)) != 0) {
+                json_decref(out);
+                rc = cli_fail_lib((enum cli_errno)rc, &err);
+                goto out;
+            }
+            fprintf(stderr, "Successfully terminated enclave %s.\n", rt_rec_str(r, "EnclaveID"));
+            json_array_append_new(out, rt_cli_terminate_json(r));
+        }
+        rc = cli_print_json(out);
+        goto out;
+    }
+    json_t *rec = NULL;
+    if ((rc = rt_cli_find(records, id, name, &rec, &err)) != 0 ||
+        (rc = rt_cli_terminate(st, rec, &err)) != 0) {
+        rc = cli_fail_lib((enum cli_errno)rc, &err);
+        goto out;
+    }
+    fprintf(stderr, "Successfully terminated enclave %s.\n", rt_rec_str(rec, "EnclaveID"));
+    rc = cli_print_json(rt_cli_terminate_json(rec));
+out:
+    json_decref(records);
+    rt_state_free(st);
+    return rc;
+}

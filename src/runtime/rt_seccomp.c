@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "rt_seccomp.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef AF_VSOCK
+#define AF_VSOCK 40
+#endif
+
+/* Refused outright, whatever the arguments. */
+const char *const rt_seccomp_denied[] = {
+    /* file systems and namespaces */
+    "mount", "umount", "umount2", "pivot_root", "chroot", "unshare", "setns",
+    "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
+    "mount_setattr", "open_by_handle_at", "name_to_handle_at",
+    /* tracing and other processes' memory */
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+    /* the kernel itself */
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
+    "bpf", "perf_event_open", "userfaultfd", "iopl", "ioperm", "syslog",
+    "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd",
+    "lookup_dcookie", "nfsservctl", "vhangup", "uselib",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname",
+    "setdomainname", "fanotify_init",
+    /* keyrings */
+    "add_key", "request_key", "keyctl",
+    /* io_uring: its SQEs open sockets and files without passing this filter */
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    NULL,
+};
+
+static const int ns_flags[] = {
+    CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID,
+    CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME,
+};
+
+int rt_seccomp_load(struct cl_error *err)
+{
+    int rc = 0;
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx)
+        return cl_fail(err, CL_ENOMEM, "seccomp_init failed");
+    /* Other architectures' syscall numbers mean other things: kill. */
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0) {
+        rc = cl_fail(err, CL_EIO, "seccomp: cannot set the bad-architecture action");
+        goto out;
+    }
+    for (size_t i = 0; rt_seccomp_denied[i]; i++) {
+        int nr = seccomp_syscall_resolve_name(rt_seccomp_denied[i]);
+        if (nr == __NR_SCMP_ERROR)
+            continue;  /* not on this architecture */
+        int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+        if (r < 0 && r != -EEXIST) {
+            rc = cl_fail(err, CL_EIO, "seccomp: cannot refuse %s: %d", rt_seccomp_denied[i], r);
+            goto out;
+        }
+    }
+    /* clone with any namespace flag (the flags are clone's first argument
+     * on x86_64 and aarch64). clone3 passes them in memory, out of a
+     * filter's reach: it gets ENOSYS, so that libc falls back to clone. */
+    for (size_t i = 0; i < sizeof(ns_flags) / sizeof(ns_flags[0]); i++) {
+        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)ns_flags[i],
+                                     (scmp_datum_t)ns_flags[i])) < 0) {
+            rc = cl_fail(err, CL_EIO, "seccomp: cannot filter clone");
+            goto out;
+        }
+    }
+    if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) < 0) {
+        rc = cl_fail(err, CL_EIO, "seccomp: cannot filter clone3");
+        goto out;
+    }
+    /* Sockets: no host vsock, no packet sockets, no raw sockets of any family. */
+    struct { int a; scmp_datum_t mask, val; } sock_rules[] = {
+        { 0, ~(scmp_datum_t)0, AF_VSOCK },
+        { 0, ~(scmp_datum_t)0, AF_PACKET },
+        { 1, 0xf, SOCK_RAW },
+        { 1, 0xf, SOCK_PACKET },
+    };
+    for (size_t i = 0; i < sizeof(sock_rules) / sizeof(sock_rules[0]); i++) {
+        struct scmp_arg_cmp cmp = {
+            .arg = (unsigned)sock_rules[i].a, .op = SCMP_CMP_MASKED_EQ,
+            .datum_a = sock_rules[i].mask, .datum_b = sock_rules[i].val,
+        };
+        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1, cmp) < 0 ||
+            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 1, cmp) < 0) {
+            rc = cl_fail(err, CL_EIO, "seccomp: cannot filter socket");
+            goto out;
+        }
+    }
+    int r = seccomp_load(ctx);
+    if (r < 0) {
+        errno = -r;
+        rc = cl_fail_errno(err, CL_EIO, "seccomp: cannot load the filter");
+    }
+out:
+    seccomp_release(ctx);
+    return rc;
+}

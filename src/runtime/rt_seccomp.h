@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The seccomp filter every enclave process runs under (libseccomp).
+ *
+ * Default: allow. Refused with EPERM: what an enclave has no business doing
+ * and what could reach past its namespaces -- mounting, namespaces,
+ * tracing, kernel modules and kexec, BPF, perf, keyrings, io_uring (its
+ * operations would bypass this filter), host AF_VSOCK (not per network
+ * namespace, so it would reach every enclave and the host), raw and packet
+ * sockets, reboot, swap, clock and kernel-log changes. Foreign
+ * architectures (i386 int 0x80, x32) are killed: the filter is written for
+ * the native one only.
+ */
+#ifndef CLOISTER_RT_SECCOMP_H
+#define CLOISTER_RT_SECCOMP_H
+
+#include <cloister/error.h>
+
+/* Builds and loads the filter into the calling thread (no_new_privs must be set). */
+int rt_seccomp_load(struct cl_error *err);
+
+/* The names of the refused system calls, NULL-terminated (docs and tests). */
+extern const char *const rt_seccomp_denied[];
+
+#endif

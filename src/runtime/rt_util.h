@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Small file-system helpers shared by the runtime modules (state directory,
+ * cgroups, sandbox). All follow include/cloister/error.h.
+ */
+#ifndef CLOISTER_RT_UTIL_H
+#define CLOISTER_RT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <cloister/error.h>
+
+/* mkdir -p with mode for every missing component; an existing directory is fine. */
+int rt_mkdir_p(const char *path, mode_t mode, struct cl_error *err);
+
+/* Writes the string s to an existing file (cgroup and /proc knobs): one write(2). */
+int rt_write_str(const char *path, const char *s, struct cl_error *err);
+
+/*
+ * Reads a small text file (at most cap - 1 bytes) into buf, NUL-terminated,
+ * trailing newlines removed. Fails with CL_ELIMIT when the file is larger.
+ */
+int rt_read_str(const char *path, char *buf, size_t cap, struct cl_error *err);
+
+/*
+ * Removes path and everything below it without following symbolic links and
+ * without crossing into other mounts. A missing path is success.
+ */
+int rt_rm_rf(const char *path, struct cl_error *err);
+
+/* Start time of a process (field 22 of /proc/PID/stat, clock ticks since boot); 0 if gone. */
+unsigned long long rt_proc_start_time(pid_t pid);
+
+/* The process exists and its start time is start_time (pid reuse safe). */
+bool rt_proc_alive(pid_t pid, unsigned long long start_time);
+
+/* A non-negative decimal integer <= max; -1 on anything else. */
+long long rt_parse_uint(const char *s, unsigned long long max);
+
+/* Monotonic clock in milliseconds. */
+long long rt_now_ms(void);
+
+/* snprintf into a fixed buffer; CL_ELIMIT if it does not fit. */
+int rt_path(char *buf, size_t cap, struct cl_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
