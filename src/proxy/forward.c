@@ -42,6 +42,8 @@ struct conn {
     struct half down; /* remote -> client */
     struct side client, remote;
     bool connecting;
+    bool closed;        /* fds closed; freed once the current batch of events is done */
+    struct conn *next_closed;
 };
 
 struct worker {
@@ -49,6 +51,7 @@ struct worker {
     int epfd;
     int stop_fd; /* eventfd: wakes the loop to stop */
     bool started;
+    struct conn *closed; /* closed in this batch: a later event of the batch may name them */
 };
 
 struct forwarder {
@@ -70,13 +73,24 @@ static void half_release(struct half *h)
 
 static void conn_close(struct worker *w, struct conn *c)
 {
-    /* Closing an fd removes it from the epoll set. */
-    (void)w;
+    /* Closing an fd removes it from the epoll set; the memory must outlive
+     * the current epoll_wait batch, which may still hold events for it. */
     close(c->client.fd);
     close(c->remote.fd);
     half_release(&c->up);
     half_release(&c->down);
-    free(c);
+    c->closed = true;
+    c->next_closed = w->closed;
+    w->closed = c;
+}
+
+static void free_closed(struct worker *w)
+{
+    while (w->closed) {
+        struct conn *c = w->closed;
+        w->closed = c->next_closed;
+        free(c);
+    }
 }
 
 static int half_init(struct half *h, int from, int to)
@@ -190,6 +204,8 @@ static int side_update(struct worker *w, struct conn *c, struct side *s)
 static void conn_event(struct worker *w, struct side *s, uint32_t events)
 {
     struct conn *c = s->c;
+    if (c->closed)
+        return;
     if (c->connecting) {
         int so_err = 0;
         socklen_t len = sizeof(so_err);
@@ -228,10 +244,13 @@ static void *worker_main(void *arg)
             return NULL;
         }
         for (int i = 0; i < n; i++) {
-            if (events[i].data.ptr == NULL)
+            if (events[i].data.ptr == NULL) {
+                free_closed(w);
                 return NULL; /* the stop eventfd */
+            }
             conn_event(w, events[i].data.ptr, events[i].events);
         }
+        free_closed(w);
     }
 }
 
