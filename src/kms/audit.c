@@ -102,10 +102,10 @@ int audit_verify(const char *path, size_t *lines, struct cl_error *err)
             goto out;
         }
         if (strcmp(p, prev) != 0) {
-            json_decref(ev);
             rc = cl_fail(err, CL_ECHECKSUM,
                          "line %zu: chain broken (prev %.16s... but line %zu hashes to %.16s...)", no,
                          p, no - 1, prev);
+            json_decref(ev);
             goto out;
         }
         json_decref(ev);

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The AWS CLI v2 (/usr/bin/aws) against a fresh cloister-kms with nothing
+but the files the first start writes: DIR/credentials, DIR/config and
+DIR/tls/ca.pem. A handful of calls (each costs about a second)."""
+import base64
+import json
+import os
+import subprocess
+
+import pytest
+
+from kmsserver import KmsServer
+
+AWS = "/usr/bin/aws"
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = KmsServer(tmp_path_factory.mktemp("kms") / "data")
+    yield s
+    s.stop()
+
+
+def aws(srv, *args, tmp=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(srv.dir / "credentials"),
+               AWS_CONFIG_FILE=str(srv.dir / "config"), HOME=str(srv.dir.parent))
+    p = subprocess.run([AWS, *args, "--endpoint-url", srv.endpoint, "--ca-bundle", srv.ca,
+                        "--output", "json"], capture_output=True, text=True, env=env, timeout=120,
+                       cwd=tmp)
+    return p
+
+
+@pytest.mark.skipif(not os.path.exists(AWS), reason="awscli v2 (/usr/bin/aws) is not installed")
+def test_aws_cli_workshop_steps(srv, tmp_path):
+    p = aws(srv, "sts", "get-caller-identity")
+    assert p.returncode == 0, p.stderr
+    ident = json.loads(p.stdout)
+    assert ident["Account"] == srv.account
+    assert ident["Arn"] == f"arn:aws:iam::{srv.account}:user/admin"
+
+    p = aws(srv, "kms", "create-key", "--description", "workshop")
+    assert p.returncode == 0, p.stderr
+    kid = json.loads(p.stdout)["KeyMetadata"]["KeyId"]
+
+    p = aws(srv, "kms", "create-alias", "--alias-name", "alias/my-enclave-key", "--target-key-id", kid)
+    assert p.returncode == 0, p.stderr
+
+    (tmp_path / "secret.txt").write_bytes(b"4111111111111111")
+    p = aws(srv, "kms", "encrypt", "--key-id", "alias/my-enclave-key", "--plaintext",
+            "fileb://secret.txt", tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    blob = base64.b64decode(json.loads(p.stdout)["CiphertextBlob"])
+    (tmp_path / "blob.bin").write_bytes(blob)
+
+    p = aws(srv, "kms", "decrypt", "--ciphertext-blob", "fileb://blob.bin", tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert base64.b64decode(out["Plaintext"]) == b"4111111111111111"
+    assert out["KeyId"].endswith(kid)
+
+    p = aws(srv, "kms", "list-keys")
+    assert p.returncode == 0, p.stderr
+    assert kid in [k["KeyId"] for k in json.loads(p.stdout)["Keys"]]
+
+
+@pytest.mark.skipif(not os.path.exists(AWS), reason="awscli v2 (/usr/bin/aws) is not installed")
+def test_aws_cli_error(srv):
+    p = aws(srv, "kms", "describe-key", "--key-id", "alias/does-not-exist")
+    assert p.returncode == 254
+    assert ("An error occurred (NotFoundException) when calling the DescribeKey operation: Alias "
+            f"arn:aws:kms:{srv.region}:{srv.account}:alias/does-not-exist is not found.") in p.stderr
