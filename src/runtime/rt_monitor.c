@@ -719,7 +719,11 @@ static int run_loop(struct monitor *m)
                 break;
             case T_CONSOLE_LISTEN:
                 for (int c; (c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0;) {
-                    if (rt_console_add_client(m->console, c) == 0)
+                    if (rt_console_add_client(m->console, c) < 0)
+                        continue;
+                    if (m->init_pid < 0)
+                        rt_console_drop_client(m->console, c);  /* stopped: the output so far, then EOF */
+                    else
                         ep_add(m, T_CONSOLE_CLIENT, c, EPOLLRDHUP);
                 }
                 break;

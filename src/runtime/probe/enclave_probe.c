@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cloister-enclave-probe: a test program run INSIDE enclaves by
+ * tests/integration/test_runtime*.py. Each check tries one thing an
+ * enclave must not be able to do (or must be able to do) and prints one
+ * line on stdout, which the tests read through `cloister console`:
+ *
+ *     PROBE <check> ok                      the call succeeded
+ *     PROBE <check> fail <ERRNO NAME> ...   it failed, with errno's name
+ *
+ * then "PROBE-DONE" and, unless --exit, it sleeps so that the enclave
+ * stays up while the test reads its console. Dynamically linked on
+ * purpose: its vsock calls are plain AF_VSOCK socket calls that the
+ * runtime's preload library maps onto the emulation.
+ *
+ * Usage: cloister-enclave-probe [--exit] CHECK[=ARG]...
+ *   tcp=HOST:PORT  connect over TCP          udp=HOST:PORT  send a UDP datagram
+ *   resolve=NAME   getaddrinfo               read=PATH      open and read a file
+ *   procs          list /proc's processes    ptrace         PTRACE_ATTACH to PID 1
+ *   mount          mount a tmpfs             unshare        unshare(CLONE_NEWUSER / NEWNET)
+ *   clone-ns       clone with CLONE_NEWNET   module         finit_module / init_module
+ *   hostvsock      socket(AF_VSOCK) by raw system call (what the preload cannot see)
+ *   raw            socket(AF_INET, SOCK_RAW) packet   socket(AF_PACKET)
+ *   bpf            bpf(BPF_MAP_CREATE)       keyctl         add_key
+ *   caps           print CapEff/CapBnd/NoNewPrivs/Seccomp and the uid
+ *   vsock=CID:PORT connect over vsock and read a line
+ *   listen=PORT    listen on vsock, answer "hello from <cid>" to every connection (forever)
+ *   eat=MIB        allocate and touch MIB MiB
+ *   run=PROG       run PROG (with its args split on ','), print its stdout as hex
+ *   hostname       print the host name
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+static void report(const char *check, int rc, const char *extra)
+{
+    if (rc >= 0)
+        printf("PROBE %s ok%s%s\n", check, extra ? " " : "", extra ? extra : "");
+    else
+        printf("PROBE %s fail %s%s%s\n", check, strerrorname_np(errno) ? strerrorname_np(errno) : "?",
+               extra ? " " : "", extra ? extra : "");
+    fflush(stdout);
+}
+
+static int split_hostport(const char *arg, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || (size_t)(colon - arg) >= cap)
+        return -1;
+    memcpy(host, arg, (size_t)(colon - arg));
+    host[colon - arg] = '\0';
+    *port = atoi(colon + 1);
+    return 0;
+}
+
+static void check_tcp(const char *arg, int type, const char *name)
+{
+    char host[256];
+    int port;
+    if (split_hostport(arg, host, sizeof(host), &port) < 0) {
+        errno = EINVAL;
+        report(name, -1, arg);
+        return;
+    }
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    int fd = socket(AF_INET, type, 0);
+    int rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    if (rc == 0 && type == SOCK_DGRAM)
+        rc = send(fd, "x", 1, 0) == 1 ? 0 : -1;
+    report(name, rc, arg);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void check_resolve(const char *name)
+{
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(name, "80", NULL, &res);
+    if (rc == 0) {
+        freeaddrinfo(res);
+        report("resolve", 0, name);
+    } else {
+        printf("PROBE resolve fail %s %s\n", gai_strerror(rc), name);
+        fflush(stdout);
+    }
+}
+
+static void check_read(const char *path)
+{
+    char buf[64];
+    int fd = open(path, O_RDONLY);
+    int rc = fd < 0 ? -1 : (int)read(fd, buf, sizeof(buf));
+    report("read", rc < 0 ? -1 : 0, path);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void check_procs(void)
+{
+    DIR *d = opendir("/proc");
+    char line[4096] = "";
+    size_t off = 0;
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fgets(comm, sizeof(comm), f))
+                comm[strcspn(comm, "\n")] = '\0';
+            fclose(f);
+        }
+        n++;
+        off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s:%s", off ? "," : "", de->d_name, comm);
+        if (off >= sizeof(line))
+            break;
+    }
+    if (d)
+        closedir(d);
+    printf("PROBE procs ok count=%d %s\n", n, line);
+    fflush(stdout);
+}
+
+static void check_caps(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256], out[1024] = "";
+    size_t off = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "CapEff:", 7) || !strncmp(line, "CapBnd:", 7) || !strncmp(line, "CapPrm:", 7) ||
+            !strncmp(line, "NoNewPrivs:", 11) || !strncmp(line, "Seccomp:", 8)) {
+            line[strcspn(line, "\n")] = '\0';
+            for (char *p = line; *p; p++)
+                if (*p == '\t')
+                    *p = ' ';
+            off += (size_t)snprintf(out + off, sizeof(out) - off, "%s;", line);
+        }
+    }
+    if (f)
+        fclose(f);
+    snprintf(out + off, sizeof(out) - off, "uid=%d gid=%d", getuid(), getgid());
+    report("caps", 0, out);
+}
+
+static int vsock_connect_to(unsigned cid, unsigned port)
+{
+    int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void check_vsock(const char *arg)
+{
+    unsigned cid = 0, port = 0;
+    if (sscanf(arg, "%u:%u", &cid, &port) != 2) {
+        errno = EINVAL;
+        report("vsock", -1, arg);
+        return;
+    }
+    int fd = vsock_connect_to(cid, port);
+    if (fd < 0) {
+        report("vsock", -1, arg);
+        return;
+    }
+    char buf[128] = "";
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    char extra[300];
+    snprintf(extra, sizeof(extra), "%s reply=%s", arg, buf);
+    report("vsock", 0, extra);
+    close(fd);
+}
+
+static void serve_vsock(const char *arg)
+{
+    unsigned port = (unsigned)atoi(arg);
+    int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+    struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port };
+    int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    if (rc == 0)
+        rc = listen(fd, 8);
+    report("listen", rc, arg);
+    printf("PROBE-DONE\n");
+    fflush(stdout);
+    if (rc < 0)
+        return;
+    unsigned cid = 0;
+    socklen_t len = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        cid = sa.svm_cid;
+    for (;;) {
+        int c = accept(fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        char msg[64];
+        int n = snprintf(msg, sizeof(msg), "hello from %u\n", cid);
+        ssize_t w = write(c, msg, (size_t)n);
+        (void)w;
+        close(c);
+    }
+}
+
+static void check_eat(const char *arg)
+{
+    size_t mib = (size_t)atol(arg);
+    printf("PROBE eat start %zu\n", mib);
+    fflush(stdout);
+    for (size_t i = 0; i < mib; i++) {
+        char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            report("eat", -1, arg);
+            return;
+        }
+        memset(p, 0xa5, 1 << 20);
+    }
+    report("eat", 0, arg);
+}
+
+static void check_run(const char *arg)
+{
+    char *copy = strdup(arg);
+    char *argv[32];
+    int n = 0;
+    for (char *tok = strtok(copy, ","); tok && n < 31; tok = strtok(NULL, ","))
+        argv[n++] = tok;
+    argv[n] = NULL;
+    int p[2];
+    if (n == 0 || pipe(p) < 0) {
+        report("run", -1, arg);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    printf("PROBE run-output ");
+    unsigned char buf[4096];
+    ssize_t r;
+    while ((r = read(p[0], buf, sizeof(buf))) > 0)
+        for (ssize_t i = 0; i < r; i++)
+            printf("%02x", buf[i]);
+    printf("\n");
+    close(p[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    char extra[64];
+    snprintf(extra, sizeof(extra), "status=%d", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    report("run", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : (errno = ECHILD, -1), extra);
+    free(copy);
+}
+
+int main(int argc, char **argv)
+{
+    bool exit_after = false;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        char *eq = strchr(a, '=');
+        const char *arg = eq ? eq + 1 : "";
+        if (eq)
+            *eq = '\0';
+        if (!strcmp(a, "--exit"))
+            exit_after = true;
+        else if (!strcmp(a, "tcp"))
+            check_tcp(arg, SOCK_STREAM, "tcp");
+        else if (!strcmp(a, "udp"))
+            check_tcp(arg, SOCK_DGRAM, "udp");
+        else if (!strcmp(a, "resolve"))
+            check_resolve(arg);
+        else if (!strcmp(a, "read"))
+            check_read(arg);
+        else if (!strcmp(a, "procs"))
+            check_procs();
+        else if (!strcmp(a, "ptrace"))
+            report("ptrace", (int)ptrace(PTRACE_ATTACH, 1, NULL, NULL), NULL);
+        else if (!strcmp(a, "mount"))
+            report("mount", mount("tmpfs", "/tmp", "tmpfs", 0, NULL), NULL);
+        else if (!strcmp(a, "unshare")) {
+            report("unshare-user", unshare(CLONE_NEWUSER), NULL);
+            report("unshare-net", unshare(CLONE_NEWNET), NULL);
+        } else if (!strcmp(a, "clone-ns")) {
+            long pid = syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0);
+            if (pid == 0)
+                _exit(0);
+            if (pid > 0)
+                waitpid((pid_t)pid, NULL, 0);
+            report("clone-ns", pid < 0 ? -1 : 0, NULL);
+        } else if (!strcmp(a, "module")) {
+            int fd = open("/proc/self/exe", O_RDONLY);
+            report("finit_module", (int)syscall(SYS_finit_module, fd, "", 0), NULL);
+            report("init_module", (int)syscall(SYS_init_module, "\x7f" "ELF", (unsigned long)4, ""), NULL);
+        } else if (!strcmp(a, "hostvsock"))
+            report("hostvsock", (int)syscall(SYS_socket, AF_VSOCK, SOCK_STREAM, 0), NULL);
+        else if (!strcmp(a, "raw"))
+            report("raw", socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), NULL);
+        else if (!strcmp(a, "packet"))
+            report("packet", socket(AF_PACKET, SOCK_RAW, 0), NULL);
+        else if (!strcmp(a, "bpf"))
+            report("bpf", (int)syscall(SYS_bpf, 0, NULL, 0), NULL);
+        else if (!strcmp(a, "keyctl"))
+            report("keyctl", (int)syscall(SYS_add_key, "user", "k", "v", 1, -2), NULL);
+        else if (!strcmp(a, "caps"))
+            check_caps();
+        else if (!strcmp(a, "vsock"))
+            check_vsock(arg);
+        else if (!strcmp(a, "listen"))
+            serve_vsock(arg);
+        else if (!strcmp(a, "eat"))
+            check_eat(arg);
+        else if (!strcmp(a, "run"))
+            check_run(arg);
+        else if (!strcmp(a, "hostname")) {
+            char h[256] = "";
+            gethostname(h, sizeof(h));
+            report("hostname", 0, h);
+        } else {
+            printf("PROBE %s unknown\n", a);
+        }
+    }
+    printf("PROBE-DONE\n");
+    fflush(stdout);
+    if (!exit_after)
+        for (;;)
+            pause();
+    return 0;
+}
