@@ -437,7 +437,7 @@ static void numeric_operators(void **state)
         snprintf(cond, sizeof(cond), "{\"%s\":{\"kms:ScheduleKeyDeletionPendingWindowInDays\":\"7\"}}",
                  cases[i].op);
         const char *c = allow_if(cond);
-        char pol[2048];
+        static char pol[sizeof(g_buf)];
         snprintf(pol, sizeof(pol), "%s", c);
         assert_int_equal(eval(pol, "kms:Decrypt", ALICE, CTX("kms:ScheduleKeyDeletionPendingWindowInDays=5")),
                          cases[i].lt ? POLICY_ALLOW : POLICY_DENY_IMPLICIT);
