@@ -1239,11 +1239,12 @@ static bool eval_cond(const struct eval *e, const struct cond *c, char *why, siz
         snprintf(why, cap, "request value%s ", n > 1 ? "s" : "");
         for (size_t i = 0; i < n && i < 8; i++)
             bprintf(why, cap, "%s\"%s\"", i ? ", " : "", vals[i]);
-        bprintf(why, cap, " %s policy value%s ", r ? "satisfy" : "do not satisfy",
-                c->n > 1 ? "s" : "");
+        if (n > 8)
+            bprintf(why, cap, ", ...");
+        bprintf(why, cap, "; policy value%s ", c->n > 1 ? "s" : "");
     } else {
-        snprintf(why, cap, "request value%s (not shown) %s policy value%s ", n > 1 ? "s" : "",
-                 r ? "satisfy" : "do not satisfy", c->n > 1 ? "s" : "");
+        snprintf(why, cap, "request value%s not shown; policy value%s ", n > 1 ? "s" : "",
+                 c->n > 1 ? "s" : "");
     }
     for (size_t i = 0; i < c->n && i < 8; i++)
         bprintf(why, cap, "%s\"%s\"", i ? ", " : "", c->values[i]);
@@ -1690,12 +1691,16 @@ int policy_explain(const struct policy *key_policy, const struct policy_request 
                    struct policy_result *res, char **json, struct cl_error *err)
 {
     *json = NULL;
-    json_t *root = json_object();
-    if (!root)
-        return cl_fail(err, CL_ENOMEM, "out of memory");
-    int rc = evaluate(key_policy, req, res, root, err);
+    json_t *root = json_object(), *trace = json_object();
+    int rc = 0;
+    if (!root || !trace) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = evaluate(key_policy, req, res, trace, err);
     if (rc < 0)
         goto out;
+    /* Insertion order is output order: the verdict first, the trace last. */
     json_object_set_new(root, "Decision", json_string(decision_name(res->decision)));
     json_t *by = json_null();
     if (res->statement_index >= 0)
@@ -1710,10 +1715,12 @@ int policy_explain(const struct policy *key_policy, const struct policy_request 
     json_object_set_new(root, "Reason", json_string(res->reason));
     json_object_set_new(root, "Action", json_string(req->action));
     json_object_set_new(root, "Principal", json_string(req->principal_arn));
+    json_object_set(root, "Statements", json_object_get(trace, "Statements"));
     *json = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!*json)
         rc = cl_fail(err, CL_ENOMEM, "out of memory");
 out:
+    json_decref(trace);
     json_decref(root);
     return rc;
 }
