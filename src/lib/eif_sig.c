@@ -23,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "attest_cbor.h"
 #include "cose.h"
 #include "eif_internal.h"
 #include "fileio.h"
@@ -125,15 +126,12 @@ int eif_sig_parse(const uint8_t *sec, size_t len, char **pem, size_t *pem_len, u
 {
     *pem = NULL;
     *cose = NULL;
-    struct cbor_load_result res;
-    cbor_item_t *top = cbor_load(sec, len, &res);
-    int rc = 0;
-    if (!top || res.error.code != CBOR_ERR_NONE) {
-        rc = cl_fail(err, CL_EFORMAT, "malformed signature section: not CBOR");
-        goto out;
-    }
-    if (res.read != len) {
-        rc = cl_fail(err, CL_EFORMAT, "malformed signature section: trailing bytes");
+    /* bounded loading: libcbor's cbor_load() trusts declared sizes */
+    cbor_item_t *top = NULL;
+    struct cl_error lerr = { 0 };
+    int rc = attest_cbor_load(sec, len, &top, &lerr);
+    if (rc < 0) {
+        rc = cl_fail(err, rc, "malformed signature section: %s", lerr.reason);
         goto out;
     }
     if (!cbor_isa_array(top) || cbor_array_size(top) == 0) {

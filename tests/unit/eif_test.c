@@ -952,9 +952,18 @@ static void rejects_bad_sections(void **state)
     const struct sec junksig[] = { K, C, M, R, { EIF_SECTION_SIGNATURE, "\x80", 1 } };
     check_mk(4, junksig, 5, CL_EFORMAT, "malformed signature section: not a non-empty array");
     const struct sec trailsig[] = { K, C, M, R, { EIF_SECTION_SIGNATURE, "\x80\x00", 2 } };
-    check_mk(4, trailsig, 5, CL_EFORMAT, "malformed signature section: trailing bytes");
+    check_mk(4, trailsig, 5, CL_EFORMAT, "malformed signature section: 1 trailing bytes after the CBOR item");
     const struct sec notcbor[] = { K, C, M, R, { EIF_SECTION_SIGNATURE, "\xff", 1 } };
-    check_mk(4, notcbor, 5, CL_EFORMAT, "malformed signature section: not CBOR");
+    check_mk(4, notcbor, 5, CL_EFORMAT, "malformed signature section: malformed CBOR: unexpected break (at byte 0)");
+    /* a map declaring 2^32-1 entries in a 6-byte section */
+    const struct sec hugemap[] = { K, C, M, R, { EIF_SECTION_SIGNATURE, "\x81\xba\xff\xff\xff\xff", 6 } };
+    size_t hlen;
+    uint8_t *hd = mk_eif(4, hugemap, 5, &hlen);
+    struct eif *he = NULL;
+    struct cl_error herr = { 0 };
+    assert_int_equal(eif_open_buffer(hd, hlen, &he, &herr), CL_EFORMAT);
+    assert_int_equal(strncmp(herr.reason, "malformed signature section: ", 29), 0);
+    free(hd);
     /* [{"signature": [1], "x": [1]}] */
     static const char badkey[] = "\x81\xa2\x69signature\x81\x01\x61x\x81\x01";
     const struct sec badkeysig[] = { K, C, M, R,
