@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -305,6 +307,10 @@ int forwarder_add(struct forwarder *f, int client_fd, const struct sockaddr *add
         rc = cl_fail_errno(err, CL_EIO, "cannot create a TCP socket");
         goto fail;
     }
+    /* Bytes are passed on as they come: Nagle's algorithm would only add
+     * latency to interactive exchanges such as TLS handshakes. */
+    int one = 1;
+    setsockopt(remote, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     int fl = fcntl(client_fd, F_GETFL);
     if (fl < 0 || fcntl(client_fd, F_SETFL, fl | O_NONBLOCK) < 0) {
         rc = cl_fail_errno(err, CL_EIO, "cannot make the client connection non-blocking");

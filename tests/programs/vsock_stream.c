@@ -14,6 +14,8 @@
  *   vsock_stream connect-rate CID PORT N
  *       N connections one after the other, each a one-byte echo; prints
  *       "CONNECTIONS n=N seconds=S".
+ *   vsock_stream unix-connect-rate PATH N
+ *       the same through a plain Unix stream socket (a benchmark baseline).
  * Errors: "ERROR <reason>" on stderr, exit 1.
  */
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,8 +40,22 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static const char *unix_path; /* set: dial a plain Unix socket instead */
+
 static int dial(void)
 {
+    if (unix_path) {
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        snprintf(a.sun_path, sizeof(a.sun_path), "%s", unix_path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+            fprintf(stderr, "ERROR connect %s: %s\n", unix_path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        return fd;
+    }
     struct cl_error err = { 0 };
     int fd = vsock_socket(&err);
     if (fd < 0 || vsock_connect(fd, cid, port, &err) < 0) {
@@ -208,6 +225,10 @@ static int connect_rate(long n)
 
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "unix-connect-rate")) {
+        unix_path = argv[2];
+        return connect_rate(strtol(argv[3], NULL, 0));
+    }
     if (argc < 5) {
         fprintf(stderr, "usage: vsock_stream echo-check|send|connect-rate CID PORT ARGS...\n");
         return 2;
