@@ -391,7 +391,7 @@ int cmd_build_enclave(int argc, char **argv)
         ret = cli_fail_lib(E_EIF_BUILDING, &err);
         goto out;
     }
-    img->tree = NULL; /* moved into cust */
+    /* img->tree is empty now (moved into cust); image_free() frees it. */
 
     struct eif_build_params p = {
         .kernel_path = kernel,

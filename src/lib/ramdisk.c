@@ -22,15 +22,18 @@ struct writer {
     uint64_t done, total;
 };
 
+/*
+ * A sink failure is remembered and the bytes are swallowed rather than
+ * reported to libarchive: libarchive 3.6 leaks its output filter when a
+ * write callback fails (the archive goes FATAL and is never closed). The
+ * caller checks sink_rc after every libarchive call and stops.
+ */
 static la_ssize_t write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
 {
+    (void)a;
     struct writer *w = ctx;
-    int rc = w->sink(w->sink_ctx, buf, len, w->err);
-    if (rc < 0) {
-        w->sink_rc = rc;
-        archive_set_error(a, EIO, "write failed");
-        return -1;
-    }
+    if (w->sink_rc == 0)
+        w->sink_rc = w->sink(w->sink_ctx, buf, len, w->err);
     return (la_ssize_t)len;
 }
 
@@ -49,7 +52,7 @@ static int data_cb(void *ctx, const void *buf, size_t len, struct cl_error *err)
     const uint8_t *p = buf;
     while (len > 0) {
         la_ssize_t n = archive_write_data(w->a, p, len);
-        if (n <= 0)
+        if (n <= 0 || w->sink_rc < 0)
             return archive_failed(w, "cannot write file data");
         p += n;
         len -= (size_t)n;
@@ -151,7 +154,7 @@ int ramdisk_write(const struct image_tree *t, const struct ramdisk_opts *o, ramd
             break;
         }
         archive_entry_set_perm(ae, n->type == IMAGE_SYMLINK ? 0777 : (n->mode & 07777));
-        if (archive_write_header(w.a, ae) < ARCHIVE_WARN) {
+        if (archive_write_header(w.a, ae) < ARCHIVE_WARN || w.sink_rc < 0) {
             rc = archive_failed(&w, "cannot write a cpio header");
             cl_error_prefix(err, "'%s'", list[i].path);
             goto out;
@@ -162,7 +165,7 @@ int ramdisk_write(const struct image_tree *t, const struct ramdisk_opts *o, ramd
                 goto out;
         }
     }
-    if (archive_write_close(w.a) != ARCHIVE_OK) {
+    if (archive_write_close(w.a) != ARCHIVE_OK || w.sink_rc < 0) {
         rc = archive_failed(&w, "cannot finish the cpio archive");
         goto out;
     }
