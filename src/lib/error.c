@@ -8,7 +8,9 @@
 
 #include <openssl/err.h>
 
-static int record(struct cl_error *err, int code, const char *suffix, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int record(struct cl_error *err, int code,
+                                                        const char *suffix, const char *fmt,
+                                                        va_list ap)
 {
     if (!err)
         return code;

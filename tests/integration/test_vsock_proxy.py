@@ -213,8 +213,12 @@ def test_a_destination_that_goes_away(tmp_path, env):
     try:
         # The connection is accepted, then closed when the remote refuses.
         out = run([ECHO, "connect", "3", "8000", "anyone?"], env=env, timeout=30)
-        assert out.returncode == 0
-        assert out.stdout.endswith("\nGOT \n")  # end of stream, nothing came back
+        # The client sees the end of the stream with nothing in it, or, when
+        # the proxy closed before the client wrote, a broken pipe (SIGPIPE).
+        if out.returncode == 0:
+            assert out.stdout.endswith("\nGOT \n")
+        else:
+            assert out.returncode == -13 and "GOT" not in out.stdout
         assert proxy.proc.poll() is None  # the proxy lives on
         # The destination comes back: connections work again.
         srv = socket.socket()
