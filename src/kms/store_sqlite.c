@@ -20,12 +20,39 @@
 
 #define POOL_MAX 32
 
+/*
+ * A read cache in front of SQLite for the hot path (every request looks up
+ * its access key, principal, key and key material). This process is the
+ * only writer of keys, and every write below invalidates what it changes;
+ * entries also expire after CACHE_TTL seconds, so what another process adds
+ * (principals, access keys) or a second server on the same store changes is
+ * seen soon. Unwrapped material is wiped when evicted.
+ */
+#define CACHE_BUCKETS 1024
+#define CACHE_MAX 8192
+#define CACHE_TTL 2.0
+
+enum ckind { C_KEY, C_MAT, C_AK, C_PR };
+
+struct centry {
+    struct centry *next;
+    enum ckind kind;
+    uint32_t ver;
+    double expires;
+    char id[320];
+    void *data;
+    size_t len;
+};
+
 struct store {
     char *path;
     uint8_t master[32];
     pthread_mutex_t lock;
     sqlite3 *pool[POOL_MAX];
     size_t pool_n;
+    pthread_mutex_t cache_lock;
+    struct centry *cache[CACHE_BUCKETS];
+    size_t cache_n;
 };
 
 static const char *SCHEMA =
@@ -55,6 +82,8 @@ static const char *SCHEMA =
     "  principal_arn TEXT NOT NULL REFERENCES principals(arn) ON DELETE CASCADE,"
     "  caller_arn TEXT NOT NULL, user_id TEXT NOT NULL, token_hash BLOB,"
     "  expiration REAL NOT NULL DEFAULT 0, created REAL NOT NULL);";
+
+static void cache_flush_locked(struct store *st);
 
 static int db_fail(struct cl_error *err, sqlite3 *db, const char *what)
 {
@@ -121,6 +150,7 @@ int store_open(const char *path, const uint8_t master_key[32], struct store **ou
     st->path = strdup(path);
     memcpy(st->master, master_key, 32);
     pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->cache_lock, NULL);
     sqlite3 *db = NULL;
     int rc = st->path ? conn_open(st, &db, err) : cl_fail(err, CL_ENOMEM, "out of memory");
     if (rc == 0) {
@@ -147,9 +177,179 @@ void store_close(struct store *st)
     for (size_t i = 0; i < st->pool_n; i++)
         sqlite3_close(st->pool[i]);
     pthread_mutex_destroy(&st->lock);
+    cache_flush_locked(st);
+    pthread_mutex_destroy(&st->cache_lock);
     OPENSSL_cleanse(st->master, sizeof(st->master));
     free(st->path);
     free(st);
+}
+
+
+/* ---- the read cache ---- */
+
+static unsigned chash(enum ckind kind, const char *id, uint32_t ver)
+{
+    unsigned h = 2166136261u ^ (unsigned)kind ^ (ver * 16777619u);
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h % CACHE_BUCKETS;
+}
+
+static void centry_free(struct centry *e)
+{
+    if (e->kind == C_KEY) {
+        store_key_clear(e->data);
+    } else if (e->kind == C_PR) {
+        store_principal_clear(e->data);
+    }
+    OPENSSL_cleanse(e->data, e->len);
+    free(e->data);
+    free(e);
+}
+
+static void cache_flush_locked(struct store *st)
+{
+    for (size_t i = 0; i < CACHE_BUCKETS; i++) {
+        struct centry *e = st->cache[i];
+        while (e) {
+            struct centry *n = e->next;
+            centry_free(e);
+            e = n;
+        }
+        st->cache[i] = NULL;
+    }
+    st->cache_n = 0;
+}
+
+/* Drops the entries of kind (and every version when ver is 0) for id. */
+static void cache_drop(struct store *st, enum ckind kind, const char *id, uint32_t ver)
+{
+    pthread_mutex_lock(&st->cache_lock);
+    if (ver == 0 && kind == C_MAT) {
+        cache_flush_locked(st);   /* all versions of a key: rare (deletion) */
+    } else {
+        struct centry **pp = &st->cache[chash(kind, id, ver)];
+        while (*pp) {
+            struct centry *e = *pp;
+            if (e->kind == kind && e->ver == ver && !strcmp(e->id, id)) {
+                *pp = e->next;
+                centry_free(e);
+                st->cache_n--;
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+    pthread_mutex_unlock(&st->cache_lock);
+}
+
+/* Copies of cached values; the copy functions return false on ENOMEM. */
+static bool copy_key(struct store_key *dst, const struct store_key *src)
+{
+    *dst = *src;
+    dst->description = strdup(src->description ? src->description : "");
+    dst->policy = strdup(src->policy ? src->policy : "");
+    if (!dst->description || !dst->policy) {
+        store_key_clear(dst);
+        return false;
+    }
+    return true;
+}
+
+static bool copy_principal(struct store_principal *dst, const struct store_principal *src)
+{
+    *dst = *src;
+    dst->identity_policy = NULL;
+    if (src->identity_policy && !(dst->identity_policy = strdup(src->identity_policy)))
+        return false;
+    return true;
+}
+
+/* Looks up and copies out; true on a hit. */
+static bool cache_get(struct store *st, enum ckind kind, const char *id, uint32_t ver, void *out,
+                      uint8_t **bytes, size_t *len)
+{
+    bool hit = false;
+    double now = ku_now();
+    pthread_mutex_lock(&st->cache_lock);
+    for (struct centry *e = st->cache[chash(kind, id, ver)]; e; e = e->next) {
+        if (e->kind != kind || e->ver != ver || strcmp(e->id, id) != 0)
+            continue;
+        if (e->expires && now > e->expires)
+            break;
+        switch (kind) {
+        case C_KEY: hit = copy_key(out, e->data); break;
+        case C_PR: hit = copy_principal(out, e->data); break;
+        case C_AK: memcpy(out, e->data, sizeof(struct store_access_key)); hit = true; break;
+        case C_MAT:
+            *bytes = malloc(e->len + 1);
+            if (*bytes) {
+                memcpy(*bytes, e->data, e->len);
+                (*bytes)[e->len] = 0;
+                *len = e->len;
+                hit = true;
+            }
+            break;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&st->cache_lock);
+    return hit;
+}
+
+static void cache_put(struct store *st, enum ckind kind, const char *id, uint32_t ver,
+                      const void *value, size_t len)
+{
+    if (strlen(id) >= sizeof(((struct centry *)0)->id))
+        return;
+    struct centry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return;
+    e->kind = kind;
+    e->ver = ver;
+    e->expires = kind == C_MAT ? 0 : ku_now() + CACHE_TTL;
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    bool ok = false;
+    switch (kind) {
+    case C_KEY:
+        e->len = sizeof(struct store_key);
+        e->data = calloc(1, e->len);
+        ok = e->data && copy_key(e->data, value);
+        break;
+    case C_PR:
+        e->len = sizeof(struct store_principal);
+        e->data = calloc(1, e->len);
+        ok = e->data && copy_principal(e->data, value);
+        break;
+    case C_AK:
+        e->len = sizeof(struct store_access_key);
+        e->data = malloc(e->len);
+        if ((ok = e->data != NULL))
+            memcpy(e->data, value, e->len);
+        break;
+    case C_MAT:
+        e->len = len;
+        e->data = malloc(len ? len : 1);
+        if ((ok = e->data != NULL))
+            memcpy(e->data, value, len);
+        break;
+    }
+    if (!ok) {
+        if (e->data && kind != C_KEY && kind != C_PR)
+            OPENSSL_cleanse(e->data, e->len);
+        free(e->data);
+        free(e);
+        return;
+    }
+    cache_drop(st, kind, id, ver);
+    pthread_mutex_lock(&st->cache_lock);
+    if (st->cache_n >= CACHE_MAX)
+        cache_flush_locked(st);
+    unsigned h = chash(kind, id, ver);
+    e->next = st->cache[h];
+    st->cache[h] = e;
+    st->cache_n++;
+    pthread_mutex_unlock(&st->cache_lock);
 }
 
 /* ---- small statement helpers ---- */
@@ -357,7 +557,7 @@ out:
     return rc;
 }
 
-int store_key_get(struct store *st, const char *id, struct store_key *out, struct cl_error *err)
+static int db_key_get(struct store *st, const char *id, struct store_key *out, struct cl_error *err)
 {
     memset(out, 0, sizeof(*out));
     sqlite3 *db;
@@ -405,6 +605,7 @@ int store_key_get(struct store *st, const char *id, struct store_key *out, struc
 
 int store_key_update(struct store *st, const struct store_key *k, struct cl_error *err)
 {
+    cache_drop(st, C_KEY, k->id, 0);
     sqlite3 *db;
     sqlite3_stmt *s = NULL;
     int rc = acquire(st, &db, err);
@@ -436,6 +637,8 @@ int store_key_update(struct store *st, const struct store_key *k, struct cl_erro
 
 int store_key_delete(struct store *st, const char *id, struct cl_error *err)
 {
+    cache_drop(st, C_KEY, id, 0);
+    cache_drop(st, C_MAT, id, 0);
     sqlite3 *db;
     sqlite3_stmt *s = NULL;
     int rc = acquire(st, &db, err);
@@ -516,8 +719,8 @@ int store_key_list_expired(struct store *st, double now, json_t **ids, struct cl
     return rc;
 }
 
-int store_material_get(struct store *st, const char *id, uint32_t version, uint8_t **material,
-                       size_t *len, struct cl_error *err)
+static int db_material_get(struct store *st, const char *id, uint32_t version, uint8_t **material,
+                           size_t *len, struct cl_error *err)
 {
     *material = NULL;
     *len = 0;
@@ -553,6 +756,7 @@ int store_material_get(struct store *st, const char *id, uint32_t version, uint8
 int store_key_rotate(struct store *st, const char *id, const uint8_t *material, size_t len,
                      double next_rotation, uint32_t *new_version, struct cl_error *err)
 {
+    cache_drop(st, C_KEY, id, 0);
     sqlite3 *db;
     sqlite3_stmt *s = NULL;
     int rc = acquire(st, &db, err);
@@ -882,8 +1086,8 @@ int store_principal_create(struct store *st, const struct store_principal *p, do
     return rc;
 }
 
-int store_principal_get(struct store *st, const char *arn, struct store_principal *out,
-                        struct cl_error *err)
+static int db_principal_get(struct store *st, const char *arn, struct store_principal *out,
+                            struct cl_error *err)
 {
     memset(out, 0, sizeof(*out));
     sqlite3 *db;
@@ -965,8 +1169,8 @@ int store_access_key_create(struct store *st, const struct store_access_key *k, 
     return rc;
 }
 
-int store_access_key_get(struct store *st, const char *akid, struct store_access_key *out,
-                         struct cl_error *err)
+static int db_access_key_get(struct store *st, const char *akid, struct store_access_key *out,
+                             struct cl_error *err)
 {
     memset(out, 0, sizeof(*out));
     sqlite3 *db;
@@ -1015,5 +1219,50 @@ int store_access_key_get(struct store *st, const char *akid, struct store_access
     release(st, db);
     if (rc < 0)
         store_access_key_clear(out);
+    return rc;
+}
+
+/* ---- cached reads ---- */
+
+int store_key_get(struct store *st, const char *id, struct store_key *out, struct cl_error *err)
+{
+    if (cache_get(st, C_KEY, id, 0, out, NULL, NULL))
+        return 0;
+    int rc = db_key_get(st, id, out, err);
+    if (rc == 0)
+        cache_put(st, C_KEY, id, 0, out, 0);
+    return rc;
+}
+
+int store_material_get(struct store *st, const char *id, uint32_t version, uint8_t **material,
+                       size_t *len, struct cl_error *err)
+{
+    if (version != 0 && cache_get(st, C_MAT, id, version, NULL, material, len))
+        return 0;
+    int rc = db_material_get(st, id, version, material, len, err);
+    if (rc == 0)
+        cache_put(st, C_MAT, id, version, *material, *len);
+    return rc;
+}
+
+int store_principal_get(struct store *st, const char *arn, struct store_principal *out,
+                        struct cl_error *err)
+{
+    if (cache_get(st, C_PR, arn, 0, out, NULL, NULL))
+        return 0;
+    int rc = db_principal_get(st, arn, out, err);
+    if (rc == 0)
+        cache_put(st, C_PR, arn, 0, out, 0);
+    return rc;
+}
+
+int store_access_key_get(struct store *st, const char *akid, struct store_access_key *out,
+                         struct cl_error *err)
+{
+    if (cache_get(st, C_AK, akid, 0, out, NULL, NULL))
+        return 0;
+    int rc = db_access_key_get(st, akid, out, err);
+    if (rc == 0)
+        cache_put(st, C_AK, akid, 0, out, 0);
     return rc;
 }
