@@ -84,7 +84,8 @@ int eif_write(const char *out_path, const struct eif_build_params *p,
  * The streaming writer under eif_write(), for callers that produce ramdisks
  * on the fly (build-enclave writes its cpio straight into it, so the image
  * is read once). Hashing runs on two worker threads (PCR0/PCR1 + write on
- * one, PCR2 + CRC on the other) over 1 MiB staging buffers.
+ * one, PCR2 on the other, the CRC shared) over 1 MiB staging buffers; the
+ * caller's bytes are copied, so buf may be reused as soon as a call returns.
  *
  * eif_writer_new() takes the same params as eif_write() except
  * ramdisk_paths/ramdisk_count (ignored); it streams kernel, cmdline and
