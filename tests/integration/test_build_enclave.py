@@ -456,6 +456,18 @@ def test_signed_build_adds_pcr8(tmp_path, curve):
 
 def test_signing_flags_go_together(tmp_path):
     root = make_rootfs(tmp_path / "r")
+    key, cert = tmp_path / "rsa.pem", tmp_path / "rsacert.pem"
+    run(["openssl", "genrsa", "-out", key, "2048"], check=True)
+    run(["openssl", "req", "-new", "-x509", "-key", key, "-out", cert, "-days", "3",
+         "-subj", "/CN=rsa"], check=True)
+    p, out = build(tmp_path, "--rootfs", root, "--cmd", "x", "--signing-certificate", cert,
+                   "--private-key", key)
+    assert_failed(p, out, 60, "[ E60 ] EIF signing error. the private key is not an EC key "
+                              "(P-256, P-384 or P-521)")
+    p, out = build(tmp_path, "--rootfs", root, "--cmd", "x", "--signing-certificate", cert,
+                   "--private-key", tmp_path / "none.pem")
+    assert_failed(p, out, 48, f"[ E48 ] Could not build EIF file. private key: cannot open "
+                              f"'{tmp_path}/none.pem': No such file or directory")
     p, out = build(tmp_path, "--rootfs", root, "--cmd", "x", "--private-key", "k.pem")
     assert_failed(p, out, 1, "[ E01 ] Missing mandatory argument. --signing-certificate and "
                              "--private-key go together")
