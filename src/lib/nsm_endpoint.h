@@ -18,7 +18,8 @@
  * conn_fd. Returns 0 on a clean end (EOF between frames).
  * A frame announcing more than NSM_REQUEST_MAX bytes is answered with
  * {"Error":"InputTooLarge"} (what the kernel's EMSGSIZE becomes in libnsm)
- * and ends the connection, since its payload is not read: CL_ELIMIT.
+ * and ends serving, since its payload is not read and the stream is lost:
+ * CL_ELIMIT; the caller then closes conn_fd.
  * CL_EFORMAT when the stream ends inside a frame, CL_EIO on I/O errors.
  * Module failures (nsm_module_handle < 0) are answered with the module's
  * response and do not end the connection; when log is not NULL it is
