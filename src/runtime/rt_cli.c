@@ -59,20 +59,15 @@ int rt_cli_console(struct rt_state *st, json_t *rec, long long timeout_s, struct
                 "its console cannot be read.", id);
         return E_ENCLAVE_CONSOLE_CONNECTION;
     }
-    char dir[4096];
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char dir[4096], path[4200];
     if (rt_state_enclave_dir(st, id, dir, sizeof(dir), err) < 0 ||
-        rt_path(sa.sun_path, sizeof(sa.sun_path), err, "%s/console.sock", dir) < 0)
+        rt_path(path, sizeof(path), err, "%s/console.sock", dir) < 0)
         return E_ENCLAVE_CONSOLE_CONNECTION;
     printf("Connecting to the console for enclave %lld...\n", rt_rec_int(rec, "EnclaveCID"));
     fflush(stdout);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        cl_fail_errno(err, CL_EIO, "cannot connect to the console of enclave %s", id);
-        if (fd >= 0)
-            close(fd);
+    int fd = rt_unix_connect(path, err);
+    if (fd < 0)
         return E_ENCLAVE_CONSOLE_CONNECTION;
-    }
     printf("Successfully connected to the console.\n");
     fflush(stdout);
     long long deadline = timeout_s >= 0 ? rt_now_ms() + timeout_s * 1000 : -1;

@@ -320,25 +320,6 @@ static void nsm_accept(struct monitor *m)
 
 /* ---- sockets ----------------------------------------------------------- */
 
-static int listen_unix(const char *path, mode_t mode, struct cl_error *err)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return cl_fail(err, CL_ELIMIT, "socket path too long: %s", path);
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return cl_fail_errno(err, CL_EIO, "socket");
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
-        listen(fd, 64) < 0) {
-        int rc = cl_fail_errno(err, CL_EIO, "cannot listen on %s", path);
-        close(fd);
-        return rc;
-    }
-    return fd;
-}
-
 static int ep_add(struct monitor *m, enum tag t, int fd, uint32_t events)
 {
     struct epoll_event ev = { .events = events, .data.u64 = ((uint64_t)t << 32) | (uint32_t)fd };
@@ -536,7 +517,7 @@ static int start(struct monitor *m)
         return status_error(m, E_ENCLAVE_BOOT_FAILURE, "NSM: %s", err.reason);
 
     if (rt_path(path, sizeof(path), &err, "%s/nsm.sock", m->dir) < 0 ||
-        (m->nsm_listen = listen_unix(path, 0666, &err)) < 0)
+        (m->nsm_listen = rt_unix_listen(path, 0666, &err)) < 0)
         return status_error(m, E_SOCKET, "%s", err.reason);
     char nsm_path[4200];
     snprintf(nsm_path, sizeof(nsm_path), "%s", path);
@@ -550,7 +531,7 @@ static int start(struct monitor *m)
     fcntl(m->console_rd, F_SETFL, O_NONBLOCK);
     if (m->debug) {
         if (rt_path(path, sizeof(path), &err, "%s/console.sock", m->dir) < 0 ||
-            (m->console_listen = listen_unix(path, 0600, &err)) < 0)
+            (m->console_listen = rt_unix_listen(path, 0600, &err)) < 0)
             return status_error(m, E_SOCKET, "%s", err.reason);
     }
 

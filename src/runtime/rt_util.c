@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -209,4 +211,80 @@ long long rt_parse_uint(const char *s, unsigned long long max)
     if (v > (unsigned long long)LLONG_MAX)
         return -1;
     return (long long)v;
+}
+
+/* Fills sa for path; *dirfd is an O_PATH fd to close afterwards (or -1). */
+static int unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd, struct cl_error *err)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    *dirfd = -1;
+    if (strlen(path) < sizeof(sa->sun_path)) {
+        strcpy(sa->sun_path, path);
+        return 0;
+    }
+    const char *slash = strrchr(path, '/');
+    if (!slash || strlen(slash + 1) + 32 >= sizeof(sa->sun_path))
+        return cl_fail(err, CL_ELIMIT, "socket path too long: %s", path);
+    char dir[4096];
+    size_t dlen = (size_t)(slash - path);
+    if (dlen == 0 || dlen >= sizeof(dir))
+        return cl_fail(err, CL_ELIMIT, "socket path too long: %s", path);
+    memcpy(dir, path, dlen);
+    dir[dlen] = '\0';
+    *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (*dirfd < 0)
+        return cl_fail_errno(err, CL_EIO, "cannot open %s", dir);
+    snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", *dirfd, slash + 1);
+    return 0;
+}
+
+int rt_unix_listen(const char *path, mode_t mode, struct cl_error *err)
+{
+    struct sockaddr_un sa;
+    int dirfd;
+    int rc = unix_addr(path, &sa, &dirfd, err);
+    if (rc < 0)
+        return rc;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        rc = cl_fail_errno(err, CL_EIO, "socket");
+        goto out;
+    }
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
+        listen(fd, 64) < 0) {
+        rc = cl_fail_errno(err, CL_EIO, "cannot listen on %s", path);
+        close(fd);
+        goto out;
+    }
+    rc = fd;
+out:
+    if (dirfd >= 0)
+        close(dirfd);
+    return rc;
+}
+
+int rt_unix_connect(const char *path, struct cl_error *err)
+{
+    struct sockaddr_un sa;
+    int dirfd;
+    int rc = unix_addr(path, &sa, &dirfd, err);
+    if (rc < 0)
+        return rc;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = cl_fail_errno(err, CL_EIO, "socket");
+        goto out;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        rc = cl_fail_errno(err, CL_EIO, "cannot connect to %s", path);
+        close(fd);
+        goto out;
+    }
+    rc = fd;
+out:
+    if (dirfd >= 0)
+        close(dirfd);
+    return rc;
 }

@@ -46,4 +46,14 @@ long long rt_now_ms(void);
 int rt_path(char *buf, size_t cap, struct cl_error *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * Unix stream sockets at paths of any length (sun_path holds 108 bytes; a
+ * longer path is reached through its directory: /proc/self/fd/N/<name>).
+ * rt_unix_listen: removes a stale file, binds, chmods to mode, listens;
+ * close-on-exec and non-blocking. rt_unix_connect: blocking, close-on-exec.
+ * Both return the fd or a negative CL_E* code.
+ */
+int rt_unix_listen(const char *path, mode_t mode, struct cl_error *err);
+int rt_unix_connect(const char *path, struct cl_error *err);
+
 #endif

@@ -27,6 +27,7 @@
  *   listen=PORT    listen on vsock, answer "hello from <cid>" to every connection (forever)
  *   eat=MIB        allocate and touch MIB MiB
  *   run=PROG       run PROG (with its args split on ','), print its stdout as hex
+ *   sendrun=PORT:PROG  the same, but send the hex line to the parent (vsock CID 3, PORT)
  *   hostname       print the host name
  */
 #include <errno.h>
@@ -247,7 +248,7 @@ static void check_eat(const char *arg)
     report("eat", 0, arg);
 }
 
-static void check_run(const char *arg)
+static void check_run(const char *arg, int port)
 {
     char *copy = strdup(arg);
     char *argv[32];
@@ -268,13 +269,25 @@ static void check_run(const char *arg)
         _exit(127);
     }
     close(p[1]);
-    printf("PROBE run-output ");
+    FILE *out = stdout;
+    int vfd = -1;
+    if (port >= 0) {
+        vfd = vsock_connect_to(3 /* the parent */, (unsigned)port);
+        out = vfd >= 0 ? fdopen(vfd, "w") : NULL;
+        if (!out) {
+            report("sendrun", -1, arg);
+            return;
+        }
+    }
+    fprintf(out, "PROBE run-output ");
     unsigned char buf[4096];
     ssize_t r;
     while ((r = read(p[0], buf, sizeof(buf))) > 0)
         for (ssize_t i = 0; i < r; i++)
-            printf("%02x", buf[i]);
-    printf("\n");
+            fprintf(out, "%02x", buf[i]);
+    fprintf(out, "\n");
+    if (out != stdout)
+        fclose(out);
     close(p[0]);
     int st = 0;
     waitpid(pid, &st, 0);
@@ -343,7 +356,11 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "eat"))
             check_eat(arg);
         else if (!strcmp(a, "run"))
-            check_run(arg);
+            check_run(arg, -1);
+        else if (!strcmp(a, "sendrun")) {
+            const char *colon = strchr(arg, ':');
+            check_run(colon ? colon + 1 : "", colon ? atoi(arg) : -1);
+        }
         else if (!strcmp(a, "hostname")) {
             char h[256] = "";
             gethostname(h, sizeof(h));
