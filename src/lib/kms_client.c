@@ -24,6 +24,7 @@
 
 #include "base64.h"
 #include "cms.h"
+#include "sock_bridge.h"
 
 #define RESPONSE_MAX (1024 * 1024)
 #define ATTESTATION_DOC_MAX 0x3000 /* the NSM's response limit */
@@ -145,35 +146,10 @@ int kms_client_new(const struct kms_client_config *cfg, struct kms_client **out,
 /* ---- one HTTP exchange ---- */
 
 struct exchange {
-    struct kms_client *c;
-    struct cl_error socket_err; /* why the vsock connection failed, if it did */
     char *body;
     size_t len;
     bool too_big;
 };
-
-static curl_socket_t open_vsock(void *userp, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-    (void)purpose;
-    (void)addr;
-    struct exchange *x = userp;
-    int fd = vsock_socket(&x->socket_err);
-    if (fd < 0)
-        return CURL_SOCKET_BAD;
-    if (vsock_connect(fd, x->c->proxy_cid, x->c->proxy_port, &x->socket_err) < 0) {
-        close(fd);
-        return CURL_SOCKET_BAD;
-    }
-    return fd;
-}
-
-static int already_connected(void *userp, curl_socket_t fd, curlsocktype purpose)
-{
-    (void)userp;
-    (void)fd;
-    (void)purpose;
-    return CURL_SOCKOPT_ALREADY_CONNECTED;
-}
 
 static size_t collect(char *data, size_t size, size_t nmemb, void *userp)
 {
@@ -214,15 +190,16 @@ static int kms_call(struct kms_client *c, const char *op, json_t *body, json_t *
 {
     int rc = 0;
     *response = NULL;
-    struct exchange x = { .c = c };
+    struct exchange x = { 0 };
+    struct sock_bridge *bridge = NULL;
+    char bridge_name[SOCK_BRIDGE_NAME_MAX];
     char *payload = json_dumps(body, JSON_COMPACT);
-    char *url = NULL, *resolve = NULL, *sigv4 = NULL, *target = NULL, *token = NULL;
-    struct curl_slist *headers = NULL, *resolves = NULL;
+    char *url = NULL, *sigv4 = NULL, *target = NULL, *token = NULL;
+    struct curl_slist *headers = NULL;
     CURL *curl = curl_easy_init();
     if (!payload || !curl ||
         (c->endpoint_url ? !(url = strdup(c->endpoint_url))
                          : asprintf(&url, "https://%s:%u/", c->host, c->port) < 0) ||
-        asprintf(&resolve, "%s:%u:127.0.0.1", c->host, c->port) < 0 ||
         asprintf(&sigv4, "aws:amz:%s:kms", c->region) < 0 ||
         asprintf(&target, "X-Amz-Target: TrentService.%s", op) < 0) {
         rc = cl_fail(err, CL_ENOMEM, "out of memory");
@@ -238,15 +215,24 @@ static int kms_call(struct kms_client *c, const char *op, json_t *body, json_t *
         }
         headers = curl_slist_append(headers, token);
     }
-    /* Name resolution is not needed (the socket comes from the vsock layer),
-     * and an enclave has no DNS: pin the name to a placeholder address. */
     curl_easy_setopt(curl, CURLOPT_URL, url);
     if (!c->endpoint_url) {
-        resolves = curl_slist_append(NULL, resolve);
-        curl_easy_setopt(curl, CURLOPT_RESOLVE, resolves);
-        curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_vsock);
-        curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &x);
-        curl_easy_setopt(curl, CURLOPT_SOCKOPTFUNCTION, already_connected);
+        /* The bytes go to the vsock proxy; TLS and Host stay those of the URL.
+         * No name resolution happens (an enclave has no DNS). */
+        int fd = vsock_socket(err);
+        if (fd < 0) {
+            rc = fd;
+            goto out;
+        }
+        if ((rc = vsock_connect(fd, c->proxy_cid, c->proxy_port, err)) < 0) {
+            close(fd);
+            cl_error_prefix(err, "cannot reach the KMS proxy at vsock %u:%u", c->proxy_cid,
+                            c->proxy_port);
+            goto out;
+        }
+        if ((rc = sock_bridge_start(fd, bridge_name, &bridge, err)) < 0)
+            goto out;
+        curl_easy_setopt(curl, CURLOPT_ABSTRACT_UNIX_SOCKET, bridge_name);
     }
     curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_bundle);
     curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
@@ -267,10 +253,7 @@ static int kms_call(struct kms_client *c, const char *op, json_t *body, json_t *
 
     CURLcode cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
-        if (x.socket_err.code)
-            rc = cl_fail(err, CL_EIO, "cannot reach the KMS proxy at vsock %u:%u: %s",
-                         c->proxy_cid, c->proxy_port, x.socket_err.reason);
-        else if (x.too_big)
+        if (x.too_big)
             rc = cl_fail(err, CL_ELIMIT, "the KMS response exceeds %d bytes", RESPONSE_MAX);
         else
             rc = cl_fail(err, CL_EIO, "KMS request to %s failed: %s", c->host,
@@ -304,11 +287,10 @@ static int kms_call(struct kms_client *c, const char *op, json_t *body, json_t *
     *response = j;
 out:
     curl_easy_cleanup(curl);
+    sock_bridge_free(bridge);
     curl_slist_free_all(headers);
-    curl_slist_free_all(resolves);
     free(payload);
     free(url);
-    free(resolve);
     free(sigv4);
     free(target);
     free_secret(token);
