@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What an enclave must NOT be able to do, tried from inside real enclaves
+by cloister-enclave-probe (src/runtime/probe), each check naming how it
+fails: reaching a TCP server on the host's loopback, reaching or resolving
+any network address, reading a host file (the attestation CA's private
+key), seeing host processes, ptrace, mount, unshare / clone into new
+namespaces, loading kernel modules, host AF_VSOCK, raw and packet sockets,
+bpf, keyrings; running with capabilities or as a privileged host user;
+exceeding its memory limit (the enclave is stopped and describe-enclaves
+says so); reaching another enclave's vsock port (while the parent can)."""
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from test_runtime import (BIN_DIR, PRELOAD, Runtime, build_image, probe_results, vsock_client,
+                          wait_gone)
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="enclaves need root (namespaces, cgroups)"),
+    pytest.mark.skipif(not (BIN_DIR / "cloister-monitor").exists(), reason="cloister-monitor not built"),
+]
+
+
+@pytest.fixture
+def rt(tmp_path):
+    r = Runtime(tmp_path)
+    yield r
+    r.cleanup()
+    assert r.describe() == []
+
+
+class HostTcpServer:
+    """A TCP server on the host's loopback that records whether anyone came."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.loop, daemon=True)
+        self.t.start()
+
+    def loop(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+                self.connections += 1
+                c.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.t.join()
+        self.sock.close()
+
+
+def host_key_file(ca_dir):
+    keys = [p for p in Path(ca_dir).rglob("*") if p.is_file() and "key" in p.name]
+    assert keys, list(Path(ca_dir).rglob("*"))
+    return keys[0]
+
+
+def test_what_an_enclave_cannot_do(rt, tmp_path):
+    server = HostTcpServer()
+    # the control: the host itself reaches the server
+    socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+    deadline = time.monotonic() + 30
+    while server.connections == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = server.connections
+    assert before == 1
+    key = host_key_file(rt.ca_dir)
+    checks = ["caps", "procs", "hostname", f"tcp=127.0.0.1:{server.port}", "tcp=10.0.0.1:80",
+              "udp=1.1.1.1:53", "tcp=8.8.8.8:53", "resolve=example.com", f"read={key}",
+              "read=/etc/hostname", "read=/etc/shadow", "ptrace", "mount", "unshare", "clone-ns",
+              "module", "hostvsock", "raw", "packet", "bpf", "keyctl", "read=/bin/probe"]
+    eif, _ = build_image(tmp_path, "probe", ["/bin/probe", *checks])
+    info, _ = rt.run_enclave(eif, "--debug-mode")
+    res = probe_results(rt.console_lines(info["EnclaveID"]))
+    server.close()
+
+    # nothing inside has a capability, no_new_privs, the seccomp filter is on
+    assert res["caps"][0] == "ok"
+    caps = res["caps"][1]
+    for field in ["CapPrm: 0000000000000000", "CapEff: 0000000000000000",
+                  "CapBnd: 0000000000000000", "NoNewPrivs: 1", "Seccomp: 2"]:
+        assert field in caps, caps
+    assert "uid=0 gid=0" in caps                     # root of its own user namespace...
+    rec = rt.record(info["EnclaveID"])
+    init_pid = rec["Internal"]["EnclavePID"]
+    uids = [int(x) for x in Path(f"/proc/{init_pid}/status").read_text()
+            .split("Uid:")[1].split("\n")[0].split()]
+    assert all(u >= 2 ** 31 for u in uids), uids     # ...an unprivileged uid on the host
+    assert Path(f"/proc/{init_pid}/ns/net").resolve() != Path("/proc/self/ns/net").resolve()
+
+    # the host's processes are invisible: only init (PID 1) and the probe
+    status, rest = res["procs"]
+    assert status == "ok" and rest.split(" ", 1)[0] == "count=2", rest
+    assert sorted(p.split(":")[1] for p in rest.split(" ", 1)[1].split(",")) == ["init", "probe"]
+    assert res["hostname"] == ("ok", "enclave")
+
+    # the network: its own loopback only
+    # (probe_results keeps the last line of a check: look at every tcp line)
+    lines = rt.console_lines(info["EnclaveID"])
+    tcp_lines = {l.split()[-1]: l.split()[3] for l in lines if l.startswith("PROBE tcp ")}
+    assert tcp_lines == {f"127.0.0.1:{server.port}": "ECONNREFUSED",   # not the host's loopback
+                         "10.0.0.1:80": "ENETUNREACH", "8.8.8.8:53": "ENETUNREACH"}
+    assert server.connections == before                # nobody from inside reached it
+    assert res["udp"] == ("fail", "ENETUNREACH 1.1.1.1:53")
+    assert res["resolve"][0] == "fail" and res["resolve"][1].endswith("example.com")
+
+    # host files: the CA's private key and the host's /etc are not there
+    read_lines = {l.split()[-1]: l.split()[2:4] for l in lines if l.startswith("PROBE read ")}
+    assert read_lines[str(key)] == ["fail", "ENOENT"]
+    assert read_lines["/etc/hostname"] == ["fail", "ENOENT"]
+    assert read_lines["/etc/shadow"] == ["fail", "ENOENT"]
+    assert read_lines["/bin/probe"] == ["ok", "/bin/probe"]   # its own files are
+
+    # the kernel's dangerous doors are shut (seccomp answers EPERM)
+    for check in ["ptrace", "mount", "unshare-user", "unshare-net", "clone-ns", "finit_module",
+                  "init_module", "hostvsock", "raw", "packet", "bpf", "keyctl"]:
+        assert res[check] == ("fail", "EPERM"), (check, res.get(check))
+
+
+def test_memory_limit_stops_the_enclave(rt, tmp_path):
+    eif, _ = build_image(tmp_path, "eater", ["/bin/probe", "eat=512"])
+    info, _ = rt.run_enclave(eif, "--debug-mode", memory="64")
+    d = rt.describe()
+    if d and any("memory" in x for x in d[0].get("LimitsNotApplied", [])):
+        pytest.skip(f"this host does not allow a memory limit: {d[0]['LimitsNotApplied']}")
+    deadline = time.monotonic() + 120    # a safety limit, not a timing assertion
+    while time.monotonic() < deadline:
+        d = rt.describe()
+        if d and d[0]["State"] == "STOPPED":
+            break
+        time.sleep(0.1)
+    assert len(d) == 1 and d[0]["State"] == "STOPPED", d
+    assert d[0]["StopReason"] == "out of memory: the enclave exceeded its 64 MiB limit"
+    assert list(d[0])[-1] == "StopReason"
+    # nothing of it runs any more, its console tells how far it got
+    rec = rt.record(info["EnclaveID"])
+    assert rec["Internal"]["EnclavePID"] == 0
+    lines = rt.console_lines(info["EnclaveID"], until="never")
+    assert "PROBE eat start 512" in lines
+    assert "PROBE eat ok 512" not in lines
+    p = rt.cl("terminate-enclave", "--enclave-id", info["EnclaveID"])
+    assert p.returncode == 0, p.stderr
+    assert wait_gone(info["ProcessID"])
+    assert rt.describe() == []
+
+
+def test_another_enclaves_vsock_port_is_unreachable(rt, tmp_path):
+    server_eif, _ = build_image(tmp_path, "vserver", ["/bin/probe", "listen=5005"])
+    b, _ = rt.run_enclave(server_eif, "--debug-mode")
+    assert probe_results(rt.console_lines(b["EnclaveID"]))["listen"] == ("ok", "5005")
+    # the parent reaches enclave B's port
+    p = vsock_client(rt, str(b["EnclaveCID"]), "5005")
+    assert (p.returncode, p.stdout.strip()) == (0, f"hello from {b['EnclaveCID']}"), p.stderr
+    # enclave A does not, whatever CID it tries; its parent's port is a different story
+    cids = [b["EnclaveCID"], 1, 2, 0, 99]
+    client_eif, _ = build_image(tmp_path, "vclient", ["/bin/probe", *[f"vsock={c}:5005" for c in cids]])
+    a, _ = rt.run_enclave(client_eif, "--debug-mode")
+    lines = rt.console_lines(a["EnclaveID"])
+    got = {l.split()[4]: l.split()[3] for l in lines if l.startswith("PROBE vsock ")}
+    assert got == {f"{c}:5005": "EHOSTUNREACH" for c in cids}, lines
+    assert os.path.exists(PRELOAD)
