@@ -22,6 +22,7 @@ int cmd_describe_eif(int argc, char **argv);
 int cmd_pcr(int argc, char **argv);
 int cmd_sign_eif(int argc, char **argv);
 int cmd_attestation_ca(int argc, char **argv);
+int cmd_attest(int argc, char **argv);
 int cmd_verify_attestation(int argc, char **argv);
 
 #endif

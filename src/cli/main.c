@@ -28,7 +28,7 @@ const struct command commands[] = {
     { "pcr", cmd_pcr, "Return the PCR hash value of the given input" },
     { "sign-eif", cmd_sign_eif, "Sign an enclave image file (EIF)" },
     { "attestation-ca", cmd_attestation_ca, "Create, rotate or show the local attestation CA" },
-    /* slot: attest */
+    { "attest", cmd_attest, "Issue the attestation document of an enclave running an image" },
     { "verify-attestation", cmd_verify_attestation, "Verify an attestation document" },
     { NULL, NULL, NULL },
 };
