@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -98,6 +97,39 @@ int vcore_sys_close(int fd)
 static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
     return sys_ret(syscall(SYS_openat, dirfd, path, flags, mode));
+}
+
+/* File operations as raw system calls too: no glibc symbol newer than its
+ * 64-bit baseline, so the preload library loads into old images. */
+static int sys_stat(const char *path, struct stat *st, bool follow)
+{
+    return sys_ret(syscall(SYS_newfstatat, AT_FDCWD, path, st, follow ? 0 : AT_SYMLINK_NOFOLLOW));
+}
+
+static int sys_mkdir(const char *path, mode_t mode)
+{
+    return sys_ret(syscall(SYS_mkdirat, AT_FDCWD, path, mode));
+}
+
+static int sys_chmod(const char *path, mode_t mode)
+{
+    return sys_ret(syscall(SYS_fchmodat, AT_FDCWD, path, mode, 0));
+}
+
+static int sys_unlink(const char *path)
+{
+    return sys_ret(syscall(SYS_unlinkat, AT_FDCWD, path, 0));
+}
+
+static int sys_flock(int fd, int op)
+{
+    return sys_ret(syscall(SYS_flock, fd, op));
+}
+
+static long sys_getrandom(void *buf, size_t len)
+{
+    long r = syscall(SYS_getrandom, buf, len, 0);
+    return r < 0 ? -errno : r;
 }
 
 /* ---- the address table: pages of entries, never freed ------------------ */
@@ -195,7 +227,7 @@ static const char *broker_path(void)
 static bool is_chr(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISCHR(st.st_mode);
+    return sys_stat(path, &st, true) == 0 && S_ISCHR(st.st_mode);
 }
 
 static bool af_vsock_works(void)
@@ -223,7 +255,7 @@ static int detect(void)
     if (!emulate && (is_chr("/dev/nsm") || is_chr("/dev/nitro_enclaves")) && af_vsock_works())
         return VCORE_REAL;
     struct stat st;
-    if (stat(broker_path(), &st) == 0 && S_ISSOCK(st.st_mode))
+    if (sys_stat(broker_path(), &st, true) == 0 && S_ISSOCK(st.st_mode))
         return VCORE_ENCLAVE;
     return VCORE_HOST;
 }
@@ -247,7 +279,7 @@ const char *vcore_run_dir(void)
 uint32_t vcore_random_port(void)
 {
     uint32_t r = 0;
-    if (getrandom(&r, sizeof(r), 0) != sizeof(r)) {
+    if (sys_getrandom(&r, sizeof(r)) != (long)sizeof(r)) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         r = (uint32_t)ts.tv_nsec ^ (uint32_t)getpid() * 2654435761u;
@@ -295,17 +327,14 @@ static int sun_of(const char *dir, const char *name, struct sockaddr_un *sa, soc
 
 static int mkdir_mode(const char *path, mode_t mode)
 {
-    if (mkdir(path, mode) == 0) {
-        /* mkdir's mode is filtered by the umask; the layout needs exact modes. */
-        if (chmod(path, mode) < 0)
-            return -errno;
-        return 0;
-    }
-    if (errno != EEXIST)
-        return -errno;
+    int rc = sys_mkdir(path, mode);
+    if (rc == 0)
+        return sys_chmod(path, mode);  /* mkdir's mode is filtered by the umask */
+    if (rc != -EEXIST)
+        return rc;
     struct stat st;
-    if (lstat(path, &st) < 0)
-        return -errno;
+    if ((rc = sys_stat(path, &st, false)) < 0)
+        return rc;
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
@@ -453,9 +482,8 @@ int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd_out, uint64_t *d
         return lockfd;
     }
     /* Serialises probe-remove-bind among binders of this directory. */
-    while (flock(lockfd, LOCK_EX) < 0) {
-        if (errno != EINTR) {
-            rc = -errno;
+    while ((rc = sys_flock(lockfd, LOCK_EX)) < 0) {
+        if (rc != -EINTR) {
             *why = "cannot lock the vsock directory";
             goto out;
         }
@@ -488,7 +516,8 @@ int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd_out, uint64_t *d
         rc = sys_bind(s, &sa, salen);
         if (rc == -EADDRINUSE && !alive(&sa, salen)) {
             /* A listener that went away without removing its file. */
-            if (unlink(sa.sun_path) == 0 || errno == ENOENT)
+            int u = sys_unlink(sa.sun_path);
+            if (u == 0 || u == -ENOENT)
                 rc = sys_bind(s, &sa, salen);
         }
         if (rc == -EADDRINUSE)
@@ -499,9 +528,9 @@ int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd_out, uint64_t *d
         }
         /* Any host process may connect (the parent is the whole host). */
         struct stat st;
-        if (chmod(sa.sun_path, 0666) < 0 || stat(sa.sun_path, &st) < 0) {
-            rc = -errno;
-            unlink(sa.sun_path);
+        if ((rc = sys_chmod(sa.sun_path, 0666)) < 0 ||
+            (rc = sys_stat(sa.sun_path, &st, false)) < 0) {
+            sys_unlink(sa.sun_path);
             *why = "cannot set up the listener's socket file";
             goto out;
         }
@@ -916,7 +945,8 @@ static bool claim_ok(const struct vsock_hello *h, uid_t uid)
      * made (the kernel checked the sender's uid, SCM_CREDENTIALS). */
     char dir[PATH_MAX];
     struct stat st;
-    if (vcore_cid_dir(vcore_run_dir(), h->src_cid, dir, sizeof(dir)) < 0 || lstat(dir, &st) < 0)
+    if (vcore_cid_dir(vcore_run_dir(), h->src_cid, dir, sizeof(dir)) < 0 ||
+        sys_stat(dir, &st, false) < 0)
         return false;
     return S_ISDIR(st.st_mode) && st.st_uid == uid;
 }
@@ -975,9 +1005,9 @@ int vcore_close(int fd)
             /* Remove the socket file only if it is still ours. */
             if (vcore_cid_dir(vcore_run_dir(), e.lcid, dir, sizeof(dir)) == 0 &&
                 snprintf(path, sizeof(path), "%s/%u", dir, e.lport) < (int)sizeof(path) &&
-                stat(path, &st) == 0 && (uint64_t)st.st_dev == e.path_dev &&
+                sys_stat(path, &st, false) == 0 && (uint64_t)st.st_dev == e.path_dev &&
                 (uint64_t)st.st_ino == e.path_ino)
-                unlink(path);
+                sys_unlink(path);
         }
     }
     return vcore_sys_close(fd);

@@ -47,7 +47,12 @@ const char *vcore_run_dir(void);
 
 /* --- the per-process address table ------------------------------------ */
 
-enum vcore_kind { VCORE_KIND_NONE = 0, VCORE_KIND_VSOCK = 1, VCORE_KIND_NSM = 2 };
+enum vcore_kind {
+    VCORE_KIND_NONE = 0,
+    VCORE_KIND_VSOCK = 1,      /* an emulated AF_VSOCK socket */
+    VCORE_KIND_NSM = 2,        /* the preload library's /dev/nsm connection */
+    VCORE_KIND_VSOCKDEV = 3,   /* the preload library's /dev/vsock stand-in */
+};
 enum vcore_state {
     VCORE_NEW = 0,         /* socket() done */
     VCORE_BOUND = 1,       /* bind() recorded; the mailbox is made by listen() */
