@@ -11,7 +11,7 @@
 # Usage: bench/kms.sh BUILD_DIR [SECONDS]
 set -eu
 build=$(cd "${1:-build}" && pwd)
-secs=${2:-10}
+secs=${2:-5}
 conns=64
 threads=$(nproc 2>/dev/null || echo 2)
 [ "$threads" -gt 4 ] && threads=4
@@ -118,12 +118,17 @@ measure() {
     echo "$rps $p50 $p99"
 }
 
-set -- $(measure https://127.0.0.1:$nginx_port/)
-ng_rps=$1 ng_p50=$2 ng_p99=$3
-set -- $(measure -s "$work/Encrypt.lua" https://127.0.0.1:$kms_port/)
-en_rps=$1 en_p50=$2 en_p99=$3
-set -- $(measure -s "$work/Decrypt.lua" https://127.0.0.1:$kms_port/)
-de_rps=$1 de_p50=$2 de_p99=$3
+# Two alternating rounds, the better of each kept: the machine may be shared,
+# and alternating keeps a load change from favouring one side.
+ng_rps=0 en_rps=0 de_rps=0
+for round in 1 2; do
+    set -- $(measure https://127.0.0.1:$nginx_port/)
+    if awk -v a="$1" -v b="$ng_rps" 'BEGIN {exit !(a > b)}'; then ng_rps=$1 ng_p50=$2 ng_p99=$3; fi
+    set -- $(measure -s "$work/Encrypt.lua" https://127.0.0.1:$kms_port/)
+    if awk -v a="$1" -v b="$en_rps" 'BEGIN {exit !(a > b)}'; then en_rps=$1 en_p50=$2 en_p99=$3; fi
+    set -- $(measure -s "$work/Decrypt.lua" https://127.0.0.1:$kms_port/)
+    if awk -v a="$1" -v b="$de_rps" 'BEGIN {exit !(a > b)}'; then de_rps=$1 de_p50=$2 de_p99=$3; fi
+done
 lines=$(wc -l <"$work/kms/audit.log")
 
 printf '%-28s %12s %10s %10s %8s\n' "" "requests/s" "p50" "p99" "ratio"
@@ -132,5 +137,5 @@ printf '%-28s %12s %10s %10s %8s\n' "cloister-kms Encrypt" "$en_rps" "$en_p50" "
     "$(awk -v a="$en_rps" -v b="$ng_rps" 'BEGIN {printf "%.2f", a / b}')"
 printf '%-28s %12s %10s %10s %8s\n' "cloister-kms Decrypt" "$de_rps" "$de_p50" "$de_p99" \
     "$(awk -v a="$de_rps" -v b="$ng_rps" 'BEGIN {printf "%.2f", a / b}')"
-echo "($conns connections, $threads wrk threads, ${secs}s each; $lines audit lines written; target ratio >= 0.3)"
+echo "($conns connections, $threads wrk threads, best of 2 alternating ${secs}s runs; $lines audit lines written; target ratio >= 0.3)"
 "$build/bin/cloister-kms" audit verify --data-dir "$work/kms" >/dev/null

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 
 #include "api_internal.h"
 #include "kmsutil.h"
@@ -119,23 +120,89 @@ bool api_principal_exists(void *arg, const char *arn)
     return true;
 }
 
+/*
+ * Parsed policies, per thread, by exact text: the same key and identity
+ * policies come back on every request, and parsing them is a good part of
+ * a request's cost. A thread's cache lives as long as the thread.
+ */
+#define PCACHE_SLOTS 16
+
+struct pcache {
+    char *text[PCACHE_SLOTS];
+    bool key_policy[PCACHE_SLOTS];
+    struct policy *parsed[PCACHE_SLOTS];
+    unsigned next;
+};
+
+static pthread_key_t pcache_key;
+static pthread_once_t pcache_once = PTHREAD_ONCE_INIT;
+
+static void pcache_free(void *arg)
+{
+    struct pcache *pc = arg;
+    for (unsigned i = 0; i < PCACHE_SLOTS; i++) {
+        free(pc->text[i]);
+        policy_free(pc->parsed[i]);
+    }
+    free(pc);
+}
+
+static void pcache_init(void)
+{
+    pthread_key_create(&pcache_key, pcache_free);
+}
+
+/* A parsed policy owned by the thread's cache (do not free), or NULL with err set. */
+static const struct policy *cached_policy(const char *text, bool key_policy, struct cl_error *err)
+{
+    pthread_once(&pcache_once, pcache_init);
+    struct pcache *pc = pthread_getspecific(pcache_key);
+    if (!pc) {
+        pc = calloc(1, sizeof(*pc));
+        if (!pc || pthread_setspecific(pcache_key, pc) != 0) {
+            free(pc);
+            cl_fail(err, CL_ENOMEM, "out of memory");
+            return NULL;
+        }
+    }
+    for (unsigned i = 0; i < PCACHE_SLOTS; i++)
+        if (pc->text[i] && pc->key_policy[i] == key_policy && !strcmp(pc->text[i], text))
+            return pc->parsed[i];
+    struct policy_parse_opts o = { .key_policy = key_policy };
+    struct policy *p = NULL;
+    if (policy_parse(text, strlen(text), &o, &p, err) < 0)
+        return NULL;
+    char *copy = strdup(text);
+    if (!copy) {
+        policy_free(p);
+        cl_fail(err, CL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    unsigned slot = pc->next++ % PCACHE_SLOTS;
+    free(pc->text[slot]);
+    policy_free(pc->parsed[slot]);
+    pc->text[slot] = copy;
+    pc->key_policy[slot] = key_policy;
+    pc->parsed[slot] = p;
+    return p;
+}
+
 int authorize(struct call *c, const char *action, const struct store_key *k)
 {
     struct cl_error err = {0};
     int rc = -1;
-    struct policy *kp = NULL;
+    const struct policy *kp = NULL;
     if (!c->identity_parsed) {
         c->identity_parsed = true;
         if (c->caller.identity_policy) {
-            struct policy_parse_opts io = { .key_policy = false };
-            if (policy_parse(c->caller.identity_policy, strlen(c->caller.identity_policy), &io,
-                             &c->identity_policy, &err) < 0)
+            c->identity_policy = cached_policy(c->caller.identity_policy, false, &err);
+            if (!c->identity_policy)
                 return kerr_internal(c, &err);
         }
     }
     if (k) {
-        struct policy_parse_opts ko = { .key_policy = true };
-        if (policy_parse(k->policy, strlen(k->policy), &ko, &kp, &err) < 0)
+        kp = cached_policy(k->policy, true, &err);
+        if (!kp)
             return kerr_internal(c, &err);
     }
     char resource[256];
@@ -177,7 +244,6 @@ int authorize(struct call *c, const char *action, const struct store_key *k)
     }
     rc = 0;
 out:
-    policy_free(kp);
     return rc;
 }
 
@@ -360,7 +426,6 @@ static void call_free(struct call *c)
     json_decref(c->in);
     json_decref(c->out);
     json_decref(c->audit);
-    policy_free(c->identity_policy);
     policy_context_free(c->pctx);
     recipient_free(c->recipient);
     ident_caller_clear(&c->caller);

@@ -27,7 +27,7 @@ struct call {
     json_t *in;                     /* the request object (owned) */
     json_t *out;                    /* the response object (owned) */
     struct ident_caller caller;
-    struct policy *identity_policy; /* parsed once, lazily; NULL: none */
+    const struct policy *identity_policy; /* parsed once, lazily (thread cache); NULL: none */
     bool identity_parsed;
     struct policy_context *pctx;    /* condition keys of this request; lazily */
     struct recipient *recipient;    /* the verified Recipient, if any */
