@@ -412,11 +412,12 @@ int cmd_build_enclave(int argc, char **argv)
     struct progress pr = {.on = isatty(STDERR_FILENO) == 1, .last = -1};
     struct image_tree *trees[2] = {boot, cust};
     for (int i = 0; i < 2; i++) {
-        /* Every entry's mtime is 0, SOURCE_DATE_EPOCH's default, whatever
-         * SOURCE_DATE_EPOCH says: it only sets BuildTime (metadata, not
-         * measured), so rebuilding an unchanged image at another time keeps
-         * PCR0-2, which key policies pin (docs/build-enclave.md). */
-        struct ramdisk_opts ro = {.mtime = 0, .progress = progress_cb, .progress_ctx = &pr};
+        /* Every entry's mtime is SOURCE_DATE_EPOCH (default 0), never the
+         * files' own: the same input and the same SOURCE_DATE_EPOCH give the
+         * same bytes (https://reproducible-builds.org/specs/source-date-epoch/).
+         * The mtimes are measured, so a build that sets SOURCE_DATE_EPOCH
+         * must keep it to keep its PCRs (docs/build-enclave.md). */
+        struct ramdisk_opts ro = {.mtime = epoch, .progress = progress_cb, .progress_ctx = &pr};
         pr.last = -1;
         if (i == 0)
             ro.progress = NULL;

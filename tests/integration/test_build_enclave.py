@@ -267,23 +267,30 @@ def test_rootfs_layout_measurements_and_metadata(tmp_path):
     assert dj["Measurements"] == j["Measurements"] and dj["CheckCRC"] is True
 
 
-def test_reproducible_and_independent_of_build_time(tmp_path):
+def test_reproducible_and_source_date_epoch(tmp_path):
     root = make_rootfs(tmp_path / "r")
     args = ("--rootfs", root, "--cmd", '["/bin/hello"]', "--name", "n", "--version", "7")
     j1, o1 = ok_build(tmp_path, *args, out="1.eif")
     j2, o2 = ok_build(tmp_path, *args, out="2.eif")
     assert o1.read_bytes() == o2.read_bytes()
-    # touching the files and another SOURCE_DATE_EPOCH: same PCRs,
-    # only BuildTime differs
+    # The files' own times are never recorded: touching them changes nothing.
     os.utime(root / "bin" / "hello", (1, 1))
-    j3, o3 = ok_build(tmp_path, *args, out="3.eif", env={"SOURCE_DATE_EPOCH": "1700000000"})
-    assert j3 == j1
+    j1b, o1b = ok_build(tmp_path, *args, out="1b.eif")
+    assert o1b.read_bytes() == o1.read_bytes()
+    # SOURCE_DATE_EPOCH is every entry's mtime (measured) and the BuildTime.
+    sde = {"SOURCE_DATE_EPOCH": "1700000000"}
+    j3, o3 = ok_build(tmp_path, *args, out="3.eif", env=sde)
+    j3b, o3b = ok_build(tmp_path, *args, out="3b.eif", env=sde)
+    assert o3.read_bytes() == o3b.read_bytes()
+    for pcr in ("PCR0", "PCR1", "PCR2"):
+        assert j3["Measurements"][pcr] != j1["Measurements"][pcr]
     m = json.loads(metadata(o3))
     assert m["BuildMetadata"]["BuildTime"] == "2023-11-14T22:13:20+00:00"
     assert (m["ImageName"], m["ImageVersion"]) == ("n", "7")
+    # --build-time sets only BuildTime (metadata, not measured).
     j4, o4 = ok_build(tmp_path, *args, "--build-time", "2024-05-06T07:08:09.5+02:00", out="4.eif",
-                      env={"SOURCE_DATE_EPOCH": "1700000000"})
-    assert j4 == j1
+                      env=sde)
+    assert j4 == j3
     assert json.loads(metadata(o4))["BuildMetadata"]["BuildTime"] == "2024-05-06T07:08:09.5+02:00"
 
 
