@@ -237,5 +237,7 @@ json_t *recipient_audit_json(const struct recipient *r)
 int recipient_wrap(const struct recipient *r, const uint8_t *plaintext, size_t len,
                    uint8_t **out, size_t *out_len, struct cl_error *err)
 {
-    return cms_envelope_encrypt(r->pub, plaintext, len, out, out_len, err);
+    size_t spki_len = 0;
+    const uint8_t *spki = attest_doc_public_key(r->doc, &spki_len);
+    return cms_envelope_encrypt_spki(r->pub, spki, spki_len, plaintext, len, out, out_len, err);
 }

@@ -38,6 +38,14 @@ extern "C" {
 int cms_envelope_encrypt(EVP_PKEY *pub, const uint8_t *plaintext, size_t len, uint8_t **out,
                          size_t *out_len, struct cl_error *err);
 
+/* As cms_envelope_encrypt(), with the DER SubjectPublicKeyInfo of pub
+ * (spki[0..spki_len), used for the key identifier) given by the caller, who
+ * already has it (the attestation document's public_key): saves encoding
+ * the key again, which OpenSSL 3.0 makes slow. */
+int cms_envelope_encrypt_spki(EVP_PKEY *pub, const uint8_t *spki, size_t spki_len,
+                              const uint8_t *plaintext, size_t len, uint8_t **out, size_t *out_len,
+                              struct cl_error *err);
+
 /* The parts of an EnvelopedData as the enclave SDK reads them. All owned. */
 struct cms_envelope {
     uint8_t *ski;           /* subjectKeyIdentifier */

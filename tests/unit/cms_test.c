@@ -386,6 +386,35 @@ static void refuses_other_cms_shapes(void **state)
     free(b);
 }
 
+static void encrypt_with_callers_spki(void **state)
+{
+    (void)state;
+    unsigned char *spki = NULL;
+    int spki_len = i2d_PUBKEY(g_rsa2048, &spki);
+    uint8_t *blob = NULL, *out = NULL;
+    size_t blob_len, out_len;
+    struct cl_error err = {0};
+    assert_int_equal(cms_envelope_encrypt_spki(g_rsa2048, spki, (size_t)spki_len, (const uint8_t *)"abc", 3,
+                                               &blob, &blob_len, &err), 0);
+    struct cms_envelope e;
+    assert_int_equal(cms_envelope_parse(blob, blob_len, &e, &err), 0);
+    uint8_t digest[32];
+    EVP_Digest(spki, (size_t)spki_len, digest, NULL, EVP_sha256(), NULL);
+    assert_memory_equal(e.ski, digest, 32);
+    cms_envelope_clear(&e);
+    assert_int_equal(cms_envelope_decrypt(g_rsa2048, blob, blob_len, &out, &out_len, &err), 0);
+    assert_int_equal(out_len, 3);
+    assert_memory_equal(out, "abc", 3);
+    free(out);
+    free(blob);
+    blob = NULL;
+    assert_int_equal(cms_envelope_encrypt_spki(g_rsa2048, spki, 0, (const uint8_t *)"abc", 3, &blob, &blob_len, &err),
+                     CL_EINVAL);
+    assert_string_equal(err.reason, "bad SubjectPublicKeyInfo length");
+    assert_null(blob);
+    OPENSSL_free(spki);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +424,7 @@ int main(void)
         cmocka_unit_test(refuses_truncated_and_trailing),
         cmocka_unit_test(refuses_wrong_versions_and_types),
         cmocka_unit_test(refuses_other_cms_shapes),
+        cmocka_unit_test(encrypt_with_callers_spki),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
