@@ -13,12 +13,17 @@ build_pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
   libssl-dev openssl libcbor-dev libjansson-dev zlib1g-dev libarchive-dev
   libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libyaml-dev
   libseccomp-dev libcap-dev libcmocka-dev"
-# Tests and the demo: real AWS clients (Debian's awscli and boto3, run
-# through /usr/bin/python3), umoci for OCI images without a Docker daemon,
-# PostgreSQL for the replicated key-service store, and the baselines the
-# benchmarks compare against.
-test_pkgs="python3 python3-pytest python3-boto3 awscli umoci jq cpio socat wrk
-  nginx hyperfine postgresql iproute2 procps"
+# Tests and the demo: pytest and the Python modules the integration tests
+# import (boto3/botocore, cryptography, requests: all from Debian, run
+# through /usr/bin/python3), real AWS clients (awscli v2 at /usr/bin/aws),
+# umoci for OCI images without a Docker daemon, PostgreSQL for the replicated
+# key-service store, binutils (objdump) and util-linux (unshare) for the
+# runtime and NSM tests, llvm (llvm-symbolizer: readable fuzz crash reports),
+# and the baselines and tools the benchmarks use (socat, wrk, nginx, bc,
+# hyperfine).
+test_pkgs="python3 python3-pytest python3-boto3 python3-botocore
+  python3-cryptography python3-requests awscli umoci jq cpio binutils
+  util-linux llvm socat wrk nginx bc hyperfine postgresql iproute2 procps"
 
 case "${1:-all}" in
 build) wanted="$build_pkgs" ;;
