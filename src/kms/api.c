@@ -395,10 +395,10 @@ static void write_audit(struct call *c, const char *source)
         return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    char when[40], base[32];
+    char when[64], base[32];
     ku_iso8601(ts.tv_sec, base);
     base[strlen(base) - 1] = 0;   /* drop Z, add milliseconds */
-    snprintf(when, sizeof(when), "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+    snprintf(when, sizeof(when), "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000) % 1000);
     json_t *ev = json_object();
     json_object_set_new(ev, "time", json_string(when));
     json_object_set_new(ev, "requestId", json_string(c->request_id));
