@@ -320,24 +320,29 @@ static void do_connect(struct vsock_broker *b, int conn, const struct vsock_requ
     reply(conn, VSOCK_OP_CONNECT, status, b->cid, sport, -1);
 }
 
-static void do_listen(struct vsock_broker *b, int conn, const struct vsock_request *req)
+/* LISTEN carries the enclave's own unbound SOCK_DGRAM socket, made in the
+ * enclave's network namespace; the broker only binds it under the enclave's
+ * mailbox directory, where the parent (and no one else) can reach it. */
+static void do_listen(struct vsock_broker *b, int conn, const struct vsock_request *req, int fd)
 {
+    if (fd < 0 || vcore_check_unbound_dgram(fd) < 0) {
+        reply(conn, VSOCK_OP_LISTEN, EINVAL, b->cid, req->port, -1);
+        return;
+    }
     if (req->cid != VSOCK_CID_ANY && req->cid != b->cid) {
         reply(conn, VSOCK_OP_LISTEN, EADDRNOTAVAIL, b->cid, req->port, -1);
         return;
     }
     uint32_t port = req->port;
-    int mbox = -1;
     uint64_t dev, ino;
     const char *why = NULL;
-    int rc = vcore_mailbox_open(b->mbox_dir, &port, &mbox, &dev, &ino, &why);
+    int rc = vcore_mailbox_bind(b->mbox_dir, fd, &port, &dev, &ino, &why);
     if (rc < 0) {
         reply(conn, VSOCK_OP_LISTEN, (uint32_t)-rc, b->cid, req->port, -1);
         return;
     }
     b->stats.listens++;
-    reply(conn, VSOCK_OP_LISTEN, 0, b->cid, port, mbox);
-    close(mbox);   /* the enclave's process holds it now */
+    reply(conn, VSOCK_OP_LISTEN, 0, b->cid, port, -1);
 }
 
 /* Reads and answers the request on conn; false while it has not arrived. */
@@ -362,10 +367,7 @@ static bool handle_request(struct vsock_broker *b, int conn)
         do_connect(b, conn, &req, fd);
         break;
     case VSOCK_OP_LISTEN:
-        if (fd >= 0)
-            reply(conn, req.op, EINVAL, b->cid, req.port, -1);
-        else
-            do_listen(b, conn, &req);
+        do_listen(b, conn, &req, fd);
         break;
     case VSOCK_OP_LOCAL_CID:
         reply(conn, req.op, fd >= 0 ? EINVAL : 0, b->cid, 0, -1);

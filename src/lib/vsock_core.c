@@ -452,6 +452,25 @@ int vcore_check_stream(int fd)
     l = sizeof(v);
     if (sys_getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l) < 0 || v != SOCK_STREAM)
         return -EPROTO;
+    l = sizeof(v);
+    if (sys_getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &l) < 0 || v != 0)
+        return -EPROTO;
+    return 0;
+}
+
+int vcore_check_unbound_dgram(int fd)
+{
+    int v = 0;
+    socklen_t l = sizeof(v);
+    if (sys_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) < 0 || v != AF_UNIX)
+        return -EPROTO;
+    l = sizeof(v);
+    if (sys_getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l) < 0 || v != SOCK_DGRAM)
+        return -EPROTO;
+    struct sockaddr_un sa;
+    socklen_t salen = sizeof(sa);
+    if (sys_ret(syscall(SYS_getsockname, fd, &sa, &salen)) < 0 || salen != sizeof(sa_family_t))
+        return -EPROTO;   /* already bound (a name, or autobound) */
     return 0;
 }
 
@@ -468,14 +487,16 @@ static int alive(const struct sockaddr_un *sa, socklen_t salen)
     return r == -ECONNREFUSED ? 0 : 1;
 }
 
-int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd_out, uint64_t *dev,
-                       uint64_t *ino, const char **why)
+int vcore_mailbox_bind(const char *dir, int s, uint32_t *port, uint64_t *dev, uint64_t *ino,
+                       const char **why)
 {
-    int rc, lockfd = -1, s = -1, dirfd = -1;
+    int rc, lockfd = -1, dirfd = -1;
     char lockpath[PATH_MAX];
-    *fd_out = -1;
     if (snprintf(lockpath, sizeof(lockpath), "%s/" VCORE_LOCK_NAME, dir) >= (int)sizeof(lockpath))
         return *why = "path too long", -ENAMETOOLONG;
+    int one = 1;
+    if ((rc = sys_setsockopt(s, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) < 0)
+        return *why = "cannot set SO_PASSCRED", rc;
     lockfd = sys_openat(AT_FDCWD, lockpath, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (lockfd < 0) {
         *why = "cannot open the vsock directory's lock";
@@ -487,17 +508,6 @@ int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd_out, uint64_t *d
             *why = "cannot lock the vsock directory";
             goto out;
         }
-    }
-    s = sys_socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) {
-        rc = s;
-        *why = "cannot create a socket";
-        goto out;
-    }
-    int one = 1;
-    if ((rc = sys_setsockopt(s, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) < 0) {
-        *why = "cannot set SO_PASSCRED";
-        goto out;
     }
     bool any = *port == VMADDR_PORT_ANY;
     rc = -EADDRINUSE;
@@ -523,7 +533,7 @@ int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd_out, uint64_t *d
         if (rc == -EADDRINUSE)
             continue;
         if (rc < 0) {
-            *why = "cannot bind the listener's socket";
+            *why = rc == -EINVAL ? "socket already bound" : "cannot bind the listener's socket";
             goto out;
         }
         /* Any host process may connect (the parent is the whole host). */
@@ -537,8 +547,6 @@ int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd_out, uint64_t *d
         *dev = (uint64_t)st.st_dev;
         *ino = (uint64_t)st.st_ino;
         *port = p;
-        *fd_out = s;
-        s = -1;
         rc = 0;
         goto out;
     }
@@ -546,11 +554,25 @@ int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd_out, uint64_t *d
 out:
     if (dirfd >= 0)
         vcore_sys_close(dirfd);
-    if (s >= 0)
-        vcore_sys_close(s);
     if (lockfd >= 0)
         vcore_sys_close(lockfd);   /* releases the flock */
     return rc;
+}
+
+int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd_out, uint64_t *dev,
+                       uint64_t *ino, const char **why)
+{
+    *fd_out = -1;
+    int s = sys_socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return *why = "cannot create a socket", s;
+    int rc = vcore_mailbox_bind(dir, s, port, dev, ino, why);
+    if (rc < 0) {
+        vcore_sys_close(s);
+        return rc;
+    }
+    *fd_out = s;
+    return 0;
 }
 
 int vcore_send_hello(const char *dir, uint32_t port, const struct vsock_hello *h, int conn_fd,
@@ -828,13 +850,25 @@ int vcore_listen(int fd, const char **why)
         return *why = "socket is connected", -EINVAL;
     int mbox = -1, rc;
     if (vcore_transport() == VCORE_ENCLAVE) {
+        /*
+         * The mailbox is made here, in the enclave's network namespace, and
+         * only bound by the broker: a socket made by the monitor would carry
+         * the host's network namespace and could reach the host's abstract
+         * Unix sockets.
+         */
+        mbox = sys_socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (mbox < 0)
+            return *why = "cannot create a socket", mbox;
         struct vsock_request req = { .op = VSOCK_OP_LISTEN, .cid = e.lcid, .port = e.lport };
         struct vsock_response resp;
-        rc = broker_call(&req, -1, &resp, &mbox, why);
-        if (rc < 0)
+        int extra;
+        rc = broker_call(&req, mbox, &resp, &extra, why);
+        if (extra >= 0)
+            vcore_sys_close(extra);
+        if (rc < 0) {
+            vcore_sys_close(mbox);
             return rc;
-        if (mbox < 0)
-            return *why = "the vsock broker sent no listener", -EPROTO;
+        }
         e.lcid = resp.cid;
         e.lport = resp.port;
         e.has_path = false;

@@ -128,6 +128,11 @@ int vcore_ensure_host_dirs(const char *run_dir, const char **why);
 int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd, uint64_t *dev, uint64_t *ino,
                        const char **why);
 
+/* As vcore_mailbox_open() for a socket the caller made (an unbound AF_UNIX
+ * SOCK_DGRAM socket, e.g. an enclave's), which is bound in place. */
+int vcore_mailbox_bind(const char *dir, int sock, uint32_t *port, uint64_t *dev, uint64_t *ino,
+                       const char **why);
+
 /*
  * Hands conn_fd to the mailbox at dir/<port> with hello h. flags:
  * MSG_DONTWAIT or 0 (then waits while the mailbox is full). Nothing bound
@@ -154,8 +159,11 @@ int vcore_send_msg(int sock, const uint8_t *buf, size_t len, int fd, int flags);
 /* Returns the length received; *fd -1 when none came; extra fds are closed. */
 int vcore_recv_msg(int sock, uint8_t *buf, size_t len, int *fd, int flags);
 
-/* 0 if fd is an AF_UNIX SOCK_STREAM socket, else -EPROTO. */
+/* 0 if fd is an AF_UNIX SOCK_STREAM socket that is not listening, else -EPROTO. */
 int vcore_check_stream(int fd);
+
+/* 0 if fd is an unbound AF_UNIX SOCK_DGRAM socket, else -EPROTO. */
+int vcore_check_unbound_dgram(int fd);
 
 /* Raw system calls (no interposition). */
 int vcore_sys_close(int fd);

@@ -11,9 +11,10 @@
  *   hello    "CLVS" ver flags=0 src_cid src_port dst_cid dst_port
  *            connector -> listener's mailbox, with the connection's fd (SCM_RIGHTS)
  *   request  "CLVQ" ver op cid port src_port reserved=0
- *            enclave -> its monitor's broker (op CONNECT carries one fd)
+ *            enclave -> its monitor's broker; CONNECT carries the connection's
+ *            fd, LISTEN the enclave's unbound SOCK_DGRAM socket to bind
  *   response "CLVR" ver op status cid port reserved=0
- *            broker -> enclave (a successful LISTEN carries the mailbox fd)
+ *            broker -> enclave, no fd
  */
 #ifndef CLOISTER_VSOCK_PROTO_H
 #define CLOISTER_VSOCK_PROTO_H
@@ -32,8 +33,10 @@ struct vsock_hello {
 };
 
 enum vsock_op {
-    VSOCK_OP_CONNECT = 1,    /* cid/port: destination; src_port: wanted local port or ANY */
-    VSOCK_OP_LISTEN = 2,     /* cid: ANY or own CID; port: wanted port or ANY */
+    VSOCK_OP_CONNECT = 1,    /* cid/port: destination; src_port: wanted local port or ANY;
+                                fd: the enclave's end of the connection to hand over */
+    VSOCK_OP_LISTEN = 2,     /* cid: ANY or own CID; port: wanted port or ANY;
+                                fd: the enclave's unbound SOCK_DGRAM socket to bind */
     VSOCK_OP_LOCAL_CID = 3,  /* no arguments (all zero) */
 };
 

@@ -613,6 +613,35 @@ static void test_enclave_confined(void **state)
     close(done[1]);
 }
 
+/* Sends one raw request to b's socket (fd attached unless -1), serves it,
+ * returns the response's status. */
+static uint32_t raw_request(struct vsock_broker *b, const struct vsock_request *q, int fd)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/broker", vsock_broker_host_dir(b));
+    int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    uint8_t m[VSOCK_MSG_LEN];
+    vsock_request_encode(q, m);
+    assert_int_equal(vcore_send_msg(s, m, sizeof(m), fd, 0), 0);
+    struct cl_error err = { 0 };
+    int n = -EAGAIN, got = -1;
+    for (int i = 0; i < 1000 && n == -EAGAIN; i++) {
+        vsock_broker_dispatch(b, &err);
+        n = vcore_recv_msg(s, m, sizeof(m), &got, MSG_DONTWAIT);
+        if (n == -EAGAIN)
+            usleep(1000);
+    }
+    close(s);
+    assert_int_equal(n, VSOCK_MSG_LEN);
+    assert_int_equal(got, -1);   /* responses never carry an fd */
+    struct vsock_response r;
+    const char *why;
+    assert_int_equal(vsock_response_decode(m, sizeof(m), &r, &why), 0);
+    assert_int_equal(r.op, q->op);
+    return r.status;
+}
+
 static void test_broker_lifecycle(void **state)
 {
     (void)state;
@@ -662,6 +691,32 @@ static void test_broker_lifecycle(void **state)
     char buf[32];
     assert_int_equal(recv(s, buf, sizeof(buf), 0), 0);   /* closed without an answer */
     close(s);
+
+    /* LISTEN must carry the enclave's own unbound datagram socket. */
+    int dg = socket(AF_UNIX, SOCK_DGRAM, 0);
+    int st_sock = socket(AF_UNIX, SOCK_STREAM, 0);
+    int bound = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un bsa = { .sun_family = AF_UNIX };
+    snprintf(bsa.sun_path, sizeof(bsa.sun_path), "%s/bound", run_dir);
+    assert_int_equal(bind(bound, (struct sockaddr *)&bsa, sizeof(bsa)), 0);
+    struct vsock_request lq = { VSOCK_OP_LISTEN, VSOCK_CID_ANY, 7100, 0 };
+    assert_int_equal(raw_request(a, &lq, -1), EINVAL);
+    assert_int_equal(raw_request(a, &lq, st_sock), EINVAL);
+    assert_int_equal(raw_request(a, &lq, bound), EINVAL);
+    lq.cid = 21;
+    assert_int_equal(raw_request(a, &lq, dg), EADDRNOTAVAIL);
+    lq.cid = 20;
+    assert_int_equal(raw_request(a, &lq, dg), 0);
+    snprintf(path, sizeof(path), "%s/vsock/20/7100", run_dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    /* CONNECT must carry a connected stream socket and name the parent. */
+    struct vsock_request cq = { VSOCK_OP_CONNECT, 3, 7100, VSOCK_PORT_ANY };
+    assert_int_equal(raw_request(a, &cq, -1), EINVAL);
+    assert_int_equal(raw_request(a, &cq, dg), EINVAL);
+    close(dg);
+    close(st_sock);
+    close(bound);
 
     /* A crashed monitor's leftovers: the socket file stays, nothing answers. */
     int lfd = vsock_broker_fd(a);
