@@ -28,6 +28,7 @@
 #include <cloister/eif.h>
 
 #include "cli.h"
+#include "eif_json.h"
 #include "commands.h"
 #include "fileio.h"
 #include "hex.h"
@@ -445,18 +446,7 @@ int cmd_build_enclave(int argc, char **argv)
     fprintf(stderr, "Enclave Image successfully created.\n");
 
     /* research §5.2: {"Measurements": {HashAlgorithm, PCR0, PCR1, PCR2[, PCR8]}} */
-    json_t *meas = json_object();
-    json_object_set_new(meas, "HashAlgorithm", json_string("Sha384 { ... }"));
-    const uint8_t *pcrs[4] = {m.pcr0, m.pcr1, m.pcr2, m.pcr8};
-    static const char *const names[4] = {"PCR0", "PCR1", "PCR2", "PCR8"};
-    for (int i = 0; i < (m.has_pcr8 ? 4 : 3); i++) {
-        char hex[97];
-        hex_encode(hex, pcrs[i], 48);
-        json_object_set_new(meas, names[i], json_string(hex));
-    }
-    json_t *outj = json_object();
-    json_object_set_new(outj, "Measurements", meas);
-    ret = cli_print_json(outj);
+    ret = cli_print_json(eif_build_info_json(&m));
 out:
     eif_writer_free(w);
     image_tree_free(boot);

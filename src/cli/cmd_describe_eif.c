@@ -26,27 +26,9 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "eif_json.h"
 #include "hex.h"
 
-static void add_pcr(json_t *m, const char *name, const uint8_t pcr[48])
-{
-    char hex[2 * 48 + 1];
-    hex_encode(hex, pcr, 48);
-    json_object_set_new(m, name, json_string(hex));
-}
-
-static json_t *measurements_json(const struct eif_measurements *m)
-{
-    /* a BTreeMap in nitro-cli: HashAlgorithm, PCR0, PCR1, PCR2, PCR8 */
-    json_t *j = json_object();
-    json_object_set_new(j, "HashAlgorithm", json_string("Sha384 { ... }"));
-    add_pcr(j, "PCR0", m->pcr0);
-    add_pcr(j, "PCR1", m->pcr1);
-    add_pcr(j, "PCR2", m->pcr2);
-    if (m->has_pcr8)
-        add_pcr(j, "PCR8", m->pcr8);
-    return j;
-}
 
 /* Asn1Object's Display in rust-openssl: OBJ_obj2txt(no_name = 0), the long name. */
 static json_t *obj_name(const ASN1_OBJECT *o)
@@ -210,7 +192,7 @@ int cmd_describe_eif(int argc, char **argv)
     }
     json_t *out = json_object();
     json_object_set_new(out, "EifVersion", json_integer(eif_version(e)));
-    json_object_set_new(out, "Measurements", measurements_json(eif_measurements(e)));
+    json_object_set_new(out, "Measurements", eif_measurements_json(eif_measurements(e)));
     json_object_set_new(out, "IsSigned", json_boolean(eif_is_signed(e)));
     if (eif_is_signed(e)) {
         size_t len;

@@ -13,29 +13,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "hex.h"
-
-static void add_pcr(json_t *m, const char *name, const uint8_t pcr[48])
-{
-    char hex[2 * 48 + 1];
-    hex_encode(hex, pcr, 48);
-    json_object_set_new(m, name, json_string(hex));
-}
-
-/* {"Measurements": {...}}, as build-enclave prints it (research §5.2). */
-static int print_build_json(const struct eif_measurements *m)
-{
-    json_t *meas = json_object();
-    json_object_set_new(meas, "HashAlgorithm", json_string("Sha384 { ... }"));
-    add_pcr(meas, "PCR0", m->pcr0);
-    add_pcr(meas, "PCR1", m->pcr1);
-    add_pcr(meas, "PCR2", m->pcr2);
-    if (m->has_pcr8)
-        add_pcr(meas, "PCR8", m->pcr8);
-    json_t *out = json_object();
-    json_object_set_new(out, "Measurements", meas);
-    return cli_print_json(out);
-}
+#include "eif_json.h"
 
 static enum cli_errno open_errno(int code)
 {
@@ -96,5 +74,5 @@ int cmd_sign_eif(int argc, char **argv)
                                                                             : E_EIF_SIGNING,
                             &err);
     fprintf(stderr, "Enclave Image successfully signed.\n");
-    return print_build_json(&m);
+    return cli_print_json(eif_build_info_json(&m));
 }
