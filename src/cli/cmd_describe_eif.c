@@ -27,7 +27,6 @@
 #include "cli.h"
 #include "commands.h"
 #include "eif_json.h"
-#include "hex.h"
 
 
 /* Asn1Object's Display in rust-openssl: OBJ_obj2txt(no_name = 0), the long name. */
