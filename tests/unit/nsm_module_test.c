@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include <cbor.h>
 #include <openssl/x509.h>
 
+#include "attest_ca.h"
 #include "attest_doc.h"
 #include "cose.h"
 #include "hex.h"
@@ -655,6 +657,65 @@ static void test_malformed(void **state)
     expect_pcr(f, 0, true, f->em.pcr0);
 }
 
+/* ---- leaf rotation from the CA ---- */
+
+static void rm_rf(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_rotation(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nsm_module_test.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char ca[128], missing[128];
+    snprintf(ca, sizeof(ca), "%s/ca", dir);
+    snprintf(missing, sizeof(missing), "%s/none", dir);
+    struct cl_error err = {0};
+    if (attest_ca_init(ca, false, &err) < 0)
+        fail_msg("%s", err.reason);
+
+    uint8_t req[64], resp[NSM_RESPONSE_MAX];
+    size_t n, rn;
+    struct nsm_request q = {.op = NSM_OP_ATTESTATION};
+    assert_int_equal(nsm_request_encode(&q, req, sizeof(req), &n), 0);
+    struct nsm_response r;
+
+    /* a module without a leaf and a CA it cannot reach: InternalError, and why */
+    struct nsm_module *m = NULL;
+    assert_int_equal(nsm_module_new("i-1-enc0000000000000001", NULL, &m, &err), 0);
+    nsm_bank_lock_range(nsm_module_bank(m), 16); /* as an enclave's */
+    assert_int_equal(nsm_module_set_rotation(m, missing, &err), 0);
+    assert_true(nsm_module_handle(m, req, n, resp, sizeof(resp), &rn, &err) < 0);
+    char expect[300];
+    snprintf(expect, sizeof(expect),
+             "rotating the attestation leaf: no attestation CA in '%s' (run `cloister "
+             "attestation-ca init`)", missing);
+    assert_string_equal(err.reason, expect);
+    assert_int_equal(nsm_response_decode(resp, rn, &r), NSM_E_SUCCESS);
+    assert_int_equal(r.op, NSM_OP_ERROR);
+    assert_int_equal(r.error, NSM_E_INTERNAL_ERROR);
+
+    /* pointed at the CA, it takes a leaf from it and signs */
+    cl_error_clear(&err);
+    assert_int_equal(nsm_module_set_rotation(m, ca, &err), 0);
+    if (nsm_module_handle(m, req, n, resp, sizeof(resp), &rn, &err) != 0)
+        fail_msg("%s", err.reason);
+    assert_int_equal(nsm_response_decode(resp, rn, &r), NSM_E_SUCCESS);
+    assert_int_equal(r.op, NSM_OP_ATTESTATION);
+
+    /* a valid leaf is kept even when the CA goes away */
+    assert_int_equal(nsm_module_set_rotation(m, missing, &err), 0);
+    assert_int_equal(nsm_module_handle(m, req, n, resp, sizeof(resp), &rn, &err), 0);
+    assert_int_equal(nsm_response_decode(resp, rn, &r), NSM_E_SUCCESS);
+    assert_int_equal(r.op, NSM_OP_ATTESTATION);
+    nsm_module_free(m);
+    rm_rf(dir);
+}
+
 /* ---- the bank on its own ---- */
 
 static void test_bank(void **state)
@@ -710,6 +771,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attestation_limits, setup, teardown),
         cmocka_unit_test(test_no_signer),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+        cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_bank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
