@@ -934,6 +934,15 @@ int vcore_connect(int fd, uint32_t cid, uint32_t port, const char **why)
             lport = e.lport == VMADDR_PORT_ANY ? vcore_random_port() : e.lport;
             struct vsock_hello h = { .src_cid = lcid, .src_port = lport, .dst_cid = cid,
                                      .dst_port = port };
+            if (cid > VCORE_PARENT_CID) {
+                /*
+                 * The end handed to an enclave was made in the host's network
+                 * namespace: autobind it now, so that the enclave cannot bind
+                 * it to (and so squat) an abstract name of the host's.
+                 */
+                sa_family_t fam = AF_UNIX;
+                sys_bind(sv[1], &fam, sizeof(fam));
+            }
             if (vcore_cid_dir(vcore_run_dir(), cid, dir, sizeof(dir)) < 0)
                 rc = -ENAMETOOLONG, *why = "run directory path too long";
             else

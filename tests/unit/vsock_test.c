@@ -478,6 +478,12 @@ static void test_enclave_both_directions(void **state)
         int c = vsock_accept(el, &pc, &pp, &e);
         if (c < 0 || pc != 3)
             _exit(20);
+        /* The parent's end cannot be bound to a (host) abstract name. */
+        struct sockaddr_un ab = { .sun_family = AF_UNIX };
+        memcpy(ab.sun_path + 1, "clv-squat", 9);
+        if (bind(c, (struct sockaddr *)&ab, offsetof(struct sockaddr_un, sun_path) + 10) == 0 ||
+            errno != EINVAL)
+            _exit(23);
         read_all(c, buf, sizeof(buf));
         if (strcmp(buf, "to the enclave") != 0)
             _exit(21);
