@@ -441,6 +441,11 @@ static void test_response_rejections(void **state)
         "a1674c6f636b504352a0",                     /* LockPCR as map */
         "a16b44657363726962654e534da0",             /* DescribeNSM empty */
         "a16b4465736372696265504352a2646c6f636bf564646174615830", /* truncated */
+        /* an unknown field holding an indefinite map of one item (odd) */
+        "a16b4465736372696265504352a36464617461 5830"
+        "000000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000"
+        "656578747261 bf00ff 646c6f636bf4",
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint8_t b[256];
