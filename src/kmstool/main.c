@@ -107,7 +107,8 @@ int main(int argc, char **argv)
     };
     int o;
     optind = 2;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0; /* our own messages, without the program's path */
+    while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (o) {
         case OPT_REGION: cfg.region = optarg; break;
         case OPT_PROXY_PORT: {
@@ -129,7 +130,12 @@ int main(int argc, char **argv)
         case OPT_LENGTH: length = optarg; break;
         case OPT_ENDPOINT: cfg.endpoint = optarg; break;
         case OPT_CA_BUNDLE: cfg.ca_bundle = optarg; break;
-        default: usage(stderr); return 1;
+        case ':':
+            usage(stderr);
+            return fail("option '%s' needs a value", argv[optind - 1]);
+        default:
+            usage(stderr);
+            return fail("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc)
