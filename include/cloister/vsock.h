@@ -90,8 +90,9 @@ int vsock_socket(struct cl_error *err);
 /*
  * Connects fd (from vsock_socket(), unconnected) to (cid, port). On success
  * fd is a connected stream socket. Under the emulation the connection is
- * made at once (there is no EINPROGRESS); a non-blocking fd whose listener's
- * queue is full fails with EAGAIN.
+ * made at once (there is no EINPROGRESS); when the listener's queue is full a
+ * non-blocking fd fails with EAGAIN and a blocking one waits up to the
+ * connect timeout (2 s, as Linux vsock), then fails with ETIMEDOUT.
  */
 int vsock_connect(int fd, uint32_t cid, uint32_t port, struct cl_error *err);
 

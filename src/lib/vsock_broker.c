@@ -308,7 +308,7 @@ static void do_connect(struct vsock_broker *b, int conn, const struct vsock_requ
             vsock_hello_encode(&h, msg);
             rc = vcore_send_msg(b->hb_tx, msg, sizeof(msg), fd, MSG_DONTWAIT);
         } else {
-            rc = vcore_send_hello(b->parent_dir, req->port, &h, fd, MSG_DONTWAIT, &why);
+            rc = vcore_send_hello(b->parent_dir, req->port, &h, fd, MSG_DONTWAIT, 0, &why);
         }
         if (rc < 0)
             status = (uint32_t)-rc;

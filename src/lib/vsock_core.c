@@ -155,6 +155,15 @@ int vcore_get(int fd, struct vcore_entry *e)
 {
     if (fd < 0 || fd / PAGE_ENTRIES >= PAGE_COUNT)
         return 0;
+    /*
+     * Untracked fds, by far the most common (every close() in a preloaded
+     * program), are answered without the lock: pages are never freed, and
+     * a signal handler's close() then cannot deadlock on a lock its own
+     * thread holds.
+     */
+    struct vcore_entry *page = __atomic_load_n(&pages[fd / PAGE_ENTRIES], __ATOMIC_ACQUIRE);
+    if (!page || __atomic_load_n(&page[fd % PAGE_ENTRIES].kind, __ATOMIC_RELAXED) == VCORE_KIND_NONE)
+        return 0;
     int found = 0;
     lock();
     struct vcore_entry *p = pages[fd / PAGE_ENTRIES];
@@ -176,7 +185,7 @@ int vcore_set(int fd, const struct vcore_entry *e)
     lock();
     struct vcore_entry **slot = &pages[fd / PAGE_ENTRIES];
     if (!*slot)
-        *slot = calloc(PAGE_ENTRIES, sizeof(struct vcore_entry));
+        __atomic_store_n(slot, calloc(PAGE_ENTRIES, sizeof(struct vcore_entry)), __ATOMIC_RELEASE);
     if (*slot)
         (*slot)[fd % PAGE_ENTRIES] = *e;
     else
@@ -576,7 +585,7 @@ int vcore_mailbox_open(const char *dir, uint32_t *port, int *fd_out, uint64_t *d
 }
 
 int vcore_send_hello(const char *dir, uint32_t port, const struct vsock_hello *h, int conn_fd,
-                     int flags, const char **why)
+                     int flags, uint64_t timeout_us, const char **why)
 {
     char name[16];
     snprintf(name, sizeof(name), "%u", port);
@@ -598,6 +607,13 @@ int vcore_send_hello(const char *dir, uint32_t port, const struct vsock_hello *h
             vcore_sys_close(dirfd);
         *why = "cannot create a socket";
         return s;
+    }
+    if (!(flags & MSG_DONTWAIT) && timeout_us > 0) {
+        /* A full mailbox is a listener that does not accept: give up as a
+         * vsock connect gives up (SO_VM_SOCKETS_CONNECT_TIMEOUT). */
+        struct timeval tv = { .tv_sec = (time_t)(timeout_us / 1000000),
+                              .tv_usec = (suseconds_t)(timeout_us % 1000000) };
+        sys_setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     }
     uint8_t msg[VSOCK_MSG_LEN];
     vsock_hello_encode(h, msg);
@@ -624,6 +640,10 @@ int vcore_send_hello(const char *dir, uint32_t port, const struct vsock_hello *h
         /* Linux vsock answers a connect nobody listens for with a reset. */
         *why = "nothing listens at that address";
         return -ECONNRESET;
+    }
+    if (rc == -EAGAIN && !(flags & MSG_DONTWAIT)) {
+        *why = "the listener did not take the connection in time";
+        return -ETIMEDOUT;
     }
     if (rc == -EAGAIN)
         *why = "the listener's queue is full";
@@ -913,6 +933,8 @@ int vcore_connect(int fd, uint32_t cid, uint32_t port, const char **why)
     int sv[2];
     int rc;
     uint32_t lcid, lport;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         rc = sys_socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
         if (rc < 0)
@@ -946,12 +968,22 @@ int vcore_connect(int fd, uint32_t cid, uint32_t port, const char **why)
             if (vcore_cid_dir(vcore_run_dir(), cid, dir, sizeof(dir)) < 0)
                 rc = -ENAMETOOLONG, *why = "run directory path too long";
             else
-                rc = vcore_send_hello(dir, port, &h, sv[1], nonblock ? MSG_DONTWAIT : 0, why);
+                rc = vcore_send_hello(dir, port, &h, sv[1], nonblock ? MSG_DONTWAIT : 0,
+                                      e.connect_timeout_us, why);
         }
         vcore_sys_close(sv[1]);
         if (rc == -EAGAIN && !nonblock && vcore_transport() == VCORE_ENCLAVE) {
-            /* The broker never blocks; a blocking connect waits for room. */
+            /* The broker never blocks; a blocking connect waits for room,
+             * up to the connect timeout (2 s by default, as Linux vsock). */
             vcore_sys_close(sv[0]);
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            uint64_t spent = (uint64_t)(now.tv_sec - start.tv_sec) * 1000000 +
+                             (uint64_t)((now.tv_nsec - start.tv_nsec) / 1000);
+            if (e.connect_timeout_us && spent >= e.connect_timeout_us) {
+                *why = "the listener did not take the connection in time";
+                return -ETIMEDOUT;
+            }
             struct timespec ts = { 0, 5 * 1000 * 1000 };
             nanosleep(&ts, NULL);
             continue;

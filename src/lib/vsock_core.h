@@ -135,11 +135,12 @@ int vcore_mailbox_bind(const char *dir, int sock, uint32_t *port, uint64_t *dev,
 
 /*
  * Hands conn_fd to the mailbox at dir/<port> with hello h. flags:
- * MSG_DONTWAIT or 0 (then waits while the mailbox is full). Nothing bound
- * there gives -ECONNRESET (what Linux vsock reports for a refused connect).
+ * MSG_DONTWAIT or 0 (then waits while the mailbox is full, at most
+ * timeout_us if not 0, then -ETIMEDOUT). Nothing bound there gives
+ * -ECONNRESET (what Linux vsock reports for a refused connect).
  */
 int vcore_send_hello(const char *dir, uint32_t port, const struct vsock_hello *h, int conn_fd,
-                     int flags, const char **why);
+                     int flags, uint64_t timeout_us, const char **why);
 
 /*
  * Receives one hello and its fd from a mailbox. flags: MSG_DONTWAIT or 0;

@@ -305,6 +305,50 @@ static void test_host_errors(void **state)
     vsock_close(d);
 }
 
+static void test_full_listener_times_out(void **state)
+{
+    (void)state;
+    struct cl_error err = { 0 };
+    int l = vsock_socket(&err);
+    assert_int_equal(vsock_bind_listen(l, 3, 6400, 1, &err), 0);
+    /* Nobody accepts: the mailbox fills (net.unix.max_dgram_qlen), then a
+     * blocking connect gives up after its connect timeout, a non-blocking
+     * one at once. */
+    int fds[4096];
+    int n = 0, rc = 0;
+    while (n < 4096) {
+        int c = vsock_socket(&err);
+        struct vcore_entry e;
+        assert_int_equal(vcore_get(c, &e), 1);
+        e.connect_timeout_us = 50000;
+        assert_int_equal(vcore_set(c, &e), 0);
+        fds[n++] = c;
+        if ((rc = vsock_connect(c, 3, 6400, &err)) < 0)
+            break;
+    }
+    assert_int_equal(rc, CL_EIO);
+    assert_int_equal(errno, ETIMEDOUT);
+    assert_string_equal(err.reason, "vsock connect to (3, 6400): the listener did not take the "
+                                    "connection in time: Connection timed out");
+    cl_error_clear(&err);
+    int c = vsock_socket(&err);
+    fcntl(c, F_SETFL, O_NONBLOCK);
+    assert_int_equal(vsock_connect(c, 3, 6400, &err), CL_EIO);
+    assert_int_equal(errno, EAGAIN);
+    vsock_close(c);
+    /* Accepting one makes room again. */
+    int a = vsock_accept(l, NULL, NULL, &err);
+    assert_true(a >= 0);
+    vsock_close(a);
+    c = vsock_socket(&err);
+    cl_error_clear(&err);
+    assert_int_equal(vsock_connect(c, 3, 6400, &err), 0);
+    vsock_close(c);
+    for (int i = 0; i < n; i++)
+        vsock_close(fds[i]);
+    vsock_close(l);
+}
+
 static void test_stale_listener_replaced(void **state)
 {
     (void)state;
@@ -792,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_proto_rejects),
         cmocka_unit_test_setup_teardown(test_host_connect_accept_halfclose, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_listener_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_listener_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_and_malformed_hellos_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enclave_both_directions, setup, teardown),
