@@ -391,7 +391,7 @@ static void *job_run(void *arg)
         const struct seg *s = &j->segs[i];
         for (uint64_t off = s->start; off < s->end;) {
             size_t n = (size_t)(s->end - off < READ_CHUNK ? s->end - off : READ_CHUNK);
-            const uint8_t *p;
+            const uint8_t *p = NULL;
             if ((j->rc = eif_read_at(j->e, off, buf, n, &p, &j->err)) < 0)
                 break;
             if ((s->ops & OP_HASH) && !EVP_DigestUpdate(j->hash, p, n)) {
