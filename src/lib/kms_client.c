@@ -111,6 +111,10 @@ int kms_client_new(const struct kms_client_config *cfg, struct kms_client **out,
             *colon = '\0';
             c->port = (unsigned)p;
         }
+        if (c->host && !*c->host) {
+            kms_client_free(c);
+            return cl_fail(err, CL_EINVAL, "invalid endpoint '%s'", cfg->endpoint);
+        }
     } else if (asprintf(&c->host, "kms.%s.amazonaws.com", cfg->region) < 0) {
         c->host = NULL;
     }
@@ -289,13 +293,24 @@ out:
     curl_easy_cleanup(curl);
     sock_bridge_free(bridge);
     curl_slist_free_all(headers);
-    free(payload);
+    free_secret(payload); /* Encrypt's request carries the plaintext (base64) */
     free(url);
     free(sigv4);
     free(target);
     free_secret(token);
+    if (x.body) /* unattested responses carry the plaintext (base64) */
+        OPENSSL_cleanse(x.body, x.len);
     free(x.body);
     return rc;
+}
+
+/* Wipes a JSON string field that holds a secret (a base64 plaintext) before
+ * the object is freed: jansson frees strings without clearing them. */
+static void wipe_field(json_t *obj, const char *name)
+{
+    json_t *v = obj ? json_object_get(obj, name) : NULL;
+    if (v && json_is_string(v))
+        OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
 }
 
 /* Decodes the base64 blob field `name` of a KMS response. */
@@ -455,6 +470,7 @@ int kms_decrypt(struct kms_client *c, const uint8_t *ciphertext, size_t cipherte
     rc = response_plaintext(resp, "Plaintext", &r, attest, plaintext, plaintext_len, err);
 out:
     recipient_release(&r);
+    wipe_field(resp, "Plaintext");
     json_decref(req);
     json_decref(resp);
     return rc;
@@ -478,11 +494,8 @@ int kms_encrypt(struct kms_client *c, const char *key_id, const uint8_t *plainte
     if ((rc = kms_call(c, "Encrypt", req, &resp, err)) < 0)
         goto out;
     rc = response_blob(resp, "CiphertextBlob", 64 * 1024, ciphertext, ciphertext_len, err);
-out:;
-    /* The request held the plaintext in base64: wipe it before freeing. */
-    json_t *p = json_object_get(req, "Plaintext");
-    if (p)
-        OPENSSL_cleanse((char *)json_string_value(p), json_string_length(p));
+out:
+    wipe_field(req, "Plaintext"); /* the caller's plaintext, in base64 */
     json_decref(req);
     json_decref(resp);
     return rc;
@@ -516,6 +529,7 @@ int kms_generate_data_key(struct kms_client *c, const char *key_id, const char *
     }
 out:
     recipient_release(&r);
+    wipe_field(resp, "Plaintext");
     json_decref(req);
     json_decref(resp);
     return rc;
@@ -549,6 +563,7 @@ int kms_generate_random(struct kms_client *c, size_t length, bool attest, uint8_
     }
 out:
     recipient_release(&r);
+    wipe_field(resp, "Plaintext");
     json_decref(req);
     json_decref(resp);
     return rc;

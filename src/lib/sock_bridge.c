@@ -99,6 +99,14 @@ static void *bridge_main(void *arg)
         if (pump(peer, b->fd, up, p[0].revents, p[1].revents) < 0 ||
             pump(b->fd, peer, down, p[1].revents, p[0].revents) < 0)
             break;
+        /* A side that hung up after its last byte was read can take nothing
+         * more: end here rather than poll its standing POLLHUP in a busy
+         * loop, and tell the other side (its writes now fail, its reads end). */
+        if (((p[0].revents & (POLLHUP | POLLERR)) && up->eof) ||
+            ((p[1].revents & (POLLHUP | POLLERR)) && down->eof)) {
+            shutdown(b->fd, SHUT_RDWR);
+            break;
+        }
     }
     free(up);
     free(down);
