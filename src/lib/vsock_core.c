@@ -699,9 +699,11 @@ static int replace_fd(int fd, int newfd)
         vcore_sys_close(newfd);
         return fl < 0 ? fl : fdfl;
     }
-    int nfl = sys_fcntl(newfd, F_GETFL, 0);
-    if (nfl >= 0)
-        sys_fcntl(newfd, F_SETFL, (nfl & ~O_NONBLOCK) | (fl & O_NONBLOCK));
+    if (fl & O_NONBLOCK) {   /* new sockets are blocking */
+        int nfl = sys_fcntl(newfd, F_GETFL, 0);
+        if (nfl >= 0)
+            sys_fcntl(newfd, F_SETFL, nfl | O_NONBLOCK);
+    }
     int rc = sys_dup3(newfd, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
     vcore_sys_close(newfd);
     return rc < 0 ? rc : 0;

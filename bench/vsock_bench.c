@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Benchmark for Cloister's emulated vsock (bench/vsock.sh). Prints one
+ * number per run:
+ *   vsock_bench host-connect N      parent -> parent connections/s (connect, accept, 1-byte echo, close)
+ *   vsock_bench enclave-connect N   enclave -> parent connections/s through a broker
+ *   vsock_bench unix-connect N      the same over a plain Unix stream socket (baseline)
+ *   vsock_bench host-stream MIB     MiB/s over an emulated vsock connection
+ *   vsock_bench unix-stream MIB     MiB/s over a plain Unix socket pair (baseline)
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cloister/vsock.h>
+
+#include "vsock_broker.h"
+#include "vsock_core.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const struct cl_error *err)
+{
+    fprintf(stderr, "vsock_bench: %s: %s\n", what, err ? err->reason : strerror(errno));
+    exit(1);
+}
+
+static void echo_one(int c)
+{
+    char b;
+    if (read(c, &b, 1) != 1 || write(c, &b, 1) != 1)
+        die("echo", NULL);
+}
+
+static void ping(int s)
+{
+    char b = 'x';
+    if (write(s, &b, 1) != 1 || read(s, &b, 1) != 1)
+        die("ping", NULL);
+}
+
+struct acceptor {
+    int l, n;
+    bool unix_sock;
+};
+
+static void *accept_loop(void *arg)
+{
+    struct acceptor *a = arg;
+    struct cl_error err = { 0 };
+    for (int i = 0; i < a->n; i++) {
+        int c = a->unix_sock ? accept(a->l, NULL, NULL) : vsock_accept(a->l, NULL, NULL, &err);
+        if (c < 0)
+            die("accept", &err);
+        echo_one(c);
+        close(c);
+    }
+    return NULL;
+}
+
+static int vsock_listener(uint32_t *port)
+{
+    struct cl_error err = { 0 };
+    int l = vsock_socket(&err);
+    if (l < 0 || vsock_bind_listen(l, VSOCK_CID_ANY, VSOCK_PORT_ANY, 128, &err) < 0 ||
+        vsock_getsockname(l, NULL, port, &err) < 0)
+        die("listen", &err);
+    return l;
+}
+
+static void connects(uint32_t port, int n)
+{
+    struct cl_error err = { 0 };
+    for (int i = 0; i < n; i++) {
+        int s = vsock_socket(&err);
+        if (s < 0 || vsock_connect(s, 3, port, &err) < 0)
+            die("connect", &err);
+        ping(s);
+        vsock_close(s);
+    }
+}
+
+struct broker_thread {
+    struct vsock_broker *b;
+    int stop[2];
+};
+
+static void *serve(void *arg)
+{
+    struct broker_thread *t = arg;
+    struct cl_error err = { 0 };
+    vsock_broker_run(t->b, t->stop[0], &err);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3)
+        return 2;
+    const char *mode = argv[1];
+    int n = atoi(argv[2]);
+    char dir[] = "/tmp/clv-bench-XXXXXX";
+    if (!mkdtemp(dir))
+        die("mkdtemp", NULL);
+    setenv("CLOISTER_RUN_DIR", dir, 1);
+    double t0 = 0, t1 = 0, amount = n;
+
+    if (strcmp(mode, "host-connect") == 0) {
+        uint32_t port;
+        struct acceptor a = { vsock_listener(&port), n, false };
+        pthread_t th;
+        pthread_create(&th, NULL, accept_loop, &a);
+        t0 = now();
+        connects(port, n);
+        pthread_join(th, NULL);
+        t1 = now();
+        vsock_close(a.l);
+    } else if (strcmp(mode, "enclave-connect") == 0) {
+        uint32_t port;
+        struct acceptor a = { vsock_listener(&port), n, false };
+        struct cl_error err = { 0 };
+        struct broker_thread bt;
+        if (vsock_broker_new(NULL, 16, &bt.b, &err) < 0)
+            die("broker", &err);
+        if (pipe(bt.stop) < 0)
+            die("pipe", NULL);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/broker", vsock_broker_host_dir(bt.b));
+        t0 = now();
+        pid_t pid = fork();
+        if (pid == 0) {
+            setenv("CLOISTER_VSOCK_BROKER", path, 1);
+            vcore_reset();
+            connects(port, n);
+            _exit(0);
+        }
+        pthread_t th, sv;
+        pthread_create(&sv, NULL, serve, &bt);
+        pthread_create(&th, NULL, accept_loop, &a);
+        pthread_join(th, NULL);
+        int st;
+        waitpid(pid, &st, 0);
+        t1 = now();
+        close(bt.stop[1]);
+        pthread_join(sv, NULL);
+        vsock_broker_free(bt.b);
+        vsock_close(a.l);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            die("enclave child failed", NULL);
+    } else if (strcmp(mode, "unix-connect") == 0) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+        int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 128) < 0)
+            die("unix listen", NULL);
+        struct acceptor a = { l, n, true };
+        pthread_t th;
+        pthread_create(&th, NULL, accept_loop, &a);
+        t0 = now();
+        for (int i = 0; i < n; i++) {
+            int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                die("unix connect", NULL);
+            ping(s);
+            close(s);
+        }
+        pthread_join(th, NULL);
+        t1 = now();
+        close(l);
+        unlink(sa.sun_path);
+    } else if (strcmp(mode, "host-stream") == 0 || strcmp(mode, "unix-stream") == 0) {
+        int s, c;
+        struct cl_error err = { 0 };
+        int l = -1;
+        if (mode[0] == 'h') {
+            uint32_t port;
+            l = vsock_listener(&port);
+            s = vsock_socket(&err);
+            if (vsock_connect(s, 3, port, &err) < 0)
+                die("connect", &err);
+            c = vsock_accept(l, NULL, NULL, &err);
+        } else {
+            int sv[2];
+            socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+            s = sv[0];
+            c = sv[1];
+        }
+        static char buf[1 << 16];
+        memset(buf, 'a', sizeof(buf));
+        size_t total = (size_t)n << 20;
+        t0 = now();
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(c);
+            for (size_t off = 0; off < total;) {
+                ssize_t w = write(s, buf, sizeof(buf));
+                if (w <= 0)
+                    _exit(1);
+                off += (size_t)w;
+            }
+            _exit(0);
+        }
+        close(s);
+        size_t got = 0;
+        for (;;) {
+            ssize_t r = read(c, buf, sizeof(buf));
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        waitpid(pid, NULL, 0);
+        t1 = now();
+        if (got != total)
+            die("short stream", NULL);
+        if (l >= 0)
+            vsock_close(l);
+    } else {
+        return 2;
+    }
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return 1;
+    printf("%.1f\n", amount / (t1 - t0));
+    return 0;
+}
