@@ -260,8 +260,8 @@ static int kms_call(struct kms_client *c, const char *op, json_t *body, json_t *
         if (x.too_big)
             rc = cl_fail(err, CL_ELIMIT, "the KMS response exceeds %d bytes", RESPONSE_MAX);
         else
-            rc = cl_fail(err, CL_EIO, "KMS request to %s failed: %s", c->host,
-                         curl_easy_strerror(cc));
+            rc = cl_fail(err, CL_EIO, "KMS request to %s failed: %s",
+                         c->endpoint_url ? c->endpoint_url : c->host, curl_easy_strerror(cc));
         goto out;
     }
     long status = 0;
