@@ -198,6 +198,9 @@ void vcore_forget(int fd)
 {
     if (fd < 0 || fd / PAGE_ENTRIES >= PAGE_COUNT)
         return;
+    struct vcore_entry *page = __atomic_load_n(&pages[fd / PAGE_ENTRIES], __ATOMIC_ACQUIRE);
+    if (!page || __atomic_load_n(&page[fd % PAGE_ENTRIES].kind, __ATOMIC_RELAXED) == VCORE_KIND_NONE)
+        return;   /* the common case, without the lock */
     lock();
     struct vcore_entry *p = pages[fd / PAGE_ENTRIES];
     if (p)

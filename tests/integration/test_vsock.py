@@ -317,6 +317,27 @@ def test_python_errors_through_preload(run_dir, monitors):
     ]
 
 
+STALE = r"""
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_close = {"x86_64": 3, "aarch64": 57}[os.uname().machine]
+s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+fd = s.detach()
+libc.syscall(SYS_close, fd)          # closed behind the preload library's back
+t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+print(t.fileno() == fd, t.getsockname())
+d = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+e = d.dup()                          # a duplicate is still a vsock socket
+print(e.getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN) == socket.AF_VSOCK)
+"""
+
+
+def test_preload_forgets_reused_descriptors(run_dir):
+    out = run([PY, "-c", STALE], env=env_for(run_dir, preload=True))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["True ('0.0.0.0', 0)", "True"]
+
+
 NSM_IOCTL = r"""
 import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)

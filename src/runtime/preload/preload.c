@@ -71,6 +71,18 @@ static bool emulating(void)
     return t == VCORE_HOST || t == VCORE_ENCLAVE;
 }
 
+/*
+ * A descriptor the kernel just handed out cannot be an emulated socket: forget
+ * whatever the table still says about its number (the previous holder may have
+ * been closed behind our back, e.g. by fclose() or a raw close system call).
+ */
+static int fresh(int fd)
+{
+    if (fd >= 0)
+        vcore_forget(fd);
+    return fd;
+}
+
 /* The tracked vsock entry of fd, if any (cheap for untracked fds). */
 static bool vsock_entry(int fd, struct vcore_entry *e)
 {
@@ -120,7 +132,7 @@ EXPORT int socket(int domain, int type, int protocol)
         int fd = vcore_socket(type, &why);
         return fd < 0 ? fail(fd) : fd;
     }
-    return (int)ret(syscall(SYS_socket, domain, type, protocol));
+    return fresh((int)syscall(SYS_socket, domain, type, protocol));
 }
 
 EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
@@ -150,7 +162,7 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     struct vcore_entry e;
     if (!vsock_entry(fd, &e))
-        return (int)ret(syscall(SYS_accept4, fd, addr, len, flags));
+        return fresh((int)syscall(SYS_accept4, fd, addr, len, flags));
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
         return fail(-EINVAL);
     uint32_t cid, port;
@@ -436,7 +448,7 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
         if (fd != -2)
             return fd;
     }
-    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+    return fresh((int)syscall(SYS_openat, dirfd, path, flags, mode));
 }
 
 static mode_t mode_arg(int flags, va_list ap)
