@@ -293,6 +293,15 @@ static void nsm_accept(struct monitor *m)
         int fd = accept4(m->nsm_listen, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             return;
+        /* nsm.sock is 0666 (any uid of the enclave uses /dev/nsm) at a
+         * public path: refuse other host users, who could otherwise get
+         * documents with their own public_key signed as this enclave, or
+         * extend and lock its PCR16-31 (docs/security-review.md S1). */
+        if (!rt_peer_is_enclave_or_root(fd, m->uid_base, RT_UID_RANGE)) {
+            log_info("%s: NSM: refused a connection from outside the enclave", m->id);
+            close(fd);
+            continue;
+        }
         if (atomic_fetch_add(&nsm_connections, 1) >= MAX_NSM_CONNECTIONS) {
             atomic_fetch_sub(&nsm_connections, 1);
             close(fd);

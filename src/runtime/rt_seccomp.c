@@ -77,10 +77,15 @@ int rt_seccomp_load(struct cl_error *err)
         rc = cl_fail(err, CL_EIO, "seccomp: cannot filter clone3");
         goto out;
     }
-    /* Sockets: no host vsock, no packet sockets, no raw sockets of any family. */
+    /* Sockets: no host vsock, no packet sockets, no raw sockets of any family.
+     * The family is an `int`: the kernel truncates the 64-bit register to
+     * its low 32 bits (SYSCALL_DEFINE's casts) while a filter sees all 64,
+     * so the comparison must mask the high half off, or
+     * socket(AF_VSOCK | 1ULL << 32, ...) passes the filter and still makes
+     * an AF_VSOCK socket (security review, docs/security-review.md S2). */
     struct { int a; scmp_datum_t mask, val; } sock_rules[] = {
-        { 0, ~(scmp_datum_t)0, AF_VSOCK },
-        { 0, ~(scmp_datum_t)0, AF_PACKET },
+        { 0, 0xffffffffu, AF_VSOCK },
+        { 0, 0xffffffffu, AF_PACKET },
         { 1, 0xf, SOCK_RAW },
         { 1, 0xf, SOCK_PACKET },
     };

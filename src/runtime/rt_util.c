@@ -288,3 +288,14 @@ out:
         close(dirfd);
     return rc;
 }
+
+bool rt_peer_is_enclave_or_root(int fd, uid_t uid_base, uid_t range)
+{
+    struct ucred cr;
+    socklen_t len = sizeof(cr);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || len != sizeof(cr))
+        return false;
+    if (cr.uid == 0)
+        return true;  /* host root is trusted throughout (docs/runtime.md) */
+    return cr.uid >= uid_base && cr.uid - uid_base < range;
+}

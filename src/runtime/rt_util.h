@@ -56,4 +56,15 @@ int rt_path(char *buf, size_t cap, struct cl_error *err, const char *fmt, ...)
 int rt_unix_listen(const char *path, mode_t mode, struct cl_error *err);
 int rt_unix_connect(const char *path, struct cl_error *err);
 
+/*
+ * Whether the peer of a connected Unix socket (SO_PEERCRED, its credentials
+ * at connect time as the kernel recorded them, in the host's user namespace)
+ * is host root or one of an enclave's uids [uid_base, uid_base + range).
+ * The enclave's NSM socket must be 0666 for every uid inside the enclave,
+ * and its path under the state directory is public (the EnclaveID): this
+ * keeps other host users from speaking to an enclave's NSM as the enclave.
+ * False when the credentials cannot be read.
+ */
+bool rt_peer_is_enclave_or_root(int fd, uid_t uid_base, uid_t range);
+
 #endif

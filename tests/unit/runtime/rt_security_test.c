@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Regression tests of the security review (docs/security-review.md):
+ * the enclave's seccomp filter against 64-bit argument tricks (S2), and the
+ * NSM socket's peer check that keeps other host users out (S1). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rt_seccomp.h"
+#include "rt_state.h"
+#include "rt_util.h"
+
+#ifndef AF_VSOCK
+#define AF_VSOCK 40
+#endif
+
+/* Runs fn in a child; returns its exit status (or 200 + signal). */
+static int in_child(int (*fn)(void *), void *arg)
+{
+    pid_t p = fork();
+    if (p == 0)
+        _exit(fn(arg));
+    int st = 0;
+    while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 200 + WTERMSIG(st);
+}
+
+/* 0 when socket(family) is refused with EPERM; the bit of the case otherwise. */
+static int socket_refused(long family, int bit)
+{
+    long fd = syscall(SYS_socket, family, (long)SOCK_STREAM, 0L);
+    if (fd >= 0) {
+        close((int)fd);
+        return bit;
+    }
+    return errno == EPERM ? 0 : bit;
+}
+
+static int seccomp_child(void *arg)
+{
+    (void)arg;
+    struct cl_error err = { 0 };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || rt_seccomp_load(&err) < 0)
+        return 100;
+    int bad = 0;
+    bad |= socket_refused(AF_VSOCK, 1);
+    /* The kernel reads the family as an int: the high half is dropped, so
+     * this is an AF_VSOCK socket too and must be refused the same way. */
+    bad |= socket_refused((long)((1ULL << 32) | AF_VSOCK), 2);
+    bad |= socket_refused((long)((0xffffffffULL << 32) | AF_VSOCK), 4);
+    bad |= socket_refused((long)((1ULL << 32) | AF_PACKET), 8);
+    /* ordinary sockets still work */
+    long fd = syscall(SYS_socket, (long)AF_UNIX, (long)SOCK_STREAM, 0L);
+    if (fd < 0)
+        bad |= 16;
+    else
+        close((int)fd);
+    return bad;
+}
+
+static void test_seccomp_vsock_high_bits(void **state)
+{
+    (void)state;
+    /* bit 2/4/8: the filter compared all 64 bits of an int argument */
+    assert_int_equal(in_child(seccomp_child, NULL), 0);
+}
+
+struct peer_case {
+    const char *path;
+    uid_t uid;
+};
+
+static int connect_as(void *arg)
+{
+    struct peer_case *c = arg;
+    if (c->uid != 0 && (setresgid(c->uid, c->uid, c->uid) < 0 || setresuid(c->uid, c->uid, c->uid) < 0))
+        return 100;
+    struct cl_error err = { 0 };
+    int fd = rt_unix_connect(c->path, &err);
+    if (fd < 0)
+        return 101;
+    char b;
+    /* wait until the parent has looked at us and closed */
+    while (read(fd, &b, 1) > 0)
+        ;
+    close(fd);
+    return 0;
+}
+
+/* Accepts one connection from a child running as uid, returns the verdict. */
+static bool verdict_for(int lfd, const char *path, uid_t uid, uid_t base)
+{
+    struct peer_case c = { path, uid };
+    pid_t p = fork();
+    if (p == 0)
+        _exit(connect_as(&c));
+    int fd = -1;
+    for (int i = 0; i < 5000 && fd < 0; i++) {
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            usleep(1000);
+    }
+    assert_true(fd >= 0);
+    bool ok = rt_peer_is_enclave_or_root(fd, base, RT_UID_RANGE);
+    close(fd);
+    int st = 0;
+    waitpid(p, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    return ok;
+}
+
+static void test_nsm_peer_check(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        skip();
+        return;
+    }
+    char dir[] = "/tmp/rt_security_XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/nsm.sock", dir);
+    struct cl_error err = { 0 };
+    int lfd = rt_unix_listen(path, 0666, &err);
+    assert_true(lfd >= 0);
+    chmod(dir, 0755);
+    const uid_t base = RT_UID_BASE + 3 * RT_UID_RANGE;
+    assert_true(verdict_for(lfd, path, 0, base));                       /* host root */
+    assert_true(verdict_for(lfd, path, base, base));                    /* enclave root */
+    assert_true(verdict_for(lfd, path, base + 1000, base));             /* enclave uid 1000 */
+    assert_false(verdict_for(lfd, path, 65534, base));                  /* host nobody */
+    assert_false(verdict_for(lfd, path, 1000, base));                   /* a host user */
+    assert_false(verdict_for(lfd, path, base - 1, base));               /* the enclave below */
+    assert_false(verdict_for(lfd, path, base + RT_UID_RANGE, base));    /* the enclave above */
+    /* not a socket: no credentials */
+    assert_false(rt_peer_is_enclave_or_root(-1, base, RT_UID_RANGE));
+    close(lfd);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seccomp_vsock_high_bits),
+        cmocka_unit_test(test_nsm_peer_check),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
