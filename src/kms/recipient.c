@@ -6,10 +6,12 @@
  */
 #include "recipient.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -44,6 +46,52 @@ const char *recipient_error_type(int code)
      * unconfirmed; we answer ValidationException (the request parameter is
      * invalid) for every refusal, KMSInternalException for our own failures. */
     return code == CL_ENOMEM ? "KMSInternalException" : "ValidationException";
+}
+
+/*
+ * Decoded public keys by SHA-256 of their SPKI DER. An enclave keeps its RSA
+ * key for the life of its process (the SDK makes one per client) and sends
+ * it in every document, and OpenSSL 3.0 decodes a key through its
+ * providers at a cost close to the attestation document's signature check,
+ * so the decoded key is kept. Only keys that passed the checks below are
+ * stored; an EVP_PKEY is safe to share between threads for encryption.
+ */
+#define PUBKEY_CACHE_SLOTS 64
+
+static struct {
+    pthread_mutex_t lock;
+    uint8_t digest[PUBKEY_CACHE_SLOTS][32];
+    EVP_PKEY *key[PUBKEY_CACHE_SLOTS];
+    unsigned next;
+} g_pubkeys = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* A new reference to the cached key with this SPKI digest, or NULL. */
+static EVP_PKEY *pubkey_cache_get(const uint8_t digest[32])
+{
+    EVP_PKEY *k = NULL;
+    pthread_mutex_lock(&g_pubkeys.lock);
+    for (unsigned i = 0; i < PUBKEY_CACHE_SLOTS; i++) {
+        if (g_pubkeys.key[i] && memcmp(g_pubkeys.digest[i], digest, 32) == 0) {
+            if (EVP_PKEY_up_ref(g_pubkeys.key[i]))
+                k = g_pubkeys.key[i];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_pubkeys.lock);
+    return k;
+}
+
+static void pubkey_cache_put(const uint8_t digest[32], EVP_PKEY *k)
+{
+    if (!EVP_PKEY_up_ref(k))
+        return;
+    pthread_mutex_lock(&g_pubkeys.lock);
+    unsigned slot = g_pubkeys.next++ % PUBKEY_CACHE_SLOTS;
+    EVP_PKEY *old = g_pubkeys.key[slot];
+    memcpy(g_pubkeys.digest[slot], digest, 32);
+    g_pubkeys.key[slot] = k;
+    pthread_mutex_unlock(&g_pubkeys.lock);
+    EVP_PKEY_free(old);
 }
 
 /* AWS's model-validation message shape (research §3.2). */
@@ -129,19 +177,29 @@ int recipient_verify(const uint8_t *doc, size_t doc_len, const char *key_encrypt
                      "The attestation document in Recipient is not valid: it carries no public key.");
         goto out;
     }
-    const unsigned char *p = pk;
-    r->pub = d2i_PUBKEY(NULL, &p, (long)pk_len);
-    if (!r->pub || (size_t)(p - pk) != pk_len || EVP_PKEY_get_base_id(r->pub) != EVP_PKEY_RSA) {
-        rc = cl_fail(err, CL_EUNSUPPORTED,
-                     "The attestation document in Recipient is not valid: its public key is not an RSA SubjectPublicKeyInfo.");
+    uint8_t digest[32];
+    if (!EVP_Digest(pk, pk_len, digest, NULL, EVP_sha256(), NULL)) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
         goto out;
     }
-    int bits = EVP_PKEY_get_bits(r->pub);
-    if (bits < 2048 || bits > 4096) {
-        rc = cl_fail(err, CL_EUNSUPPORTED,
-                     "The attestation document in Recipient is not valid: its RSA key has %d bits (2048 to 4096 accepted).",
-                     bits);
-        goto out;
+    r->pub = pubkey_cache_get(digest);
+    if (!r->pub) {
+        const unsigned char *p = pk;
+        r->pub = d2i_PUBKEY(NULL, &p, (long)pk_len);
+        if (!r->pub || (size_t)(p - pk) != pk_len || EVP_PKEY_get_base_id(r->pub) != EVP_PKEY_RSA) {
+            ERR_clear_error();
+            rc = cl_fail(err, CL_EUNSUPPORTED,
+                         "The attestation document in Recipient is not valid: its public key is not an RSA SubjectPublicKeyInfo.");
+            goto out;
+        }
+        int bits = EVP_PKEY_get_bits(r->pub);
+        if (bits < 2048 || bits > 4096) {
+            rc = cl_fail(err, CL_EUNSUPPORTED,
+                         "The attestation document in Recipient is not valid: its RSA key has %d bits (2048 to 4096 accepted).",
+                         bits);
+            goto out;
+        }
+        pubkey_cache_put(digest, r->pub);
     }
 
     r->module_id = strdup(attest_doc_module_id(r->doc));

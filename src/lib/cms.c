@@ -2,11 +2,11 @@
 /*
  * CiphertextForRecipient (research/kms.md §1.4 and Addendum).
  *
- * Encoding goes through OpenSSL's CMS API: a key-id recipient (RFC 5652
- * §6.2.1 rid [0] subjectKeyIdentifier, so KeyTransRecipientInfo and
- * EnvelopedData are version 2) with streaming output, which writes the
- * indefinite-length outer layers of KMS's responses; OAEP parameters are set
- * on the recipient's key context.
+ * Encoding goes through OpenSSL's ASN.1 template encoder with templates
+ * marking the layers KMS writes with indefinite lengths, a key-id recipient
+ * (RFC 5652 §6.2.1 rid [0] subjectKeyIdentifier, so KeyTransRecipientInfo
+ * and EnvelopedData are version 2), RSA-OAEP through EVP_PKEY_encrypt and
+ * AES-256-CBC through EVP (see "Encoding" for why not the CMS API).
  *
  * Decoding goes through OpenSSL's ASN.1 template decoder (BER: indefinite
  * lengths and constructed OCTET STRINGs are accepted, DER too), with
@@ -17,14 +17,14 @@
  */
 #include "cms.h"
 
-#include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/asn1t.h>
-#include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
@@ -84,64 +84,120 @@ ASN1_SEQUENCE(KMS_CI) = {
 /* ------------------------------------------------------------------------ */
 /* Encoding.                                                                 */
 
-/* The key that signs the throwaway recipient certificates: OpenSSL only
- * reads a certificate's extensions (the SKI) once the certificate encodes
- * completely, signature included. Ed25519: the cheapest signature. Made once. */
-static EVP_PKEY *g_cert_signer;
-static pthread_once_t g_cert_signer_once = PTHREAD_ONCE_INIT;
+/*
+ * The same structures for writing, with indefinite lengths exactly where
+ * KMS's responses have them (testdata/kms/input_ber.bin): ContentInfo, its
+ * [0], EnvelopedData, EncryptedContentInfo and the [0] encryptedContent,
+ * which is a constructed OCTET STRING (X.690 §8.7.3.2) holding one
+ * primitive chunk - encoded here as an IMPLICIT [0] SEQUENCE OF OCTET
+ * STRING with indefinite length, which is the same bytes. RecipientInfos
+ * stay definite (DER), as in KMS's.
+ *
+ * Why not OpenSSL's CMS API: it takes the recipient as a certificate, which
+ * makes OpenSSL 3.0 encode and decode the RSA key through its providers
+ * several times per call (~0.5-1 ms, more than the attestation document's
+ * ECDSA P-384 verification); encoding the structure directly and calling
+ * EVP_PKEY_encrypt costs the RSA-OAEP operation and little else. The output
+ * is what the CMS API with CMS_USE_KEYID | CMS_STREAM wrote, byte for byte
+ * in its structure, except that it now matches KMS's own bytes in two
+ * places: the sha256 AlgorithmIdentifiers carry NULL parameters and the
+ * content is one chunk (tests/unit/cms_test.c compares the skeleton with the
+ * KMS sample and opens the output with OpenSSL's CMS_decrypt).
+ */
+DEFINE_STACK_OF(ASN1_OCTET_STRING)
 
-static void make_cert_signer(void)
-{
-    g_cert_signer = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-}
+typedef struct {
+    ASN1_OBJECT *type;
+    X509_ALGOR *alg;
+    STACK_OF(ASN1_OCTET_STRING) *chunks;
+} KMS_ECI_OUT;
 
-/* A throwaway certificate around pub carrying our SKI: OpenSSL's CMS API
- * takes recipients as certificates and, with CMS_USE_KEYID, identifies them
- * by the subjectKeyIdentifier extension. It never leaves this function's
- * caller. */
-static int recipient_cert(EVP_PKEY *pub, const uint8_t *spki_der, size_t spki_der_len, X509 **out,
-                          struct cl_error *err)
+ASN1_NDEF_SEQUENCE(KMS_ECI_OUT) = {
+    ASN1_SIMPLE(KMS_ECI_OUT, type, ASN1_OBJECT),
+    ASN1_SIMPLE(KMS_ECI_OUT, alg, X509_ALGOR),
+    ASN1_IMP_EX(KMS_ECI_OUT, chunks, ASN1_OCTET_STRING, 0, ASN1_TFLG_SEQUENCE_OF | ASN1_TFLG_NDEF),
+} static_ASN1_NDEF_SEQUENCE_END(KMS_ECI_OUT)
+
+typedef struct {
+    ASN1_INTEGER *version;
+    STACK_OF(KMS_KTRI) *ris;
+    KMS_ECI_OUT *eci;
+} KMS_ENV_OUT;
+
+ASN1_NDEF_SEQUENCE(KMS_ENV_OUT) = {
+    ASN1_SIMPLE(KMS_ENV_OUT, version, ASN1_INTEGER),
+    ASN1_SET_OF(KMS_ENV_OUT, ris, KMS_KTRI),
+    ASN1_SIMPLE(KMS_ENV_OUT, eci, KMS_ECI_OUT),
+} static_ASN1_NDEF_SEQUENCE_END(KMS_ENV_OUT)
+
+typedef struct {
+    ASN1_OBJECT *type;
+    KMS_ENV_OUT *env;
+} KMS_CI_OUT;
+
+ASN1_NDEF_SEQUENCE(KMS_CI_OUT) = {
+    ASN1_SIMPLE(KMS_CI_OUT, type, ASN1_OBJECT),
+    ASN1_NDEF_EXP(KMS_CI_OUT, env, KMS_ENV_OUT, 0),
+} static_ASN1_NDEF_SEQUENCE_END(KMS_CI_OUT)
+
+/* keyEncryptionAlgorithm as KMS sends it (input_ber.bin, offset 65):
+ * rsaesOaep { [0] sha256 NULL, [1] mgf1 { sha256 NULL } }, no pSourceFunc
+ * (RFC 8017 A.2.1, RFC 4055 §4.1). */
+static const uint8_t OAEP_SHA256_ALG[] = {
+    0x30, 0x3c, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x07, 0x30, 0x2f,
+    0xa0, 0x0f, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    0x05, 0x00, 0xa1, 0x1c, 0x30, 0x1a, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
+    0x01, 0x08, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    0x05, 0x00,
+};
+
+/* Largest plaintext we wrap: far above KMS's (4096 bytes, or a PKCS#8 RSA-4096
+ * private key), well inside int arithmetic. */
+#define CMS_PLAINTEXT_MAX (1u << 20)
+
+/* RSAES-OAEP(SHA-256, MGF1-SHA-256, empty label) of cek to pub into ek. */
+static int oaep_wrap(EVP_PKEY *pub, const uint8_t *cek, size_t cek_len, uint8_t *ek,
+                     size_t *ek_len, struct cl_error *err)
 {
     int rc = 0;
-    X509 *x = NULL;
-    ASN1_OCTET_STRING *ski = NULL;
-    unsigned char *spki = NULL;
-    uint8_t digest[32];
-    *out = NULL;
-
-    /* Encoding a key costs OpenSSL 3.0 ~0.1 ms: use the caller's DER when given. */
-    int spki_len;
-    if (spki_der) {
-        spki_len = (int)spki_der_len;
-    } else {
-        spki_len = i2d_PUBKEY(pub, &spki);
-        if (spki_len <= 0) {
-            rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot encode the recipient key");
-            goto out;
-        }
-    }
-    /* SKI = SHA-256(SPKI DER): 32 bytes like KMS's (research §1.4: KMS's
-     * derivation is unconfirmed; no known consumer checks it). */
-    if (!EVP_Digest(spki_der ? spki_der : spki, (size_t)spki_len, digest, NULL, EVP_sha256(), NULL)) {
-        rc = cl_fail_openssl(err, CL_ECRYPTO, "SHA-256 failed");
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(pub, NULL);
+    size_t need = 0;
+    if (!pctx || EVP_PKEY_encrypt_init(pctx) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0 ||
+        EVP_PKEY_encrypt(pctx, NULL, &need, cek, cek_len) <= 0) {
+        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot set up the OAEP recipient");
         goto out;
     }
-    x = X509_new();
-    ski = ASN1_OCTET_STRING_new();
-    if (!x || !ski || !ASN1_OCTET_STRING_set(ski, digest, sizeof(digest)) ||
-        !X509_set_version(x, X509_VERSION_3) || !X509_set_pubkey(x, pub) ||
-        !X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0, X509V3_ADD_DEFAULT) ||
-        pthread_once(&g_cert_signer_once, make_cert_signer) != 0 || !g_cert_signer ||
-        !X509_sign(x, g_cert_signer, NULL)) {
-        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot build the recipient certificate");
+    if (need > *ek_len) {
+        rc = cl_fail(err, CL_EINVAL, "the recipient key is too large");
         goto out;
     }
-    *out = x;
-    x = NULL;
+    if (EVP_PKEY_encrypt(pctx, ek, ek_len, cek, cek_len) <= 0) {
+        rc = cl_fail_openssl(err, CL_ECRYPTO, "RSA-OAEP encryption failed");
+        goto out;
+    }
 out:
-    OPENSSL_free(spki);
-    ASN1_OCTET_STRING_free(ski);
-    X509_free(x);
+    EVP_PKEY_CTX_free(pctx);
+    return rc;
+}
+
+/* AES-256-CBC with PKCS#7 padding (RFC 5652 §6.3) of pt into ct (room for len + 16). */
+static int cbc_encrypt(const uint8_t key[32], const uint8_t iv[16], const uint8_t *pt, size_t len,
+                       uint8_t *ct, size_t *ct_len, struct cl_error *err)
+{
+    int rc = 0, n1 = 0, n2 = 0;
+    EVP_CIPHER_CTX *cctx = EVP_CIPHER_CTX_new();
+    if (!cctx || !EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key, iv) ||
+        !EVP_EncryptUpdate(cctx, ct, &n1, pt, (int)len) ||
+        !EVP_EncryptFinal_ex(cctx, ct + n1, &n2)) {
+        rc = cl_fail_openssl(err, CL_ECRYPTO, "AES-256-CBC failed");
+        goto out;
+    }
+    *ct_len = (size_t)n1 + (size_t)n2;
+out:
+    EVP_CIPHER_CTX_free(cctx);
     return rc;
 }
 
@@ -156,9 +212,13 @@ int cms_envelope_encrypt_spki(EVP_PKEY *pub, const uint8_t *spki, size_t spki_le
                               struct cl_error *err)
 {
     int rc = 0;
-    X509 *cert = NULL;
-    CMS_ContentInfo *cms = NULL;
-    BIO *in = NULL, *mem = NULL;
+    uint8_t cek[32], iv[16], ski[CMS_SKI_LEN], ek[512];
+    size_t ek_len = sizeof(ek), ct_len = 0;
+    uint8_t *ct = NULL, *buf = NULL;
+    unsigned char *own_spki = NULL;
+    KMS_CI_OUT *ci = NULL;
+    KMS_KTRI *ri = NULL;
+    ASN1_OCTET_STRING *ivs = NULL, *chunk = NULL;
     *out = NULL;
     *out_len = 0;
 
@@ -166,57 +226,112 @@ int cms_envelope_encrypt_spki(EVP_PKEY *pub, const uint8_t *spki, size_t spki_le
         return cl_fail(err, CL_EINVAL, "the recipient key is not an RSA key");
     if (!plaintext && len)
         return cl_fail(err, CL_EINVAL, "no plaintext");
+    if (len > CMS_PLAINTEXT_MAX)
+        return cl_fail(err, CL_ELIMIT, "plaintext too large (%zu bytes)", len);
     if (spki && (spki_len == 0 || spki_len > 4096))
         return cl_fail(err, CL_EINVAL, "bad SubjectPublicKeyInfo length");
-    rc = recipient_cert(pub, spki, spki_len, &cert, err);
-    if (rc < 0)
-        goto out;
-
-    const unsigned flags = CMS_USE_KEYID | CMS_STREAM | CMS_BINARY | CMS_PARTIAL;
-    cms = CMS_encrypt(NULL, NULL, EVP_aes_256_cbc(), flags);
-    if (!cms) {
-        rc = cl_fail_openssl(err, CL_ECRYPTO, "CMS_encrypt failed");
+    if (!spki) {
+        int n = i2d_PUBKEY(pub, &own_spki);
+        if (n <= 0) {
+            rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot encode the recipient key");
+            goto out;
+        }
+        spki = own_spki;
+        spki_len = (size_t)n;
+    }
+    /* SKI = SHA-256(SPKI DER): 32 bytes like KMS's (research §1.4: KMS's
+     * derivation is unconfirmed; no known consumer checks it). */
+    if (!EVP_Digest(spki, spki_len, ski, NULL, EVP_sha256(), NULL)) {
+        rc = cl_fail_openssl(err, CL_ECRYPTO, "SHA-256 failed");
         goto out;
     }
-    /* CMS_KEY_PARAM: leave the key context for us to set OAEP (RFC 8017
-     * RSAES-OAEP, SHA-256, MGF1-SHA-256, empty label: research §1.4). */
-    CMS_RecipientInfo *ri = CMS_add1_recipient_cert(cms, cert, CMS_USE_KEYID | CMS_KEY_PARAM);
-    EVP_PKEY_CTX *pctx = ri ? CMS_RecipientInfo_get0_pkey_ctx(ri) : NULL;
-    if (!pctx || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0) {
-        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot set up the OAEP recipient");
+    /* A fresh content-encryption key and IV per message (RFC 5652 §6.3). */
+    if (RAND_priv_bytes(cek, sizeof(cek)) != 1 || RAND_bytes(iv, sizeof(iv)) != 1) {
+        rc = cl_fail_openssl(err, CL_ECRYPTO, "no random bytes");
         goto out;
     }
-    in = BIO_new_mem_buf(plaintext ? (const void *)plaintext : (const void *)"", (int)len);
-    mem = BIO_new(BIO_s_mem());
-    if (!in || !mem) {
-        rc = cl_fail_openssl(err, CL_ENOMEM, "out of memory");
+    if ((rc = oaep_wrap(pub, cek, sizeof(cek), ek, &ek_len, err)) < 0)
         goto out;
-    }
-    /* Streaming output = BER with indefinite lengths (the KMS shape). */
-    if (!i2d_CMS_bio_stream(mem, cms, in, flags)) {
-        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot encode the CMS EnvelopedData");
-        goto out;
-    }
-    char *data;
-    long n = BIO_get_mem_data(mem, &data);
-    if (n <= 0) {
-        rc = cl_fail(err, CL_ECRYPTO, "empty CMS output");
-        goto out;
-    }
-    *out = malloc((size_t)n);
-    if (!*out) {
+    ct = OPENSSL_malloc(len + 16);
+    if (!ct) {
         rc = cl_fail(err, CL_ENOMEM, "out of memory");
         goto out;
     }
-    memcpy(*out, data, (size_t)n);
+    if ((rc = cbc_encrypt(cek, iv, plaintext ? plaintext : (const uint8_t *)"", len, ct, &ct_len,
+                          err)) < 0)
+        goto out;
+
+    /* The structure: every required member is allocated by ASN1_item_new. */
+    ci = (KMS_CI_OUT *)ASN1_item_new(ASN1_ITEM_rptr(KMS_CI_OUT));
+    ri = (KMS_KTRI *)ASN1_item_new(ASN1_ITEM_rptr(KMS_KTRI));
+    ivs = ASN1_OCTET_STRING_new();
+    chunk = ASN1_OCTET_STRING_new();
+    if (!ci || !ri || !ivs || !chunk) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        goto out;
+    }
+    const unsigned char *p = OAEP_SHA256_ALG;
+    X509_ALGOR *kea = d2i_X509_ALGOR(NULL, &p, sizeof(OAEP_SHA256_ALG));
+    if (!kea) {
+        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot decode the RSAES-OAEP AlgorithmIdentifier");
+        goto out;
+    }
+    X509_ALGOR_free(ri->kea);
+    ri->kea = kea;
+    /* RFC 5652 §6.1/§6.2.1: version 2 for both, since rid is a subjectKeyIdentifier. */
+    ci->type = OBJ_nid2obj(NID_pkcs7_enveloped);
+    ci->env->eci->type = OBJ_nid2obj(NID_pkcs7_data);
+    if (!ASN1_INTEGER_set(ci->env->version, 2) || !ASN1_INTEGER_set(ri->version, 2) ||
+        !ASN1_OCTET_STRING_set(ri->ski, ski, sizeof(ski)) ||
+        !ASN1_OCTET_STRING_set(ri->ek, ek, (int)ek_len) ||
+        !ASN1_OCTET_STRING_set(ivs, iv, sizeof(iv)) ||
+        !X509_ALGOR_set0(ci->env->eci->alg, OBJ_nid2obj(NID_aes_256_cbc), V_ASN1_OCTET_STRING, ivs)) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        goto out;
+    }
+    ivs = NULL; /* owned by the AlgorithmIdentifier */
+    if (!sk_KMS_KTRI_push(ci->env->ris, ri)) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        goto out;
+    }
+    ri = NULL;
+    ASN1_STRING_set0(chunk, ct, (int)ct_len);
+    ct = NULL; /* owned by the chunk (ciphertext, nothing to wipe) */
+    if (!sk_ASN1_OCTET_STRING_push(ci->env->eci->chunks, chunk)) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        goto out;
+    }
+    chunk = NULL;
+
+    /* ASN1_item_ndef_i2d: indefinite lengths where the templates say NDEF. */
+    int n = ASN1_item_ndef_i2d((ASN1_VALUE *)ci, NULL, ASN1_ITEM_rptr(KMS_CI_OUT));
+    if (n <= 0 || n > (int)CMS_PLAINTEXT_MAX + 8192) {
+        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot encode the CMS EnvelopedData");
+        goto out;
+    }
+    buf = malloc((size_t)n);
+    if (!buf) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        goto out;
+    }
+    unsigned char *w = buf;
+    if (ASN1_item_ndef_i2d((ASN1_VALUE *)ci, &w, ASN1_ITEM_rptr(KMS_CI_OUT)) != n ||
+        w != buf + n) {
+        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot encode the CMS EnvelopedData");
+        goto out;
+    }
+    *out = buf;
     *out_len = (size_t)n;
+    buf = NULL;
 out:
-    BIO_free(in);
-    BIO_free(mem);
-    CMS_ContentInfo_free(cms);
-    X509_free(cert);
+    OPENSSL_cleanse(cek, sizeof(cek));
+    free(buf);
+    OPENSSL_free(ct);
+    OPENSSL_free(own_spki);
+    ASN1_OCTET_STRING_free(ivs);
+    ASN1_OCTET_STRING_free(chunk);
+    ASN1_item_free((ASN1_VALUE *)ri, ASN1_ITEM_rptr(KMS_KTRI));
+    ASN1_item_free((ASN1_VALUE *)ci, ASN1_ITEM_rptr(KMS_CI_OUT));
     ERR_clear_error();
     return rc;
 }

@@ -415,6 +415,78 @@ static void encrypt_with_callers_spki(void **state)
     OPENSSL_free(spki);
 }
 
+/* Our output is KMS's bytes (testdata/kms/input_ber.bin) but for the random
+ * and key-dependent parts: same length for the same sizes, same tags, same
+ * lengths, same algorithm identifiers (sha256 with NULL parameters), one
+ * content chunk. */
+static void same_bytes_as_kms_but_random_parts(void **state)
+{
+    (void)state;
+    size_t kms_len;
+    uint8_t *kms = testdata("input_ber.bin", &kms_len);
+    uint8_t pt[40];
+    memset(pt, 0x5a, sizeof(pt)); /* 40 bytes pad to 48, the sample's content length */
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    struct cl_error err = {0};
+    assert_int_equal(cms_envelope_encrypt(g_rsa2048, pt, sizeof(pt), &blob, &blob_len, &err), 0);
+    assert_int_equal(blob_len, kms_len);
+    /* Offsets from `openssl asn1parse -i -in input_ber.bin`. */
+    static const struct { size_t off, len; } random_parts[] = {
+        {33, 32},   /* rid [0] subjectKeyIdentifier */
+        {131, 256}, /* encryptedKey */
+        {415, 16},  /* aes-256-cbc IV */
+        {435, 48},  /* the one encryptedContent chunk */
+    };
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof(random_parts) / sizeof(random_parts[0]); i++) {
+        assert_memory_equal(blob + at, kms + at, random_parts[i].off - at);
+        at = random_parts[i].off + random_parts[i].len;
+    }
+    assert_memory_equal(blob + at, kms + at, kms_len - at);
+    free(blob);
+    free(kms);
+}
+
+/* OpenSSL's own CMS implementation opens what we write (as `openssl cms
+ * -decrypt` does in test_kms_recipient.py). */
+static void openssl_cms_decrypts_it(void **state)
+{
+    (void)state;
+    static const size_t lens[] = {0, 1, 16, 32, 4096};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        uint8_t *pt = malloc(lens[i] + 1);
+        for (size_t j = 0; j < lens[i]; j++)
+            pt[j] = (uint8_t)(j * 13 + 1);
+        uint8_t *blob = NULL;
+        size_t blob_len = 0;
+        struct cl_error err = {0};
+        assert_int_equal(cms_envelope_encrypt(g_rsa2048, pt, lens[i], &blob, &blob_len, &err), 0);
+        const unsigned char *p = blob;
+        CMS_ContentInfo *ci = d2i_CMS_ContentInfo(NULL, &p, (long)blob_len);
+        assert_non_null(ci);
+        assert_ptr_equal(p, blob + blob_len);
+        BIO *out = BIO_new(BIO_s_mem());
+        assert_int_equal(CMS_decrypt(ci, g_rsa2048, NULL, NULL, out, CMS_BINARY), 1);
+        char *data;
+        long n = BIO_get_mem_data(out, &data);
+        assert_int_equal((size_t)n, lens[i]);
+        if (lens[i])
+            assert_memory_equal(data, pt, lens[i]);
+        /* and not with another key (CMS_DEBUG_DECRYPT: fail at the unwrap
+         * instead of going on with a random key, OpenSSL's MMA defence) */
+        BIO_free(out);
+        out = BIO_new(BIO_s_mem());
+        assert_int_equal(CMS_decrypt(ci, g_rsa2048_other, NULL, NULL, out,
+                                     CMS_BINARY | CMS_DEBUG_DECRYPT), 0);
+        ERR_clear_error();
+        BIO_free(out);
+        CMS_ContentInfo_free(ci);
+        free(blob);
+        free(pt);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +497,8 @@ int main(void)
         cmocka_unit_test(refuses_wrong_versions_and_types),
         cmocka_unit_test(refuses_other_cms_shapes),
         cmocka_unit_test(encrypt_with_callers_spki),
+        cmocka_unit_test(same_bytes_as_kms_but_random_parts),
+        cmocka_unit_test(openssl_cms_decrypts_it),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
