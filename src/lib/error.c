@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The error idiom (include/cloister/error.h). libc only, so that the static
+ * enclave init compiles it too; cl_fail_openssl() lives in error_openssl.c.
+ */
 #include <cloister/error.h>
+
+#include "error_record.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/err.h>
-
-__attribute__((format(printf, 4, 0))) static int record(struct cl_error *err, int code,
-                                                        const char *suffix, const char *fmt,
-                                                        va_list ap)
+int cl_error_vrecord(struct cl_error *err, int code, const char *suffix, const char *fmt,
+                     va_list ap)
 {
     if (!err)
         return code;
@@ -30,7 +33,7 @@ int cl_fail(struct cl_error *err, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    record(err, code, NULL, fmt, ap);
+    cl_error_vrecord(err, code, NULL, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -42,28 +45,9 @@ int cl_fail_errno(struct cl_error *err, int code, const char *fmt, ...)
     const char *why = strerror_r(saved, buf, sizeof(buf));
     va_list ap;
     va_start(ap, fmt);
-    record(err, code, why, fmt, ap);
+    cl_error_vrecord(err, code, why, fmt, ap);
     va_end(ap);
     errno = saved;
-    return code;
-}
-
-int cl_fail_openssl(struct cl_error *err, int code, const char *fmt, ...)
-{
-    char buf[256] = "unknown OpenSSL error";
-    unsigned long e = ERR_peek_last_error();
-    if (e != 0) {
-        const char *reason = ERR_reason_error_string(e);
-        if (reason)
-            snprintf(buf, sizeof(buf), "%s", reason);
-        else
-            ERR_error_string_n(e, buf, sizeof(buf));
-    }
-    ERR_clear_error();
-    va_list ap;
-    va_start(ap, fmt);
-    record(err, code, buf, fmt, ap);
-    va_end(ap);
     return code;
 }
 
