@@ -10,21 +10,13 @@
 # must talk to: the KMS identity is part of the measured image.
 set -eu
 build=$1 server=$2 ca=$3 out=$4 name=${5:-data-processing}
+here=$(cd "$(dirname "$0")" && pwd)
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
-mkdir -p "$root/usr/bin" "$root/etc/ssl/certs"
-cp "$server" "$root/usr/bin/server"
+mkdir -p "$root/etc/ssl/certs"
+"$here/../../scripts/rootfs-add-program.sh" "$root" "$server" /usr/bin/server
 cp "$ca" "$root/etc/ssl/certs/ca-certificates.crt"
-# The loader and every library the server needs, at the same paths.
-ldd "$server" | awk '/=> \//{print $3} /^\t\/[^ ]*ld-linux/{print $1}' | sort -u |
-while read -r lib; do
-    mkdir -p "$root$(dirname "$lib")"
-    cp -L "$lib" "$root$lib"
-done
-# Dynamic linking on Debian looks in /lib64 for the loader.
-[ -e /lib64/ld-linux-x86-64.so.2 ] && mkdir -p "$root/lib64" &&
-    cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
 
 "$build/bin/cloister" build-enclave --rootfs "$root" --cmd /usr/bin/server \
     --name "$name" --version 1.0 --output-file "$out"
