@@ -17,8 +17,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include <cloister/eif.h>
 
@@ -630,6 +633,32 @@ static int archive_seek_member(struct blob *b, const char *name, struct cl_error
     return cl_fail(err, CL_EFORMAT, "member '%s': too many links", name);
 }
 
+/*
+ * Opens a file named by an image's own metadata (manifest.json's Config and
+ * Layers) below the image directory and nowhere else: an absolute name, a
+ * ".." or a symbolic link that climbs out would otherwise read any host file
+ * the builder can read into the EIF (security review, docs/security-review.md
+ * S4). docker save links identical layers with relative symlinks inside the
+ * directory, which RESOLVE_BENEATH still follows. EXDEV: outside.
+ */
+static int store_dir_open(int dirfd, const char *name)
+{
+    struct open_how how = {
+        .flags = O_RDONLY | O_CLOEXEC,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+    if (fd >= 0 || errno != ENOSYS)
+        return (int)fd;
+    /* Kernels before 5.6: lexical check only (no symlink climbing check). */
+    char norm[IMAGE_PATH_MAX + 1];
+    if (name[0] == '/' || member_name(NULL, name, norm, sizeof(norm)) < 0) {
+        errno = EXDEV;
+        return -1;
+    }
+    return openat(dirfd, norm, O_RDONLY | O_CLOEXEC);
+}
+
 /* Opens blob `name` of the store; with digest, its bytes are checked. */
 static int blob_open(const struct store *st, const char *name, const char *digest,
                      struct blob **out, struct cl_error *err)
@@ -654,7 +683,11 @@ static int blob_open(const struct store *st, const char *name, const char *diges
         }
     }
     if (st->kind == STORE_DIR) {
-        b->fd = openat(st->dirfd, name, O_RDONLY | O_CLOEXEC);
+        b->fd = store_dir_open(st->dirfd, name);
+        if (b->fd < 0 && errno == EXDEV) {
+            rc = cl_fail(err, CL_EFORMAT, "'%s' is outside the image directory", name);
+            goto out;
+        }
         if (b->fd < 0) {
             rc = cl_fail_errno(err, errno == ENOENT ? CL_ENOTFOUND : CL_EIO, "cannot open '%s'",
                                name);
