@@ -29,7 +29,7 @@
 #include <cloister/vsock.h>
 
 #include "attest_doc.h"
-#include "hex.h"
+#include "eif_json.h"
 #include "hostconf.h"
 #include "log.h"
 #include "nsm_endpoint.h"
@@ -171,25 +171,6 @@ static int parse_args(struct monitor *m, int argc, char **argv)
 
 /* ---- the record ------------------------------------------------------- */
 
-static void add_pcr(json_t *o, const char *name, const uint8_t pcr[48])
-{
-    char hex[97];
-    hex_encode(hex, pcr, 48);
-    json_object_set_new(o, name, json_string(hex));
-}
-
-/* EnclaveBuildInfo, flattened as nitro-cli prints it. */
-static json_t *measurements_json(const struct eif_measurements *me)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "HashAlgorithm", json_string("Sha384 { ... }"));
-    add_pcr(o, "PCR0", me->pcr0);
-    add_pcr(o, "PCR1", me->pcr1);
-    add_pcr(o, "PCR2", me->pcr2);
-    if (me->has_pcr8)
-        add_pcr(o, "PCR8", me->pcr8);
-    return o;
-}
 
 /* As describe-eif shows the metadata section (MetadataDescribeInfo). */
 static json_t *metadata_json(json_t *meta)
@@ -232,7 +213,7 @@ static json_t *new_record(struct monitor *m, const char *name)
     json_object_set_new(r, "MemoryMiB", json_integer((json_int_t)m->memory_mib));
     json_object_set_new(r, "State", json_string("STARTING"));
     json_object_set_new(r, "Flags", json_string(m->debug ? "DEBUG_MODE" : "NONE"));
-    json_object_set_new(r, "Measurements", measurements_json(eif_measurements(m->eif)));
+    json_object_set_new(r, "Measurements", eif_measurements_json(eif_measurements(m->eif)));
     json_t *meta = eif_metadata_json(m->eif) ? json_loads(eif_metadata_json(m->eif), 0, NULL) : NULL;
     json_object_set(r, "ImageName", meta && json_object_get(meta, "ImageName") ? json_object_get(meta, "ImageName") : json_null());
     json_object_set(r, "ImageVersion", meta && json_object_get(meta, "ImageVersion") ? json_object_get(meta, "ImageVersion") : json_null());
