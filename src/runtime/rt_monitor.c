@@ -14,12 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/signalfd.h>
+#include <sys/statfs.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -351,10 +355,97 @@ static int boot_timeout_ms(struct monitor *m)
     return (int)(90000 * (a + b));
 }
 
+/*
+ * The bytes measured must be the bytes unpacked. eif_open() measures the
+ * file now and the sandbox reads the ramdisks from it again later: whoever
+ * can write the file (its owner when run-enclave is run for them by root, a
+ * group, FUSE) could swap the ramdisks in between, and the enclave would
+ * run code its PCRs do not describe (security review S3). A file only root
+ * can change is used in place (through our descriptor, so a rename of the
+ * path changes nothing); any other is first copied into a sealed memfd,
+ * which nobody can write any more. Writes *path_out ("/proc/self/fd/N")
+ * and *fd_out (kept open for the monitor's life); leaves them alone when
+ * the file cannot be opened (eif_open then reports it).
+ */
+static bool only_root_can_write(int fd, const struct stat *st)
+{
+    if (st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH)))
+        return false;
+    /* an access ACL may grant write to others */
+    if (fgetxattr(fd, "system.posix_acl_access", NULL, 0) >= 0 || errno == ERANGE)
+        return false;
+    struct statfs fs;
+    if (fstatfs(fd, &fs) < 0)
+        return false;
+    /* file systems whose content another party serves */
+    switch ((unsigned long)fs.f_type) {
+    case 0x65735546UL: /* FUSE */
+    case 0x6969UL:     /* NFS */
+    case 0xFF534D42UL: /* CIFS */
+    case 0xFE534D42UL: /* SMB2 */
+    case 0x01021997UL: /* 9P */
+        return false;
+    default:
+        return true;
+    }
+}
+
+static int stable_eif(struct monitor *m, char *path_out, size_t cap, int *fd_out)
+{
+    int fd = open(m->eif_path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return 0;
+    }
+    if (!only_root_can_write(fd, &st)) {
+        int mfd = memfd_create("cloister-eif", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (mfd < 0) {
+            close(fd);
+            return status_error(m, E_FILE_OPERATION, "cannot copy '%s': memfd: %s", m->eif_path,
+                                strerror(errno));
+        }
+        for (;;) {
+            ssize_t n = sendfile(mfd, fd, NULL, 1 << 30);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                int e = errno;
+                close(fd);
+                close(mfd);
+                return status_error(m, E_FILE_OPERATION, "cannot copy '%s': %s", m->eif_path,
+                                    strerror(e));
+            }
+            if (n == 0)
+                break;
+        }
+        close(fd);
+        if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+            int e = errno;
+            close(mfd);
+            return status_error(m, E_FILE_OPERATION, "cannot seal the copy of '%s': %s",
+                                m->eif_path, strerror(e));
+        }
+        fd = mfd;
+    }
+    snprintf(path_out, cap, "/proc/self/fd/%d", fd);
+    *fd_out = fd;
+    return 0;
+}
+
 static int open_and_check_eif(struct monitor *m)
 {
     struct cl_error err = { 0 };
-    if (eif_open(m->eif_path, &m->eif, &err) < 0) {
+    char stable[64];
+    int stable_fd = -1, src;
+    if ((src = stable_eif(m, stable, sizeof(stable), &stable_fd)) != 0)
+        return src;
+    int orc = eif_open(stable_fd >= 0 ? stable : m->eif_path, &m->eif, &err);
+    if (stable_fd >= 0)
+        close(stable_fd);  /* eif_open holds its own descriptor of the same file */
+    if (orc < 0) {
         if (err.code == CL_ENOTFOUND || err.code == CL_EIO || err.code == CL_EINVAL)
             return status_error(m, E_FILE_OPERATION, "%s", err.reason);
         return status_error(m, E_EIF_PARSING, "%s", err.reason);

@@ -20,6 +20,7 @@
  *   mount          mount a tmpfs             unshare        unshare(CLONE_NEWUSER / NEWNET)
  *   clone-ns       clone with CLONE_NEWNET   module         finit_module / init_module
  *   hostvsock      socket(AF_VSOCK) by raw system call (what the preload cannot see)
+ *   hostvsock-hi   the same with bit 32 of the family set (a seccomp argument trick)
  *   raw            socket(AF_INET, SOCK_RAW) packet   socket(AF_PACKET)
  *   bpf            bpf(BPF_MAP_CREATE)       keyctl         add_key
  *   caps           print CapEff/CapBnd/NoNewPrivs/Seccomp and the uid
@@ -339,6 +340,10 @@ int main(int argc, char **argv)
             report("init_module", (int)syscall(SYS_init_module, "\x7f" "ELF", (unsigned long)4, ""), NULL);
         } else if (!strcmp(a, "hostvsock"))
             report("hostvsock", (int)syscall(SYS_socket, AF_VSOCK, SOCK_STREAM, 0), NULL);
+        else if (!strcmp(a, "hostvsock-hi"))
+            /* the family with high bits set: the kernel reads an int */
+            report("hostvsock-hi",
+                   (int)syscall(SYS_socket, (long)((1ULL << 32) | AF_VSOCK), SOCK_STREAM, 0), NULL);
         else if (!strcmp(a, "raw"))
             report("raw", socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), NULL);
         else if (!strcmp(a, "packet"))

@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Regression tests of the security review (docs/security-review.md), from
+real enclaves:
+S1  another host user cannot speak to an enclave's NSM socket (it could get
+    documents with its own public_key signed as the enclave, or extend and
+    lock the enclave's PCR16-31); host root and the enclave can.
+S2  the seccomp filter refuses AF_VSOCK also when the family carries high
+    bits (the kernel reads an int; the filter saw 64 bits).
+S3  an EIF that someone other than root can write is run from a sealed
+    copy, so it cannot change between its measurement and its unpacking."""
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from test_runtime import BIN_DIR, Runtime, build_image, probe_results
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="enclaves need root (namespaces, cgroups)"),
+    pytest.mark.skipif(not (BIN_DIR / "cloister-monitor").exists(), reason="cloister-monitor not built"),
+]
+
+NOBODY = 65534
+DESCRIBE_NSM = b"\x6b" + b"DescribeNSM"   # CBOR text "DescribeNSM" (nsm-api's encoding)
+
+
+@pytest.fixture
+def rt():
+    # A state directory other host users can traverse (pytest's tmp is 0700),
+    # as /run/cloister is: only the socket's own check may keep them out.
+    top = Path(tempfile.mkdtemp(prefix="cloister-sec-", dir="/tmp"))
+    top.chmod(0o755)
+    r = Runtime(top)
+    r.run_dir.mkdir(mode=0o755, exist_ok=True)
+    yield r
+    r.cleanup()
+    assert r.describe() == []
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def nsm_transact(path):
+    """DescribeNSM over the socket at path: the response bytes, or None when
+    the connection was closed without an answer."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(str(path))
+    s.sendall(struct.pack(">I", len(DESCRIBE_NSM)) + DESCRIBE_NSM)
+    head = b""
+    while len(head) < 4:
+        chunk = s.recv(4 - len(head))
+        if not chunk:
+            s.close()
+            return None
+        head += chunk
+    n = struct.unpack(">I", head)[0]
+    body = b""
+    while len(body) < n:
+        chunk = s.recv(n - len(body))
+        if not chunk:
+            break
+        body += chunk
+    s.close()
+    return body
+
+
+def nsm_as_nobody(path):
+    """The same from a child process running as host uid 65534."""
+    code = ("import socket,struct,sys;"
+            "s=socket.socket(socket.AF_UNIX);s.settimeout(30);s.connect(sys.argv[1]);"
+            f"r={DESCRIBE_NSM!r};s.sendall(struct.pack('>I',len(r))+r);"
+            "\ntry:\n d=s.recv(4)\nexcept ConnectionResetError:\n d=b''\n"
+            "print('ANSWER' if d else 'CLOSED')")
+
+    def drop():
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+
+    p = subprocess.run(["/usr/bin/python3", "-c", code, str(path)], preexec_fn=drop,
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout.strip(), p.stderr
+
+
+def monitor_fds(rt, enclave_id):
+    pid = rt.record(enclave_id)["ProcessID"]
+    out = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            out.append(os.readlink(fd))
+        except OSError:
+            pass
+    return out
+
+
+def test_nsm_socket_seccomp_and_eif_copy(rt):
+    tmp = rt.tmp
+    eif, _ = build_image(tmp, "sec", ["/bin/probe", "hostvsock", "hostvsock-hi", "listen=5005"])
+    # S3: the EIF belongs to another user, who could rewrite it at any time
+    os.chown(eif, NOBODY, NOBODY)
+    info, _ = rt.run_enclave(eif, "--debug-mode")
+    eid = info["EnclaveID"]
+
+    # S2: both forms of host AF_VSOCK are refused inside
+    res = probe_results(rt.console_lines(eid, until="PROBE hostvsock-hi"))
+    assert res["hostvsock"] == ("fail", "EPERM")
+    assert res["hostvsock-hi"] == ("fail", "EPERM"), res.get("hostvsock-hi")
+
+    # S1: the socket is 0666 at a path anyone can reach...
+    sock = rt.run_dir / "enclaves" / eid / "nsm.sock"
+    assert sock.stat().st_mode & 0o777 == 0o666
+    # ...host root is answered (a DescribeNSM response map)...
+    answer = nsm_transact(sock)
+    assert answer is not None and b"DescribeNSM" in answer and eid.encode() in answer
+    # ...another host user is connected and then closed without an answer
+    rc, out, err = nsm_as_nobody(sock)
+    assert (rc, out) == (0, "CLOSED"), err
+
+    # S3: the monitor runs from a sealed copy, not from the user's file
+    fds = monitor_fds(rt, eid)
+    assert any(f.startswith("/memfd:cloister-eif") for f in fds), fds
+    assert str(eif) not in fds
+
+    # the control: a root-owned 0644 EIF is used in place
+    eif2, _ = build_image(tmp, "sec2", ["/bin/probe", "listen=5006"])
+    os.chmod(eif2, 0o644)
+    info2, _ = rt.run_enclave(eif2)
+    fds2 = monitor_fds(rt, info2["EnclaveID"])
+    assert not any(f.startswith("/memfd:cloister-eif") for f in fds2), fds2
+    assert str(eif2) in fds2
