@@ -268,6 +268,44 @@ static void apply_memory(struct rt_cgroup *cg, const char *id, uint64_t bytes, c
     cg->mem_version = w.version;
 }
 
+uint64_t rt_cgroup_pids_max(uint64_t pid_max)
+{
+    /* A quarter of the host's PIDs, between 256 and 32768 (a Nitro enclave
+     * is a VM with PIDs of its own; 32768 is Linux's default pid_max). */
+    uint64_t v = pid_max / 4;
+    return v < 256 ? 256 : v > 32768 ? 32768 : v;
+}
+
+/* Without a limit a fork bomb inside an enclave takes every PID of the host
+ * (kernel.pid_max is 32768 on many hosts) and no host process can fork any
+ * more (security review S5). */
+static void apply_pids(struct rt_cgroup *cg, const char *id, const char *v2_mnt)
+{
+    struct where w;
+    struct cl_error e = { 0 };
+    find_controller("pids", &w, v2_mnt);
+    if (!w.version) {
+        not_applied(cg, "pids: no pids controller available on this host");
+        return;
+    }
+    char *dir;
+    if (make_dir(cg, &w, "pids", id, &dir, &e) < 0) {
+        not_applied(cg, "pids: %s", e.reason);
+        return;
+    }
+    char buf[32], path[1600];
+    uint64_t pid_max = 32768;
+    if (rt_read_str("/proc/sys/kernel/pid_max", buf, sizeof(buf), NULL) == 0) {
+        long long v = rt_parse_uint(buf, UINT32_MAX);
+        if (v > 0)
+            pid_max = (uint64_t)v;
+    }
+    snprintf(buf, sizeof(buf), "%" PRIu64, rt_cgroup_pids_max(pid_max));
+    snprintf(path, sizeof(path), "%s/pids.max", dir);
+    if (rt_write_str(path, buf, &e) < 0)
+        not_applied(cg, "pids: %s", e.reason);
+}
+
 int rt_cgroup_create(const char *enclave_id, const uint32_t *cpus, size_t ncpus,
                      uint64_t mem_bytes, struct rt_cgroup **out, struct cl_error *err)
 {
@@ -285,6 +323,7 @@ int rt_cgroup_create(const char *enclave_id, const uint32_t *cpus, size_t ncpus,
     find_v2(v2, sizeof(v2));
     apply_cpus(cg, enclave_id, cpus, ncpus, v2);
     apply_memory(cg, enclave_id, mem_bytes, v2);
+    apply_pids(cg, enclave_id, v2);
     *out = cg;
     return 0;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * An enclave's CPU set and memory limit through cgroups, v1 or v2, per
+ * An enclave's CPU set, memory limit and PID limit through cgroups, v1 or v2, per
  * controller: a controller mounted in a v1 hierarchy (as on this hybrid
  * host) is used there, otherwise the unified (v2) hierarchy is used when
  * it offers the controller. Each enclave gets <hierarchy root>/cloister/<id>.
@@ -31,6 +31,9 @@ struct rt_cgroup;   /* owns its directories' names and the OOM fd */
  */
 int rt_cgroup_create(const char *enclave_id, const uint32_t *cpus, size_t ncpus,
                      uint64_t mem_bytes, struct rt_cgroup **out, struct cl_error *err);
+
+/* The enclave's pids.max for a host whose kernel.pid_max is pid_max. */
+uint64_t rt_cgroup_pids_max(uint64_t pid_max);
 
 /* Moves pid (and its future children) into every cgroup of the enclave. */
 int rt_cgroup_add_pid(struct rt_cgroup *cg, pid_t pid, struct cl_error *err);

@@ -7,7 +7,9 @@ S1  another host user cannot speak to an enclave's NSM socket (it could get
 S2  the seccomp filter refuses AF_VSOCK also when the family carries high
     bits (the kernel reads an int; the filter saw 64 bits).
 S3  an EIF that someone other than root can write is run from a sealed
-    copy, so it cannot change between its measurement and its unpacking."""
+    copy, so it cannot change between its measurement and its unpacking.
+S5  the enclave has a PID limit (pids cgroup), so a fork bomb inside cannot
+    take every PID of the host."""
 import os
 import shutil
 import socket
@@ -70,11 +72,13 @@ def nsm_transact(path):
 
 def nsm_as_nobody(path):
     """The same from a child process running as host uid 65534."""
-    code = ("import socket,struct,sys;"
-            "s=socket.socket(socket.AF_UNIX);s.settimeout(30);s.connect(sys.argv[1]);"
-            f"r={DESCRIBE_NSM!r};s.sendall(struct.pack('>I',len(r))+r);"
-            "\ntry:\n d=s.recv(4)\nexcept ConnectionResetError:\n d=b''\n"
-            "print('ANSWER' if d else 'CLOSED')")
+    code = ("import socket,struct,sys\n"
+            "s=socket.socket(socket.AF_UNIX);s.settimeout(30);s.connect(sys.argv[1])\n"
+            "try:\n"
+            f" r={DESCRIBE_NSM!r};s.sendall(struct.pack('>I',len(r))+r);d=s.recv(4)\n"
+            "except (ConnectionResetError, BrokenPipeError):\n"
+            " d=b''\n"
+            "print('ANSWER' if d else 'CLOSED')\n")
 
     def drop():
         os.setgid(NOBODY)
@@ -131,3 +135,14 @@ def test_nsm_socket_seccomp_and_eif_copy(rt):
     fds2 = monitor_fds(rt, info2["EnclaveID"])
     assert not any(f.startswith("/memfd:cloister-eif") for f in fds2), fds2
     assert str(eif2) in fds2
+
+    # S5: a PID limit of a quarter of the host's PIDs (256..32768)
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    want = str(max(256, min(32768, pid_max // 4)))
+    rec = rt.record(eid)
+    pids_dirs = [d for d in rec["Internal"]["Cgroups"] if Path(d, "pids.max").exists()]
+    if not pids_dirs:
+        assert any(x.startswith("pids:") for x in rec.get("LimitsNotApplied", [])), rec
+    else:
+        assert Path(pids_dirs[0], "pids.max").read_text().strip() == want
+        assert str(rec["Internal"]["EnclavePID"]) in Path(pids_dirs[0], "cgroup.procs").read_text().split()

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Regression tests of the security review (docs/security-review.md):
  * the enclave's seccomp filter against 64-bit argument tricks (S2), and the
- * NSM socket's peer check that keeps other host users out (S1). */
+ * NSM socket's peer check that keeps other host users out (S1), the PID
+ * limit (S5). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rt_cgroup.h"
 #include "rt_seccomp.h"
 #include "rt_state.h"
 #include "rt_util.h"
@@ -151,11 +153,22 @@ static void test_nsm_peer_check(void **state)
     rmdir(dir);
 }
 
+/* S5: the enclave's PID limit leaves most of the host's PIDs to the host. */
+static void test_pids_limit(void **state)
+{
+    (void)state;
+    assert_int_equal(rt_cgroup_pids_max(32768), 8192);
+    assert_int_equal(rt_cgroup_pids_max(4194304), 32768);
+    assert_int_equal(rt_cgroup_pids_max(300), 256);
+    assert_int_equal(rt_cgroup_pids_max(0), 256);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seccomp_vsock_high_bits),
         cmocka_unit_test(test_nsm_peer_check),
+        cmocka_unit_test(test_pids_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
