@@ -148,11 +148,59 @@ static int write_head(struct audit *a, struct cl_error *err)
     return 0;
 }
 
+/*
+ * A crash can tear the last line: Linux copies a buffered write(2) page by
+ * page and stops early when a fatal signal (SIGKILL) is pending
+ * (generic_perform_write), so a kill -9 can leave a line without its end.
+ * That tail never entered the chain (the head is written after the whole
+ * line), so it is cut off - but only when the complete lines are at least
+ * as many as the head records: a log cut short by anyone else still fails
+ * verification. A tail longer than any line is left for verification to
+ * report.
+ */
+static int repair_torn_tail(const char *path, struct cl_error *err)
+{
+    int rc = 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : cl_fail_errno(err, CL_EIO, "cannot open %s", path);
+    char buf[65536];
+    off_t pos = 0, complete = 0;
+    unsigned long long newlines = 0;
+    ssize_t n;
+    while ((n = pread(fd, buf, sizeof(buf), pos)) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                newlines++;
+                complete = pos + i + 1;
+            }
+        }
+        pos += n;
+    }
+    if (n < 0) {
+        rc = cl_fail_errno(err, CL_EIO, "cannot read %s", path);
+        goto out;
+    }
+    unsigned long long head_count;
+    char head_hash[65];
+    if (complete == pos || pos - complete > AUDIT_LINE_MAX ||
+        read_head(path, &head_count, head_hash, NULL) < 0 || newlines < head_count)
+        goto out;
+    if (ftruncate(fd, complete) < 0)
+        rc = cl_fail_errno(err, CL_EIO, "cannot cut the torn last line of %s", path);
+out:
+    close(fd);
+    return rc;
+}
+
 int audit_open(const char *path, struct audit **out, struct cl_error *err)
 {
     *out = NULL;
     size_t lines = 0;
-    int rc = audit_verify(path, &lines, err);
+    int rc = repair_torn_tail(path, err);
+    if (rc < 0)
+        return rc;
+    rc = audit_verify(path, &lines, err);
     if (rc < 0) {
         cl_error_prefix(err, "the audit log %s fails verification (move it aside to start a new one)",
                         path);

@@ -7,7 +7,9 @@
  * (LOG.head: "<line count> <hash of the last line>") is rewritten after
  * every line, so cutting lines off the end is detected too. The head may
  * lag the log by one line after a crash between the two writes; that one
- * line is accepted (it is chained, so it cannot have been forged).
+ * line is accepted (it is chained, so it cannot have been forged). A last
+ * line torn by a crash (no newline) beyond the head's count is cut off when
+ * the log is opened (audit_open); `audit verify` reports it.
  *
  * Lines are written with one write(2) each (O_APPEND), not fsync'd: the
  * store is what must survive power loss; the audit log survives a crash
@@ -27,9 +29,11 @@
 struct audit;   /* opaque; thread-safe */
 
 /*
- * Opens path for appending (creating it), after verifying the existing
- * chain (audit_verify): a broken chain refuses to open (fail closed), with
- * the reason.
+ * Opens path for appending (creating it), after cutting off a last line
+ * torn by a crash (one without its newline, when the complete lines are at
+ * least as many as the head records) and verifying the existing chain
+ * (audit_verify): a broken chain refuses to open (fail closed), with the
+ * reason.
  */
 int audit_open(const char *path, struct audit **out, struct cl_error *err);
 void audit_close(struct audit *a);

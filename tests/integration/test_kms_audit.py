@@ -100,3 +100,32 @@ def test_server_refuses_broken_log(srv):
     srv.client().list_keys()
     srv.stop()
     assert verify(srv).returncode == 0
+
+
+def test_torn_last_line_cut_on_start(srv):
+    """A kill -9 in the middle of an audit write(2) leaves a line without its
+    newline: `audit verify` reports it, the next start cuts it off and goes on
+    with an intact chain."""
+    log = srv.dir / "audit.log"
+    whole = log.read_bytes()
+    torn = b'{"prev":"' + b"a" * 64 + b'","time":"2026-'
+    log.write_bytes(whole + torn)
+    p = verify(srv)
+    assert p.returncode == 1 and "line 6: incomplete (no newline)" in p.stderr
+    srv.start()
+    srv.client().list_keys()
+    srv.stop()
+    assert log.read_bytes().startswith(whole) and torn not in log.read_bytes()
+    p = verify(srv)
+    assert p.returncode == 0 and "6 lines, chain intact" in p.stdout
+
+
+def test_torn_line_before_the_head_is_not_cut(srv):
+    """A log cut in the middle of a line the head already counts is not a
+    crash's torn write: the server still refuses it."""
+    log = srv.dir / "audit.log"
+    l = lines(srv)
+    log.write_text("\n".join(l[:3]) + "\n" + l[3][:40])
+    with pytest.raises(AssertionError) as e:
+        srv.start()
+    assert "fails verification" in str(e.value) and "line 4: incomplete (no newline)" in str(e.value)

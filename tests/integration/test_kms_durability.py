@@ -18,8 +18,7 @@ def test_kill9_mid_load(tmp_path):
     stop = threading.Event()
     errors = []
 
-    def load(n):
-        kms = srv.client()
+    def load(kms, n):
         for i in range(n):
             if stop.is_set():
                 return
@@ -37,7 +36,11 @@ def test_kill9_mid_load(tmp_path):
                     errors.append(repr(e))
                 return
 
-    threads = [threading.Thread(target=load, args=(200,)) for _ in range(4)]
+    # Clients are made here, one by one: boto3's default session is not
+    # thread-safe, and creating clients from several threads at once can
+    # fail inside botocore (KeyError: 'endpoint_resolver').
+    clients = [srv.client() for _ in range(4)]
+    threads = [threading.Thread(target=load, args=(kms, 200)) for kms in clients]
     for t in threads:
         t.start()
     assert wait_for(lambda: len(acked_blobs) >= 40, timeout=120)
