@@ -159,7 +159,8 @@ static bool bind_into_image(const char *root, const char *host, const char *path
             }
             fd = openat(dir, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         } else {
-            int f = openat(dir, comp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+            /* O_NONBLOCK: a FIFO the image put there must not block us */
+            int f = openat(dir, comp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
             if (f >= 0)
                 close(f);
             fd = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -241,7 +242,9 @@ static void copy_config(const char *tmp, const char *root, const char *name, uid
     join(dst, sizeof(dst), root, name);
     size_t len = 0;
     uint8_t *data = NULL;
-    int sfd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO the image calls cmd or env would wait for
+     * a writer forever (slurp_fd then refuses anything but a regular file) */
+    int sfd = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (sfd >= 0) {
         data = slurp_fd(sfd, 1u << 20, &len);
         close(sfd);
@@ -421,7 +424,7 @@ static void child_main(const struct rt_sandbox_config *cfg, int sync)
 
     /* Init: the image's when it is Cloister's, else the blob. */
     join(p, sizeof(p), tmp, "init");
-    int init_fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int init_fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     int image_init = init_fd >= 0 && is_cloister_init(init_fd, cfg->init_blob);
     if (!image_init) {
         if (init_fd >= 0)

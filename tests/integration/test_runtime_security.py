@@ -146,3 +146,81 @@ def test_nsm_socket_seccomp_and_eif_copy(rt):
     else:
         assert Path(pids_dirs[0], "pids.max").read_text().strip() == want
         assert str(rec["Internal"]["EnclavePID"]) in Path(pids_dirs[0], "cgroup.procs").read_text().split()
+
+
+# ---- hostile EIFs: ramdisks crafted entry by entry --------------------------
+
+def newc(entries):
+    """A cpio newc archive of (name, mode, data, nlink, rdev) as given,
+    without any of cpio(1)'s checks: names may climb, links may point out."""
+    out, ino = b"", 1
+    for name, mode, data, nlink, rdev in entries + [("TRAILER!!!", 0, b"", 1, (0, 0))]:
+        nb = name.encode() + b"\0"
+        head = b"070701" + b"".join(b"%08x" % v for v in (
+            ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdev[0], rdev[1], len(nb), 0))
+        out += head + nb + b"\0" * ((-(110 + len(nb))) % 4) + data + b"\0" * ((-len(data)) % 4)
+        ino += 1
+    return out
+
+
+def reg(name, data=b"x", mode=0o644):
+    return (name, 0o100000 | mode, data, 1, (0, 0))
+
+
+def dire(name):
+    return (name, 0o040755, b"", 2, (0, 0))
+
+
+def hostile_eif(tmp, name, customer):
+    from test_nitro_eif import write_eif
+    eif = Path(tmp) / f"{name}.eif"
+    write_eif(eif, b"\0" * 4096, b"console=ttyS0", [newc([dire("dev")]), newc(customer)])
+    return eif
+
+
+def base_customer():
+    return [dire("rootfs"), dire("rootfs/bin"), reg("env", b"PATH=/bin\n")]
+
+
+def test_hostile_ramdisks_stay_inside(rt):
+    tmp = rt.tmp
+    marker = Path(tempfile.mkdtemp(prefix="cloister-host-", dir="/tmp"))
+    try:
+        # a name that climbs out of the enclave's root
+        climb = "../" * 12 + str(marker / "climbed").lstrip("/")
+        eif = hostile_eif(tmp, "climb", base_customer() + [reg("cmd", b"/bin/x\n"), reg(climb)])
+        p = rt.cl("run-enclave", "--eif-path", eif, "--memory", "64", "--cpu-count", "1")
+        assert p.returncode != 0
+        assert not (marker / "climbed").exists()
+
+        # a symlink to a host directory, then a file through it: the link is
+        # replaced by a directory of the enclave's own (libarchive's
+        # SECURE_SYMLINKS with UNLINK), never followed
+        eif = hostile_eif(tmp, "link", base_customer() + [
+            reg("cmd", b"/bin/x\n"), ("rootfs/out", 0o120777, str(marker).encode(), 1, (0, 0)),
+            reg("rootfs/out/through-link")])
+        p = rt.cl("run-enclave", "--eif-path", eif, "--memory", "64", "--cpu-count", "1")
+        assert not (marker / "through-link").exists()
+        assert list(marker.iterdir()) == []
+        if p.returncode == 0:
+            rt.cl("terminate-enclave", "--all")
+
+        # a hard link to a host file (absolute) does not reach the host either
+        (marker / "victim").write_text("host data")
+        eif = hostile_eif(tmp, "hard", base_customer() + [
+            reg("cmd", b"/bin/x\n"), (f"rootfs/hl", 0o100644, b"", 2, (0, 0))])
+        # (newc expresses a hard link by a shared inode; libarchive resolves it
+        # within the archive only, so nothing outside can be named)
+        p = rt.cl("run-enclave", "--eif-path", eif, "--memory", "64", "--cpu-count", "1")
+        assert (marker / "victim").read_text() == "host data"
+        if p.returncode == 0:
+            rt.cl("terminate-enclave", "--all")
+
+        # cmd as a FIFO: refused at once instead of waiting for a writer
+        eif = hostile_eif(tmp, "fifo", base_customer() + [("cmd", 0o010644, b"", 1, (0, 0))])
+        p = rt.cl("run-enclave", "--eif-path", eif, "--memory", "64", "--cpu-count", "1")
+        assert p.returncode != 0
+        assert "the image's /cmd is not a readable file under 1 MiB" in p.stdout + p.stderr, \
+            p.stdout + p.stderr
+    finally:
+        shutil.rmtree(marker, ignore_errors=True)
