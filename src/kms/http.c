@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
+
+#include "kmsutil.h"
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -102,7 +105,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
                 cap *= 2;
             if (cap > s->o.max_body)
                 cap = s->o.max_body;
-            uint8_t *b = realloc(cs->body, cap + 1);
+            /* the old block may hold plaintext: wiped, not just realloc'd */
+            uint8_t *b = ku_wipe_realloc(cs->body, cs->len, cap + 1);
             if (!b)
                 return MHD_NO;
             cs->body = b;
@@ -141,10 +145,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     struct http_response resp = { .status = 500, .content_type = "text/plain" };
     s->o.handler(s->o.arg, &req, &resp);
 
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        resp.body_len, resp.body ? resp.body : (void *)"", resp.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    /* Answers may carry plaintext (Decrypt, GenerateDataKey...): MHD frees
+     * the body through ku_wipe_free once it is sent. */
+    struct MHD_Response *r =
+        resp.body ? MHD_create_response_from_buffer_with_free_callback(resp.body_len, resp.body,
+                                                                       ku_wipe_free)
+                  : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!r) {
-        free(resp.body);
+        ku_wipe_free(resp.body);
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", resp.content_type);
@@ -163,7 +171,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (cs) {
         /* request bodies may carry plaintext */
         if (cs->body) {
-            memset(cs->body, 0, cs->cap);
+            OPENSSL_cleanse(cs->body, cs->cap + 1);
             free(cs->body);
         }
         free(cs);

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -200,7 +201,7 @@ void ku_buf_add(struct ku_buf *b, const void *data, size_t len)
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + len + 1)
             cap *= 2;
-        char *p = realloc(b->p, cap);
+        char *p = ku_wipe_realloc(b->p, b->len, cap);
         if (!p) {
             b->oom = true;
             return;
@@ -243,7 +244,27 @@ void ku_buf_printf(struct ku_buf *b, const char *fmt, ...)
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
     ku_buf_add(b, big, (size_t)n);
-    free(big);
+    ku_wipe_free(big);
+}
+
+void ku_wipe_free(void *p)
+{
+    if (!p)
+        return;
+    OPENSSL_cleanse(p, malloc_usable_size(p));
+    free(p);
+}
+
+void *ku_wipe_realloc(void *p, size_t used, size_t new_size)
+{
+    void *q = malloc(new_size ? new_size : 1);
+    if (!q)
+        return NULL;
+    if (p) {
+        memcpy(q, p, used < new_size ? used : new_size);
+        ku_wipe_free(p);
+    }
+    return q;
 }
 
 void ku_buf_free(struct ku_buf *b)

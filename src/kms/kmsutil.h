@@ -54,6 +54,14 @@ void ku_sha256_hex(const void *data, size_t len, char out[65]);
 /* Random bytes from OpenSSL's DRBG; CL_ECRYPTO if it fails. */
 int ku_random(void *buf, size_t len, struct cl_error *err);
 
+/* free() after wiping the whole block (malloc_usable_size): for memory that
+ * held secrets. cloister-kms also gives it to jansson as its free function,
+ * so request and response JSON (plaintexts, data keys) is wiped too. */
+void ku_wipe_free(void *p);
+/* realloc() that wipes the old block (its first used bytes) once copied.
+ * NULL on failure, p left untouched. */
+void *ku_wipe_realloc(void *p, size_t used, size_t new_size);
+
 /* A growable byte buffer; an allocation failure sticks in oom (checked once at the end). */
 struct ku_buf {
     char *p;       /* owned; NUL-terminated while not oom */

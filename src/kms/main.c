@@ -624,6 +624,9 @@ int main(int argc, char **argv)
 {
     /* the store, keys and logs are nobody else's business */
     umask(077);
+    /* Request and response JSON carries plaintexts, data keys and private
+     * keys (base64): every block jansson frees is wiped first. */
+    json_set_alloc_funcs(malloc, ku_wipe_free);
     if (argc < 2)
         return usage();
     const char *cmd = argv[1];
