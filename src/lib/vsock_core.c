@@ -521,6 +521,13 @@ int vcore_mailbox_bind(const char *dir, int s, uint32_t *port, uint64_t *dev, ui
             goto out;
         }
     }
+    /* Linux vsock: ports up to LAST_RESERVED_PORT (1023) need
+     * CAP_NET_BIND_SERVICE; here, root (the parent's privileged services). */
+    if (*port <= VCORE_LAST_RESERVED_PORT && geteuid() != 0) {
+        *why = "ports below 1024 are reserved for root";
+        rc = -EACCES;
+        goto out;
+    }
     bool any = *port == VMADDR_PORT_ANY;
     rc = -EADDRINUSE;
     for (int attempt = 0; attempt < (any ? 64 : 1); attempt++) {
@@ -603,6 +610,22 @@ int vcore_send_hello(const char *dir, uint32_t port, const struct vsock_hello *h
         }
         *why = "socket path too long";
         return rc;
+    }
+    if (port <= VCORE_LAST_RESERVED_PORT) {
+        /*
+         * The listeners' directory is world-writable (any host program may
+         * listen as the parent), so the library's own refusal to bind a
+         * reserved port without root is not enough: a program could make the
+         * socket file itself. Only root's file counts for a reserved port; in
+         * the sticky directory nobody else can replace it after this check.
+         */
+        struct stat st;
+        if (sys_stat(sa.sun_path, &st, false) == 0 && st.st_uid != 0) {
+            if (dirfd >= 0)
+                vcore_sys_close(dirfd);
+            *why = "the listener of a reserved port (below 1024) is not root's";
+            return -ECONNRESET;
+        }
     }
     int s = sys_socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {

@@ -152,6 +152,9 @@ int vcore_send_hello(const char *dir, uint32_t port, const struct vsock_hello *h
 int vcore_recv_hello(int mbox, int flags, struct vsock_hello *h, int *conn_fd, uid_t *uid,
                      pid_t *pid, const char **why);
 
+/* Linux vsock's LAST_RESERVED_PORT: ports up to it need privilege to bind. */
+#define VCORE_LAST_RESERVED_PORT 1023u
+
 /* A random port in [1024, 0xFFFFFFFE], as Linux vsock's autobind picks. */
 uint32_t vcore_random_port(void);
 

@@ -201,6 +201,56 @@ def test_nothing_listening(run_dir, monitors):
     assert "ECONNRESET" in cli.stderr
 
 
+def test_reserved_ports_belong_to_root():
+    """Ports below 1024 need privilege, as on Linux vsock: a non-root program
+    can neither listen there through the library nor plant its own socket
+    file that root's clients would then reach (security review V1)."""
+    # A run directory other users can reach (pytest's own tmp is root's only).
+    run_dir = Path(tempfile.mkdtemp(prefix="cloister-vsock-", dir="/tmp"))
+    run_dir.chmod(0o755)
+    try:
+        _reserved_ports(run_dir)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _reserved_ports(run_dir):
+    env = env_for(run_dir)
+    # The parent's directory exists once anything has listened.
+    srv = start([ECHO, "listen", "any", "5001"], env)
+    assert readline(srv) == "LISTENING 3 5001"
+    run([ECHO, "connect", "3", "5001", "x"], env=env, check=True)
+    finish(srv)
+    nobody = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    p = run([*nobody, ECHO, "listen", "any", "80"], env=env, timeout=30)
+    assert p.returncode == 1
+    assert p.stderr.startswith("ERROR EACCES ")
+    assert "ports below 1024 are reserved for root" in p.stderr
+    # A socket file planted by hand at a reserved port is not a listener.
+    planted = run_dir / "vsock" / "3" / "81"
+    plant = subprocess.Popen(
+        [*nobody, "/usr/bin/python3", "-c",
+         "import socket, sys, time; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); "
+         "s.bind(sys.argv[1]); print('bound', flush=True); time.sleep(30)", str(planted)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert plant.stdout.readline().strip() == "bound"
+        cli = run([ECHO, "connect", "3", "81", "secret"], env=env)
+        assert cli.returncode == 1
+        assert cli.stderr == ("ERROR ECONNRESET vsock connect to (3, 81): the listener of a "
+                              "reserved port (below 1024) is not root's: Connection reset by "
+                              "peer\n")
+    finally:
+        plant.kill()
+        plant.wait()
+    # Root may listen on a reserved port, and connections reach it.
+    srv = start([ECHO, "listen", "any", "80"], env)
+    assert readline(srv) == "LISTENING 3 80"
+    cli = run([ECHO, "connect", "3", "80", "privileged"], env=env, check=True)
+    assert "GOT privileged" in cli.stdout
+    finish(srv)
+
+
 def test_heartbeat_goes_to_its_own_monitor(run_dir, monitors):
     # Two enclaves booting at once each reach their own monitor on (3, 9000).
     a, b = monitors(16, heartbeat=True), monitors(17, heartbeat=True)
