@@ -92,9 +92,19 @@ int call_add_encryption_context(struct call *c, const json_t *ctx)
     json_t *keys = json_array();
     json_object_foreach((json_t *)ctx, k, v)
     {
-        char name[512];
-        snprintf(name, sizeof(name), "kms:EncryptionContext:%s", k);
+        /* sized to the key (the whole context is at most 8192 bytes): a
+         * fixed buffer would cut long keys and let two of them collide */
+        static const char prefix[] = "kms:EncryptionContext:";
+        size_t klen = strlen(k);
+        char *name = malloc(sizeof(prefix) + klen);
+        if (!name) {
+            json_decref(keys);
+            return kerr_internal(c, NULL);
+        }
+        memcpy(name, prefix, sizeof(prefix) - 1);
+        memcpy(name + sizeof(prefix) - 1, k, klen + 1);
         policy_context_add(pc, name, json_string_value(v), NULL);
+        free(name);
         policy_context_add(pc, "kms:EncryptionContextKeys", k, NULL);
         json_array_append_new(keys, json_string(k));
     }
@@ -356,11 +366,9 @@ static int authenticate(struct call *c, const char *service, struct auth_error *
     rc = sigv4_verify(&sr, &a, date, c->caller.secret, &err);
     OPENSSL_cleanse(c->caller.secret, sizeof(c->caller.secret));
     if (rc < 0) {
-        char principal[320];
-        snprintf(principal, sizeof(principal), "%s", c->caller.arn);
+        /* not authenticated: the audit line names the access key, no principal */
         ident_caller_clear(&c->caller);
         snprintf(c->caller.access_key, sizeof(c->caller.access_key), "%s", a.access_key);
-        (void)principal;
         return auth_fail(ae, "InvalidSignatureException", "SignatureDoesNotMatch", "%s", err.reason);
     }
     return 0;

@@ -239,6 +239,18 @@ def test_encryption_context_conditions(srv):
     assert err(e) == denied_implicit(srv.alice["Arn"], "kms:Decrypt", arn)
 
 
+def test_long_encryption_context_keys_are_not_cut(srv):
+    """kms:EncryptionContext:<key> is built from the whole key: two long keys
+    that share their first 600 characters stay two condition keys."""
+    long_key = "k" * 600
+    kid, arn = key_with(srv, allow(srv.alice["Arn"], "kms:Encrypt",
+                                   {"StringEquals": {f"kms:EncryptionContext:{long_key}A": "v"}}))
+    alice = client_of(srv, srv.alice)
+    alice.encrypt(KeyId=kid, Plaintext=b"x", EncryptionContext={long_key + "A": "v"})
+    with pytest.raises(ClientError) as e:
+        alice.encrypt(KeyId=kid, Plaintext=b"x", EncryptionContext={long_key + "B": "v"})
+    assert err(e) == denied_implicit(srv.alice["Arn"], "kms:Encrypt", arn)
+
 def test_alias_ip_transport_account_conditions(srv):
     kid, arn = key_with(srv,
                         allow(srv.alice["Arn"], "kms:Encrypt", {"StringLike": {"kms:RequestAlias": "alias/app-*"}}),
