@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "base64.h"
 #include "kmsutil.h"
 
 bool ident_valid_name(const char *name)
@@ -139,7 +140,7 @@ int ident_session_create(struct store *st, const char *account, const char *role
         uint8_t raw[72];
         rc = ku_random(raw, sizeof(raw), err);
         if (rc == 0) {
-            char *b = ku_b64_encode(raw, sizeof(raw));
+            char *b = base64_encode(raw, sizeof(raw));
             if (!b)
                 rc = cl_fail(err, CL_ENOMEM, "out of memory");
             else

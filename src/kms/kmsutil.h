@@ -13,19 +13,6 @@
 
 #include <cloister/error.h>
 
-/*
- * Decodes standard, padded base64 (RFC 4648 §4; what AWS SDKs send for
- * blobs). No whitespace, no missing padding, no bits after the last
- * significant one. Results larger than max fail with CL_ELIMIT before
- * allocating. *out is malloc'd (caller frees; wipe it if secret), NUL-terminated
- * for convenience (not counted in *out_len).
- */
-int ku_b64_decode(const char *in, size_t in_len, size_t max, uint8_t **out, size_t *out_len,
-                  struct cl_error *err);
-
-/* Standard padded base64 of len bytes; malloc'd, NULL on allocation failure. */
-char *ku_b64_encode(const uint8_t *in, size_t len);
-
 /* A random (version 4) UUID in lowercase: 36 characters and a NUL. */
 void ku_uuid4(char out[37]);
 

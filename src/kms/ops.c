@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "api_internal.h"
+#include "base64.h"
 #include "blob.h"
 #include "kmsutil.h"
 #include "recipient.h"
@@ -33,7 +34,7 @@
 
 static void set_blob(json_t *o, const char *name, const uint8_t *b, size_t n)
 {
-    char *e = ku_b64_encode(b, n);
+    char *e = base64_encode(b, n);
     json_object_set_new(o, name, e ? json_string(e) : json_null());
     if (e) {
         OPENSSL_cleanse(e, strlen(e));

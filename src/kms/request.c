@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "kmsutil.h"
 
 int req_fail(struct req_error *e, const char *type, const char *fmt, ...)
@@ -142,7 +143,7 @@ int req_blob(const json_t *in, const char *member, bool required, size_t min, si
     if (!json_is_string(v))
         return fail_type(e, member, "a base64 string");
     struct cl_error err = {0};
-    int rc = ku_b64_decode(json_string_value(v), json_string_length(v), max, out, len, &err);
+    int rc = base64_decode(json_string_value(v), json_string_length(v), max, out, len, &err);
     if (rc == CL_ELIMIT)
         return fail_len(e, member, NULL, false, max);
     if (rc < 0)
