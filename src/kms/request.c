@@ -66,9 +66,16 @@ int req_parse(const uint8_t *body, size_t len, json_t **out, struct req_error *e
         return req_fail(e, "ValidationException", "Request body of %zu bytes is too large", len);
     json_error_t je;
     json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!j)
-        return req_fail(e, "SerializationException", "Could not parse the request body: %s",
-                        je.text);
+    if (!j) {
+        /* jansson ends its reason with "near '<token>'", a piece of the
+         * body: it may be a plaintext, and this message goes to the audit
+         * log. Only the reason and the position are kept. */
+        char *near = strstr(je.text, " near ");
+        if (near)
+            *near = 0;
+        return req_fail(e, "SerializationException", "Could not parse the request body: %s (at byte %d)",
+                        je.text, je.position);
+    }
     if (!json_is_object(j)) {
         json_decref(j);
         return req_fail(e, "SerializationException", "Start of structure or map expected");

@@ -533,6 +533,16 @@ def test_unknown_operation_and_bad_body(srv):
     assert status == 400 and json.loads(body)["__type"] == "SerializationException"
 
 
+def test_unparsable_body_is_not_echoed(srv):
+    """jansson's reason quotes the token it stopped at, which may be a
+    plaintext: the answer and the audit line keep only reason and position."""
+    body = b'{"KeyId": "x", "Plaintext": "U0VDUkVULVBMQUlOVEVYVA'
+    status, answer = srv.signed("TrentService.Encrypt", body)
+    assert status == 400 and json.loads(answer) == {
+        "__type": "SerializationException",
+        "message": "Could not parse the request body: premature end of input (at byte 51)"}
+    assert b"U0VDUkVU" not in (srv.dir / "audit.log").read_bytes()
+
 def test_request_size_bounded(srv):
     import requests
     r = requests.post(srv.endpoint + "/", data=b"x" * (600 * 1024), verify=srv.ca,
