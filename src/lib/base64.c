@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 static int b64_value(unsigned char c)
@@ -55,6 +56,7 @@ int base64_decode(const char *in, size_t in_len, size_t max, uint8_t **out, size
     if (in_len > 0) {
         int r = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)in_len);
         if (r < 0 || (size_t)r != in_len / 4 * 3) {
+            OPENSSL_cleanse(buf, in_len / 4 * 3 + 1); /* it may hold part of a secret */
             free(buf);
             return cl_fail(err, CL_EFORMAT, "invalid base64");
         }

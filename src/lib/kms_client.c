@@ -353,9 +353,11 @@ static int add_context(json_t *req, const char *context_json, struct cl_error *e
     json_t *v;
     json_object_foreach(ctx, k, v) {
         if (!json_is_string(v)) {
+            /* k belongs to ctx: record the reason before letting ctx go. */
+            int rc = cl_fail(err, CL_EINVAL, "encryption context value of '%s' is not a string",
+                             k);
             json_decref(ctx);
-            return cl_fail(err, CL_EINVAL, "encryption context value of '%s' is not a string",
-                           k);
+            return rc;
         }
     }
     json_object_set_new(req, "EncryptionContext", ctx);
@@ -538,14 +540,14 @@ out:
 int kms_generate_random(struct kms_client *c, size_t length, bool attest, uint8_t **random,
                         struct cl_error *err)
 {
-    int rc;
-    struct recipient r = { 0 };
-    json_t *resp = NULL, *req = json_object();
-    size_t got = 0;
     *random = NULL;
     if (length < 1 || length > 1024)
         return cl_fail(err, CL_EINVAL, "the length must be from 1 to 1024 bytes, not %zu",
                        length);
+    int rc;
+    struct recipient r = { 0 };
+    json_t *resp = NULL, *req = json_object();
+    size_t got = 0;
     if (!req)
         return cl_fail(err, CL_ENOMEM, "out of memory");
     json_object_set_new(req, "NumberOfBytes", json_integer((json_int_t)length));
