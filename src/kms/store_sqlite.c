@@ -405,50 +405,115 @@ static void copy_col(char *dst, size_t cap, sqlite3_stmt *s, int i)
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
+/*
+ * Takes a pooled connection and prepares sql on it. On failure nothing is
+ * held and *db, *s are NULL; either way stmt_close() may be called.
+ */
+static int stmt_open(struct store *st, const char *sql, sqlite3 **db, sqlite3_stmt **s,
+                     struct cl_error *err)
+{
+    *db = NULL;
+    *s = NULL;
+    int rc = acquire(st, db, err);
+    if (rc < 0)
+        return rc;
+    rc = prep(*db, sql, s, err);
+    if (rc < 0) {
+        sqlite3_finalize(*s);
+        *s = NULL;
+        release(st, *db);
+        *db = NULL;
+    }
+    return rc;
+}
+
+static void stmt_close(struct store *st, sqlite3 *db, sqlite3_stmt *s)
+{
+    sqlite3_finalize(s);
+    release(st, db);
+}
+
+/*
+ * Opens sql, binds key to ?1 and steps once: 1 when a row is there, 0 when
+ * there is none, a negative CL_E* code otherwise. The caller reads the row
+ * and then calls stmt_close(st, *db, *s) whatever this returned.
+ */
+static int select_one(struct store *st, const char *sql, const char *key, sqlite3 **db,
+                      sqlite3_stmt **s, struct cl_error *err)
+{
+    int rc = stmt_open(st, sql, db, s, err);
+    if (rc < 0)
+        return rc;
+    bind_text(*s, 1, key);
+    int r = sqlite3_step(*s);
+    if (r == SQLITE_ROW)
+        return 1;
+    if (r == SQLITE_DONE)
+        return 0;
+    return db_fail(err, *db, "store read failed");
+}
+
+/* Runs a "SELECT count(*) ... WHERE <col>=?1" query for key. */
+static int count_where(struct store *st, const char *sql, const char *key, int64_t *n,
+                       struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int rc = stmt_open(st, sql, &db, &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, key);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            *n = sqlite3_column_int64(s, 0);
+        else
+            rc = db_fail(err, db, "store read failed");
+    }
+    stmt_close(st, db, s);
+    return rc;
+}
+
+/*
+ * Runs one write statement on a pooled connection with ?1 = a, ?2 = b (when
+ * the statement has a second parameter) and ?3 = now (when now > 0);
+ * *changes (if not NULL) gets the number of rows changed.
+ */
+static int exec_binds(struct store *st, const char *sql, const char *a, const char *b, double now,
+                      int *changes, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int rc = stmt_open(st, sql, &db, &s, err);
+    if (rc == 0) {
+        bind_text(s, 1, a);
+        if (sqlite3_bind_parameter_count(s) >= 2)
+            bind_text(s, 2, b);
+        if (now > 0)
+            sqlite3_bind_double(s, 3, now);
+        rc = step_done(db, s, changes, err);
+    }
+    stmt_close(st, db, s);
+    return rc;
+}
+
 /* ---- meta ---- */
 
 int store_meta_get(struct store *st, const char *name, char **value, struct cl_error *err)
 {
     *value = NULL;
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, "SELECT value FROM meta WHERE name=?", &s, err);
-    if (rc == 0) {
-        bind_text(s, 1, name);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW)
-            *value = dup_col(s, 0);
-        else if (r == SQLITE_DONE)
-            rc = cl_fail(err, CL_ENOTFOUND, "no setting %s", name);
-        else
-            rc = db_fail(err, db, "store read failed");
-        if (r == SQLITE_ROW && !*value)
-            rc = cl_fail(err, CL_ENOMEM, "out of memory");
-    }
-    sqlite3_finalize(s);
-    release(st, db);
+    sqlite3_stmt *s;
+    int rc = select_one(st, "SELECT value FROM meta WHERE name=?", name, &db, &s, err);
+    if (rc == 1)
+        rc = (*value = dup_col(s, 0)) ? 0 : cl_fail(err, CL_ENOMEM, "out of memory");
+    else if (rc == 0)
+        rc = cl_fail(err, CL_ENOTFOUND, "no setting %s", name);
+    stmt_close(st, db, s);
     return rc;
 }
 
 int store_meta_set(struct store *st, const char *name, const char *value, struct cl_error *err)
 {
-    sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, "INSERT OR REPLACE INTO meta(name, value) VALUES(?, ?)", &s, err);
-    if (rc == 0) {
-        bind_text(s, 1, name);
-        bind_text(s, 2, value);
-        rc = step_done(db, s, NULL, err);
-    }
-    sqlite3_finalize(s);
-    release(st, db);
-    return rc;
+    return exec_binds(st, "INSERT OR REPLACE INTO meta(name, value) VALUES(?, ?)", name, value, 0,
+                      NULL, err);
 }
 
 /* ---- keys ---- */
@@ -561,45 +626,36 @@ static int db_key_get(struct store *st, const char *id, struct store_key *out, s
 {
     memset(out, 0, sizeof(*out));
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db,
-              "SELECT id, created, description, key_usage, key_spec, origin, state, deletion_date,"
-              " pending_days, rotation_enabled, rotation_period, next_rotation, policy,"
-              " current_version FROM keys WHERE id=?",
-              &s, err);
-    if (rc == 0) {
-        bind_text(s, 1, id);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-            copy_col(out->id, sizeof(out->id), s, 0);
-            out->created = sqlite3_column_double(s, 1);
-            out->description = dup_col(s, 2);
-            copy_col(out->key_usage, sizeof(out->key_usage), s, 3);
-            copy_col(out->key_spec, sizeof(out->key_spec), s, 4);
-            copy_col(out->origin, sizeof(out->origin), s, 5);
-            copy_col(out->state, sizeof(out->state), s, 6);
-            out->deletion_date = sqlite3_column_double(s, 7);
-            out->pending_days = sqlite3_column_int(s, 8);
-            out->rotation_enabled = sqlite3_column_int(s, 9) != 0;
-            out->rotation_period_days = sqlite3_column_int(s, 10);
-            out->next_rotation = sqlite3_column_double(s, 11);
-            out->policy = dup_col(s, 12);
-            out->current_version = (uint32_t)sqlite3_column_int64(s, 13);
-            if (!out->description || !out->policy) {
-                store_key_clear(out);
-                rc = cl_fail(err, CL_ENOMEM, "out of memory");
-            }
-        } else if (r == SQLITE_DONE) {
-            rc = cl_fail(err, CL_ENOTFOUND, "no key %s", id);
-        } else {
-            rc = db_fail(err, db, "store read failed");
+    sqlite3_stmt *s;
+    int rc = select_one(st,
+                        "SELECT id, created, description, key_usage, key_spec, origin, state,"
+                        " deletion_date, pending_days, rotation_enabled, rotation_period,"
+                        " next_rotation, policy, current_version FROM keys WHERE id=?",
+                        id, &db, &s, err);
+    if (rc == 1) {
+        rc = 0;
+        copy_col(out->id, sizeof(out->id), s, 0);
+        out->created = sqlite3_column_double(s, 1);
+        out->description = dup_col(s, 2);
+        copy_col(out->key_usage, sizeof(out->key_usage), s, 3);
+        copy_col(out->key_spec, sizeof(out->key_spec), s, 4);
+        copy_col(out->origin, sizeof(out->origin), s, 5);
+        copy_col(out->state, sizeof(out->state), s, 6);
+        out->deletion_date = sqlite3_column_double(s, 7);
+        out->pending_days = sqlite3_column_int(s, 8);
+        out->rotation_enabled = sqlite3_column_int(s, 9) != 0;
+        out->rotation_period_days = sqlite3_column_int(s, 10);
+        out->next_rotation = sqlite3_column_double(s, 11);
+        out->policy = dup_col(s, 12);
+        out->current_version = (uint32_t)sqlite3_column_int64(s, 13);
+        if (!out->description || !out->policy) {
+            store_key_clear(out);
+            rc = cl_fail(err, CL_ENOMEM, "out of memory");
         }
+    } else if (rc == 0) {
+        rc = cl_fail(err, CL_ENOTFOUND, "no key %s", id);
     }
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     return rc;
 }
 
@@ -607,14 +663,11 @@ int store_key_update(struct store *st, const struct store_key *k, struct cl_erro
 {
     cache_drop(st, C_KEY, k->id, 0);
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db,
-              "UPDATE keys SET description=?, state=?, deletion_date=?, pending_days=?,"
-              " rotation_enabled=?, rotation_period=?, next_rotation=?, policy=? WHERE id=?",
-              &s, err);
+    sqlite3_stmt *s;
+    int rc = stmt_open(st,
+                       "UPDATE keys SET description=?, state=?, deletion_date=?, pending_days=?,"
+                       " rotation_enabled=?, rotation_period=?, next_rotation=?, policy=? WHERE id=?",
+                       &db, &s, err);
     if (rc == 0) {
         bind_text(s, 1, k->description ? k->description : "");
         bind_text(s, 2, k->state);
@@ -630,8 +683,7 @@ int store_key_update(struct store *st, const struct store_key *k, struct cl_erro
         if (rc == 0 && changes == 0)
             rc = cl_fail(err, CL_ENOTFOUND, "no key %s", k->id);
     }
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     return rc;
 }
 
@@ -639,19 +691,7 @@ int store_key_delete(struct store *st, const char *id, struct cl_error *err)
 {
     cache_drop(st, C_KEY, id, 0);
     cache_drop(st, C_MAT, id, 0);
-    sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, "DELETE FROM keys WHERE id=?", &s, err);
-    if (rc == 0) {
-        bind_text(s, 1, id);
-        rc = step_done(db, s, NULL, err);
-    }
-    sqlite3_finalize(s);
-    release(st, db);
-    return rc;
+    return exec_binds(st, "DELETE FROM keys WHERE id=?", id, NULL, 0, NULL, err);
 }
 
 /* Runs a query whose first column is text, collecting up to limit rows into a
@@ -686,18 +726,14 @@ int store_key_list(struct store *st, const char *after, size_t limit, json_t **i
 {
     *ids = NULL;
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, "SELECT id FROM keys WHERE id > ? ORDER BY id LIMIT ?", &s, err);
+    sqlite3_stmt *s;
+    int rc = stmt_open(st, "SELECT id FROM keys WHERE id > ? ORDER BY id LIMIT ?", &db, &s, err);
     if (rc == 0) {
         bind_text(s, 1, after ? after : "");
         sqlite3_bind_int64(s, 2, (sqlite3_int64)limit + 1);
         rc = collect_strings(db, s, limit, ids, more, err);
     }
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     return rc;
 }
 
@@ -705,17 +741,14 @@ int store_key_list_expired(struct store *st, double now, json_t **ids, struct cl
 {
     *ids = NULL;
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, "SELECT id FROM keys WHERE state='PendingDeletion' AND deletion_date <= ?", &s, err);
+    sqlite3_stmt *s;
+    int rc = stmt_open(st, "SELECT id FROM keys WHERE state='PendingDeletion' AND deletion_date <= ?",
+                       &db, &s, err);
     if (rc == 0) {
         sqlite3_bind_double(s, 1, now);
         rc = collect_strings(db, s, 100000, ids, NULL, err);
     }
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     return rc;
 }
 
@@ -725,11 +758,9 @@ static int db_material_get(struct store *st, const char *id, uint32_t version, u
     *material = NULL;
     *len = 0;
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, "SELECT wrapped FROM key_material WHERE key_id=? AND version=?", &s, err);
+    sqlite3_stmt *s;
+    int rc = stmt_open(st, "SELECT wrapped FROM key_material WHERE key_id=? AND version=?", &db, &s,
+                       err);
     if (rc == 0) {
         bind_text(s, 1, id);
         sqlite3_bind_int64(s, 2, version);
@@ -748,8 +779,7 @@ static int db_material_get(struct store *st, const char *id, uint32_t version, u
             rc = db_fail(err, db, "store read failed");
         }
     }
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     return rc;
 }
 
@@ -800,60 +830,28 @@ out:
 
 int store_material_count(struct store *st, const char *id, uint32_t *count, struct cl_error *err)
 {
-    sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, "SELECT count(*) FROM key_material WHERE key_id=?", &s, err);
-    if (rc == 0) {
-        bind_text(s, 1, id);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            *count = (uint32_t)sqlite3_column_int64(s, 0);
-        else
-            rc = db_fail(err, db, "store read failed");
-    }
-    sqlite3_finalize(s);
-    release(st, db);
+    int64_t n = 0;
+    int rc = count_where(st, "SELECT count(*) FROM key_material WHERE key_id=?", id, &n, err);
+    if (rc == 0)
+        *count = (uint32_t)n;
     return rc;
 }
 
 /* ---- aliases ---- */
 
-static int alias_write(struct store *st, const char *sql, const char *a, const char *b, double now,
-                       int *changes, struct cl_error *err)
-{
-    sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, sql, &s, err);
-    if (rc == 0) {
-        bind_text(s, 1, a);
-        bind_text(s, 2, b);
-        if (now > 0)
-            sqlite3_bind_double(s, 3, now);
-        rc = step_done(db, s, changes, err);
-    }
-    sqlite3_finalize(s);
-    release(st, db);
-    return rc;
-}
-
 int store_alias_create(struct store *st, const char *name, const char *key_id, double now,
                        struct cl_error *err)
 {
-    return alias_write(st, "INSERT INTO aliases(name, key_id, created, updated) VALUES(?1,?2,?3,?3)",
-                       name, key_id, now, NULL, err);
+    return exec_binds(st, "INSERT INTO aliases(name, key_id, created, updated) VALUES(?1,?2,?3,?3)",
+                      name, key_id, now, NULL, err);
 }
 
 int store_alias_update(struct store *st, const char *name, const char *key_id, double now,
                        struct cl_error *err)
 {
     int changes = 0;
-    int rc = alias_write(st, "UPDATE aliases SET key_id=?2, updated=?3 WHERE name=?1", name, key_id,
-                         now, &changes, err);
+    int rc = exec_binds(st, "UPDATE aliases SET key_id=?2, updated=?3 WHERE name=?1", name, key_id,
+                        now, &changes, err);
     if (rc == 0 && changes == 0)
         rc = cl_fail(err, CL_ENOTFOUND, "no alias %s", name);
     return rc;
@@ -862,8 +860,7 @@ int store_alias_update(struct store *st, const char *name, const char *key_id, d
 int store_alias_delete(struct store *st, const char *name, struct cl_error *err)
 {
     int changes = 0;
-    int rc = alias_write(st, "DELETE FROM aliases WHERE name=?1", name, NULL, 0,
-                         &changes, err);
+    int rc = exec_binds(st, "DELETE FROM aliases WHERE name=?1", name, NULL, 0, &changes, err);
     if (rc == 0 && changes == 0)
         rc = cl_fail(err, CL_ENOTFOUND, "no alias %s", name);
     return rc;
@@ -873,23 +870,15 @@ int store_alias_get(struct store *st, const char *name, char **key_id, struct cl
 {
     *key_id = NULL;
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, "SELECT key_id FROM aliases WHERE name=?", &s, err);
-    if (rc == 0) {
-        bind_text(s, 1, name);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW)
-            *key_id = dup_col(s, 0);
-        else if (r == SQLITE_DONE)
-            rc = cl_fail(err, CL_ENOTFOUND, "no alias %s", name);
-        else
-            rc = db_fail(err, db, "store read failed");
+    sqlite3_stmt *s;
+    int rc = select_one(st, "SELECT key_id FROM aliases WHERE name=?", name, &db, &s, err);
+    if (rc == 1) {
+        *key_id = dup_col(s, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = cl_fail(err, CL_ENOTFOUND, "no alias %s", name);
     }
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     return rc;
 }
 
@@ -899,16 +888,15 @@ int store_alias_list(struct store *st, const char *key_id, const char *after, si
     *out = NULL;
     *more = false;
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
+    sqlite3_stmt *s;
+    int rc = stmt_open(st,
+                       "SELECT name, key_id, created, updated FROM aliases WHERE name > ?1"
+                       " AND (?2 IS NULL OR key_id = ?2) ORDER BY name LIMIT ?3",
+                       &db, &s, err);
     if (rc < 0)
         return rc;
-    rc = prep(db,
-              "SELECT name, key_id, created, updated FROM aliases WHERE name > ?1"
-              " AND (?2 IS NULL OR key_id = ?2) ORDER BY name LIMIT ?3",
-              &s, err);
     json_t *arr = json_array();
-    if (rc == 0 && !arr)
+    if (!arr)
         rc = cl_fail(err, CL_ENOMEM, "out of memory");
     if (rc == 0) {
         bind_text(s, 1, after ? after : "");
@@ -934,8 +922,7 @@ int store_alias_list(struct store *st, const char *key_id, const char *after, si
         arr = NULL;
     }
     json_decref(arr);
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     return rc;
 }
 
@@ -994,57 +981,42 @@ int store_tags_list(struct store *st, const char *key_id, const char *after, siz
     *out = NULL;
     *more = false;
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
+    sqlite3_stmt *s;
+    int rc = stmt_open(
+        st, "SELECT tag_key, tag_value FROM tags WHERE key_id=? AND tag_key > ? ORDER BY tag_key LIMIT ?",
+        &db, &s, err);
     if (rc < 0)
         return rc;
     json_t *arr = json_array();
-    rc = prep(db,
-              "SELECT tag_key, tag_value FROM tags WHERE key_id=? AND tag_key > ? ORDER BY tag_key LIMIT ?",
-              &s, err);
-    if (rc == 0) {
-        bind_text(s, 1, key_id);
-        bind_text(s, 2, after ? after : "");
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)limit + 1);
-        int r;
-        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-            if (json_array_size(arr) == limit) {
-                *more = true;
-                break;
-            }
-            json_array_append_new(arr, json_pack("{s:s, s:s}", "TagKey", sqlite3_column_text(s, 0),
-                                                 "TagValue", sqlite3_column_text(s, 1)));
+    bind_text(s, 1, key_id);
+    bind_text(s, 2, after ? after : "");
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)limit + 1);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (json_array_size(arr) == limit) {
+            *more = true;
+            break;
         }
-        if (r != SQLITE_ROW && r != SQLITE_DONE)
-            rc = db_fail(err, db, "store read failed");
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "TagKey", sqlite3_column_text(s, 0),
+                                             "TagValue", sqlite3_column_text(s, 1)));
     }
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = db_fail(err, db, "store read failed");
     if (rc == 0) {
         *out = arr;
         arr = NULL;
     }
     json_decref(arr);
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     return rc;
 }
 
 int store_tags_count(struct store *st, const char *key_id, size_t *count, struct cl_error *err)
 {
-    sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, "SELECT count(*) FROM tags WHERE key_id=?", &s, err);
-    if (rc == 0) {
-        bind_text(s, 1, key_id);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            *count = (size_t)sqlite3_column_int64(s, 0);
-        else
-            rc = db_fail(err, db, "store read failed");
-    }
-    sqlite3_finalize(s);
-    release(st, db);
+    int64_t n = 0;
+    int rc = count_where(st, "SELECT count(*) FROM tags WHERE key_id=?", key_id, &n, err);
+    if (rc == 0)
+        *count = (size_t)n;
     return rc;
 }
 
@@ -1060,14 +1032,11 @@ int store_principal_create(struct store *st, const struct store_principal *p, do
                            struct cl_error *err)
 {
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db,
-              "INSERT INTO principals(arn, name, kind, unique_id, identity_policy, created)"
-              " VALUES(?,?,?,?,?,?)",
-              &s, err);
+    sqlite3_stmt *s;
+    int rc = stmt_open(st,
+                       "INSERT INTO principals(arn, name, kind, unique_id, identity_policy, created)"
+                       " VALUES(?,?,?,?,?,?)",
+                       &db, &s, err);
     if (rc == 0) {
         bind_text(s, 1, p->arn);
         bind_text(s, 2, p->name);
@@ -1081,8 +1050,7 @@ int store_principal_create(struct store *st, const struct store_principal *p, do
             rc = cl_fail(err, CL_EEXIST, "principal %s already exists", p->arn);
         }
     }
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     return rc;
 }
 
@@ -1091,29 +1059,21 @@ static int db_principal_get(struct store *st, const char *arn, struct store_prin
 {
     memset(out, 0, sizeof(*out));
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db, "SELECT arn, name, kind, unique_id, identity_policy FROM principals WHERE arn=?", &s,
-              err);
-    if (rc == 0) {
-        bind_text(s, 1, arn);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-            copy_col(out->arn, sizeof(out->arn), s, 0);
-            copy_col(out->name, sizeof(out->name), s, 1);
-            copy_col(out->kind, sizeof(out->kind), s, 2);
-            copy_col(out->unique_id, sizeof(out->unique_id), s, 3);
-            out->identity_policy = dup_col(s, 4);
-        } else if (r == SQLITE_DONE) {
-            rc = cl_fail(err, CL_ENOTFOUND, "no principal %s", arn);
-        } else {
-            rc = db_fail(err, db, "store read failed");
-        }
+    sqlite3_stmt *s;
+    int rc = select_one(st,
+                        "SELECT arn, name, kind, unique_id, identity_policy FROM principals WHERE arn=?",
+                        arn, &db, &s, err);
+    if (rc == 1) {
+        rc = 0;
+        copy_col(out->arn, sizeof(out->arn), s, 0);
+        copy_col(out->name, sizeof(out->name), s, 1);
+        copy_col(out->kind, sizeof(out->kind), s, 2);
+        copy_col(out->unique_id, sizeof(out->unique_id), s, 3);
+        out->identity_policy = dup_col(s, 4);
+    } else if (rc == 0) {
+        rc = cl_fail(err, CL_ENOTFOUND, "no principal %s", arn);
     }
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     return rc;
 }
 
@@ -1139,16 +1099,11 @@ int store_access_key_create(struct store *st, const struct store_access_key *k, 
     if (rc < 0)
         return rc;
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    rc = acquire(st, &db, err);
-    if (rc < 0) {
-        free(w);
-        return rc;
-    }
-    rc = prep(db,
-              "INSERT INTO access_keys(akid, wrapped_secret, principal_arn, caller_arn, user_id,"
-              " token_hash, expiration, created) VALUES(?,?,?,?,?,?,?,?)",
-              &s, err);
+    sqlite3_stmt *s;
+    rc = stmt_open(st,
+                   "INSERT INTO access_keys(akid, wrapped_secret, principal_arn, caller_arn, user_id,"
+                   " token_hash, expiration, created) VALUES(?,?,?,?,?,?,?,?)",
+                   &db, &s, err);
     if (rc == 0) {
         bind_text(s, 1, k->akid);
         sqlite3_bind_blob(s, 2, w, (int)wlen, SQLITE_TRANSIENT);
@@ -1163,8 +1118,7 @@ int store_access_key_create(struct store *st, const struct store_access_key *k, 
         sqlite3_bind_double(s, 8, now);
         rc = step_done(db, s, NULL, err);
     }
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     free(w);
     return rc;
 }
@@ -1174,49 +1128,39 @@ static int db_access_key_get(struct store *st, const char *akid, struct store_ac
 {
     memset(out, 0, sizeof(*out));
     sqlite3 *db;
-    sqlite3_stmt *s = NULL;
-    int rc = acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = prep(db,
-              "SELECT akid, wrapped_secret, principal_arn, caller_arn, user_id, token_hash, expiration"
-              " FROM access_keys WHERE akid=?",
-              &s, err);
-    if (rc == 0) {
-        bind_text(s, 1, akid);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-            copy_col(out->akid, sizeof(out->akid), s, 0);
-            char aad[96];
-            secret_aad(aad, sizeof(aad), out->akid);
-            uint8_t *secret = NULL;
-            size_t slen = 0;
-            rc = blob_gcm_open(st->master, (const uint8_t *)aad, strlen(aad), sqlite3_column_blob(s, 1),
-                               (size_t)sqlite3_column_bytes(s, 1), &secret, &slen, err);
-            if (rc == 0) {
-                if (slen >= sizeof(out->secret))
-                    rc = cl_fail(err, CL_EFORMAT, "stored secret too long");
-                else
-                    memcpy(out->secret, secret, slen + 1);
-                OPENSSL_cleanse(secret, slen);
-                free(secret);
-            }
-            copy_col(out->principal_arn, sizeof(out->principal_arn), s, 2);
-            copy_col(out->caller_arn, sizeof(out->caller_arn), s, 3);
-            copy_col(out->user_id, sizeof(out->user_id), s, 4);
-            if (sqlite3_column_type(s, 5) == SQLITE_BLOB && sqlite3_column_bytes(s, 5) == 32) {
-                out->has_session = true;
-                memcpy(out->token_hash, sqlite3_column_blob(s, 5), 32);
-            }
-            out->expiration = sqlite3_column_double(s, 6);
-        } else if (r == SQLITE_DONE) {
-            rc = cl_fail(err, CL_ENOTFOUND, "no access key %s", akid);
-        } else {
-            rc = db_fail(err, db, "store read failed");
+    sqlite3_stmt *s;
+    int rc = select_one(st,
+                        "SELECT akid, wrapped_secret, principal_arn, caller_arn, user_id, token_hash,"
+                        " expiration FROM access_keys WHERE akid=?",
+                        akid, &db, &s, err);
+    if (rc == 1) {
+        copy_col(out->akid, sizeof(out->akid), s, 0);
+        char aad[96];
+        secret_aad(aad, sizeof(aad), out->akid);
+        uint8_t *secret = NULL;
+        size_t slen = 0;
+        rc = blob_gcm_open(st->master, (const uint8_t *)aad, strlen(aad), sqlite3_column_blob(s, 1),
+                           (size_t)sqlite3_column_bytes(s, 1), &secret, &slen, err);
+        if (rc == 0) {
+            if (slen >= sizeof(out->secret))
+                rc = cl_fail(err, CL_EFORMAT, "stored secret too long");
+            else
+                memcpy(out->secret, secret, slen + 1);
+            OPENSSL_cleanse(secret, slen);
+            free(secret);
         }
+        copy_col(out->principal_arn, sizeof(out->principal_arn), s, 2);
+        copy_col(out->caller_arn, sizeof(out->caller_arn), s, 3);
+        copy_col(out->user_id, sizeof(out->user_id), s, 4);
+        if (sqlite3_column_type(s, 5) == SQLITE_BLOB && sqlite3_column_bytes(s, 5) == 32) {
+            out->has_session = true;
+            memcpy(out->token_hash, sqlite3_column_blob(s, 5), 32);
+        }
+        out->expiration = sqlite3_column_double(s, 6);
+    } else if (rc == 0) {
+        rc = cl_fail(err, CL_ENOTFOUND, "no access key %s", akid);
     }
-    sqlite3_finalize(s);
-    release(st, db);
+    stmt_close(st, db, s);
     if (rc < 0)
         store_access_key_clear(out);
     return rc;
