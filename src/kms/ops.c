@@ -1084,6 +1084,38 @@ static int op_re_encrypt(struct call *c)
     return rc;
 }
 
+/*
+ * What GenerateDataKey, GenerateDataKeyPair and their WithoutPlaintext forms
+ * check before making anything: grant tokens, the Recipient (only where a
+ * plaintext would be returned), a usable symmetric encryption key, the
+ * encryption context, the policy for action, and DryRun. The caller passes
+ * a zeroed *k and clears it whatever this returns.
+ */
+static int data_key_prologue(struct call *c, bool with_plaintext, const char *action,
+                             const json_t *ctx, struct store_key *k)
+{
+    int rc = grant_tokens(c);
+    if (rc == 0 && with_plaintext)
+        rc = read_recipient(c);
+    if (rc == 0)
+        rc = load_key(c, "KeyId", IDS_WITH_ALIAS, k);
+    if (rc == 0)
+        rc = require_usable(c, k);
+    if (rc == 0 && !is_symmetric(k)) {
+        char arn[256];
+        arn_of(c, k, arn, sizeof(arn));
+        rc = kerr(c, "InvalidKeyUsageException", "%s key usage is not valid for %s: it is not a symmetric key.",
+                  arn, c->op);
+    }
+    if (rc == 0)
+        rc = call_add_encryption_context(c, ctx);
+    if (rc == 0)
+        rc = authorize(c, action, k);
+    if (rc == 0)
+        rc = dry_run(c);
+    return rc;
+}
+
 static const char *const DATA_KEY_SPECS[] = { "AES_256", "AES_128", NULL };
 
 static int data_key(struct call *c, bool with_plaintext, const char *action)
@@ -1104,25 +1136,7 @@ static int data_key(struct call *c, bool with_plaintext, const char *action)
                     "Please specify either number of bytes or key spec but not both.");
     size_t n = have_n ? (size_t)nbytes : (!strcmp(spec, "AES_256") ? 32 : 16);
     struct store_key k = {0};
-    int rc = grant_tokens(c);
-    if (rc == 0 && with_plaintext)
-        rc = read_recipient(c);
-    if (rc == 0)
-        rc = load_key(c, "KeyId", IDS_WITH_ALIAS, &k);
-    if (rc == 0)
-        rc = require_usable(c, &k);
-    if (rc == 0 && !is_symmetric(&k)) {
-        char arn[256];
-        arn_of(c, &k, arn, sizeof(arn));
-        rc = kerr(c, "InvalidKeyUsageException", "%s key usage is not valid for %s: it is not a symmetric key.",
-                  arn, c->op);
-    }
-    if (rc == 0)
-        rc = call_add_encryption_context(c, ctx);
-    if (rc == 0)
-        rc = authorize(c, action, &k);
-    if (rc == 0)
-        rc = dry_run(c);
+    int rc = data_key_prologue(c, with_plaintext, action, ctx, &k);
     uint8_t *dk = NULL, *blob = NULL;
     size_t blen = 0;
     if (rc == 0) {
@@ -1174,25 +1188,7 @@ static int data_key_pair(struct call *c, bool with_plaintext, const char *action
     if (!strcmp(spec, "SM2"))
         return kerr(c, "UnsupportedOperationException", "KeyPairSpec SM2 is not supported by cloister-kms.");
     struct store_key k = {0};
-    int rc = grant_tokens(c);
-    if (rc == 0 && with_plaintext)
-        rc = read_recipient(c);
-    if (rc == 0)
-        rc = load_key(c, "KeyId", IDS_WITH_ALIAS, &k);
-    if (rc == 0)
-        rc = require_usable(c, &k);
-    if (rc == 0 && !is_symmetric(&k)) {
-        char arn[256];
-        arn_of(c, &k, arn, sizeof(arn));
-        rc = kerr(c, "InvalidKeyUsageException", "%s key usage is not valid for %s: it is not a symmetric key.",
-                  arn, c->op);
-    }
-    if (rc == 0)
-        rc = call_add_encryption_context(c, ctx);
-    if (rc == 0)
-        rc = authorize(c, action, &k);
-    if (rc == 0)
-        rc = dry_run(c);
+    int rc = data_key_prologue(c, with_plaintext, action, ctx, &k);
     EVP_PKEY *pk = NULL;
     uint8_t *priv = NULL, *pub = NULL, *blob = NULL;
     size_t priv_len = 0, pub_len = 0, blen = 0;
