@@ -126,24 +126,26 @@ ErrorCode nsm_describe_pcr(int32_t fd, uint16_t index, bool *lock, uint8_t *data
     return rc;
 }
 
+/* A request whose success response carries nothing the caller needs. */
+static ErrorCode simple(int32_t fd, const struct nsm_request *q)
+{
+    struct nsm_response r;
+    uint8_t *buf;
+    ErrorCode rc = process(fd, q, &r, &buf);
+    free(buf);
+    return rc;
+}
+
 ErrorCode nsm_lock_pcr(int32_t fd, uint16_t index)
 {
     struct nsm_request q = {.op = NSM_OP_LOCK_PCR, .index = index};
-    struct nsm_response r;
-    uint8_t *buf;
-    ErrorCode rc = process(fd, &q, &r, &buf);
-    free(buf);
-    return rc;
+    return simple(fd, &q);
 }
 
 ErrorCode nsm_lock_pcrs(int32_t fd, uint16_t range)
 {
     struct nsm_request q = {.op = NSM_OP_LOCK_PCRS, .range = range};
-    struct nsm_response r;
-    uint8_t *buf;
-    ErrorCode rc = process(fd, &q, &r, &buf);
-    free(buf);
-    return rc;
+    return simple(fd, &q);
 }
 
 ErrorCode nsm_get_description(int32_t fd, NsmDescription *d)
