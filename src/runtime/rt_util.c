@@ -239,22 +239,32 @@ static int unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd, struc
     return 0;
 }
 
-int rt_unix_listen(const char *path, mode_t mode, struct cl_error *err)
+/*
+ * A stream socket on path: listening (non-blocking, mode applied, a stale
+ * socket file replaced) or connected. Returns the fd or a negative code.
+ */
+static int unix_socket(const char *path, bool listening, mode_t mode, struct cl_error *err)
 {
     struct sockaddr_un sa;
     int dirfd;
     int rc = unix_addr(path, &sa, &dirfd, err);
     if (rc < 0)
         return rc;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (listening ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0) {
         rc = cl_fail_errno(err, CL_EIO, "socket");
         goto out;
     }
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
-        listen(fd, 64) < 0) {
-        rc = cl_fail_errno(err, CL_EIO, "cannot listen on %s", path);
+    if (listening) {
+        unlink(path);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
+            listen(fd, 64) < 0) {
+            rc = cl_fail_errno(err, CL_EIO, "cannot listen on %s", path);
+            close(fd);
+            goto out;
+        }
+    } else if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        rc = cl_fail_errno(err, CL_EIO, "cannot connect to %s", path);
         close(fd);
         goto out;
     }
@@ -265,28 +275,14 @@ out:
     return rc;
 }
 
+int rt_unix_listen(const char *path, mode_t mode, struct cl_error *err)
+{
+    return unix_socket(path, true, mode, err);
+}
+
 int rt_unix_connect(const char *path, struct cl_error *err)
 {
-    struct sockaddr_un sa;
-    int dirfd;
-    int rc = unix_addr(path, &sa, &dirfd, err);
-    if (rc < 0)
-        return rc;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        rc = cl_fail_errno(err, CL_EIO, "socket");
-        goto out;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        rc = cl_fail_errno(err, CL_EIO, "cannot connect to %s", path);
-        close(fd);
-        goto out;
-    }
-    rc = fd;
-out:
-    if (dirfd >= 0)
-        close(dirfd);
-    return rc;
+    return unix_socket(path, false, 0, err);
 }
 
 bool rt_peer_is_enclave_or_root(int fd, uid_t uid_base, uid_t range)
