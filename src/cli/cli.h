@@ -105,4 +105,13 @@ int cli_print_json(json_t *json);
 /* Parses a non-negative decimal integer that fits max; -1 on any junk. */
 long long cli_parse_uint(const char *s, unsigned long long max);
 
+/*
+ * Takes the value of the option argv[*i] into *slot, with nitro-cli's
+ * (clap's) errors: slot NULL (not an option of this command): E_INVALID_ARGUMENT
+ * "Found argument ... which wasn't expected"; *slot already set: "... was
+ * provided more than once"; no value after it: E_MISSING_ARGUMENT. Returns
+ * 0 with *i moved onto the value, or the number of the error it printed.
+ */
+int cli_take_value(int argc, char **argv, int *i, const char **slot);
+
 #endif

@@ -27,13 +27,9 @@ int cmd_console(int argc, char **argv)
                    "[--disconnect-timeout SECONDS]\n");
             return 0;
         }
-        if (!slot)
-            return cli_fail(E_INVALID_ARGUMENT, "Found argument '%s' which wasn't expected", f);
-        if (*slot)
-            return cli_fail(E_INVALID_ARGUMENT, "The argument '%s' was provided more than once", f);
-        if (i + 1 >= argc)
-            return cli_fail(E_MISSING_ARGUMENT, "User did not provide a value for `%s`.", f + 2);
-        *slot = argv[++i];
+        int rc = cli_take_value(argc, argv, &i, slot);
+        if (rc != 0)
+            return rc;
     }
     if (id && name)
         return cli_fail(E_CONFLICTING_ARGUMENT, "User provided both `enclave-id` and `enclave-name`.");

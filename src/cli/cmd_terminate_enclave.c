@@ -33,13 +33,9 @@ int cmd_terminate_enclave(int argc, char **argv)
             continue;
         }
         const char **slot = !strcmp(f, "--enclave-id") ? &id : !strcmp(f, "--enclave-name") ? &name : NULL;
-        if (!slot)
-            return cli_fail(E_INVALID_ARGUMENT, "Found argument '%s' which wasn't expected", f);
-        if (*slot)
-            return cli_fail(E_INVALID_ARGUMENT, "The argument '%s' was provided more than once", f);
-        if (i + 1 >= argc)
-            return cli_fail(E_MISSING_ARGUMENT, "User did not provide a value for `%s`.", f + 2);
-        *slot = argv[++i];
+        int rc = cli_take_value(argc, argv, &i, slot);
+        if (rc != 0)
+            return rc;
     }
     if ((id != NULL) + (name != NULL) + all > 1)
         return cli_fail(E_CONFLICTING_ARGUMENT, "User provided both `%s` and `%s`.",

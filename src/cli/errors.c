@@ -114,6 +114,19 @@ int cli_print_json(json_t *json)
     return rc;
 }
 
+int cli_take_value(int argc, char **argv, int *i, const char **slot)
+{
+    const char *f = argv[*i];
+    if (!slot)
+        return cli_fail(E_INVALID_ARGUMENT, "Found argument '%s' which wasn't expected", f);
+    if (*slot)
+        return cli_fail(E_INVALID_ARGUMENT, "The argument '%s' was provided more than once", f);
+    if (*i + 1 >= argc)
+        return cli_fail(E_MISSING_ARGUMENT, "User did not provide a value for `%s`.", f + 2);
+    *slot = argv[++*i];
+    return 0;
+}
+
 long long cli_parse_uint(const char *s, unsigned long long max)
 {
     if (!s || !*s)
