@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "rt_util.h"
 
 int rt_cli_find(json_t *records, const char *id, const char *name, json_t **rec,
@@ -34,20 +35,6 @@ int rt_cli_find(json_t *records, const char *id, const char *name, json_t **rec,
     }
     cl_fail(err, CL_ENOTFOUND, "No enclave named '%s' is running.", name);
     return E_ENCLAVE_NAMING;
-}
-
-static int write_all(int fd, const char *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        buf += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 int rt_cli_console(struct rt_state *st, json_t *rec, long long timeout_s, struct cl_error *err)
@@ -97,7 +84,7 @@ int rt_cli_console(struct rt_state *st, json_t *rec, long long timeout_s, struct
         }
         if (n == 0)
             break;  /* the enclave ended */
-        if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0) {
+        if (fd_write_all(STDOUT_FILENO, buf, (size_t)n, NULL) < 0) {
             cl_fail_errno(err, CL_EIO, "writing the console");
             rc = E_ENCLAVE_CONSOLE_WRITE_OUTPUT;
             break;
