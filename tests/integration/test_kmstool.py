@@ -248,22 +248,35 @@ class World:
         return parse_reply(p.stdout)
 
     def close(self):
-        self.rt.cleanup()
-        if self.proxy.poll() is None:
-            self.proxy.terminate()
-            self.proxy.wait(timeout=10)
-        self.proxy_log.close()
-        self.relay.close()
-        self.srv.stop()
+        """Stops whatever was started, also after a set-up that failed half-way."""
+        if getattr(self, "rt", None):
+            self.rt.cleanup()
+        proxy = getattr(self, "proxy", None)
+        if proxy and proxy.poll() is None:
+            proxy.terminate()
+            try:
+                proxy.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proxy.kill()
+                proxy.wait()
+        if getattr(self, "proxy_log", None):
+            self.proxy_log.close()
+        if getattr(self, "relay", None):
+            self.relay.close()
+        if getattr(self, "srv", None):
+            self.srv.stop()
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     if os.geteuid() != 0 or not (BIN_DIR / "cloister-monitor").exists():
         pytest.skip("enclaves need root and cloister-monitor")
-    w = World(tmp_path_factory.mktemp("kmstool"))
-    yield w
-    w.close()
+    w = World.__new__(World)
+    try:
+        w.__init__(tmp_path_factory.mktemp("kmstool"))
+        yield w
+    finally:
+        w.close()
 
 
 def encrypt(world, secret, key=None):

@@ -48,6 +48,7 @@ class Parent:
     session, the key and its alias, the proxy and a production enclave."""
 
     def __init__(self, work: Path):
+        self.procs = {}
         self.work = work
         self.run_dir = work / "run"
         self.run_dir.mkdir()
@@ -55,7 +56,6 @@ class Parent:
                     "CLOISTER_HOST_CONFIG": str(work / "host.conf"),
                     "CLOISTER_CLI": str(BIN_DIR / "cloister")}
         (work / "host.conf").write_text("instance_id = i-0123456789abcdef0\n")
-        self.procs = {}
         run([BIN_DIR / "cloister", "attestation-ca", "init", "--ca-dir", work / "ca"], check=True)
         self.data = work / "kms"
         self.kms_port = free_port()
@@ -136,16 +136,21 @@ class Parent:
                    env={**self.env, **self.parent_env}, timeout=timeout)
 
     def close(self):
-        run([BIN_DIR / "cloister", "terminate-enclave", "--all"], env=self.env)
-        for name in list(self.procs):
+        """Stops whatever was started, also after a set-up that failed half-way."""
+        if hasattr(self, "env"):
+            run([BIN_DIR / "cloister", "terminate-enclave", "--all"], env=self.env)
+        for name in list(getattr(self, "procs", {})):
             self.stop(name)
 
 
 @pytest.fixture(scope="module")
 def parent(tmp_path_factory):
-    p = Parent(tmp_path_factory.mktemp("workshop"))
-    yield p
-    p.close()
+    p = Parent.__new__(Parent)
+    try:
+        p.__init__(tmp_path_factory.mktemp("workshop"))
+        yield p
+    finally:
+        p.close()
 
 
 def prepared(parent):
