@@ -1062,6 +1062,22 @@ static int split_ref(const char *ref, char **path, char **tag, struct cl_error *
     return 0;
 }
 
+/* split_ref() for the archive inputs, whose PATH must be a regular file. */
+static int split_archive_ref(const char *ref, char **path, char **tag, struct cl_error *err)
+{
+    int rc = split_ref(ref, path, tag, err);
+    if (rc < 0)
+        return rc;
+    struct stat sb;
+    if (stat(*path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        rc = cl_fail(err, CL_ENOTFOUND, "'%s' is not a file", *path);
+        free(*path);
+        free(*tag);
+        *path = *tag = NULL;
+    }
+    return rc;
+}
+
 int image_from_oci_layout(const char *ref, const char *spool_dir, struct image **out,
                           struct cl_error *err)
 {
@@ -1109,14 +1125,9 @@ int image_from_oci_archive(const char *ref, const char *spool_dir, struct image 
     *out = NULL;
     char *path = NULL, *tag = NULL;
     struct image *img = NULL;
-    int rc = split_ref(ref, &path, &tag, err);
+    int rc = split_archive_ref(ref, &path, &tag, err);
     if (rc < 0)
         return rc;
-    struct stat sb;
-    if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        rc = cl_fail(err, CL_ENOTFOUND, "'%s' is not a file", path);
-        goto out;
-    }
     struct store st = {.kind = STORE_ARCHIVE, .path = path, .dirfd = -1};
     rc = image_new(spool_dir, &img, err);
     if (rc < 0)
@@ -1258,20 +1269,14 @@ int image_from_docker_archive(const char *ref, const char *spool_dir, struct ima
     *out = NULL;
     char *path = NULL, *tag = NULL;
     struct image *img = NULL;
-    int rc = split_ref(ref, &path, &tag, err);
+    int rc = split_archive_ref(ref, &path, &tag, err);
     if (rc < 0)
         return rc;
-    struct stat sb;
-    if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        rc = cl_fail(err, CL_ENOTFOUND, "'%s' is not a file", path);
-        goto out;
-    }
     rc = image_new(spool_dir, &img, err);
     if (rc == 0)
         rc = load_docker_archive(img, path, tag, err);
     if (rc < 0)
         cl_error_prefix(err, "docker archive '%s'", path);
-out:
     free(path);
     free(tag);
     if (rc < 0)
