@@ -14,7 +14,7 @@
 
 #include <cloister/attestation.h>
 
-#include "attest_doc.h"
+#include "attest_ca/attest_issue.h"
 
 /* CPU time of this process, as `openssl speed` measures by default (user
  * time), so that the ratio does not depend on what else the machine runs. */

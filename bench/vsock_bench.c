@@ -21,8 +21,8 @@
 
 #include <cloister/vsock.h>
 
-#include "vsock_broker.h"
-#include "vsock_core.h"
+#include "vsock_broker/vsock_broker.h"
+#include "vsock/vsock_core.h"
 
 static double now(void)
 {

@@ -26,15 +26,15 @@
 
 #include <cloister/eif.h>
 
-#include "attest_ca.h"
-#include "attest_doc.h"
+#include "attest_ca/attest_ca.h"
+#include "attest_ca/attest_issue.h"
 #include "cli.h"
 #include "commands.h"
-#include "fileio.h"
-#include "hex.h"
-#include "hostconf.h"
-#include "nsm_module.h"
-#include "nsm_proto.h"
+#include "base/fileio.h"
+#include "base/hex.h"
+#include "nsm_device/hostconf.h"
+#include "nsm_device/nsm_module.h"
+#include "nsm/nsm_proto.h"
 
 static void usage(FILE *out)
 {

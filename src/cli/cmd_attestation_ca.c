@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "attest_ca.h"
+#include "attest_ca/attest_ca.h"
 #include "cli.h"
 #include "commands.h"
 

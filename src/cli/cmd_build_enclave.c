@@ -28,12 +28,12 @@
 #include <cloister/eif.h>
 
 #include "cli.h"
-#include "eif_json.h"
+#include "eif/eif_json.h"
 #include "commands.h"
-#include "fileio.h"
-#include "hex.h"
-#include "image.h"
-#include "ramdisk.h"
+#include "base/fileio.h"
+#include "base/hex.h"
+#include "image/image.h"
+#include "image/ramdisk.h"
 
 #ifndef CLOISTER_VERSION
 #define CLOISTER_VERSION "0.0.0"
@@ -146,7 +146,7 @@ static int build_time_text(const char *arg, char out[static 40], struct cl_error
 }
 
 /* Error number for a failure loading the image. */
-static enum cli_errno image_errno(const char *source)
+static enum nitro_errno image_errno(const char *source)
 {
     return !strcmp(source, "docker-uri") ? E_DOCKER_IMAGE_PULL : E_EIF_BUILDING;
 }

@@ -50,7 +50,7 @@ int cmd_console(int argc, char **argv)
     }
     if ((rc = rt_cli_find(records, id, name, &rec, &err)) != 0 ||
         (rc = rt_cli_console(st, rec, secs, &err)) != 0)
-        rc = cli_fail_lib((enum cli_errno)rc, &err);
+        rc = cli_fail_lib((enum nitro_errno)rc, &err);
 out:
     json_decref(records);
     rt_state_free(st);

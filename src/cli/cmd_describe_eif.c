@@ -26,7 +26,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "eif_json.h"
+#include "eif/eif_json.h"
 
 
 /* Asn1Object's Display in rust-openssl: OBJ_obj2txt(no_name = 0), the long name. */

@@ -13,8 +13,8 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "fileio.h"
-#include "hex.h"
+#include "base/fileio.h"
+#include "base/hex.h"
 
 /* A PEM certificate file bigger than this is not a certificate. */
 #define CERT_FILE_MAX (1u << 20)

@@ -29,7 +29,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "fileio.h"
+#include "base/fileio.h"
 #include "rt_cli.h"
 #include "rt_cpus.h"
 #include "rt_monitor.h"
@@ -521,7 +521,7 @@ int cmd_run_enclave(int argc, char **argv)
     if (e) {
         long long code = json_integer_value(e);
         const char *msg = json_string_value(json_object_get(status, "Message"));
-        rc = cli_fail(code > 0 && code < E_CLI_MAX ? (enum cli_errno)code : E_UNSPECIFIED, "%s",
+        rc = cli_fail(code > 0 && code < E_NITRO_MAX ? (enum nitro_errno)code : E_UNSPECIFIED, "%s",
                       msg ? msg : "the monitor failed");
         goto out;
     }
@@ -549,9 +549,9 @@ int cmd_run_enclave(int argc, char **argv)
             rc = cli_fail_lib(E_READ_FROM_DISK, &err);
         else if ((rc = rt_cli_find(records, json_string_value(json_object_get(rec_for_console, "EnclaveID")),
                                    NULL, &rec, &err)) != 0)
-            rc = cli_fail_lib((enum cli_errno)rc, &err);
+            rc = cli_fail_lib((enum nitro_errno)rc, &err);
         else if ((rc = rt_cli_console(st, rec, -1, &err)) != 0)
-            rc = cli_fail_lib((enum cli_errno)rc, &err);
+            rc = cli_fail_lib((enum nitro_errno)rc, &err);
         json_decref(records);
         rt_state_free(st);
     }

@@ -13,9 +13,9 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "eif_json.h"
+#include "eif/eif_json.h"
 
-static enum cli_errno open_errno(int code)
+static enum nitro_errno open_errno(int code)
 {
     /* I/O problems are file operations; a file that is not a valid EIF is E35 */
     return code == CL_ENOTFOUND || code == CL_EIO || code == CL_EINVAL || code == CL_ENOMEM

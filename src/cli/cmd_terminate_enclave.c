@@ -58,7 +58,7 @@ int cmd_terminate_enclave(int argc, char **argv)
         json_array_foreach(records, i, r) {
             if ((rc = rt_cli_terminate(st, r, &err)) != 0) {
                 json_decref(out);
-                rc = cli_fail_lib((enum cli_errno)rc, &err);
+                rc = cli_fail_lib((enum nitro_errno)rc, &err);
                 goto out;
             }
             fprintf(stderr, "Successfully terminated enclave %s.\n", rt_rec_str(r, "EnclaveID"));
@@ -70,7 +70,7 @@ int cmd_terminate_enclave(int argc, char **argv)
     json_t *rec = NULL;
     if ((rc = rt_cli_find(records, id, name, &rec, &err)) != 0 ||
         (rc = rt_cli_terminate(st, rec, &err)) != 0) {
-        rc = cli_fail_lib((enum cli_errno)rc, &err);
+        rc = cli_fail_lib((enum nitro_errno)rc, &err);
         goto out;
     }
     fprintf(stderr, "Successfully terminated enclave %s.\n", rt_rec_str(rec, "EnclaveID"));

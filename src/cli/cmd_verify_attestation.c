@@ -22,8 +22,8 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "fileio.h"
-#include "hex.h"
+#include "base/fileio.h"
+#include "base/hex.h"
 
 #define MAX_ROOT_FILES 16
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileio.h"
+#include "base/fileio.h"
 #include "kmsutil.h"
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"

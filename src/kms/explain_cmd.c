@@ -20,8 +20,8 @@
 #include <cloister/attestation.h>
 #include <cloister/error.h>
 
-#include "fileio.h"
-#include "hex.h"
+#include "base/fileio.h"
+#include "base/hex.h"
 #include "policy.h"
 
 #define EXPLAIN_MAX_IDENTITY 16

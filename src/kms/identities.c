@@ -8,7 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "base64.h"
+#include "base/base64.h"
 #include "kmsutil.h"
 
 bool ident_valid_name(const char *name)

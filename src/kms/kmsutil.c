@@ -13,7 +13,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "hex.h"
+#include "base/hex.h"
 
 
 void ku_uuid_format(const uint8_t b[16], char out[37])

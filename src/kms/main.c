@@ -34,7 +34,7 @@
 #include "api.h"
 #include "audit.h"
 #include "explain_cmd.h"
-#include "fileio.h"
+#include "base/fileio.h"
 #include "http.h"
 #include "identities.h"
 #include "kmsutil.h"

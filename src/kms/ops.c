@@ -18,7 +18,7 @@
 #include <openssl/x509.h>
 
 #include "api_internal.h"
-#include "base64.h"
+#include "base/base64.h"
 #include "blob.h"
 #include "kmsutil.h"
 #include "recipient.h"

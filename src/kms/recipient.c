@@ -17,8 +17,8 @@
 
 #include <cloister/attestation.h>
 
-#include "cms.h"
-#include "hex.h"
+#include "cms/cms.h"
+#include "base/hex.h"
 
 #define PCR_HEX_MAX (2 * 64 + 1) /* PCRs are 32, 48 or 64 bytes */
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
+#include "base/base64.h"
 #include "kmsutil.h"
 
 int req_fail(struct req_error *e, const char *type, const char *fmt, ...)

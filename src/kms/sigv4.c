@@ -11,7 +11,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
-#include "hex.h"
+#include "base/hex.h"
 #include "kmsutil.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"

@@ -17,7 +17,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "fileio.h"
+#include "base/fileio.h"
 
 static EVP_PKEY *new_p256(void)
 {

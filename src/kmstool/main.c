@@ -25,7 +25,7 @@
 
 #include <cloister/kms.h>
 
-#include "base64.h"
+#include "base/base64.h"
 
 enum { OPT_REGION = 256, OPT_PROXY_PORT, OPT_AKID, OPT_SECRET, OPT_TOKEN, OPT_CIPHERTEXT,
        OPT_KEY_ID, OPT_ALGORITHM, OPT_KEY_SPEC, OPT_LENGTH, OPT_ENDPOINT, OPT_CA_BUNDLE,

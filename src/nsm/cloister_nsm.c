@@ -31,8 +31,8 @@
 
 #include <cloister/nsm.h>
 
-#include "nsm_dev.h"
-#include "nsm_proto.h"
+#include "nsm/nsm_dev.h"
+#include "nsm/nsm_proto.h"
 
 enum { EXIT_USAGE = 1, EXIT_DEVICE = 2, EXIT_NSM = 3, EXIT_IO = 4 };
 

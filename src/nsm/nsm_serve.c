@@ -30,11 +30,11 @@
 #include <cloister/eif.h>
 #include <cloister/error.h>
 
-#include "attest_doc.h"
-#include "fileio.h"
-#include "hostconf.h"
-#include "nsm_endpoint.h"
-#include "nsm_module.h"
+#include "attest_ca/attest_issue.h"
+#include "base/fileio.h"
+#include "nsm_device/hostconf.h"
+#include "nsm_device/nsm_endpoint.h"
+#include "nsm_device/nsm_module.h"
 
 static struct nsm_module *module;
 

@@ -8,7 +8,7 @@
 
 #include <yaml.h>
 
-#include "fileio.h"
+#include "base/fileio.h"
 #include "resolver.h"
 
 static const char *scalar(yaml_node_t *n)

@@ -15,7 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 
 #define PIPE_CAPACITY (64 * 1024) /* the kernel's default pipe buffer */
 

@@ -25,7 +25,7 @@
 
 #include "allowlist.h"
 #include "forward.h"
-#include "log.h"
+#include "base/log.h"
 #include "resolver.h"
 
 #define DEFAULT_CONFIG "/etc/nitro_enclaves/vsock-proxy.yaml"

@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "fileio.h"
+#include "nitro_cli/nitro_errors.h"
+#include "base/fileio.h"
 #include "rt_util.h"
 
 int rt_cli_find(json_t *records, const char *id, const char *name, json_t **rec,

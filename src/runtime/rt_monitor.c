@@ -32,20 +32,20 @@
 #include <cloister/eif.h>
 #include <cloister/vsock.h>
 
-#include "attest_doc.h"
-#include "eif_json.h"
-#include "hostconf.h"
-#include "log.h"
-#include "nsm_endpoint.h"
-#include "nsm_module.h"
+#include "attest_ca/attest_issue.h"
+#include "eif/eif_json.h"
+#include "nsm_device/hostconf.h"
+#include "base/log.h"
+#include "nsm_device/nsm_endpoint.h"
+#include "nsm_device/nsm_module.h"
 #include "rt_cgroup.h"
 #include "rt_console.h"
 #include "rt_cpus.h"
-#include "cli.h"
+#include "nitro_cli/nitro_errors.h"
 #include "rt_sandbox.h"
 #include "rt_state.h"
 #include "rt_util.h"
-#include "vsock_broker.h"
+#include "vsock_broker/vsock_broker.h"
 
 #define MIB (1024ull * 1024ull)
 #define MAX_NSM_CONNECTIONS 64

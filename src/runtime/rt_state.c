@@ -15,10 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileio.h"
+#include "base/fileio.h"
 #include "rt_cgroup.h"
 #include "rt_util.h"
-#include "vsock_broker.h"
+#include "vsock_broker/vsock_broker.h"
 
 #define RECORD_MAX (1u << 20)
 

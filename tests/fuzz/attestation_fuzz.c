@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for the COSE_Sign1 parser and the attestation document
- * parser/verifier (src/lib/cose.c, attest_cbor.c, attest_verify.c). Seeds:
+ * parser/verifier (src/lib/cose/, src/lib/attest/). Seeds:
  * tests/fuzz/corpus/attestation/ (real AWS documents and their variants).
  * Any input must be rejected or accepted cleanly: no crash, no leak, no
  * undefined behaviour.
@@ -11,7 +11,7 @@
 
 #include <cloister/attestation.h>
 
-#include "cose.h"
+#include "cose/cose.h"
 
 static struct attest_verifier *verifier;
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hostconf.h"
+#include "nsm_device/hostconf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "image_layer.h"
-#include "image_tree.h"
-#include "ramdisk.h"
+#include "image/image_layer.h"
+#include "image/image_tree.h"
+#include "image/ramdisk.h"
 
 static int count_sink(void *ctx, const void *buf, size_t len, struct cl_error *err)
 {

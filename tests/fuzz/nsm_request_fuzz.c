@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attest_doc.h"
-#include "hostconf.h"
-#include "nsm_module.h"
-#include "nsm_proto.h"
+#include "attest_ca/attest_issue.h"
+#include "nsm_device/hostconf.h"
+#include "nsm_device/nsm_module.h"
+#include "nsm/nsm_proto.h"
 
 static struct nsm_module *module;
 static struct nsm_bank initial;

@@ -25,7 +25,7 @@
 
 #include <cloister/kms.h>
 
-#include "base64.h"
+#include "base/base64.h"
 
 static void print_blob(const char *label, const uint8_t *d, size_t n)
 {

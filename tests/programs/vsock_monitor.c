@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vsock_broker.h"
+#include "vsock_broker/vsock_broker.h"
 
 int main(int argc, char **argv)
 {

@@ -42,9 +42,9 @@
 
 #include <cloister/error.h>
 
-#include "nsm_dev.h"
-#include "nsm_frame.h"
-#include "vsock_core.h"
+#include "nsm/nsm_dev.h"
+#include "nsm/nsm_frame.h"
+#include "vsock/vsock_core.h"
 
 #define EXPORT __attribute__((visibility("default")))
 

@@ -18,8 +18,8 @@
 
 #include <cloister/attestation.h>
 
-#include "attest_doc.h"
-#include "cms.h"
+#include "attest_ca/attest_issue.h"
+#include "cms/cms.h"
 #include "recipient.h"
 
 static struct attest_signer *g_signer, *g_other_signer;
