@@ -56,6 +56,19 @@ enum cl_code {
 
 #define CL_ERROR_REASON_MAX 512
 
+/*
+ * Marks a function whose result must not be dropped: one whose failure
+ * leaves the caller with nothing valid (no output written, nothing
+ * verified, nothing parsed). The compiler then refuses (-Werror) a call
+ * that ignores it. A deliberate discard must still look at the result
+ * (GCC does not accept a (void) cast) and say why in a comment.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define CL_MUST_USE __attribute__((warn_unused_result))
+#else
+#define CL_MUST_USE
+#endif
+
 /* A caller-owned error context. Zero-initialise it ({0}) before use. */
 struct cl_error {
     int code;                          /* the CL_E* code of the first failure */

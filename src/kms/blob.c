@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "blob.h"
 
+#include "base/byteorder.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,19 +11,6 @@
 #include <openssl/rand.h>
 
 #include "kmsutil.h"
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static int keycmp(const void *a, const void *b)
 {
@@ -47,16 +35,16 @@ int blob_context_aad(const json_t *ctx, uint8_t **out, size_t *out_len, struct c
         json_object_foreach((json_t *)ctx, k, v) keys[i++] = k;
         qsort(keys, n, sizeof(*keys), keycmp);
     }
-    put32(len4, (uint32_t)n);
+    be32_store(len4, (uint32_t)n);
     ku_buf_add(&b, len4, 4);
     for (size_t i = 0; i < n; i++) {
         const char *v = json_string_value(json_object_get(ctx, keys[i]));
         if (!v)
             v = "";
-        put32(len4, (uint32_t)strlen(keys[i]));
+        be32_store(len4, (uint32_t)strlen(keys[i]));
         ku_buf_add(&b, len4, 4);
         ku_buf_adds(&b, keys[i]);
-        put32(len4, (uint32_t)strlen(v));
+        be32_store(len4, (uint32_t)strlen(v));
         ku_buf_add(&b, len4, 4);
         ku_buf_adds(&b, v);
     }
@@ -127,7 +115,7 @@ int blob_seal(const uint8_t key[32], const uint8_t key_id[16], uint32_t material
     }
     b[0] = BLOB_VERSION;
     memcpy(b + 1, key_id, 16);
-    put32(b + 17, material_version);
+    be32_store(b + 17, material_version);
     rc = ku_random(b + 21, 12, err);
     if (rc == 0)
         rc = gcm(1, key, b + 21, b, BLOB_HEADER_LEN, aad, aad_len, pt, pt_len, b + BLOB_HEADER_LEN,
@@ -151,7 +139,7 @@ int blob_peek(const uint8_t *blob, size_t len, uint8_t key_id[16], uint32_t *mat
     if (blob[0] != BLOB_VERSION)
         return cl_fail(err, CL_EFORMAT, "unknown ciphertext blob version %u", blob[0]);
     memcpy(key_id, blob + 1, 16);
-    *material_version = get32(blob + 17);
+    *material_version = be32_load(blob + 17);
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "base/byteorder.h"
 #include "cose/cbor_bounded.h"
 #include "cose/cose.h"
 #include "base/fileio.h"
@@ -557,7 +558,7 @@ static int chain_key(const struct attest_verifier *v, const struct attest_doc *d
     for (size_t i = 0; ok && i <= d->ca_count; i++) {
         const uint8_t *p = i == 0 ? d->cert : d->ca[i - 1];
         size_t len = i == 0 ? d->cert_len : d->ca_len[i - 1];
-        n[0] = (uint8_t)(len >> 24), n[1] = (uint8_t)(len >> 16), n[2] = (uint8_t)(len >> 8), n[3] = (uint8_t)len;
+        be32_store(n, (uint32_t)len);
         ok = EVP_DigestUpdate(c, n, 4) && EVP_DigestUpdate(c, p, len);
     }
     ok = ok && EVP_DigestFinal_ex(c, key, NULL);

@@ -71,41 +71,41 @@ void eif_header_encode(const struct eif_header *h, uint8_t out[EIF_HEADER_SIZE])
 {
     memset(out, 0, EIF_HEADER_SIZE);
     memcpy(out, EIF_MAGIC, 4);
-    eif_put16(out + 4, h->version);
-    eif_put16(out + 6, h->flags);
-    eif_put64(out + 8, h->default_mem);
-    eif_put64(out + 16, h->default_cpus);
-    eif_put16(out + 24, h->reserved);
-    eif_put16(out + 26, h->num_sections);
+    be16_store(out + 4, h->version);
+    be16_store(out + 6, h->flags);
+    be64_store(out + 8, h->default_mem);
+    be64_store(out + 16, h->default_cpus);
+    be16_store(out + 24, h->reserved);
+    be16_store(out + 26, h->num_sections);
     for (size_t i = 0; i < EIF_MAX_SECTIONS; i++) {
-        eif_put64(out + 28 + 8 * i, h->offsets[i]);
-        eif_put64(out + 284 + 8 * i, h->sizes[i]);
+        be64_store(out + 28 + 8 * i, h->offsets[i]);
+        be64_store(out + 284 + 8 * i, h->sizes[i]);
     }
-    eif_put32(out + 540, h->unused);
-    eif_put32(out + EIF_CRC_OFFSET, h->crc);
+    be32_store(out + 540, h->unused);
+    be32_store(out + EIF_CRC_OFFSET, h->crc);
 }
 
 void eif_header_decode(const uint8_t in[EIF_HEADER_SIZE], struct eif_header *h)
 {
-    h->version = eif_get16(in + 4);
-    h->flags = eif_get16(in + 6);
-    h->default_mem = eif_get64(in + 8);
-    h->default_cpus = eif_get64(in + 16);
-    h->reserved = eif_get16(in + 24);
-    h->num_sections = eif_get16(in + 26);
+    h->version = be16_load(in + 4);
+    h->flags = be16_load(in + 6);
+    h->default_mem = be64_load(in + 8);
+    h->default_cpus = be64_load(in + 16);
+    h->reserved = be16_load(in + 24);
+    h->num_sections = be16_load(in + 26);
     for (size_t i = 0; i < EIF_MAX_SECTIONS; i++) {
-        h->offsets[i] = eif_get64(in + 28 + 8 * i);
-        h->sizes[i] = eif_get64(in + 284 + 8 * i);
+        h->offsets[i] = be64_load(in + 28 + 8 * i);
+        h->sizes[i] = be64_load(in + 284 + 8 * i);
     }
-    h->unused = eif_get32(in + 540);
-    h->crc = eif_get32(in + EIF_CRC_OFFSET);
+    h->unused = be32_load(in + 540);
+    h->crc = be32_load(in + EIF_CRC_OFFSET);
 }
 
 void eif_section_header_encode(uint8_t out[EIF_SECTION_HEADER_SIZE], uint16_t type, uint64_t size)
 {
-    eif_put16(out, type);
-    eif_put16(out + 2, 0);
-    eif_put64(out + 4, size);
+    be16_store(out, type);
+    be16_store(out + 2, 0);
+    be64_store(out + 4, size);
 }
 
 int eif_pcr_final(EVP_MD_CTX *ctx, uint8_t out[static 48], struct cl_error *err)
@@ -202,8 +202,8 @@ static int walk(struct eif *e, struct cl_error *err)
         uint8_t sh[EIF_SECTION_HEADER_SIZE];
         if ((rc = eif_read_at(e, off, sh, sizeof(sh), NULL, err)) < 0)
             return rc;
-        uint16_t type = eif_get16(sh), flags = eif_get16(sh + 2);
-        uint64_t size = eif_get64(sh + 4);
+        uint16_t type = be16_load(sh), flags = be16_load(sh + 2);
+        uint64_t size = be64_load(sh + 4);
         if (type == EIF_SECTION_INVALID || type > EIF_SECTION_METADATA)
             return cl_fail(err, CL_EFORMAT, "section %zu at offset %llu: invalid section type %u",
                            i, (unsigned long long)off, type);

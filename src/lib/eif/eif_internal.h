@@ -15,30 +15,12 @@
 
 #include <cloister/eif.h>
 
+#include "base/byteorder.h"
+
 /* Bounds of the sections the reader keeps in memory (they are small in every
  * EIF nitro-cli writes: a cmdline of ~120 bytes, metadata of a few KiB). */
 #define EIF_CMDLINE_MAX (1u << 20)
 #define EIF_METADATA_MAX (16u << 20)
-
-static inline uint16_t eif_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t eif_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static inline uint64_t eif_get64(const uint8_t *p)
-{
-    return (uint64_t)eif_get32(p) << 32 | eif_get32(p + 4);
-}
-static inline void eif_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static inline void eif_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-}
-static inline void eif_put64(uint8_t *p, uint64_t v)
-{
-    eif_put32(p, (uint32_t)(v >> 32));
-    eif_put32(p + 4, (uint32_t)v);
-}
 
 /* EifHeader (research §1.2), decoded. */
 struct eif_header {

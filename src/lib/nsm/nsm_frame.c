@@ -10,6 +10,8 @@
 
 #include <cloister/error.h>
 
+#include "base/byteorder.h"
+
 /* send() with MSG_NOSIGNAL on sockets, so a vanished peer is an error and
  * not a SIGPIPE that kills the enclave's application; write() otherwise. */
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -57,10 +59,7 @@ int nsm_frame_write(int fd, const uint8_t *buf, size_t len)
     if (len > UINT32_MAX || (buf == NULL && len != 0))
         return CL_EINVAL;
     uint8_t frame[NSM_FRAME_HEADER + 4096];
-    frame[0] = (uint8_t)(len >> 24);
-    frame[1] = (uint8_t)(len >> 16);
-    frame[2] = (uint8_t)(len >> 8);
-    frame[3] = (uint8_t)len;
+    be32_store(frame, (uint32_t)len);
     /* Small frames go out in one write, so a request is one segment. */
     if (len <= sizeof(frame) - NSM_FRAME_HEADER) {
         if (len)
@@ -77,7 +76,7 @@ int nsm_frame_read(int fd, uint8_t *buf, size_t cap, size_t *len)
     int rc = read_all(fd, h, sizeof(h));
     if (rc != 0)
         return rc;
-    size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+    size_t n = be32_load(h);
     *len = n;
     if (n > cap)
         return CL_ELIMIT;
