@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Checks that the tree keeps the layout docs/architecture.md describes.
+
+Run from anywhere: scripts/check-layout.py [SOURCE_DIR]. `make check` runs it
+(ctest entry layout/check). It reads every C file under src/, include/,
+tests/, bench/ and examples/, resolves each #include "..." and
+#include <cloister/...> to a file of the repository, and checks:
+
+  1. dependencies: a component includes only what RULES lets it include
+     (a component is a libcloister folder, a key-service layer or a program);
+  2. spelling: a libcloister header is included by its folder
+     ("eif/eif_json.h", never "eif_json.h"), and every quoted include
+     resolves to a file of the repository;
+  3. no include cycle between files;
+  4. size: no C file over MAX_FILE_LINES lines, no function over
+     MAX_FUNCTION_LINES lines unless the line before it says why
+     ("/* long: <reason> */");
+  5. no text names a path outside the repository (research/, ../shared/
+     outside the tests' data lookups).
+
+It prints one line per finding and exits 1 when there is any.
+"""
+import os
+import re
+import sys
+
+MAX_FILE_LINES = 800
+MAX_FUNCTION_LINES = 120
+
+# libcloister: the SDK folders, then the host-only ones (src/lib/CMakeLists.txt).
+SDK = ["base", "cose", "attest", "eif", "nsm", "vsock", "cms", "kms_client"]
+HOST = ["nitro_cli", "image", "attest_ca", "nsm_device", "vsock_broker"]
+LIBC_ONLY = ["lib/base", "lib/vsock", "lib/nsm"]  # what the init and the preload may use
+
+
+def lib(*names):
+    return {"lib/" + n for n in names}
+
+
+SDK_ALL = lib(*SDK)
+HOST_ALL = SDK_ALL | lib(*HOST)
+
+# component -> the components it may include (itself always).
+RULES = {
+    # the SDK: each folder over the ones before it
+    "lib/base": set(),
+    "lib/cose": lib("base"),
+    "lib/attest": lib("base", "cose"),
+    "lib/eif": lib("base", "cose"),
+    "lib/nsm": lib("base"),
+    "lib/vsock": lib("base"),
+    "lib/cms": lib("base"),
+    "lib/kms_client": lib("base", "cms", "nsm", "vsock"),
+    # host-only: over the SDK, never the other way round
+    "lib/nitro_cli": set(),
+    "lib/image": lib("base", "eif"),
+    "lib/attest_ca": lib("base", "cose", "attest"),
+    "lib/nsm_device": lib("base", "nsm", "eif", "attest_ca"),
+    "lib/vsock_broker": lib("base", "vsock"),
+    # programs
+    "cli": HOST_ALL | {"runtime"},
+    "runtime": HOST_ALL,
+    "runtime/preload": set(LIBC_ONLY),
+    "runtime/probe": SDK_ALL,
+    "init": set(LIBC_ONLY),
+    "nsm": HOST_ALL,
+    "proxy": lib("base", "vsock"),
+    "kmstool": SDK_ALL,
+    "example": lib("base", "kms_client", "vsock", "nsm", "attest"),
+    "tests": None,   # anything
+    "bench": None,
+}
+
+
+def kms_rules():
+    """The key service in layers that only call downward (docs/kms.md)."""
+    sdk = lib("base", "cose", "attest", "cms")
+    layers = {}
+    if os.path.isdir(os.path.join(ROOT, "src/kms")):
+        for d in sorted(os.listdir(os.path.join(ROOT, "src/kms"))):
+            if os.path.isdir(os.path.join(ROOT, "src/kms", d)):
+                layers["kms/" + d] = None
+    order = KMS_LAYERS
+    for i, layer in enumerate(order):
+        RULES["kms/" + layer] = sdk | {"kms/" + x for x in order[i + 1:]}
+    RULES["kms"] = sdk | {"kms/" + x for x in order}  # main.c and the flat files
+    for layer in layers:
+        RULES.setdefault(layer, sdk | {"kms"})
+
+
+# From the top (serving) to the bottom (state, shared helpers).
+KMS_LAYERS = ["serve", "ops", "call", "policy", "state", "util"]
+
+PUBLIC = {
+    "error.h": "lib/base", "eif.h": "lib/eif", "attestation.h": "lib/attest",
+    "nsm.h": "lib/nsm", "vsock.h": "lib/vsock", "kms.h": "lib/kms_client",
+}
+
+ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                       os.path.join(os.path.dirname(__file__), ".."))
+findings = []
+
+
+def rel(path):
+    return os.path.relpath(path, ROOT)
+
+
+def component(path):
+    r = rel(path)
+    parts = r.split(os.sep)
+    if parts[0] == "include":
+        return PUBLIC.get(parts[-1], "lib/base")
+    if parts[0] == "src":
+        if parts[1] == "lib":
+            return "lib/" + parts[2] if len(parts) > 3 else "lib"
+        if parts[1] == "kms":
+            return "kms/" + parts[2] if len(parts) > 3 else "kms"
+        if parts[1] == "runtime" and len(parts) > 3:
+            return "runtime/" + parts[2]
+        return parts[1]
+    if parts[0] == "examples":
+        return "example"
+    return parts[0]
+
+
+def include_roots(path):
+    """Where a quoted include of this file is looked for, in order."""
+    r = rel(path).split(os.sep)
+    roots = [os.path.dirname(path)]
+    if r[0] == "src" and r[1] not in ("lib",):
+        roots.append(os.path.join(ROOT, "src", r[1]))
+    if r[0] == "src" and r[1] == "cli":
+        roots.append(os.path.join(ROOT, "src/runtime"))
+    if r[0] == "tests":
+        roots.append(os.path.join(ROOT, "tests/unit"))
+        if len(r) > 3 and r[1] in ("unit", "fuzz") and os.path.isdir(os.path.join(ROOT, "src", r[2])):
+            roots.append(os.path.join(ROOT, "src", r[2]))
+        for prog in ("runtime", "init", "proxy"):
+            roots.append(os.path.join(ROOT, "src", prog))
+    roots.append(os.path.join(ROOT, "src/lib"))
+    return roots
+
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
+
+
+def c_files():
+    for top in ("src", "include", "tests", "bench", "examples"):
+        for dp, dn, fn in os.walk(os.path.join(ROOT, top)):
+            dn[:] = [d for d in dn if d != "corpus"]
+            for f in sorted(fn):
+                if f.endswith((".c", ".h")):
+                    yield os.path.join(dp, f)
+
+
+def resolve(path, kind, name):
+    if kind == "<":
+        if name.startswith("cloister/"):
+            p = os.path.join(ROOT, "include", name)
+            return p if os.path.exists(p) else None
+        return "system"
+    for root in include_roots(path):
+        p = os.path.normpath(os.path.join(root, name))
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def check_includes(files):
+    graph = {}
+    for path in files:
+        text = open(path, encoding="utf-8", errors="replace").read()
+        me = component(path)
+        allowed = RULES.get(me, set())
+        edges = []
+        for m in INCLUDE.finditer(text):
+            kind, name = m.group(1), m.group(2)
+            target = resolve(path, kind, name)
+            line = text.count("\n", 0, m.start()) + 1
+            where = f"{rel(path)}:{line}"
+            if target is None:
+                close = ">" if kind == "<" else '"'
+                findings.append(f"{where}: #include {kind}{name}{close} does not resolve to a file of the repository")
+                continue
+            if target == "system":
+                continue
+            edges.append(target)
+            it = component(target)
+            if rel(target).startswith("src/lib/") and "/" not in name:
+                findings.append(f"{where}: include libcloister headers by folder: \"{rel(target)[8:]}\"")
+            if it == me or allowed is None:
+                continue
+            if me not in RULES:
+                findings.append(f"{where}: {me} has no dependency rule in scripts/check-layout.py")
+                continue
+            if it not in allowed:
+                findings.append(f"{where}: {me} may not include {it} ({name})")
+        graph[path] = edges
+    # cycles
+    state = {}
+    stack = []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in graph.get(n, []):
+            if state.get(m) == 1:
+                cyc = stack[stack.index(m):] + [m]
+                findings.append("include cycle: " + " -> ".join(rel(x) for x in cyc))
+            elif m not in state:
+                visit(m)
+        stack.pop()
+        state[n] = 2
+
+    for n in sorted(graph):
+        if n not in state:
+            visit(n)
+
+
+FUNC_START = re.compile(r'^(?!static\s+const\b)(?:[A-Za-z_][\w \t\*]*?)\b([A-Za-z_]\w*)\s*\([^;{]*\)\s*(?:__attribute__\(\(.*\)\)\s*)?$')
+
+
+def check_sizes(files):
+    for path in files:
+        lines = open(path, encoding="utf-8", errors="replace").read().split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if len(lines) > MAX_FILE_LINES:
+            findings.append(f"{rel(path)}: {len(lines)} lines (at most {MAX_FILE_LINES})")
+        if not path.endswith(".c"):
+            continue
+        i = 0
+        while i < len(lines):
+            # a function definition: its body's "{" alone at column 0
+            if lines[i] == "{" and i > 0:
+                j = i - 1
+                while j > 0 and lines[j].startswith((" ", "\t")) and not lines[j].strip().endswith(";"):
+                    j -= 1   # a signature split over several lines
+                start = j
+                depth, k = 0, i
+                while k < len(lines):
+                    depth += lines[k].count("{") - lines[k].count("}")
+                    if depth == 0 and k > i or lines[k] == "}":
+                        break
+                    k += 1
+                length = k - start + 1
+                head = lines[start]
+                m = re.search(r'([A-Za-z_]\w*)\s*\(', head)
+                before = lines[start - 1] if start > 0 else ""
+                if (length > MAX_FUNCTION_LINES and m and "long:" not in before
+                        and not head.startswith(("struct", "static const", "const", "enum", "union"))):
+                    findings.append(f"{rel(path)}:{start + 1}: {m.group(1)}() is {length} lines "
+                                    f"(at most {MAX_FUNCTION_LINES}, or say why on the line before: /* long: ... */)")
+                i = k
+            i += 1
+
+
+OUTSIDE = re.compile(r'\bresearch/|\.\./shared/(?!testdata)|shared/research')
+
+
+def check_references():
+    for top in ("src", "include", "tests", "bench", "examples", "scripts", "docs", "README.md", "Makefile"):
+        base = os.path.join(ROOT, top)
+        paths = [base] if os.path.isfile(base) else [
+            os.path.join(dp, f) for dp, dn, fn in os.walk(base)
+            for f in fn if not dp.split(os.sep)[-1] == "corpus" and "corpus" not in dp.split(os.sep)]
+        for p in paths:
+            if p == os.path.abspath(__file__):
+                continue
+            try:
+                text = open(p, encoding="utf-8").read()
+            except (UnicodeDecodeError, OSError):
+                continue
+            for m in OUTSIDE.finditer(text):
+                line = text.count("\n", 0, m.start()) + 1
+                findings.append(f"{rel(p)}:{line}: names a path outside the repository ({m.group(0)})")
+
+
+def main():
+    kms_rules()
+    files = list(c_files())
+    check_includes(files)
+    check_sizes(files)
+    check_references()
+    for f in findings:
+        print(f)
+    if findings:
+        print(f"check-layout: {len(findings)} finding(s)", file=sys.stderr)
+        return 1
+    print(f"check-layout: {len(files)} files, layout as documented")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
