@@ -35,9 +35,6 @@ int cli_fail_lib(enum nitro_errno e, const struct cl_error *err);
  */
 int cli_print_json(json_t *json);
 
-/* Parses a non-negative decimal integer that fits max; -1 on any junk. */
-long long cli_parse_uint(const char *s, unsigned long long max);
-
 /*
  * Takes the value of the option argv[*i] into *slot, with nitro-cli's
  * (clap's) errors: slot NULL (not an option of this command): E_INVALID_ARGUMENT

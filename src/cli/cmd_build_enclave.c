@@ -27,6 +27,7 @@
 
 #include <cloister/eif.h>
 
+#include "base/num.h"
 #include "cli.h"
 #include "eif/eif_json.h"
 #include "commands.h"
@@ -119,9 +120,9 @@ static char *default_blobs_dir(void)
  * RFC 3339 text taken as it is once it parses. */
 static int build_time_text(const char *arg, char out[static 40], struct cl_error *err)
 {
-    long long secs = cli_parse_uint(arg, 253402300799ull); /* 9999-12-31T23:59:59Z */
-    if (secs >= 0)
-        return image_rfc3339(secs, out, err);
+    uint64_t secs;
+    if (num_parse_u64(arg, 253402300799ull, &secs) == 0) /* 9999-12-31T23:59:59Z */
+        return image_rfc3339((int64_t)secs, out, err);
     struct tm tm = {0};
     const char *rest = strptime(arg, "%Y-%m-%dT%H:%M:%S", &tm);
     if (rest && *rest == '.') {
@@ -266,17 +267,16 @@ int cmd_build_enclave(int argc, char **argv)
      * (https://reproducible-builds.org/specs/source-date-epoch/). */
     char when[40];
     const char *sde = getenv("SOURCE_DATE_EPOCH");
-    long long epoch = 0;
+    uint64_t epoch = 0;
     if (sde && *sde) {
-        epoch = cli_parse_uint(sde, 253402300799ull);
-        if (epoch < 0) {
+        if (num_parse_u64(sde, 253402300799ull, &epoch) != 0) {
             ret = cli_fail(E_INVALID_ARGUMENT,
                            "SOURCE_DATE_EPOCH '%s' is not a number of seconds since the epoch", sde);
             goto out;
         }
     }
     if (val[O_BUILD_TIME] ? build_time_text(val[O_BUILD_TIME], when, &err) < 0
-                          : image_rfc3339(epoch, when, &err) < 0) {
+                          : image_rfc3339((int64_t)epoch, when, &err) < 0) {
         ret = cli_fail_lib(E_INVALID_ARGUMENT, &err);
         goto out;
     }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/num.h"
 #include "cli.h"
 #include "commands.h"
 #include "rt_cli.h"
@@ -36,9 +37,12 @@ int cmd_console(int argc, char **argv)
     if (!id && !name)
         return cli_fail(E_MISSING_ARGUMENT, "User did not provide the `enclave-id` argument.");
     long long secs = -1;
-    if (timeout && (secs = rt_parse_uint(timeout, 1ull << 40)) < 0)
+    uint64_t t;
+    if (timeout && num_parse_u64(timeout, 1ull << 40, &t) != 0)
         return cli_fail(E_INVALID_ARGUMENT,
                         "The parameter `disconnect-timeout` is not a valid integer (`%s`)", timeout);
+    if (timeout)
+        secs = (long long)t;
 
     struct cl_error err = { 0 };
     struct rt_state *st = NULL;

@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/num.h"
 #include "cli.h"
 #include "commands.h"
 #include "base/fileio.h"
@@ -88,10 +89,10 @@ static int parse_memory(const char *s, uint64_t *mib)
         mult = 1024 * 1024;
     else
         return invalid("memory", s);
-    long long n = rt_parse_uint(num, UINT64_MAX / 1024 / 1024 / 1024);
-    if (n < 0)
+    uint64_t n;
+    if (num_parse_u64(num, UINT64_MAX / 1024 / 1024 / 1024, &n) != 0)
         return invalid("memory", s);
-    *mib = (uint64_t)n * mult;
+    *mib = n * mult;
     return 0;
 }
 
@@ -115,10 +116,8 @@ static int check_cid(uint64_t cid)
 
 static int parse_u64(const char *param, const char *v, uint64_t max, uint64_t *out)
 {
-    long long n = rt_parse_uint(v, max);
-    if (n < 0)
+    if (num_parse_u64(v, max, out) != 0)
         return invalid(param, v);
-    *out = (uint64_t)n;
     return 0;
 }
 
@@ -253,8 +252,8 @@ static int parse_flags(int argc, char **argv, struct run_args *a, bool *help)
             a->has_cpu_ids = true;
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) {
                 const char *v = argv[++i];
-                long long n = rt_parse_uint(v, UINT32_MAX);
-                if (n < 0)
+                uint64_t n;
+                if (num_parse_u64(v, UINT32_MAX, &n) != 0)
                     return invalid("cpu-id", v);
                 if (a->ncpu_ids == RT_MAX_CPUS)
                     return cli_fail(E_INVALID_ARGUMENT, "too many CPU ids");
@@ -303,12 +302,8 @@ static int parse_flags(int argc, char **argv, struct run_args *a, bool *help)
     }
     if (cid) {
         a->has_cid = true;
-        errno = 0;
-        char *end = NULL;
-        unsigned long long c = strtoull(cid, &end, 10);
-        if (!*cid || strspn(cid, "0123456789") != strlen(cid) || errno || *end)
+        if (num_parse_u64(cid, UINT64_MAX, &a->cid) != 0)
             return invalid("enclave-cid", cid);
-        a->cid = c;
     }
     if ((rc = parse_memory(memory, &a->memory_mib)) != 0)
         return rc;

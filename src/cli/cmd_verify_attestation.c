@@ -20,6 +20,7 @@
 
 #include <cloister/attestation.h>
 
+#include "base/num.h"
 #include "cli.h"
 #include "commands.h"
 #include "base/fileio.h"
@@ -175,7 +176,57 @@ static int parse_hex_arg(const char *opt, const char *hex, size_t cap, uint8_t *
     return 0;
 }
 
-int cmd_verify_attestation(int argc, char **argv)
+/* The command line, parsed. Buffers are owned (args_free). */
+struct verify_args {
+    const char *doc_path;
+    const char *roots[MAX_ROOT_FILES];
+    size_t n_roots;
+    bool aws_root, json, help;
+    struct attest_expected_pcr pcrs[32];
+    uint8_t pcr_values[32][64];
+    size_t n_pcrs;
+    uint32_t pcr_seen;
+    struct attest_verify_opts o;
+    uint8_t *nonce, *user_data;
+};
+
+static void args_free(struct verify_args *a)
+{
+    free(a->nonce);
+    free(a->user_data);
+}
+
+/* --pcr N=HEX (optarg is modified: the '=' is cut). */
+static int parse_pcr(struct verify_args *a, char *arg)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq)
+        return cli_fail(E_INVALID_ARGUMENT, "--pcr expects N=HEX, got '%s'", arg);
+    *eq = '\0';
+    uint64_t index;
+    if (num_parse_u64(arg, 31, &index) != 0)
+        return cli_fail(E_INVALID_ARGUMENT, "--pcr: PCR index '%s' is not 0..31", arg);
+    if (a->pcr_seen & (1u << index))
+        return cli_fail(E_CONFLICTING_ARGUMENT, "--pcr %" PRIu64 " is given twice", index);
+    size_t len = 0;
+    struct cl_error err = { 0 };
+    uint8_t *value = a->pcr_values[a->n_pcrs];
+    if (hex_decode(value, sizeof(a->pcr_values[0]), &len, eq + 1, &err) < 0)
+        return cli_fail(E_INVALID_ARGUMENT, "--pcr %" PRIu64 ": %s", index, err.reason);
+    a->pcr_seen |= 1u << index;
+    a->pcrs[a->n_pcrs++] = (struct attest_expected_pcr){ (unsigned)index, value, len };
+    return 0;
+}
+
+/* A positive number of seconds for --at / --max-age. */
+static int parse_seconds(const char *arg, const char *what, uint64_t *out)
+{
+    if (num_parse_u64(arg, INT64_MAX / 1000, out) != 0 || *out == 0)
+        return cli_fail(E_INVALID_ARGUMENT, "%s, got '%s'", what, arg);
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct verify_args *a)
 {
     static const struct option opts[] = {
         { "document", required_argument, NULL, 'd' },
@@ -191,137 +242,105 @@ int cmd_verify_attestation(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *doc_path = NULL;
-    const char *roots[MAX_ROOT_FILES];
-    size_t n_roots = 0;
-    bool aws_root = false, json = false;
-    struct attest_expected_pcr pcrs[32];
-    uint8_t pcr_values[32][64];
-    size_t n_pcrs = 0;
-    uint32_t pcr_seen = 0;
-    struct attest_verify_opts o = { 0 };
-    uint8_t *nonce = NULL, *user_data = NULL, *doc = NULL;
+    int rc = 0;
+    uint64_t secs;
+    optind = 1;
+    opterr = 0;
+    for (int c; rc == 0 && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1;) {
+        switch (c) {
+        case 'd': a->doc_path = optarg; break;
+        case 'r':
+            if (a->n_roots == MAX_ROOT_FILES)
+                return cli_fail(E_INVALID_ARGUMENT, "at most %d --root files", MAX_ROOT_FILES);
+            a->roots[a->n_roots++] = optarg;
+            break;
+        case 'A': a->aws_root = true; break;
+        case 'p': rc = parse_pcr(a, optarg); break;
+        case 'n':
+            free(a->nonce);
+            a->nonce = NULL;
+            rc = parse_hex_arg("--nonce", optarg, ATTEST_MAX_OPTIONAL, &a->nonce, &a->o.nonce_len);
+            a->o.nonce = a->nonce;
+            break;
+        case 'u':
+            free(a->user_data);
+            a->user_data = NULL;
+            rc = parse_hex_arg("--user-data", optarg, ATTEST_MAX_OPTIONAL, &a->user_data,
+                               &a->o.user_data_len);
+            a->o.user_data = a->user_data;
+            break;
+        case 't':
+            if ((rc = parse_seconds(optarg, "--at expects Unix seconds", &secs)) == 0)
+                a->o.at = (int64_t)secs;
+            break;
+        case 'm':
+            rc = parse_seconds(optarg, "--max-age expects a positive number of seconds",
+                               &a->o.max_age);
+            break;
+        case 'P': a->o.require_production = true; break;
+        case 'j': a->json = true; break;
+        case 'h': usage(stdout); a->help = true; return 0;
+        case ':':
+            usage(stderr);
+            return cli_fail(E_MISSING_ARGUMENT, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            usage(stderr);
+            return cli_fail(E_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (rc != 0)
+        return rc;
+    if (optind < argc)
+        return cli_fail(E_INVALID_ARGUMENT, "unexpected argument '%s'", argv[optind]);
+    if (!a->doc_path) {
+        usage(stderr);
+        return cli_fail(E_MISSING_ARGUMENT, "--document is required");
+    }
+    if (a->n_roots == 0 && !a->aws_root)
+        return cli_fail(E_MISSING_ARGUMENT,
+                        "no trust anchor: give --root PEM (e.g. the attestation CA's root.pem) or --aws-root");
+    a->o.pcrs = a->pcrs;
+    a->o.pcr_count = a->n_pcrs;
+    return 0;
+}
+
+/* A verifier trusting the roots the arguments name. */
+static int make_verifier(const struct verify_args *a, struct attest_verifier **v)
+{
+    struct cl_error err = { 0 };
+    if (attest_verifier_new(v, &err) < 0)
+        return cli_fail_lib(E_UNSPECIFIED, &err);
+    for (size_t i = 0; i < a->n_roots; i++)
+        if (attest_verifier_add_root_file(*v, a->roots[i], &err) < 0)
+            return cli_fail_lib(err.code == CL_EFORMAT ? E_INVALID_ARGUMENT : E_FILE_OPERATION, &err);
+    if (a->aws_root && attest_verifier_add_aws_root(*v, &err) < 0)
+        return cli_fail_lib(E_UNSPECIFIED, &err);
+    return 0;
+}
+
+static void print_verdict(const struct attest_doc *d)
+{
+    char when[48];
+    iso_ms(when, sizeof(when), attest_doc_timestamp_ms(d));
+    printf("Attestation document verified: module %s, issued %s, %d PCRs, %s mode\n",
+           attest_doc_module_id(d), when, __builtin_popcount(attest_doc_pcr_mask(d)),
+           attest_doc_is_debug(d) ? "debug" : "production");
+}
+
+int cmd_verify_attestation(int argc, char **argv)
+{
+    struct verify_args a = { 0 };
     struct attest_verifier *v = NULL;
     struct attest_doc *d = NULL;
     struct cl_error err = { 0 };
-    int rc = 0;
-    long long num;
-
-    optind = 1;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'd': doc_path = optarg; break;
-        case 'r':
-            if (n_roots == MAX_ROOT_FILES) {
-                rc = cli_fail(E_INVALID_ARGUMENT, "at most %d --root files", MAX_ROOT_FILES);
-                goto out;
-            }
-            roots[n_roots++] = optarg;
-            break;
-        case 'A': aws_root = true; break;
-        case 'p': {
-            char *eq = strchr(optarg, '=');
-            if (!eq) {
-                rc = cli_fail(E_INVALID_ARGUMENT, "--pcr expects N=HEX, got '%s'", optarg);
-                goto out;
-            }
-            *eq = '\0';
-            num = cli_parse_uint(optarg, 31);
-            if (num < 0) {
-                rc = cli_fail(E_INVALID_ARGUMENT, "--pcr: PCR index '%s' is not 0..31", optarg);
-                goto out;
-            }
-            if (pcr_seen & (1u << num)) {
-                rc = cli_fail(E_CONFLICTING_ARGUMENT, "--pcr %lld is given twice", num);
-                goto out;
-            }
-            size_t len = 0;
-            if (hex_decode(pcr_values[n_pcrs], sizeof(pcr_values[0]), &len, eq + 1, &err) < 0) {
-                rc = cli_fail(E_INVALID_ARGUMENT, "--pcr %lld: %s", num, err.reason);
-                goto out;
-            }
-            pcr_seen |= 1u << num;
-            pcrs[n_pcrs] = (struct attest_expected_pcr){ (unsigned)num, pcr_values[n_pcrs], len };
-            n_pcrs++;
-            break;
-        }
-        case 'n':
-            free(nonce);
-            nonce = NULL;
-            if ((rc = parse_hex_arg("--nonce", optarg, ATTEST_MAX_OPTIONAL, &nonce, &o.nonce_len)) != 0)
-                goto out;
-            o.nonce = nonce;
-            break;
-        case 'u':
-            free(user_data);
-            user_data = NULL;
-            if ((rc = parse_hex_arg("--user-data", optarg, ATTEST_MAX_OPTIONAL, &user_data,
-                                    &o.user_data_len)) != 0)
-                goto out;
-            o.user_data = user_data;
-            break;
-        case 't':
-            num = cli_parse_uint(optarg, INT64_MAX / 1000);
-            if (num <= 0) {
-                rc = cli_fail(E_INVALID_ARGUMENT, "--at expects Unix seconds, got '%s'", optarg);
-                goto out;
-            }
-            o.at = num;
-            break;
-        case 'm':
-            num = cli_parse_uint(optarg, INT64_MAX / 1000);
-            if (num <= 0) {
-                rc = cli_fail(E_INVALID_ARGUMENT, "--max-age expects a positive number of seconds, got '%s'", optarg);
-                goto out;
-            }
-            o.max_age = (uint64_t)num;
-            break;
-        case 'P': o.require_production = true; break;
-        case 'j': json = true; break;
-        case 'h': usage(stdout); goto out;
-        case ':':
-            usage(stderr);
-            rc = cli_fail(E_MISSING_ARGUMENT, "option '%s' needs a value", argv[optind - 1]);
-            goto out;
-        default:
-            usage(stderr);
-            rc = cli_fail(E_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        rc = cli_fail(E_INVALID_ARGUMENT, "unexpected argument '%s'", argv[optind]);
-        goto out;
-    }
-    if (!doc_path) {
-        usage(stderr);
-        rc = cli_fail(E_MISSING_ARGUMENT, "--document is required");
-        goto out;
-    }
-    if (n_roots == 0 && !aws_root) {
-        rc = cli_fail(E_MISSING_ARGUMENT,
-                      "no trust anchor: give --root PEM (e.g. the attestation CA's root.pem) or --aws-root");
-        goto out;
-    }
-    o.pcrs = pcrs;
-    o.pcr_count = n_pcrs;
-
-    if (attest_verifier_new(&v, &err) < 0) {
-        rc = cli_fail_lib(E_UNSPECIFIED, &err);
-        goto out;
-    }
-    for (size_t i = 0; i < n_roots; i++)
-        if (attest_verifier_add_root_file(v, roots[i], &err) < 0) {
-            rc = cli_fail_lib(err.code == CL_EFORMAT ? E_INVALID_ARGUMENT : E_FILE_OPERATION, &err);
-            goto out;
-        }
-    if (aws_root && attest_verifier_add_aws_root(v, &err) < 0) {
-        rc = cli_fail_lib(E_UNSPECIFIED, &err);
-        goto out;
-    }
+    uint8_t *doc = NULL;
     size_t len = 0;
-    if (file_read_all(doc_path, ATTEST_MAX_DOCUMENT, &doc, &len, &err) < 0) {
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0 || a.help)
+        goto out;
+    if ((rc = make_verifier(&a, &v)) != 0)
+        goto out;
+    if (file_read_all(a.doc_path, ATTEST_MAX_DOCUMENT, &doc, &len, &err) < 0) {
         if (err.code == CL_ELIMIT) {
             err.code = CL_EFORMAT;
             rc = reject(&err);
@@ -330,24 +349,18 @@ int cmd_verify_attestation(int argc, char **argv)
         }
         goto out;
     }
-    if (attest_verify(v, doc, len, &o, &d, &err) < 0) {
+    if (attest_verify(v, doc, len, &a.o, &d, &err) < 0) {
         rc = reject(&err);
         goto out;
     }
-    if (json) {
+    if (a.json)
         rc = print_json(d);
-    } else {
-        char when[48];
-        iso_ms(when, sizeof(when), attest_doc_timestamp_ms(d));
-        printf("Attestation document verified: module %s, issued %s, %d PCRs, %s mode\n",
-               attest_doc_module_id(d), when, __builtin_popcount(attest_doc_pcr_mask(d)),
-               attest_doc_is_debug(d) ? "debug" : "production");
-    }
+    else
+        print_verdict(d);
 out:
     attest_doc_free(d);
     attest_verifier_free(v);
     free(doc);
-    free(nonce);
-    free(user_data);
+    args_free(&a);
     return rc;
 }

@@ -54,18 +54,3 @@ int cli_take_value(int argc, char **argv, int *i, const char **slot)
     *slot = argv[++*i];
     return 0;
 }
-
-long long cli_parse_uint(const char *s, unsigned long long max)
-{
-    if (!s || !*s)
-        return -1;
-    unsigned long long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (unsigned)(*p - '0');
-        if (v > max)
-            return -1;
-    }
-    return (long long)v;
-}

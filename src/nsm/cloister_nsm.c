@@ -31,6 +31,8 @@
 
 #include <cloister/nsm.h>
 
+#include "base/hex.h"
+#include "base/num.h"
 #include "nsm/nsm_dev.h"
 #include "nsm/nsm_proto.h"
 
@@ -73,33 +75,7 @@ static void usage(FILE *out)
           out);
 }
 
-/* A decimal index that fits a u16 (the wire type); -1 on junk. */
-static long parse_index(const char *s, long max)
-{
-    if (s == NULL || *s == '\0' || strlen(s) > 6)
-        return -1;
-    long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (*p - '0');
-    }
-    return v <= max ? v : -1;
-}
-
-static int nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Hex (either case) -> bytes; out holds MAX_INPUT. libcloister's hex.c is
- * not linked here (it pulls OpenSSL through error.c). */
+/* Hex (either case) -> bytes; out holds MAX_INPUT. */
 static int parse_hex(const char *opt, const char *s, uint8_t *out, size_t *len)
 {
     size_t n = strlen(s);
@@ -107,25 +83,17 @@ static int parse_hex(const char *opt, const char *s, uint8_t *out, size_t *len)
         return fail(EXIT_USAGE, "%s: odd number of hex digits", opt);
     if (n / 2 > MAX_INPUT)
         return fail(EXIT_USAGE, "%s: more than %d bytes", opt, MAX_INPUT);
-    for (size_t i = 0; i < n; i += 2) {
-        int hi = nibble(s[i]), lo = nibble(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return fail(EXIT_USAGE, "%s: invalid hex digit at position %zu", opt,
-                        hi < 0 ? i : i + 1);
-        out[i / 2] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = n / 2;
+    struct cl_error err = { 0 };
+    if (hex_decode(out, MAX_INPUT, len, s, &err) < 0)
+        return fail(EXIT_USAGE, "%s: %s", opt, err.reason);
     return 0;
 }
 
-static void to_hex(char *out, const uint8_t *in, size_t n)
+/* A PCR index or a byte count: decimal digits up to max; -1 otherwise. */
+static long parse_index(const char *s, uint64_t max)
 {
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * n] = '\0';
+    uint64_t v;
+    return num_parse_u64(s, max, &v) == 0 ? (long)v : -1;
 }
 
 static int read_file(const char *path, uint8_t *out, size_t *len)
@@ -203,7 +171,7 @@ static int cmd_describe_pcr(int argc, char **argv)
     if (e != ERROR_CODE_SUCCESS)
         return nsm_fail("describe-pcr", e);
     char hex[2 * 64 + 1];
-    to_hex(hex, data, len);
+    hex_encode(hex, data, len);
     return print_json(json_pack("{s:i, s:b, s:s}", "index", (int)idx, "lock", lock, "data", hex));
 }
 
@@ -239,7 +207,7 @@ static int cmd_extend_pcr(int argc, char **argv)
     if (e != ERROR_CODE_SUCCESS)
         return nsm_fail("extend-pcr", e);
     char out[2 * 64 + 1];
-    to_hex(out, pcr, len);
+    hex_encode(out, pcr, len);
     return print_json(json_pack("{s:i, s:s}", "index", (int)idx, "data", out));
 }
 
@@ -386,7 +354,7 @@ static int cmd_random(int argc, char **argv)
     if (raw) {
         rc = write_stdout(buf, (size_t)n);
     } else {
-        to_hex(hex, buf, (size_t)n);
+        hex_encode(hex, buf, (size_t)n);
         hex[2 * n] = '\n';
         rc = write_stdout(hex, 2 * (size_t)n + 1);
     }

@@ -23,9 +23,10 @@
 
 #include <cloister/vsock.h>
 
+#include "base/log.h"
+#include "base/num.h"
 #include "allowlist.h"
 #include "forward.h"
-#include "base/log.h"
 #include "resolver.h"
 
 #define DEFAULT_CONFIG "/etc/nitro_enclaves/vsock-proxy.yaml"
@@ -61,19 +62,11 @@ static int fail(const char *fmt, ...)
     return 1;
 }
 
-static long long parse_number(const char *s, unsigned long long max)
+/* A decimal argument up to max; -1 otherwise. */
+static long long parse_number(const char *s, uint64_t max)
 {
-    if (!s || !*s)
-        return -1;
-    unsigned long long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        v = v * 10 + (unsigned)(*p - '0');
-        if (v > max)
-            return -1;
-    }
-    return (long long)v;
+    uint64_t v;
+    return num_parse_u64(s, max, &v) == 0 ? (long long)v : -1;
 }
 
 int main(int argc, char **argv)

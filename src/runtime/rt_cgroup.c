@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/num.h"
 #include "rt_cpus.h"
 #include "rt_util.h"
 
@@ -296,9 +297,9 @@ static void apply_pids(struct rt_cgroup *cg, const char *id, const char *v2_mnt)
     char buf[32], path[1600];
     uint64_t pid_max = 32768;
     if (rt_read_str("/proc/sys/kernel/pid_max", buf, sizeof(buf), NULL) == 0) {
-        long long v = rt_parse_uint(buf, UINT32_MAX);
-        if (v > 0)
-            pid_max = (uint64_t)v;
+        uint64_t v;
+        if (num_parse_u64(buf, UINT32_MAX, &v) == 0 && v > 0)
+            pid_max = v;
     }
     snprintf(buf, sizeof(buf), "%" PRIu64, rt_cgroup_pids_max(pid_max));
     snprintf(path, sizeof(path), "%s/pids.max", dir);

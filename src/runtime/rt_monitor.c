@@ -32,6 +32,7 @@
 #include <cloister/eif.h>
 #include <cloister/vsock.h>
 
+#include "base/num.h"
 #include "attest_ca/attest_issue.h"
 #include "eif/eif_json.h"
 #include "nsm_device/hostconf.h"
@@ -138,7 +139,7 @@ static int parse_args(struct monitor *m, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
+        uint64_t n;
         if (!strcmp(a, "--debug")) {
             m->debug = true;
             continue;
@@ -148,20 +149,20 @@ static int parse_args(struct monitor *m, int argc, char **argv)
         i++;
         if (!strcmp(a, "--eif"))
             m->eif_path = v;
-        else if (!strcmp(a, "--memory") && (n = rt_parse_uint(v, UINT64_MAX / MIB)) > 0)
-            m->memory_mib = (uint64_t)n;
-        else if (!strcmp(a, "--cpu-count") && (n = rt_parse_uint(v, RT_MAX_CPUS)) > 0)
+        else if (!strcmp(a, "--memory") && num_parse_u64(v, UINT64_MAX / MIB, &n) == 0 && n > 0)
+            m->memory_mib = n;
+        else if (!strcmp(a, "--cpu-count") && num_parse_u64(v, RT_MAX_CPUS, &n) == 0 && n > 0)
             m->cpu_count = (uint32_t)n;
         else if (!strcmp(a, "--cpu-ids")) {
             if (rt_cpus_parse(v, &m->cpu_ids, &err) < 0 || m->cpu_ids.n == 0)
                 return status_error(m, E_INVALID_ARGUMENT, "monitor: bad --cpu-ids '%s'", v);
-        } else if (!strcmp(a, "--cid") && (n = rt_parse_uint(v, UINT32_MAX - 1)) >= 0)
-            m->want_cid = (uint64_t)n;
+        } else if (!strcmp(a, "--cid") && num_parse_u64(v, UINT32_MAX - 1, &n) == 0)
+            m->want_cid = n;
         else if (!strcmp(a, "--name"))
             m->want_name = v;
         else if (!strcmp(a, "--ca-dir"))
             m->ca_dir = v;
-        else if (!strcmp(a, "--status-fd") && (n = rt_parse_uint(v, INT_MAX)) >= 0)
+        else if (!strcmp(a, "--status-fd") && num_parse_u64(v, INT_MAX, &n) == 0)
             m->status_fd = (int)n;
         else
             return status_error(m, E_INVALID_ARGUMENT, "monitor: bad argument %s %s", a, v);
@@ -339,8 +340,8 @@ static int boot_timeout_ms(struct monitor *m)
 {
     const char *env = getenv("CLOISTER_BOOT_TIMEOUT_MS");
     if (env && *env) {
-        long long v = rt_parse_uint(env, 24ll * 3600 * 1000);
-        if (v > 0)
+        uint64_t v;
+        if (num_parse_u64(env, 24ll * 3600 * 1000, &v) == 0 && v > 0)
             return (int)v;
     }
     /* nitro-cli's calculate_necessary_timeout: 90 s per started 6 GiB of
@@ -868,10 +869,10 @@ static int run_loop(struct monitor *m)
             json_object_set_new(in, "EnclavePID", json_integer(0));
             set_state(m, "STOPPED");
             const char *env = getenv("CLOISTER_STOPPED_RETENTION");
-            long long s = env && *env ? rt_parse_uint(env, 7 * 24 * 3600) : -1;
-            if (s < 0)
+            uint64_t s;
+            if (!env || !*env || num_parse_u64(env, 7 * 24 * 3600, &s) != 0)
                 s = RT_STOPPED_RETENTION_S;
-            m->retention_deadline = rt_now_ms() + s * 1000 + 1;
+            m->retention_deadline = rt_now_ms() + (long long)s * 1000 + 1;
         }
         if (m->stopped && m->init_pid < 0 && rt_now_ms() >= m->retention_deadline) {
             teardown(m, true);

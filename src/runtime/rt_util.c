@@ -195,24 +195,6 @@ long long rt_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-long long rt_parse_uint(const char *s, unsigned long long max)
-{
-    if (!s || !*s || strlen(s) > 20)
-        return -1;
-    unsigned long long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        unsigned d = (unsigned)(*p - '0');
-        if (d > max || v > (max - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    if (v > (unsigned long long)LLONG_MAX)
-        return -1;
-    return (long long)v;
-}
-
 /* Fills sa for path; *dirfd is an O_PATH fd to close afterwards (or -1). */
 static int unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd, struct cl_error *err)
 {

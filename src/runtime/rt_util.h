@@ -36,8 +36,6 @@ unsigned long long rt_proc_start_time(pid_t pid);
 /* The process exists and its start time is start_time (pid reuse safe). */
 bool rt_proc_alive(pid_t pid, unsigned long long start_time);
 
-/* A non-negative decimal integer <= max; -1 on anything else. */
-long long rt_parse_uint(const char *s, unsigned long long max);
 
 /* Monotonic clock in milliseconds. */
 long long rt_now_ms(void);
