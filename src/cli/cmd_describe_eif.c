@@ -28,7 +28,6 @@
 #include "commands.h"
 #include "eif/eif_json.h"
 
-
 /* Asn1Object's Display in rust-openssl: OBJ_obj2txt(no_name = 0), the long name. */
 static json_t *obj_name(const ASN1_OBJECT *o)
 {
@@ -113,33 +112,6 @@ static json_t *certificate_json(const char *pem, size_t len)
     return j;
 }
 
-/* MetadataDescribeInfo: the BuildMetadata fields, DockerInfo, then the
- * CustomMetadata object flattened in (serde flatten; skipped when null). */
-static json_t *metadata_json(json_t *meta)
-{
-    json_t *j = json_object(), *b = json_object_get(meta, "BuildMetadata");
-    static const char *const fields[] = { "BuildTime", "BuildTool", "BuildToolVersion",
-                                          "OperatingSystem", "KernelVersion" };
-    for (size_t i = 0; i < 5; i++)
-        json_object_set(j, fields[i], json_object_get(b, fields[i]));
-    json_object_set(j, "DockerInfo", json_object_get(meta, "DockerInfo"));
-    json_t *custom = json_object_get(meta, "CustomMetadata");
-    if (json_is_object(custom)) {
-        const char *key;
-        json_t *v;
-        json_object_foreach(custom, key, v) {
-            /* a key that collides with a built-in one cannot appear twice in
-             * a JSON object here: the built-in value is kept */
-            if (!json_object_get(j, key))
-                json_object_set(j, key, v);
-        }
-    } else if (custom && !json_is_null(custom)) {
-        /* serde cannot flatten a non-object; show it rather than fail */
-        json_object_set(j, "CustomMetadata", custom);
-    }
-    return j;
-}
-
 int cmd_describe_eif(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -181,13 +153,9 @@ int cmd_describe_eif(int argc, char **argv)
                             &err);
     int rc = 0;
     json_t *meta = NULL;
-    if (eif_metadata_json(e)) {
-        /* eif_open() checked it has every key nitro-cli requires */
-        meta = json_loads(eif_metadata_json(e), 0, NULL);
-        if (!meta) {
-            rc = cli_fail(E_EIF_PARSING, "malformed metadata");
-            goto out;
-        }
+    if (eif_metadata_describe_json(e, &meta, &err) < 0) {
+        rc = cli_fail_lib(err.code == CL_ENOMEM ? E_UNSPECIFIED : E_EIF_PARSING, &err);
+        goto out;
     }
     json_t *out = json_object();
     json_object_set_new(out, "EifVersion", json_integer(eif_version(e)));
@@ -207,11 +175,8 @@ int cmd_describe_eif(int argc, char **argv)
     json_object_set_new(out, "CheckCRC", json_boolean(eif_crc_ok(e)));
     if (eif_is_signed(e))
         json_object_set_new(out, "SignatureCheck", json_boolean(eif_signature_ok(e)));
-    if (meta) {
-        json_object_set(out, "ImageName", json_object_get(meta, "ImageName"));
-        json_object_set(out, "ImageVersion", json_object_get(meta, "ImageVersion"));
-        json_object_set_new(out, "Metadata", metadata_json(meta));
-    }
+    if (meta)
+        json_object_update(out, meta);
     rc = cli_print_json(out);
 out:
     json_decref(meta);

@@ -176,28 +176,6 @@ static int parse_args(struct monitor *m, int argc, char **argv)
 
 /* ---- the record ------------------------------------------------------- */
 
-
-/* As describe-eif shows the metadata section (MetadataDescribeInfo). */
-static json_t *metadata_json(json_t *meta)
-{
-    json_t *j = json_object(), *b = json_object_get(meta, "BuildMetadata");
-    static const char *const fields[] = { "BuildTime", "BuildTool", "BuildToolVersion",
-                                          "OperatingSystem", "KernelVersion" };
-    for (size_t i = 0; i < 5; i++)
-        json_object_set(j, fields[i], json_object_get(b, fields[i]) ? json_object_get(b, fields[i]) : json_null());
-    json_object_set(j, "DockerInfo", json_object_get(meta, "DockerInfo") ? json_object_get(meta, "DockerInfo") : json_null());
-    json_t *custom = json_object_get(meta, "CustomMetadata");
-    if (json_is_object(custom)) {
-        const char *key;
-        json_t *v;
-        json_object_foreach(custom, key, v) {
-            if (!json_object_get(j, key))
-                json_object_set(j, key, v);
-        }
-    }
-    return j;
-}
-
 static json_t *cpu_array(const uint32_t *ids, size_t n)
 {
     json_t *a = json_array();
@@ -219,10 +197,15 @@ static json_t *new_record(struct monitor *m, const char *name)
     json_object_set_new(r, "State", json_string("STARTING"));
     json_object_set_new(r, "Flags", json_string(m->debug ? "DEBUG_MODE" : "NONE"));
     json_object_set_new(r, "Measurements", eif_measurements_json(eif_measurements(m->eif)));
-    json_t *meta = eif_metadata_json(m->eif) ? json_loads(eif_metadata_json(m->eif), 0, NULL) : NULL;
-    json_object_set(r, "ImageName", meta && json_object_get(meta, "ImageName") ? json_object_get(meta, "ImageName") : json_null());
-    json_object_set(r, "ImageVersion", meta && json_object_get(meta, "ImageVersion") ? json_object_get(meta, "ImageVersion") : json_null());
-    json_object_set_new(r, "Metadata", meta ? metadata_json(meta) : json_null());
+    /* the same projection as describe-eif; nulls for an EIF without metadata */
+    json_t *meta = NULL;
+    if (eif_metadata_describe_json(m->eif, &meta, NULL) == 0 && meta) {
+        json_object_update(r, meta);
+    } else {
+        json_object_set_new(r, "ImageName", json_null());
+        json_object_set_new(r, "ImageVersion", json_null());
+        json_object_set_new(r, "Metadata", json_null());
+    }
     json_decref(meta);
     json_t *in = json_object();
     json_object_set_new(in, "ProcessStartTime", json_integer((json_int_t)rt_proc_start_time(getpid())));
