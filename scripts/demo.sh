@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # `make demo`: the Nitro Enclaves cryptographic-attestation workshop
-# (../shared/seeds/000_*), end to end on Cloister, with the embedded
+# (aws-samples/aws-nitro-enclaves-workshop), end to end on Cloister, with the embedded
 # defaults (SQLite store, local attestation CA). Each step is narrated and
 # checked; see examples/data-processing/README.md for the walk-through.
 #

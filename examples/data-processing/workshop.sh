@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 #
-# The Nitro Enclaves cryptographic-attestation workshop (../shared/seeds/000_*),
+# The Nitro Enclaves cryptographic-attestation workshop
+# (aws-samples/aws-nitro-enclaves-workshop),
 # step for step, on Cloister. Usage: workshop.sh BUILD_DIR
 #
 # Two identities, as in the workshop: the administrator (the console user)

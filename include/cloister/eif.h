@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Enclave Image File (EIF), version 4, as nitro-cli writes and reads it
- * (research/eif-and-cli.md §1-3; aws-nitro-enclaves-image-format
+ * (docs/eif.md; aws-nitro-enclaves-image-format
  * src/defs/mod.rs, src/utils/mod.rs, src/utils/eif_reader.rs).
  *
  *   header (548 bytes, big-endian) | kernel | cmdline | metadata |
@@ -146,7 +146,7 @@ size_t eif_section_count(const struct eif *e);
 const struct eif_section_info *eif_section(const struct eif *e, size_t i); /* NULL if out of range */
 
 /*
- * Signature section (research §3.2). eif_is_signed(): a signature section
+ * Signature section (docs/eif.md, "Signature"). eif_is_signed(): a signature section
  * exists (then eif_measurements()->has_pcr8). eif_signing_cert_pem(): the
  * PEM stored in it, owned by e. eif_signature_ok(): the COSE_Sign1 verifies
  * with the certificate's key AND its payload is PcrInfo{0, PCR0} of this

@@ -4,7 +4,7 @@
  * GenerateRandom against AWS KMS or cloister-kms, optionally with
  * attestation (the `Recipient` parameter), from inside an enclave through
  * the parent's vsock proxy. It mirrors aws-nitro-enclaves-sdk-c's kms.h
- * (research/kms.md §5) with Cloister's error idiom.
+ * (docs/kmstool.md) with Cloister's error idiom.
  *
  * The connection: a vsock stream to the proxy (CID 3, port 8000 by
  * default; emulated under Cloister, real on Nitro), TLS end to end to the

@@ -3,7 +3,7 @@
  * The Nitro Secure Module C API, source- and binary-compatible with AWS's
  * libnsm (aws-nitro-enclaves-nsm-api nsm-lib/src/lib.rs, header generated
  * by cbindgen with include guard NSM_LIB_H and QualifiedScreamingSnakeCase
- * enum variants; research/nsm-attestation.md §1.5): the same function
+ * enum variants; docs/nsm.md, "The C API"): the same function
  * names, argument types, struct layout and ErrorCode values, so programs
  * written for Nitro build against Cloister unchanged (and link against
  * Cloister's libnsm.so.0 instead of AWS's).

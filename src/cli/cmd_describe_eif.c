@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `cloister describe-eif --eif-path F`: nitro-cli's EifDescribeInfo
- * (research/eif-and-cli.md §5.2; aws-nitro-enclaves-cli src/lib.rs
+ * (docs/eif.md, "The commands"; aws-nitro-enclaves-cli src/lib.rs
  * describe_eif, image-format src/utils/eif_reader.rs get_certificate_info),
  * keys in its order:
  *

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `cloister describe-enclaves [--metadata]`: nitro-cli's JSON array of
- * EnclaveDescribeInfo (research eif-and-cli.md §5.2), one object per
+ * EnclaveDescribeInfo (docs/runtime.md; aws-nitro-enclaves-cli
+ * src/common/json_output.rs), one object per
  * running enclave of this runtime directory ($CLOISTER_RUN_DIR), in CID
  * order: EnclaveName, EnclaveID, ProcessID (the monitor), EnclaveCID,
  * NumberOfCPUs, CPUIDs, MemoryMiB, State (RUNNING, TERMINATING, or

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `cloister pcr --input FILE | --signing-certificate PEM`: nitro-cli's
- * get_file_pcr (research/eif-and-cli.md §2.3): {"PCR": ext(SHA384(file))}
+ * get_file_pcr (docs/eif.md, "The commands"): {"PCR": ext(SHA384(file))}
  * or {"PCR8": ext(SHA384(DER(cert)))}. The two flags conflict (E02).
  */
 #include <getopt.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `cloister run-enclave`: nitro-cli's run-enclave (research eif-and-cli.md
- * §5.1-5.4; aws-nitro-enclaves-cli src/common/commands_parser.rs).
+ * `cloister run-enclave`: nitro-cli's run-enclave (docs/runtime.md;
+ * aws-nitro-enclaves-cli src/common/commands_parser.rs).
  *
  *   run-enclave --eif-path F (--cpu-count N | --cpu-ids ID...) --memory M
  *               [--enclave-cid CID] [--enclave-name NAME] [--debug-mode]

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `cloister sign-eif --eif-path F --signing-certificate C --private-key K`:
- * adds or replaces the EIF's signature section (research/eif-and-cli.md
- * §1.5, §3.2), fixes the offsets and the CRC, replaces the file atomically,
+ * adds or replaces the EIF's signature section (docs/eif.md, "Signature"),
+ * fixes the offsets and the CRC, replaces the file atomically,
  * and prints the build JSON (PCR0-2 unchanged, PCR8 of the certificate).
  */
 #include <getopt.h>

@@ -3,7 +3,7 @@
  * cloister-init: PID 1 of a Cloister enclave.
  *
  * It does what AWS's init does (aws-nitro-enclaves-sdk-bootstrap
- * init/init.c; research eif-and-cli.md §7.3) minus what the monitor already
+ * init/init.c; docs/vsock.md §8) minus what the monitor already
  * did outside the sandbox: the root, /dev, /proc, /tmp and /run are in place
  * and init runs unprivileged, so it mounts nothing and never chroots.
  *

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The enclave init's two configuration files, /cmd and /env, as AWS's init
- * reads them (aws-nitro-enclaves-sdk-bootstrap init/init.c; research
- * eif-and-cli.md §7.2-7.3): one entry per line, the trailing '\n' stripped.
+ * reads them (aws-nitro-enclaves-sdk-bootstrap init/init.c; see
+ * docs/build-enclave.md, "The ramdisks"): one entry per line, the trailing '\n' stripped.
  * /cmd holds one argv element per line, /env one KEY=VALUE per line.
  *
  * Self-contained on purpose (libc only): init is a static blob.

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """describe-eif, pcr and sign-eif, driven through the `cloister` program.
 
-EIFs are made here from the published format with struct + zlib (research
-/eif-and-cli.md §1, §4.3), independently of the C writer; the golden file's
+EIFs are made here from the published format with struct + zlib (docs/eif.md),
+independently of the C writer; the golden file's
 SHA-256 is the one the C writer's unit test checks, so the two writers agree
 byte for byte, and files the C code rewrites (sign-eif) are rebuilt here and
 compared byte for byte.

@@ -149,7 +149,7 @@ def test_generate_random_with_recipient(env):
     doc = env.prod.attest(env.key.spki)
     status, out = call(env.srv, "GenerateRandom", {"NumberOfBytes": 32, "Recipient": recipient(doc)})
     assert status == 200, out
-    assert "Plaintext" not in out  # omitted, not null (research §1.3)
+    assert "Plaintext" not in out  # omitted, not null (docs/kms-policy.md, "Recipient")
     cms = base64.b64decode(out["CiphertextForRecipient"])
     # KMS's shape: BER, indefinite lengths, EnvelopedData v2
     assert cms[:2] == b"\x30\x80" and cms[13:19] == b"\xa0\x80\x30\x80\x02\x01" and cms[19] == 2
@@ -202,7 +202,7 @@ def test_rsa_3072_and_4096_recipients(env):
 
 
 def workshop_policy(account, principal, pcr0):
-    """research §4: the workshop's key policy, phase 2 (PCR0 condition)."""
+    """The workshop's key policy, phase 2 (PCR0 condition)."""
     return json.dumps({
         "Version": "2012-10-17", "Id": "key-consolepolicy-3",
         "Statement": [
@@ -259,7 +259,7 @@ def test_workshop_pcr0_policy(env):
 
 def test_debug_documents_allowed_when_policy_allows(env):
     # A key with the default policy: the admin's identity policy allows kms:*;
-    # the debug document is verified and honoured (policies decide, research §1.6).
+    # the debug document is verified and honoured (policies decide, docs/kms-policy.md).
     kid = env.kms.create_key()["KeyMetadata"]["KeyId"]
     blob = env.kms.encrypt(KeyId=kid, Plaintext=b"debug ok")["CiphertextBlob"]
     status, out = call(env.srv, "Decrypt", {"CiphertextBlob": b64(blob),

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """EIFs laid out as nitro-cli writes them run under Cloister with the PCRs
 the image defines (issue 4). No nitro-cli EIF is small enough to ship
-(research/eif-and-cli.md §4), so this test writes one byte by byte in
-nitro-cli's layout (research §1-3, §7.2): a foreign kernel and cmdline, a
+(docs/eif.md), so this test writes one byte by byte in
+nitro-cli's layout (docs/eif.md, docs/build-enclave.md): a foreign kernel and cmdline, a
 bootstrap ramdisk with `dev/`, an `init` that is not Cloister's and `nsm.ko`,
 a gzip-compressed customer ramdisk with `rootfs/`, `cmd` and `env`, and
 nitro-cli's metadata. The runtime must measure it as describe-eif does, run

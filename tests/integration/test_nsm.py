@@ -5,7 +5,7 @@
 $CLOISTER_NSM_DEVICE; and `cloister attest`, whose documents are checked
 with `cloister verify-attestation` against the CA root.
 
-EIFs are made here from the published format (research/eif-and-cli.md §1),
+EIFs are made here from the published format (docs/eif.md),
 and their PCRs come from `cloister describe-eif`.
 """
 import hashlib
@@ -26,7 +26,8 @@ META = (b'{"ImageName":"nsm","ImageVersion":"1.0","BuildMetadata":{"BuildTime":'
         b'"CustomMetadata":null}')
 INSTANCE_ID = "i-0123456789abcdef0"
 ROLE_ARN = "arn:aws:iam::123456789012:role/Webserver"
-# AWS's PCR3 example for that role (research/nsm-attestation.md §1.4)
+# AWS's PCR3 example for that role (AWS Nitro Enclaves User Guide, "Where to get an
+# enclave's measurements")
 ROLE_PCR3 = ("78fce75db17cd4e0a3fb8dad3ad128ca5e77edbb2b2c7f75329dccd99aa5f6ef"
              "4fc1f1a452e315b9e98f9e312e6921e6")
 ZERO = "00" * 48

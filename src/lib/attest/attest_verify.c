@@ -3,7 +3,7 @@
  * Verifying attestation documents; see include/cloister/attestation.h.
  * The steps follow aws-nitro-enclaves-nsm-api docs/attestation_process.md
  * §3 (syntactic checks §3.2.2, certificate validity §3.2.3, COSE signature
- * §3.2.4) and research nsm-attestation.md §2.4.
+ * §3.2.4); docs/attestation.md, "Verification".
  */
 #include <cloister/attestation.h>
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The local attestation CA; see attest_ca.h for the layout and the
- * certificate profiles (modelled on AWS's, research nsm-attestation.md §2.3).
+ * certificate profiles (modelled on AWS's, docs/attestation.md).
  */
 #include "attest_ca/attest_ca.h"
 
@@ -158,7 +158,8 @@ int attest_ca_make_leaf(EVP_PKEY *key, const char *cn, EVP_PKEY *issuer_key, X50
                         int64_t now, int64_t seconds, X509 **out, struct cl_error *err)
 {
     /* AWS's leaf: CA:FALSE critical, digitalSignature + nonRepudiation,
-     * nothing else; notBefore back-dated 3 s (research §2.3). */
+     * nothing else; notBefore back-dated 3 s (as the real documents'
+     * leaves show; docs/attestation.md). */
     static const struct ext exts[] = {
         { NID_basic_constraints, "critical,CA:FALSE" },
         { NID_key_usage, "digitalSignature,nonRepudiation" },

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The local attestation CA: Cloister's stand-in for the AWS Nitro
- * Attestation PKI (research nsm-attestation.md §2.3). A long-lived root and
+ * Attestation PKI (docs/attestation.md). A long-lived root and
  * a host intermediate sign, on demand, a fresh 3-hour leaf for every
  * enclave's module. Relying parties trust DIR/root.pem.
  *

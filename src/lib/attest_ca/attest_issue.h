@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Issuing attestation documents, as the Nitro Secure Module does
- * (aws-nitro-enclaves-nsm-api docs/attestation_process.md §2; research
- * nsm-attestation.md §2): an untagged COSE_Sign1, protected {1: -35}, empty
+ * (aws-nitro-enclaves-nsm-api docs/attestation_process.md §2;
+ * docs/attestation.md, "Document format"): an untagged COSE_Sign1, protected {1: -35}, empty
  * unprotected map, ES384 r||s over the payload
  *
  *   { "module_id": text, "digest": "SHA384", "timestamp": uint (ms),

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * CiphertextForRecipient (research/kms.md §1.4 and Addendum).
+ * CiphertextForRecipient (docs/kms-policy.md, "CiphertextForRecipient").
  *
  * Encoding goes through OpenSSL's ASN.1 template encoder with templates
  * marking the layers KMS writes with indefinite lengths, a key-id recipient
@@ -239,8 +239,8 @@ int cms_envelope_encrypt_spki(EVP_PKEY *pub, const uint8_t *spki, size_t spki_le
         spki = own_spki;
         spki_len = (size_t)n;
     }
-    /* SKI = SHA-256(SPKI DER): 32 bytes like KMS's (research §1.4: KMS's
-     * derivation is unconfirmed; no known consumer checks it). */
+    /* SKI = SHA-256(SPKI DER): 32 bytes like KMS's (how KMS derives its
+     * identifier is not published; no known consumer checks it). */
     if (!EVP_Digest(spki, spki_len, ski, NULL, EVP_sha256(), NULL)) {
         rc = cl_fail_openssl(err, CL_ECRYPTO, "SHA-256 failed");
         goto out;

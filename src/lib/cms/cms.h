@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CiphertextForRecipient: CMS (RFC 5652) EnvelopedData in the exact shape
- * AWS KMS returns (research/kms.md §1.4 and its Addendum; the real samples in
- * shared/testdata/kms/): ContentInfo/EnvelopedData v2, BER with indefinite
+ * AWS KMS returns (docs/kms-policy.md, "CiphertextForRecipient"):
+ * ContentInfo/EnvelopedData v2, BER with indefinite
  * lengths, one KeyTransRecipientInfo v2 identified by a subjectKeyIdentifier,
  * RSAES-OAEP with SHA-256 and MGF1-SHA-256 (empty label), AES-256-CBC with a
  * random 16-byte IV. Owner: KMS-POLICY.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The EIF reader: walk, validate, measure (research/eif-and-cli.md §1-2).
+ * The EIF reader: walk, validate, measure (docs/eif.md, "Reader").
  *
  * Like nitro-cli's EifReader::from_eif, sections are found by walking the
  * file sequentially from byte 548; unlike it, the header's section table
@@ -138,7 +138,7 @@ static int eif_read_at(const struct eif *e, uint64_t off, void *buf, size_t len,
     return rc;
 }
 
-/* --- the walk (research §1.3-1.5) --- */
+/* --- the walk --- */
 
 static const char *type_name(uint16_t t)
 {
@@ -249,7 +249,7 @@ static int walk(struct eif *e, struct cl_error *err)
                            i, (unsigned long long)h->sizes[i], (unsigned long long)e->sec[i].size);
     }
 
-    /* Which sections, how many (research §1.3). */
+    /* Which sections, how many (docs/eif.md, "Reader" step 4). */
     size_t nkernel = 0, ncmdline = 0, nmeta = 0, nsig = 0;
     for (size_t i = 0; i < e->nsec; i++) {
         const struct eif_section_info *s = &e->sec[i];
@@ -301,7 +301,7 @@ static int walk(struct eif *e, struct cl_error *err)
 
 /*
  * The metadata must deserialize as nitro-cli's EifIdentityInfo (all keys
- * present, research §3.1), or nitro-cli's describe-eif fails too.
+ * present, docs/eif.md "Reader" step 5), or nitro-cli's describe-eif fails too.
  */
 static int check_metadata(const char *text, size_t len, struct cl_error *err)
 {
@@ -433,7 +433,7 @@ static int measure(struct eif *e, struct cl_error *err)
         goto out;
     }
 
-    /* What each job hashes (research §2.2: data only, never headers). */
+    /* What each job hashes (section data only, never headers). */
     uint64_t h0 = 0, h2 = 0;
     for (size_t i = 0; i < e->nsec; i++) {
         const struct eif_section_info *s = &e->sec[i];

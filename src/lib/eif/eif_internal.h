@@ -22,7 +22,7 @@
 #define EIF_CMDLINE_MAX (1u << 20)
 #define EIF_METADATA_MAX (16u << 20)
 
-/* EifHeader (research §1.2), decoded. */
+/* EifHeader (docs/eif.md, "The format as implemented"), decoded. */
 struct eif_header {
     uint16_t version, flags;
     uint64_t default_mem, default_cpus;
@@ -39,7 +39,7 @@ void eif_section_header_encode(uint8_t out[EIF_SECTION_HEADER_SIZE], uint16_t ty
 /* Finalizes a content digest context into a PCR: ext(SHA384(content)). */
 int eif_pcr_final(EVP_MD_CTX *ctx, uint8_t out[static 48], struct cl_error *err);
 
-/* --- the signature section (eif_sig.c, research §3.2) --- */
+/* --- the signature section (eif_sig.c, docs/eif.md "Signature") --- */
 
 /* CBOR of PcrInfo {"register_index": 0, "register_value": [48 uints]}. *out malloc'd. */
 int eif_sig_pcrinfo(const uint8_t pcr0[static 48], uint8_t **out, size_t *out_len,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * EIF measurements as nitro-cli prints them (research/eif-and-cli.md §2.6,
- * §5.2): {"HashAlgorithm": "Sha384 { ... }", "PCR0", "PCR1", "PCR2"[, "PCR8"]}
+ * EIF measurements as nitro-cli prints them (docs/eif.md, "The commands"):
+ * {"HashAlgorithm": "Sha384 { ... }", "PCR0", "PCR1", "PCR2"[, "PCR8"]}
  * with lowercase hex values, in that order (nitro-cli's BTreeMap order).
  * One place for build-enclave, describe-eif, sign-eif and the runtime's
  * describe-enclaves records.

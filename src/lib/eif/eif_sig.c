@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The EIF signature section (type 4), research/eif-and-cli.md §3.2:
+ * The EIF signature section (type 4), docs/eif.md "Signature":
  *
  *   section      = [ PcrSignature ]                      (serde_cbor Vec)
  *   PcrSignature = { "signing_certificate": [uint8...],  (the PEM file's bytes)

@@ -2,7 +2,7 @@
 /*
  * The EIF writer (eif_writer_*, eif_write) and sign-eif (eif_sign).
  *
- * Layout as nitro-cli's EifBuilder writes it (research/eif-and-cli.md §1.5):
+ * Layout as nitro-cli's EifBuilder writes it (docs/eif.md, "Writer"):
  * header @0, then kernel, cmdline, metadata, ramdisks (bootstrap first),
  * [signature], contiguous; num_sections = 3 + ramdisks (+1 when signed);
  * default_mem 1 GiB, default_cpus 2; version 4.
@@ -521,7 +521,7 @@ int eif_writer_finish(struct eif_writer *w, struct eif_measurements *m, struct c
         (rc = eif_pcr_final(w->h2, meas.pcr2, err)) < 0)
         goto out;
     if (w->cert_path) {
-        /* signed after measuring (research §2.5) and placed last */
+        /* signed after measuring (the signature covers PCR0) and placed last */
         if ((rc = eif_sig_make(meas.pcr0, w->cert_path, w->key_path, &sig, &sig_len, meas.pcr8,
                                err)) < 0)
             goto out;

@@ -4,7 +4,7 @@
  * EIF measurements (PCR0/1/2/8) are one extend of the content digest from
  * 48 zero bytes; PCR3/PCR4 are one extend of a raw string; the NSM's
  * ExtendPCR is an extend of raw request data
- * (research/eif-and-cli.md §2, research/nsm-attestation.md §1.4).
+ * (docs/eif.md, "The format as implemented"; docs/nsm.md, "The module").
  */
 #ifndef CLOISTER_PCR_H
 #define CLOISTER_PCR_H

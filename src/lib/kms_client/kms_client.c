@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The SDK's KMS client (include/cloister/kms.h): the AWS KMS JSON 1.1
- * protocol (research/kms.md §3) over libcurl, with libcurl's own SigV4
+ * protocol (docs/kms.md, "The API") over libcurl, with libcurl's own SigV4
  * signer, TLS by OpenSSL, and the socket from the vsock layer.
  */
 #include <cloister/kms.h>

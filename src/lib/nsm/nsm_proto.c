@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * NSM wire protocol (research/nsm-attestation.md §1.3). Decoding walks the
+ * NSM wire protocol (docs/nsm.md, "Protocol"). Decoding walks the
  * input one item header at a time with libcbor's streaming decoder: no
  * allocation, byte strings point into the input, every length is checked
  * by libcbor against the bytes that are really there, nesting is bounded.

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Nitro Secure Module wire protocol: CBOR requests and responses exactly
- * as the Rust nsm-api puts them on the wire (research/nsm-attestation.md
- * §1.3; aws-nitro-enclaves-nsm-api src/api/mod.rs). serde's "externally
+ * as the Rust nsm-api puts them on the wire (docs/nsm.md, "Protocol";
+ * aws-nitro-enclaves-nsm-api src/api/mod.rs). serde's "externally
  * tagged" enums: a unit variant is a bare text string ("DescribeNSM"), a
  * struct variant a one-entry map {"Variant": {fields}}, an error
  * {"Error": "InvalidIndex"}. Fields are text keys in Rust declaration order,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The host configuration: what a Nitro host's platform knows about the
- * parent instance and puts into every enclave's NSM (research
- * nsm-attestation.md §1.4, eif-and-cli.md §2.2 and §5.3):
+ * parent instance and puts into every enclave's NSM (docs/nsm.md, "Host
+ * configuration"):
  *   instance_id      -> PCR4 = SHA384(0^48 || instance_id), and the
  *                       module_id "<instance_id>-enc<16 hex>"
  *   parent_role_arn  -> PCR3 = SHA384(0^48 || role ARN); zero when none

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The NSM's PCR bank: 32 SHA-384 registers and their locks
- * (research/nsm-attestation.md §1.4). Extend is PCR = SHA384(PCR || data)
+ * (docs/nsm.md, "The module"). Extend is PCR = SHA384(PCR || data)
  * (pcr.h); a locked register never changes again. A module locks 0-15 once
  * its enclave starts (nsm-check asserts locked_pcrs == {0..15}).
  *

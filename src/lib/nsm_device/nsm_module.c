@@ -113,7 +113,7 @@ int nsm_module_new_enclave(const struct nsm_enclave_config *cfg, struct attest_s
     if (rc < 0)
         return rc;
 
-    /* The platform's registers (research §1.4, eif-and-cli.md §2.2-2.3).
+    /* The platform's registers (docs/nsm.md, "An enclave's module").
      * A debug-mode enclave keeps PCR0/1/2/8 at zero in its bank, so that
      * DescribePCR and its documents agree; PCR3/PCR4 are set in both modes,
      * as real debug-mode documents show. */

@@ -6,7 +6,7 @@
  * the runtime serves to every enclave (nsm_endpoint.h) and what
  * `cloister attest` asks for a document.
  *
- * Behaviour (research/nsm-attestation.md §1.4, docs/nsm.md):
+ * Behaviour (docs/nsm.md, "The module"):
  *  - DescribePCR / ExtendPCR / LockPCR / LockPCRs over 32 registers;
  *    InvalidIndex for index >= 32 (range > 32), ReadOnlyIndex for a locked
  *    register;
@@ -66,7 +66,7 @@ struct nsm_enclave_config {
 
 /*
  * The module of an enclave, exactly as it is when the enclave's first
- * instruction runs (QEMU hw/i386/nitro_enclave.c; research §1.4):
+ * instruction runs (QEMU hw/i386/nitro_enclave.c):
  *   PCR0, PCR1, PCR2 = the image's measurements (zero in debug mode)
  *   PCR3 = SHA384(0^48 || parent_role_arn), zero when there is no role
  *   PCR4 = SHA384(0^48 || instance_id)

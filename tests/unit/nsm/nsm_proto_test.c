@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * NSM wire protocol: every request and response byte for byte against the
- * encodings of research/nsm-attestation.md §1.3 (serde_cbor's rules), and
+ * encodings of docs/nsm.md "Protocol" (serde_cbor's rules), and
  * every rejection with the error the module answers.
  */
 #include <setjmp.h>
@@ -68,7 +68,7 @@ static void check_response(const struct nsm_response *resp, const char *hex)
     assert_int_equal(back.error, resp->error);
 }
 
-/* ---- requests: the research's exact encodings ---- */
+/* ---- requests: the exact encodings of docs/nsm.md ---- */
 
 static void test_request_vectors(void **state)
 {

@@ -29,7 +29,7 @@
 #include "nsm/nsm_proto.h"
 #include "eif/pcr.h"
 
-/* AWS's PCR3 example (research §1.4, tkhq/qos test, recomputed). */
+/* AWS's PCR3 example (the user guide's role ARN; tkhq/qos test, recomputed). */
 #define ROLE_ARN "arn:aws:iam::123456789012:role/Webserver"
 #define ROLE_PCR3 "78fce75db17cd4e0a3fb8dad3ad128ca5e77edbb2b2c7f75329dccd99aa5f6ef" \
                   "4fc1f1a452e315b9e98f9e312e6921e6"
