@@ -7,19 +7,11 @@
  * must agree with that walk (QEMU reads the table), so that every reader
  * sees the same image.
  *
- * Measuring is the expensive part and is streamed, never loading a section
- * of unbounded size: two jobs read the file with large pread()s,
- *   job A: PCR0 over kernel || cmdline || ramdisks, with PCR1 a copy of the
- *          same SHA-384 state taken after the first ramdisk, and the CRC of
- *          the file up to a split point;
- *   job B: PCR2 over ramdisks[1..], and the CRC from the split point on.
- * The split point balances the two jobs' work; the two CRCs are joined with
- * zlib's crc32_combine(). Large files run the jobs on two threads.
+ * Measuring (PCR0/1/2 and the CRC) is eif_measure.c's job.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <fcntl.h>
-#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,42 +20,10 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <zlib.h>
 
-#include "eif/eif_internal.h"
 #include "base/fileio.h"
-#include "eif/pcr.h"
+#include "eif/eif_internal.h"
 
-#define READ_CHUNK (256u << 10)            /* per pread: stays in L2 for SHA then CRC */
-#define PARALLEL_THRESHOLD (4ull << 20)    /* below this, threads cost more than they save */
-/* zlib's crc32 vs OpenSSL's SHA-384, per byte, measured on the development
- * machine (512 MiB: crc32 0.16 s, SHA-384 0.63 s): about a quarter. */
-#define CRC_COST_NUM 1
-#define CRC_COST_DEN 4
-
-struct eif {
-    int fd;                       /* -1 for a buffer */
-    const uint8_t *buf;           /* eif_open_buffer(): not owned */
-    uint64_t size;
-    struct eif_header hdr;
-    struct eif_section_info sec[EIF_MAX_SECTIONS];
-    size_t nsec;
-    size_t ramdisk[EIF_MAX_SECTIONS]; /* indices into sec */
-    size_t nramdisk;
-    uint32_t crc_computed;
-    struct eif_measurements m;
-    uint8_t *cmdline;
-    size_t cmdline_len;
-    char *metadata;               /* NUL-terminated; NULL when absent (v2/v3) */
-    char *cert_pem;               /* signature section's certificate */
-    size_t cert_pem_len;
-    uint8_t *cose;
-    size_t cose_len;
-    X509 *cert;
-    bool signed_;
-    bool sig_ok;
-    char sig_reason[CL_ERROR_REASON_MAX];
-};
 
 /* --- header --- */
 
@@ -108,20 +68,10 @@ void eif_section_header_encode(uint8_t out[EIF_SECTION_HEADER_SIZE], uint16_t ty
     be64_store(out + 4, size);
 }
 
-int eif_pcr_final(EVP_MD_CTX *ctx, uint8_t out[static 48], struct cl_error *err)
-{
-    uint8_t digest[48];
-    unsigned int n = 0;
-    if (!EVP_DigestFinal_ex(ctx, digest, &n) || n != sizeof(digest))
-        return cl_fail_openssl(err, CL_ECRYPTO, "SHA-384 failed");
-    return pcr_from_zero(out, digest, sizeof(digest), err);
-}
-
 /* --- reading --- */
 
-/* Reads len bytes at off into buf, or points *p into the caller's buffer. */
-static int eif_read_at(const struct eif *e, uint64_t off, void *buf, size_t len,
-                       const uint8_t **p, struct cl_error *err)
+int eif_read_at(const struct eif *e, uint64_t off, void *buf, size_t len, const uint8_t **p,
+                struct cl_error *err)
 {
     if (off > e->size || len > e->size - off)
         return cl_fail(err, CL_EFORMAT, "read past the end of the EIF");
@@ -169,7 +119,8 @@ static int read_small_section(struct eif *e, const struct eif_section_info *s, u
     return 0;
 }
 
-static int walk(struct eif *e, struct cl_error *err)
+/* The file header: size, magic, version, section count. */
+static int read_header(struct eif *e, struct cl_error *err)
 {
     uint8_t raw[EIF_HEADER_SIZE];
     if (e->size < EIF_HEADER_SIZE)
@@ -189,7 +140,14 @@ static int walk(struct eif *e, struct cl_error *err)
     if (h->num_sections > EIF_MAX_SECTIONS)
         return cl_fail(err, CL_ELIMIT, "num_sections %u exceeds the maximum of %d",
                        h->num_sections, EIF_MAX_SECTIONS);
+    return 0;
+}
 
+/* The sections, walked from the end of the header to the end of the file. */
+static int walk_sections(struct eif *e, struct cl_error *err)
+{
+    const struct eif_header *h = &e->hdr;
+    int rc;
     uint64_t off = EIF_HEADER_SIZE;
     while (off < e->size) {
         size_t i = e->nsec;
@@ -224,8 +182,13 @@ static int walk(struct eif *e, struct cl_error *err)
         e->nsec++;
         off += EIF_SECTION_HEADER_SIZE + size;
     }
+    return 0;
+}
 
-    /* The table must describe exactly the walk (QEMU reads the table). */
+/* The header's table must describe exactly the walk (QEMU reads the table). */
+static int check_table(const struct eif *e, struct cl_error *err)
+{
+    const struct eif_header *h = &e->hdr;
     if (h->num_sections != e->nsec)
         return cl_fail(err, CL_EFORMAT, "the header lists %u sections, the file holds %zu",
                        h->num_sections, e->nsec);
@@ -248,8 +211,12 @@ static int walk(struct eif *e, struct cl_error *err)
                            "header (%llu)",
                            i, (unsigned long long)h->sizes[i], (unsigned long long)e->sec[i].size);
     }
+    return 0;
+}
 
-    /* Which sections, how many (docs/eif.md, "Reader" step 4). */
+/* Which sections, how many (docs/eif.md, "Reader" step 4). */
+static int check_sections(struct eif *e, struct cl_error *err)
+{
     size_t nkernel = 0, ncmdline = 0, nmeta = 0, nsig = 0;
     for (size_t i = 0; i < e->nsec; i++) {
         const struct eif_section_info *s = &e->sec[i];
@@ -294,8 +261,17 @@ static int walk(struct eif *e, struct cl_error *err)
         return cl_fail(err, CL_EFORMAT, "no cmdline section");
     if (!e->nramdisk)
         return cl_fail(err, CL_EFORMAT, "no ramdisk section");
-    if (h->version >= 4 && !nmeta)
+    if (e->hdr.version >= 4 && !nmeta)
         return cl_fail(err, CL_EFORMAT, "no metadata section (mandatory in version 4)");
+    return 0;
+}
+
+static int walk(struct eif *e, struct cl_error *err)
+{
+    int rc;
+    if ((rc = read_header(e, err)) < 0 || (rc = walk_sections(e, err)) < 0 ||
+        (rc = check_table(e, err)) < 0 || (rc = check_sections(e, err)) < 0)
+        return rc;
     return 0;
 }
 
@@ -343,228 +319,6 @@ static int check_metadata(const char *text, size_t len, struct cl_error *err)
         }
 out:
     json_decref(j);
-    return rc;
-}
-
-/* --- measuring --- */
-
-enum { OP_HASH = 1, OP_CRC = 2, OP_SNAP = 4 };
-
-struct seg {
-    uint64_t start, end;
-    unsigned ops;
-};
-
-struct job {
-    const struct eif *e;
-    struct seg segs[4 * EIF_MAX_SECTIONS + 8];
-    size_t nseg;
-    EVP_MD_CTX *hash, *snap;  /* snap: NULL unless a segment has OP_SNAP */
-    uint32_t crc;
-    uint64_t crc_len;
-    int rc;
-    struct cl_error err;
-};
-
-static void job_add(struct job *j, uint64_t start, uint64_t end, unsigned ops)
-{
-    if (start >= end || !ops)
-        return;
-    struct seg *last = j->nseg ? &j->segs[j->nseg - 1] : NULL;
-    if (last && last->end == start && last->ops == ops && !(ops & OP_SNAP)) {
-        last->end = end;
-        return;
-    }
-    j->segs[j->nseg++] = (struct seg){ start, end, ops };
-}
-
-static void *job_run(void *arg)
-{
-    struct job *j = arg;
-    uint8_t *buf = NULL;
-    if (!j->e->buf && !(buf = malloc(READ_CHUNK))) {
-        j->rc = cl_fail(&j->err, CL_ENOMEM, "out of memory");
-        return NULL;
-    }
-    j->crc = (uint32_t)crc32(0, Z_NULL, 0);
-    for (size_t i = 0; i < j->nseg && j->rc == 0; i++) {
-        const struct seg *s = &j->segs[i];
-        for (uint64_t off = s->start; off < s->end;) {
-            size_t n = (size_t)(s->end - off < READ_CHUNK ? s->end - off : READ_CHUNK);
-            const uint8_t *p = NULL;
-            if ((j->rc = eif_read_at(j->e, off, buf, n, &p, &j->err)) < 0)
-                break;
-            if ((s->ops & OP_HASH) && !EVP_DigestUpdate(j->hash, p, n)) {
-                j->rc = cl_fail_openssl(&j->err, CL_ECRYPTO, "SHA-384 failed");
-                break;
-            }
-            if (s->ops & OP_CRC) {
-                j->crc = (uint32_t)crc32(j->crc, p, (uInt)n);
-                j->crc_len += n;
-            }
-            off += n;
-        }
-        if (j->rc == 0 && (s->ops & OP_SNAP) && !EVP_MD_CTX_copy_ex(j->snap, j->hash))
-            j->rc = cl_fail_openssl(&j->err, CL_ECRYPTO, "SHA-384 copy failed");
-    }
-    free(buf);
-    return NULL;
-}
-
-/* The CRC stream is file[0,544) || file[548,size): its byte at stream
- * position q lives at file offset q (q < 544) or q + 4. */
-static uint64_t crc_pos_to_off(uint64_t q) { return q < EIF_CRC_OFFSET ? q : q + 4; }
-
-static int measure(struct eif *e, struct cl_error *err)
-{
-    int rc = 0;
-    struct job *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
-    if (!a || !b) {
-        rc = cl_fail(err, CL_ENOMEM, "out of memory");
-        goto out;
-    }
-    a->e = b->e = e;
-    a->hash = EVP_MD_CTX_new();
-    a->snap = EVP_MD_CTX_new();
-    b->hash = EVP_MD_CTX_new();
-    if (!a->hash || !a->snap || !b->hash || !EVP_DigestInit_ex(a->hash, EVP_sha384(), NULL) ||
-        !EVP_DigestInit_ex(b->hash, EVP_sha384(), NULL)) {
-        rc = cl_fail_openssl(err, CL_ECRYPTO, "SHA-384 init failed");
-        goto out;
-    }
-
-    /* What each job hashes (section data only, never headers). */
-    uint64_t h0 = 0, h2 = 0;
-    for (size_t i = 0; i < e->nsec; i++) {
-        const struct eif_section_info *s = &e->sec[i];
-        if (s->type == EIF_SECTION_KERNEL || s->type == EIF_SECTION_CMDLINE ||
-            s->type == EIF_SECTION_RAMDISK)
-            h0 += s->size;
-        if (s->type == EIF_SECTION_RAMDISK && i != e->ramdisk[0])
-            h2 += s->size;
-    }
-    /* Balance: A = h0 + r*ca, B = h2 + r*(T - ca)  =>  ca = (h2 - h0 + r*T) / 2r. */
-    uint64_t total_crc = e->size - 4;
-    long double r = (long double)CRC_COST_NUM / CRC_COST_DEN;
-    long double ca = ((long double)h2 - (long double)h0 + r * (long double)total_crc) / (2 * r);
-    uint64_t split_q = ca <= 0 ? 0 : ca >= (long double)total_crc ? total_crc : (uint64_t)ca;
-    uint64_t split = crc_pos_to_off(split_q);
-
-    /* Cut the file into pieces at every boundary, then give each piece its ops. */
-    uint64_t cuts[4 * EIF_MAX_SECTIONS + 8];
-    size_t ncut = 0;
-    cuts[ncut++] = 0;
-    cuts[ncut++] = EIF_CRC_OFFSET;
-    cuts[ncut++] = EIF_HEADER_SIZE;
-    for (size_t i = 0; i < e->nsec; i++) {
-        cuts[ncut++] = e->sec[i].offset + EIF_SECTION_HEADER_SIZE;
-        cuts[ncut++] = e->sec[i].offset + EIF_SECTION_HEADER_SIZE + e->sec[i].size;
-    }
-    cuts[ncut++] = split;
-    cuts[ncut++] = e->size;
-    /* insertion sort; at most ~70 entries */
-    for (size_t i = 1; i < ncut; i++)
-        for (size_t k = i; k > 0 && cuts[k - 1] > cuts[k]; k--) {
-            uint64_t t = cuts[k];
-            cuts[k] = cuts[k - 1];
-            cuts[k - 1] = t;
-        }
-    size_t si = 0; /* section containing the current piece's data, if any */
-    for (size_t c = 0; c + 1 < ncut; c++) {
-        uint64_t lo = cuts[c], hi = cuts[c + 1];
-        if (lo >= hi)
-            continue;
-        bool in_crc = !(lo >= EIF_CRC_OFFSET && hi <= EIF_HEADER_SIZE);
-        unsigned oa = 0, ob = 0;
-        if (in_crc) {
-            if (hi <= split)
-                oa |= OP_CRC;
-            else
-                ob |= OP_CRC;
-        }
-        while (si < e->nsec && e->sec[si].offset + EIF_SECTION_HEADER_SIZE + e->sec[si].size <= lo)
-            si++;
-        if (si < e->nsec && lo >= e->sec[si].offset + EIF_SECTION_HEADER_SIZE) {
-            const struct eif_section_info *s = &e->sec[si];
-            uint64_t data_end = s->offset + EIF_SECTION_HEADER_SIZE + s->size;
-            if (s->type == EIF_SECTION_KERNEL || s->type == EIF_SECTION_CMDLINE ||
-                s->type == EIF_SECTION_RAMDISK)
-                oa |= OP_HASH;
-            if (s->type == EIF_SECTION_RAMDISK && si != e->ramdisk[0])
-                ob |= OP_HASH;
-            if (s->type == EIF_SECTION_RAMDISK && si == e->ramdisk[0] && hi == data_end)
-                oa |= OP_SNAP;
-        }
-        job_add(a, lo, hi, oa);
-        job_add(b, lo, hi, ob);
-    }
-    /* An empty first ramdisk has no piece: snapshot where it ends. */
-    const struct eif_section_info *r0 = &e->sec[e->ramdisk[0]];
-    bool snapped = false;
-    for (size_t i = 0; i < a->nseg; i++)
-        snapped |= (a->segs[i].ops & OP_SNAP) != 0;
-    if (!snapped) {
-        /* PCR1 = PCR0's content up to the first ramdisk: every hashed
-         * section before it (kernel, cmdline) precedes it in the file. */
-        EVP_MD_CTX *t = EVP_MD_CTX_new();
-        if (!t || !EVP_DigestInit_ex(t, EVP_sha384(), NULL)) {
-            EVP_MD_CTX_free(t);
-            rc = cl_fail_openssl(err, CL_ECRYPTO, "SHA-384 init failed");
-            goto out;
-        }
-        EVP_MD_CTX_free(a->snap);
-        a->snap = t;
-        struct job pre = { .e = e, .hash = t };
-        for (size_t i = 0; i < e->nsec && e->sec[i].offset < r0->offset; i++) {
-            const struct eif_section_info *s = &e->sec[i];
-            if (s->type == EIF_SECTION_KERNEL || s->type == EIF_SECTION_CMDLINE ||
-                s->type == EIF_SECTION_RAMDISK)
-                job_add(&pre, s->offset + EIF_SECTION_HEADER_SIZE,
-                        s->offset + EIF_SECTION_HEADER_SIZE + s->size, OP_HASH);
-        }
-        job_run(&pre);
-        if ((rc = pre.rc) < 0) {
-            *err = pre.err;
-            goto out;
-        }
-    }
-
-    if (h0 + h2 + total_crc >= PARALLEL_THRESHOLD && !e->buf) {
-        pthread_t tb;
-        if (pthread_create(&tb, NULL, job_run, b) != 0) {
-            job_run(b);
-        } else {
-            job_run(a);
-            pthread_join(tb, NULL);
-            goto joined;
-        }
-        job_run(a);
-    } else {
-        job_run(a);
-        job_run(b);
-    }
-joined:
-    if (a->rc < 0 || b->rc < 0) {
-        const struct job *bad = a->rc < 0 ? a : b;
-        if (err)
-            *err = bad->err;
-        rc = bad->rc;
-        goto out;
-    }
-    e->crc_computed = (uint32_t)crc32_combine(a->crc, b->crc, (z_off_t)b->crc_len);
-    if ((rc = eif_pcr_final(a->hash, e->m.pcr0, err)) < 0 ||
-        (rc = eif_pcr_final(a->snap, e->m.pcr1, err)) < 0 ||
-        (rc = eif_pcr_final(b->hash, e->m.pcr2, err)) < 0)
-        goto out;
-out:
-    if (a) {
-        EVP_MD_CTX_free(a->hash);
-        EVP_MD_CTX_free(a->snap);
-    }
-    if (b)
-        EVP_MD_CTX_free(b->hash);
-    free(a);
-    free(b);
     return rc;
 }
 
@@ -619,7 +373,7 @@ static int open_common(struct eif *e, struct eif **out, struct cl_error *err)
 {
     int rc;
     if ((rc = walk(e, err)) < 0 || (rc = load_small_sections(e, err)) < 0 ||
-        (rc = measure(e, err)) < 0)
+        (rc = eif_measure(e, err)) < 0)
         goto fail;
     if (e->signed_) {
         struct cl_error serr = { 0 };
@@ -757,59 +511,3 @@ int eif_check_signature(const struct eif *e, time_t now, struct cl_error *err)
     return 0;
 }
 
-/* --- pcr --- */
-
-int eif_pcr_of_file(const char *path, uint8_t out[static 48], struct cl_error *err)
-{
-    int rc = 0;
-    uint8_t *buf = NULL;
-    EVP_MD_CTX *ctx = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cl_fail_errno(err, errno == ENOENT ? CL_ENOTFOUND : CL_EIO, "cannot open '%s'",
-                             path);
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        rc = cl_fail(err, CL_EINVAL, "'%s' is a directory", path);
-        goto out;
-    }
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    buf = malloc(1u << 20);
-    ctx = EVP_MD_CTX_new();
-    if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha384(), NULL)) {
-        rc = cl_fail(err, CL_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, 1u << 20);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = cl_fail_errno(err, CL_EIO, "cannot read '%s'", path);
-            goto out;
-        }
-        if (n == 0)
-            break;
-        if (!EVP_DigestUpdate(ctx, buf, (size_t)n)) {
-            rc = cl_fail_openssl(err, CL_ECRYPTO, "SHA-384 failed");
-            goto out;
-        }
-    }
-    rc = eif_pcr_final(ctx, out, err);
-out:
-    EVP_MD_CTX_free(ctx);
-    free(buf);
-    close(fd);
-    return rc;
-}
-
-int eif_pcr8_of_cert_pem(const uint8_t *pem, size_t len, uint8_t out[static 48],
-                         struct cl_error *err)
-{
-    X509 *cert = NULL;
-    int rc = eif_sig_load_cert(pem, len, &cert, err);
-    if (rc == 0)
-        rc = eif_sig_pcr8(cert, out, err);
-    X509_free(cert);
-    return rc;
-}

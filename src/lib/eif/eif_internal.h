@@ -39,6 +39,40 @@ void eif_section_header_encode(uint8_t out[EIF_SECTION_HEADER_SIZE], uint16_t ty
 /* Finalizes a content digest context into a PCR: ext(SHA384(content)). */
 int eif_pcr_final(EVP_MD_CTX *ctx, uint8_t out[static 48], struct cl_error *err);
 
+/* An open EIF (eif.c): the walked sections and what was measured. */
+struct eif {
+    int fd;                       /* -1 for a buffer */
+    const uint8_t *buf;           /* eif_open_buffer(): not owned */
+    uint64_t size;
+    struct eif_header hdr;
+    struct eif_section_info sec[EIF_MAX_SECTIONS];
+    size_t nsec;
+    size_t ramdisk[EIF_MAX_SECTIONS]; /* indices into sec */
+    size_t nramdisk;
+    uint32_t crc_computed;
+    struct eif_measurements m;
+    uint8_t *cmdline;
+    size_t cmdline_len;
+    char *metadata;               /* NUL-terminated; NULL when absent (v2/v3) */
+    char *cert_pem;               /* signature section's certificate */
+    size_t cert_pem_len;
+    uint8_t *cose;
+    size_t cose_len;
+    X509 *cert;
+    bool signed_;
+    bool sig_ok;
+    char sig_reason[CL_ERROR_REASON_MAX];
+};
+
+/* Reads len bytes at off into buf, or points *p into the caller's buffer
+ * (eif_open_buffer()). CL_EFORMAT past the end, CL_EIO. */
+CL_MUST_USE int eif_read_at(const struct eif *e, uint64_t off, void *buf, size_t len,
+                            const uint8_t **p, struct cl_error *err);
+
+/* Fills e->m (PCR0/1/2) and e->crc_computed from the walked sections
+ * (eif_measure.c). */
+CL_MUST_USE int eif_measure(struct eif *e, struct cl_error *err);
+
 /* --- the signature section (eif_sig.c, docs/eif.md "Signature") --- */
 
 /* CBOR of PcrInfo {"register_index": 0, "register_value": [48 uints]}. *out malloc'd. */
