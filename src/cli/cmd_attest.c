@@ -66,7 +66,13 @@ static int fail_ca(const struct cl_error *err)
     }
 }
 
-int cmd_attest(int argc, char **argv)
+/* The command line. */
+struct attest_args {
+    const char *eif_path, *pk_path, *ud_hex, *nonce_hex, *ca_dir, *output;
+    bool debug, help;
+};
+
+static int parse_args(int argc, char **argv, struct attest_args *a)
 {
     static const struct option opts[] = {
         {"eif-path", required_argument, NULL, 'e'},
@@ -79,160 +85,153 @@ int cmd_attest(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *eif_path = NULL, *pk_path = NULL, *ud_hex = NULL, *nonce_hex = NULL;
-    const char *ca_dir = NULL, *output = NULL;
-    bool debug = false;
     opterr = 0;
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1;) {
         const char **slot = NULL;
         switch (c) {
-        case 'e': slot = &eif_path; break;
-        case 'k': slot = &pk_path; break;
-        case 'u': slot = &ud_hex; break;
-        case 'n': slot = &nonce_hex; break;
-        case 'c': slot = &ca_dir; break;
-        case 'o': slot = &output; break;
-        case 'd':
-            debug = true;
-            break;
+        case 'e': slot = &a->eif_path; break;
+        case 'k': slot = &a->pk_path; break;
+        case 'u': slot = &a->ud_hex; break;
+        case 'n': slot = &a->nonce_hex; break;
+        case 'c': slot = &a->ca_dir; break;
+        case 'o': slot = &a->output; break;
+        case 'd': a->debug = true; break;
         case 'h':
             usage(stdout);
+            a->help = true;
             return 0;
         case ':':
             return cli_fail(E_MISSING_ARGUMENT, "%s requires a value", argv[optind - 1]);
         default:
             return cli_fail(E_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
         }
-        if (slot) {
-            if (*slot) {
-                const char *name = "";
-                for (const struct option *o = opts; o->name; o++)
-                    if (o->val == c)
-                        name = o->name;
-                return cli_fail(E_INVALID_ARGUMENT, "--%s was given more than once", name);
-            }
-            *slot = optarg;
+        if (slot && *slot) {
+            const char *name = "";
+            for (const struct option *o = opts; o->name; o++)
+                if (o->val == c)
+                    name = o->name;
+            return cli_fail(E_INVALID_ARGUMENT, "--%s was given more than once", name);
         }
+        if (slot)
+            *slot = optarg;
     }
     if (optind < argc)
         return cli_fail(E_INVALID_ARGUMENT, "unexpected argument '%s'", argv[optind]);
-    if (!eif_path)
+    if (!a->eif_path)
         return cli_fail(E_MISSING_ARGUMENT, "--eif-path is required");
-    if (!output && isatty(STDOUT_FILENO))
+    if (!a->output && isatty(STDOUT_FILENO))
         return cli_fail(E_INVALID_ARGUMENT,
                         "the document is binary: give --output FILE or redirect stdout");
+    return 0;
+}
 
-    int rc = 0;
+/*
+ * The module of an enclave running the image: only an image the runtime
+ * would start has one (its CRC matches, a signed image's certificate
+ * verifies now).
+ */
+static int enclave_module(const struct attest_args *a, struct eif **e, struct nsm_module **m)
+{
+    struct cl_error err = {0};
+    struct hostconf host;
+    if (hostconf_load(&host, NULL, &err) < 0)
+        return cli_fail_lib(err.code == CL_EFORMAT ? E_INVALID_ARGUMENT : E_FILE_OPERATION, &err);
+    if (eif_open(a->eif_path, e, &err) < 0)
+        return cli_fail_lib(nitro_errno_of_eif_open(err.code), &err);
+    if (!eif_crc_ok(*e))
+        return cli_fail(E_EIF_PARSING, "'%s': CRC mismatch (stored %08x, computed %08x)",
+                        a->eif_path, eif_crc_stored(*e), eif_crc_computed(*e));
+    if (eif_check_signature(*e, time(NULL), &err) < 0)
+        return cli_fail_lib(E_EIF_SIGNATURE_CHECKER, &err);
+    struct attest_signer *signer = NULL;
+    if (attest_signer_new_from_ca(a->ca_dir, &signer, &err) < 0)
+        return fail_ca(&err);
+    struct nsm_enclave_config cfg = {
+        .measurements = eif_measurements(*e),
+        .debug_mode = a->debug,
+        .host = &host,
+    };
+    /* the module owns the signer, also when it fails */
+    if (nsm_module_new_enclave(&cfg, signer, m, &err) < 0)
+        return cli_fail_lib(E_UNSPECIFIED, &err);
+    return 0;
+}
+
+/* Asks the module for a document exactly as an enclave would; *resp holds
+ * the answer r points into (caller frees). */
+static int ask_document(struct nsm_module *m, const struct nsm_request *q, uint8_t **resp,
+                        struct nsm_response *r)
+{
+    struct cl_error err = {0};
+    uint8_t req[NSM_REQUEST_MAX];
+    size_t req_len = 0, resp_len = 0;
+    if (nsm_request_encode(q, req, sizeof(req), &req_len) < 0)
+        return cli_fail(E_INVALID_ARGUMENT, "the request exceeds %d bytes", NSM_REQUEST_MAX);
+    if ((*resp = malloc(NSM_RESPONSE_MAX)) == NULL)
+        return cli_fail(E_UNSPECIFIED, "out of memory");
+    if (nsm_module_handle(m, req, req_len, *resp, NSM_RESPONSE_MAX, &resp_len, &err) < 0)
+        return cli_fail_lib(E_UNSPECIFIED, &err);
+    if (nsm_response_decode(*resp, resp_len, r) != NSM_E_SUCCESS)
+        return cli_fail(E_UNSPECIFIED, "the module's response cannot be decoded");
+    if (r->op != NSM_OP_ATTESTATION)
+        return cli_fail(E_INVALID_ARGUMENT, "the NSM refused the request: %s",
+                        r->op == NSM_OP_ERROR ? nsm_error_name(r->error) : "unexpected response");
+    return 0;
+}
+
+static int write_document(const char *output, const struct nsm_bytes *doc)
+{
+    struct cl_error err = {0};
+    if (output) {
+        if (file_write_atomic(output, doc->data, doc->len, 0644, &err) < 0)
+            return cli_fail_lib(E_FILE_OPERATION, &err);
+        return 0;
+    }
+    if (fwrite(doc->data, 1, doc->len, stdout) != doc->len || fflush(stdout) != 0)
+        return cli_fail(E_FILE_OPERATION, "cannot write the document to stdout");
+    return 0;
+}
+
+int cmd_attest(int argc, char **argv)
+{
+    struct attest_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0 || a.help)
+        return rc;
+
     struct cl_error err = {0};
     static uint8_t ud[NSM_ATTEST_FIELD_MAX], nonce[NSM_ATTEST_FIELD_MAX];
     size_t ud_len = 0, nonce_len = 0;
-    uint8_t *pk = NULL;
+    uint8_t *pk = NULL, *resp = NULL;
     size_t pk_len = 0;
     struct eif *e = NULL;
-    struct attest_signer *signer = NULL;
     struct nsm_module *m = NULL;
-    uint8_t *resp = NULL;
 
-    if (ud_hex && (rc = hex_option("--user-data", ud_hex, ud, &ud_len)))
+    if (a.ud_hex && (rc = hex_option("--user-data", a.ud_hex, ud, &ud_len)))
         goto out;
-    if (nonce_hex && (rc = hex_option("--nonce", nonce_hex, nonce, &nonce_len)))
+    if (a.nonce_hex && (rc = hex_option("--nonce", a.nonce_hex, nonce, &nonce_len)))
         goto out;
-    if (pk_path && file_read_all(pk_path, NSM_ATTEST_FIELD_MAX, &pk, &pk_len, &err) < 0) {
+    if (a.pk_path && file_read_all(a.pk_path, NSM_ATTEST_FIELD_MAX, &pk, &pk_len, &err) < 0) {
         cl_error_prefix(&err, "--public-key");
         rc = cli_fail_lib(err.code == CL_ELIMIT ? E_INVALID_ARGUMENT : E_FILE_OPERATION, &err);
         goto out;
     }
-
-    struct hostconf host;
-    if (hostconf_load(&host, NULL, &err) < 0) {
-        rc = cli_fail_lib(err.code == CL_EFORMAT ? E_INVALID_ARGUMENT : E_FILE_OPERATION, &err);
+    if ((rc = enclave_module(&a, &e, &m)) != 0)
         goto out;
-    }
-
-    if (eif_open(eif_path, &e, &err) < 0) {
-        rc = cli_fail_lib(err.code == CL_ENOTFOUND || err.code == CL_EIO ||
-                                  err.code == CL_EINVAL || err.code == CL_ENOMEM
-                              ? E_FILE_OPERATION
-                              : E_EIF_PARSING,
-                          &err);
-        goto out;
-    }
-    /* Only an image the runtime would start has an enclave to attest. */
-    if (!eif_crc_ok(e)) {
-        rc = cli_fail(E_EIF_PARSING, "'%s': CRC mismatch (stored %08x, computed %08x)", eif_path,
-                      eif_crc_stored(e), eif_crc_computed(e));
-        goto out;
-    }
-    if (eif_check_signature(e, time(NULL), &err) < 0) {
-        rc = cli_fail_lib(E_EIF_SIGNATURE_CHECKER, &err);
-        goto out;
-    }
-
-    if (attest_signer_new_from_ca(ca_dir, &signer, &err) < 0) {
-        rc = fail_ca(&err);
-        goto out;
-    }
-    struct nsm_enclave_config cfg = {
-        .measurements = eif_measurements(e),
-        .debug_mode = debug,
-        .host = &host,
-    };
-    rc = nsm_module_new_enclave(&cfg, signer, &m, &err);
-    signer = NULL; /* the module owns it now */
-    if (rc < 0) {
-        rc = cli_fail_lib(E_UNSPECIFIED, &err);
-        goto out;
-    }
-
-    /* Ask the module exactly as an enclave would. */
     struct nsm_request q = {
         .op = NSM_OP_ATTESTATION,
-        .user_data = {ud_hex ? ud : NULL, ud_len},
-        .nonce = {nonce_hex ? nonce : NULL, nonce_len},
-        .public_key = {pk_path ? (pk ? pk : (const uint8_t *)"") : NULL, pk_len},
+        .user_data = {a.ud_hex ? ud : NULL, ud_len},
+        .nonce = {a.nonce_hex ? nonce : NULL, nonce_len},
+        .public_key = {a.pk_path ? (pk ? pk : (const uint8_t *)"") : NULL, pk_len},
     };
-    uint8_t req[NSM_REQUEST_MAX];
-    size_t req_len = 0, resp_len = 0;
-    if (nsm_request_encode(&q, req, sizeof(req), &req_len) < 0) {
-        rc = cli_fail(E_INVALID_ARGUMENT, "the request exceeds %d bytes", NSM_REQUEST_MAX);
-        goto out;
-    }
-    resp = malloc(NSM_RESPONSE_MAX);
-    if (resp == NULL) {
-        rc = cli_fail(E_UNSPECIFIED, "out of memory");
-        goto out;
-    }
-    if (nsm_module_handle(m, req, req_len, resp, NSM_RESPONSE_MAX, &resp_len, &err) < 0) {
-        rc = cli_fail_lib(E_UNSPECIFIED, &err);
-        goto out;
-    }
     struct nsm_response r;
-    if (nsm_response_decode(resp, resp_len, &r) != NSM_E_SUCCESS) {
-        rc = cli_fail(E_UNSPECIFIED, "the module's response cannot be decoded");
-        goto out;
-    }
-    if (r.op != NSM_OP_ATTESTATION) {
-        rc = cli_fail(E_INVALID_ARGUMENT, "the NSM refused the request: %s",
-                      r.op == NSM_OP_ERROR ? nsm_error_name(r.error) : "unexpected response");
-        goto out;
-    }
-
-    if (output) {
-        if (file_write_atomic(output, r.document.data, r.document.len, 0644, &err) < 0) {
-            rc = cli_fail_lib(E_FILE_OPERATION, &err);
-            goto out;
-        }
-    } else if (fwrite(r.document.data, 1, r.document.len, stdout) != r.document.len ||
-               fflush(stdout) != 0) {
-        rc = cli_fail(E_FILE_OPERATION, "cannot write the document to stdout");
-        goto out;
-    }
+    if ((rc = ask_document(m, &q, &resp, &r)) == 0)
+        rc = write_document(a.output, &r.document);
 out:
     free(resp);
     free(pk);
     nsm_module_free(m);
-    attest_signer_free(signer);
     eif_free(e);
     return rc;
 }

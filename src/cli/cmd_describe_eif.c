@@ -146,11 +146,7 @@ int cmd_describe_eif(int argc, char **argv)
     struct cl_error err = { 0 };
     struct eif *e = NULL;
     if (eif_open(path, &e, &err) < 0)
-        return cli_fail_lib(err.code == CL_ENOTFOUND || err.code == CL_EIO ||
-                                    err.code == CL_EINVAL || err.code == CL_ENOMEM
-                                ? E_FILE_OPERATION
-                                : E_EIF_PARSING,
-                            &err);
+        return cli_fail_lib(nitro_errno_of_eif_open(err.code), &err);
     int rc = 0;
     json_t *meta = NULL;
     if (eif_metadata_describe_json(e, &meta, &err) < 0) {

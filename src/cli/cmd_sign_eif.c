@@ -15,14 +15,6 @@
 #include "commands.h"
 #include "eif/eif_json.h"
 
-static enum nitro_errno open_errno(int code)
-{
-    /* I/O problems are file operations; a file that is not a valid EIF is E35 */
-    return code == CL_ENOTFOUND || code == CL_EIO || code == CL_EINVAL || code == CL_ENOMEM
-               ? E_FILE_OPERATION
-               : E_EIF_PARSING;
-}
-
 int cmd_sign_eif(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -66,7 +58,7 @@ int cmd_sign_eif(int argc, char **argv)
      * from the signing faults (E60). */
     struct eif *e = NULL;
     if (eif_open(vals[0], &e, &err) < 0)
-        return cli_fail_lib(open_errno(err.code), &err);
+        return cli_fail_lib(nitro_errno_of_eif_open(err.code), &err);
     eif_free(e);
     struct eif_measurements m;
     if (eif_sign(vals[0], vals[1], vals[2], &m, &err) < 0)

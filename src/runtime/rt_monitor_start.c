@@ -170,11 +170,8 @@ int mon_open_and_check_eif(struct monitor *m)
     int orc = eif_open(stable_fd >= 0 ? stable : m->eif_path, &m->eif, &err);
     if (stable_fd >= 0)
         close(stable_fd);  /* eif_open holds its own descriptor of the same file */
-    if (orc < 0) {
-        if (err.code == CL_ENOTFOUND || err.code == CL_EIO || err.code == CL_EINVAL)
-            return mon_status_error(m, E_FILE_OPERATION, "%s", err.reason);
-        return mon_status_error(m, E_EIF_PARSING, "%s", err.reason);
-    }
+    if (orc < 0)
+        return mon_status_error(m, nitro_errno_of_eif_open(err.code), "%s", err.reason);
     if (!eif_crc_ok(m->eif))
         return mon_status_error(m, E_EIF_PARSING,
                             "the CRC of '%s' does not match (stored %08x, computed %08x)",

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <cloister/error.h>
+
 static const char *const titles[E_NITRO_MAX] = {
     [E_UNSPECIFIED] = "Unspecified error",
     [E_MISSING_ARGUMENT] = "Missing mandatory argument",
@@ -74,4 +76,15 @@ const char *nitro_error_title(enum nitro_errno e)
     if ((unsigned)e >= E_NITRO_MAX || !titles[e])
         return titles[E_UNSPECIFIED];
     return titles[e];
+}
+
+enum nitro_errno nitro_errno_of_eif_open(int cl_code)
+{
+    switch (cl_code) {
+    case CL_ENOTFOUND:
+    case CL_EIO:
+    case CL_EINVAL:
+    case CL_ENOMEM: return E_FILE_OPERATION;
+    default: return E_EIF_PARSING;
+    }
 }

@@ -80,4 +80,11 @@ enum nitro_errno {
  * for a number it does not know. */
 const char *nitro_error_title(enum nitro_errno e);
 
+/*
+ * The error number of an EIF that cannot be opened (eif_open()'s CL_E*
+ * code): the file cannot be read (missing, I/O, a directory, out of
+ * memory) is E19, a file that is not a valid EIF is E35.
+ */
+enum nitro_errno nitro_errno_of_eif_open(int cl_code);
+
 #endif
