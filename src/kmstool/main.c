@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cloister-kmstool: kmstool_enclave_cli for Cloister (research/kms.md §5).
+ * cloister-kmstool: kmstool_enclave_cli for Cloister (docs/kmstool.md).
  * Runs inside an enclave; every call is attested (the Recipient parameter),
  * so the plaintext reaches only this process.
  *
@@ -26,6 +26,7 @@
 #include <cloister/kms.h>
 
 #include "base/base64.h"
+#include "base/num.h"
 
 enum { OPT_REGION = 256, OPT_PROXY_PORT, OPT_AKID, OPT_SECRET, OPT_TOKEN, OPT_CIPHERTEXT,
        OPT_KEY_ID, OPT_ALGORITHM, OPT_KEY_SPEC, OPT_LENGTH, OPT_ENDPOINT, OPT_CA_BUNDLE,
@@ -72,23 +73,21 @@ static int print_blob(const char *label, const uint8_t *data, size_t len)
     return 0;
 }
 
-int main(int argc, char **argv)
-{
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 1 : 0;
-    }
-    const char *command = argv[1];
-    bool decrypt = !strcmp(command, "decrypt"), genkey = !strcmp(command, "genkey"),
-         genrandom = !strcmp(command, "genrandom");
-    if (!decrypt && !genkey && !genrandom) {
-        usage(stderr);
-        return fail("unknown command '%s'", command);
-    }
+enum command { DECRYPT, GENKEY, GENRANDOM };
 
-    struct kms_client_config cfg = { .region = "us-east-1" };
-    const char *ciphertext = NULL, *key_id = NULL, *algorithm = NULL, *key_spec = NULL,
-               *length = NULL, *context = NULL;
+/* The command line. */
+struct kmstool_args {
+    enum command command;
+    struct kms_client_config cfg;
+    const char *ciphertext, *key_id, *algorithm, *key_spec, *context;
+    const char *length_arg;
+    const char *kms_spec;   /* genkey: KMS's name of --key-spec */
+    size_t length;          /* genrandom: --length */
+};
+
+/* The options after the command; 0 or the exit status of a failure. */
+static int parse_options(int argc, char **argv, struct kmstool_args *a)
+{
     static const struct option opts[] = {
         { "region", required_argument, NULL, OPT_REGION },
         { "proxy-port", required_argument, NULL, OPT_PROXY_PORT },
@@ -105,31 +104,29 @@ int main(int argc, char **argv)
         { "ca-bundle", required_argument, NULL, OPT_CA_BUNDLE },
         { 0 },
     };
+    uint64_t n;
     int o;
     optind = 2;
     opterr = 0; /* our own messages, without the program's path */
     while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (o) {
-        case OPT_REGION: cfg.region = optarg; break;
-        case OPT_PROXY_PORT: {
-            char *end;
-            unsigned long p = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || p == 0 || p > UINT32_MAX)
+        case OPT_REGION: a->cfg.region = optarg; break;
+        case OPT_PROXY_PORT:
+            if (num_parse_u64(optarg, UINT32_MAX, &n) != 0 || n == 0)
                 return fail("invalid --proxy-port '%s'", optarg);
-            cfg.proxy_port = (uint32_t)p;
+            a->cfg.proxy_port = (uint32_t)n;
             break;
-        }
-        case OPT_AKID: cfg.access_key_id = optarg; break;
-        case OPT_SECRET: cfg.secret_access_key = optarg; break;
-        case OPT_TOKEN: cfg.session_token = optarg; break;
-        case OPT_CIPHERTEXT: ciphertext = optarg; break;
-        case OPT_KEY_ID: key_id = optarg; break;
-        case OPT_ALGORITHM: algorithm = optarg; break;
-        case OPT_CONTEXT: context = optarg; break;
-        case OPT_KEY_SPEC: key_spec = optarg; break;
-        case OPT_LENGTH: length = optarg; break;
-        case OPT_ENDPOINT: cfg.endpoint = optarg; break;
-        case OPT_CA_BUNDLE: cfg.ca_bundle = optarg; break;
+        case OPT_AKID: a->cfg.access_key_id = optarg; break;
+        case OPT_SECRET: a->cfg.secret_access_key = optarg; break;
+        case OPT_TOKEN: a->cfg.session_token = optarg; break;
+        case OPT_CIPHERTEXT: a->ciphertext = optarg; break;
+        case OPT_KEY_ID: a->key_id = optarg; break;
+        case OPT_ALGORITHM: a->algorithm = optarg; break;
+        case OPT_CONTEXT: a->context = optarg; break;
+        case OPT_KEY_SPEC: a->key_spec = optarg; break;
+        case OPT_LENGTH: a->length_arg = optarg; break;
+        case OPT_ENDPOINT: a->cfg.endpoint = optarg; break;
+        case OPT_CA_BUNDLE: a->cfg.ca_bundle = optarg; break;
         case ':':
             usage(stderr);
             return fail("option '%s' needs a value", argv[optind - 1]);
@@ -140,71 +137,110 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         return fail("unexpected argument '%s'", argv[optind]);
-    if (!cfg.access_key_id || !cfg.secret_access_key)
+    return 0;
+}
+
+/* What each command needs, beyond the options' own syntax. */
+static int check_command(struct kmstool_args *a)
+{
+    if (!a->cfg.access_key_id || !a->cfg.secret_access_key)
         return fail("--aws-access-key-id and --aws-secret-access-key are required");
-
-    if (decrypt && !ciphertext)
+    if (a->command == DECRYPT && !a->ciphertext)
         return fail("decrypt needs --ciphertext");
-    if (decrypt && !key_id != !algorithm)
+    if (a->command == DECRYPT && !a->key_id != !a->algorithm)
         return fail("--key-id and --encryption-algorithm go together");
-    if (genkey && (!key_id || !key_spec))
-        return fail("genkey needs --key-id and --key-spec");
-    const char *kms_spec = NULL;
-    if (genkey) {
-        if (!strcmp(key_spec, "AES-256"))
-            kms_spec = "AES_256";
-        else if (!strcmp(key_spec, "AES-128"))
-            kms_spec = "AES_128";
+    if (a->command == GENKEY) {
+        if (!a->key_id || !a->key_spec)
+            return fail("genkey needs --key-id and --key-spec");
+        if (!strcmp(a->key_spec, "AES-256"))
+            a->kms_spec = "AES_256";
+        else if (!strcmp(a->key_spec, "AES-128"))
+            a->kms_spec = "AES_128";
         else
-            return fail("invalid --key-spec '%s' (AES-256 or AES-128)", key_spec);
+            return fail("invalid --key-spec '%s' (AES-256 or AES-128)", a->key_spec);
     }
-    long n = 0;
-    if (genrandom) {
-        char *end;
-        n = length ? strtol(length, &end, 10) : 0;
-        if (!length || !*length || *end || n < 1 || n > 1024)
+    uint64_t n;
+    if (a->command == GENRANDOM) {
+        if (!a->length_arg || num_parse_u64(a->length_arg, 1024, &n) != 0 || n < 1)
             return fail("genrandom needs --length from 1 to 1024");
+        a->length = (size_t)n;
     }
+    return 0;
+}
 
+/* Runs the command and prints its answer; 0, or 1 with err set. */
+static int run(const struct kmstool_args *a, struct cl_error *err)
+{
     int rc = 1;
-    struct cl_error err = { 0 };
     struct kms_client *client = NULL;
     uint8_t *blob = NULL, *plain = NULL, *ct = NULL;
     size_t blob_len = 0, plain_len = 0, ct_len = 0;
-    if (kms_client_new(&cfg, &client, &err) < 0)
+    if (kms_client_new(&a->cfg, &client, err) < 0)
         goto out;
-    if (decrypt) {
-        if (base64_decode(ciphertext, strlen(ciphertext), 64 * 1024, &blob, &blob_len, &err) < 0) {
-            cl_error_prefix(&err, "--ciphertext");
+    switch (a->command) {
+    case DECRYPT:
+        if (base64_decode(a->ciphertext, strlen(a->ciphertext), 64 * 1024, &blob, &blob_len,
+                          err) < 0) {
+            cl_error_prefix(err, "--ciphertext");
             goto out;
         }
-        if (kms_decrypt(client, blob, blob_len, key_id, algorithm, context, true, &plain,
-                        &plain_len, &err) < 0)
+        if (kms_decrypt(client, blob, blob_len, a->key_id, a->algorithm, a->context, true, &plain,
+                        &plain_len, err) < 0)
             goto out;
         rc = print_blob("PLAINTEXT", plain, plain_len);
-    } else if (genkey) {
-        if (kms_generate_data_key(client, key_id, kms_spec, true, &ct, &ct_len, &plain,
-                                  &plain_len, &err) < 0)
+        break;
+    case GENKEY:
+        if (kms_generate_data_key(client, a->key_id, a->kms_spec, true, &ct, &ct_len, &plain,
+                                  &plain_len, err) < 0)
             goto out;
         rc = print_blob("CIPHERTEXT", ct, ct_len);
         if (rc == 0)
             rc = print_blob("PLAINTEXT", plain, plain_len);
-    } else {
-        if (kms_generate_random(client, (size_t)n, true, &plain, &err) < 0)
+        break;
+    case GENRANDOM:
+        if (kms_generate_random(client, a->length, true, &plain, err) < 0)
             goto out;
-        plain_len = (size_t)n;
+        plain_len = a->length;
         rc = print_blob("PLAINTEXT", plain, plain_len);
+        break;
     }
 out:
-    if (err.code)
-        fail("%s", err.reason);
-    if (fflush(stdout) != 0)
-        rc = 1;
     if (plain)
         OPENSSL_cleanse(plain, plain_len);
     free(plain);
     free(blob);
     free(ct);
     kms_client_free(client);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 1 : 0;
+    }
+    struct kmstool_args a = { .cfg = { .region = "us-east-1" } };
+    if (!strcmp(argv[1], "decrypt"))
+        a.command = DECRYPT;
+    else if (!strcmp(argv[1], "genkey"))
+        a.command = GENKEY;
+    else if (!strcmp(argv[1], "genrandom"))
+        a.command = GENRANDOM;
+    else {
+        usage(stderr);
+        return fail("unknown command '%s'", argv[1]);
+    }
+    int rc = parse_options(argc, argv, &a);
+    if (rc == 0)
+        rc = check_command(&a);
+    if (rc != 0)
+        return rc;
+    struct cl_error err = { 0 };
+    rc = run(&a, &err);
+    if (err.code)
+        fail("%s", err.reason);
+    if (fflush(stdout) != 0)
+        rc = 1;
     return rc;
 }
