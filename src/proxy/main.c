@@ -62,20 +62,20 @@ static int fail(const char *fmt, ...)
     return 1;
 }
 
-/* A decimal argument up to max; -1 otherwise. */
-static long long parse_number(const char *s, uint64_t max)
-{
-    uint64_t v;
-    return num_parse_u64(s, max, &v) == 0 ? (long long)v : -1;
-}
+/* The command line. */
+struct proxy_args {
+    const char *config;
+    unsigned workers;
+    int family;              /* AF_UNSPEC, AF_INET (-4), AF_INET6 (-6) */
+    uint32_t local_port;     /* vsock */
+    const char *remote_addr;
+    uint16_t remote_port;    /* TCP */
+    bool help;
+};
 
-int main(int argc, char **argv)
+/* 0, or the exit status of a failure (printed). */
+static int parse_args(int argc, char **argv, struct proxy_args *a)
 {
-    log_init("cloister-vsock-proxy");
-    const char *config = DEFAULT_CONFIG;
-    long long workers = DEFAULT_WORKERS;
-    int family = AF_UNSPEC;
-    bool v4 = false, v6 = false;
     static const struct option opts[] = {
         { "ipv4", no_argument, NULL, '4' },
         { "ipv6", no_argument, NULL, '6' },
@@ -85,20 +85,25 @@ int main(int argc, char **argv)
         { "version", no_argument, NULL, 'V' },
         { 0 },
     };
+    bool v4 = false, v6 = false;
+    uint64_t n;
     int o;
     while ((o = getopt_long(argc, argv, "46w:hV", opts, NULL)) != -1) {
         switch (o) {
-        case '4': v4 = true; family = AF_INET; break;
-        case '6': v6 = true; family = AF_INET6; break;
-        case 'c': config = optarg; break;
+        case '4': v4 = true; a->family = AF_INET; break;
+        case '6': v6 = true; a->family = AF_INET6; break;
+        case 'c': a->config = optarg; break;
         case 'w':
-            workers = parse_number(optarg, 1024);
-            if (workers <= 0)
+            if (num_parse_u64(optarg, 1024, &n) != 0 || n == 0)
                 return fail("--num_workers must be a whole number from 1 to 1024, not '%s'",
                             optarg);
+            a->workers = (unsigned)n;
             break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("cloister-vsock-proxy %s\n", CLOISTER_VERSION); return 0;
+        case 'h': usage(stdout); a->help = true; return 0;
+        case 'V':
+            printf("cloister-vsock-proxy %s\n", CLOISTER_VERSION);
+            a->help = true;
+            return 0;
         default: usage(stderr); return 1;
         }
     }
@@ -108,84 +113,98 @@ int main(int argc, char **argv)
         usage(stderr);
         return fail("expected LOCAL_PORT REMOTE_ADDR REMOTE_PORT");
     }
-    long long local_port = parse_number(argv[optind], UINT32_MAX);
-    const char *remote_addr = argv[optind + 1];
-    long long remote_port = parse_number(argv[optind + 2], UINT16_MAX);
-    if (local_port < 0)
+    a->remote_addr = argv[optind + 1];
+    if (num_parse_u64(argv[optind], UINT32_MAX, &n) != 0)
         return fail("invalid LOCAL_PORT '%s' (a vsock port, 0 to 4294967295)", argv[optind]);
-    if (remote_port <= 0)
+    a->local_port = (uint32_t)n;
+    if (num_parse_u64(argv[optind + 2], UINT16_MAX, &n) != 0 || n == 0)
         return fail("invalid REMOTE_PORT '%s' (1 to 65535)", argv[optind + 2]);
+    a->remote_port = (uint16_t)n;
+    return 0;
+}
 
-    int rc = 1, listener = -1, stop_fd = -1;
+/* The destination, resolved and checked against the allowlist. */
+static int check_destination(const struct proxy_args *a, struct resolved *remote)
+{
     struct allowlist al = { 0 };
-    struct forwarder *fwd = NULL;
     struct cl_error err = { 0 };
-
-    if (allowlist_load(config, &al, &err) < 0) {
+    int rc = 1;
+    if (allowlist_load(a->config, &al, &err) < 0) {
         fail("cannot load the allowlist: %s", err.reason);
         goto out;
     }
-    struct resolved remote;
-    if (resolver_resolve(remote_addr, (uint16_t)remote_port, family, &remote, &err) < 0) {
+    if (resolver_resolve(a->remote_addr, a->remote_port, a->family, remote, &err) < 0) {
         fail("%s", err.reason);
         goto out;
     }
-    if (!allowlist_allows(&al, remote_addr, remote.ip, (uint16_t)remote_port, family)) {
+    if (!allowlist_allows(&al, a->remote_addr, remote->ip, a->remote_port, a->family)) {
         fail("Error at checking the allowlist: The given address and port are not allowed "
-             "(%s:%lld, resolved to %s; allowlist %s)", remote_addr, remote_port, remote.ip,
-             config);
+             "(%s:%u, resolved to %s; allowlist %s)", a->remote_addr, a->remote_port, remote->ip,
+             a->config);
         goto out;
     }
+    rc = 0;
+out:
+    allowlist_release(&al);
+    return rc;
+}
 
-    /* A peer that goes away must not kill the proxy. */
+/*
+ * SIGTERM and SIGINT end the proxy cleanly (its vsock address is freed):
+ * blocked before any worker thread starts, so that every thread inherits
+ * the mask and the signals arrive only through the returned fd. A peer
+ * that goes away must not kill the proxy: SIGPIPE is ignored.
+ */
+static int stop_signals(void)
+{
     signal(SIGPIPE, SIG_IGN);
-    /*
-     * SIGTERM and SIGINT end the proxy cleanly (its vsock address is freed).
-     * Blocked before any worker thread starts, so that every thread inherits
-     * the mask and the signals arrive only through stop_fd.
-     */
     sigset_t stop_set;
     sigemptyset(&stop_set);
     sigaddset(&stop_set, SIGTERM);
     sigaddset(&stop_set, SIGINT);
     sigprocmask(SIG_BLOCK, &stop_set, NULL);
-    stop_fd = signalfd(-1, &stop_set, SFD_CLOEXEC);
-    if (stop_fd < 0) {
+    int fd = signalfd(-1, &stop_set, SFD_CLOEXEC);
+    if (fd < 0)
         fail("cannot watch for signals: %s", strerror(errno));
-        goto out;
-    }
+    return fd;
+}
 
-    listener = vsock_socket(&err);
-    if (listener < 0 ||
-        vsock_bind_listen(listener, PARENT_CID, (uint32_t)local_port, SOMAXCONN, &err) < 0) {
-        fail("cannot listen on vsock port %lld: %s", local_port, err.reason);
-        goto out;
+/* A non-blocking vsock listener on the parent's local port; -1 (printed). */
+static int open_listener(uint32_t port)
+{
+    struct cl_error err = { 0 };
+    int listener = vsock_socket(&err);
+    if (listener < 0 || vsock_bind_listen(listener, PARENT_CID, port, SOMAXCONN, &err) < 0) {
+        fail("cannot listen on vsock port %u: %s", port, err.reason);
+        if (listener >= 0)
+            vsock_close(listener);
+        return -1;
     }
     int fl = fcntl(listener, F_GETFL);
     if (fl < 0 || fcntl(listener, F_SETFL, fl | O_NONBLOCK) < 0) {
         fail("cannot make the listener non-blocking: %s", strerror(errno));
-        goto out;
+        vsock_close(listener);
+        return -1;
     }
-    if (forwarder_new((unsigned)workers, &fwd, &err) < 0) {
-        fail("%s", err.reason);
-        goto out;
-    }
-    log_info("forwarding vsock port %lld to %s:%lld (%s)", local_port, remote_addr, remote_port,
-             remote.ip);
+    return listener;
+}
 
+/* Accepts and forwards until a stop signal (0) or a fatal error (1). */
+static int serve(const struct proxy_args *a, int listener, int stop_fd, struct forwarder *fwd,
+                 struct resolved *remote)
+{
+    struct cl_error err = { 0 };
     for (;;) {
         struct pollfd pfd[2] = { { .fd = listener, .events = POLLIN },
                                  { .fd = stop_fd, .events = POLLIN } };
         if (poll(pfd, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
-            fail("poll failed: %s", strerror(errno));
-            goto out;
+            return fail("poll failed: %s", strerror(errno));
         }
         if (pfd[1].revents) {
             log_info("stopping");
-            rc = 0;
-            goto out;
+            return 0;
         }
         uint32_t peer_cid = 0, peer_port = 0;
         cl_error_clear(&err);
@@ -195,30 +214,55 @@ int main(int argc, char **argv)
         if (conn < 0) {
             log_warn("accept failed: %s", err.reason);
             if (err.code == CL_EINVAL || err.code == CL_EPERM)
-                goto out;
+                return 1;
             usleep(10000); /* e.g. out of file descriptors: do not spin */
             continue;
         }
-        if (resolver_expired(&remote)) {
+        if (resolver_expired(remote)) {
             struct resolved fresh;
             cl_error_clear(&err);
-            if (resolver_resolve(remote_addr, (uint16_t)remote_port, family, &fresh, &err) == 0)
-                remote = fresh;
+            if (resolver_resolve(a->remote_addr, a->remote_port, a->family, &fresh, &err) == 0)
+                *remote = fresh;
             else
-                log_warn("re-resolving %s failed, keeping %s: %s", remote_addr, remote.ip,
+                log_warn("re-resolving %s failed, keeping %s: %s", a->remote_addr, remote->ip,
                          err.reason);
         }
-        log_info("connection from CID %u port %u -> %s", peer_cid, peer_port, remote.ip);
+        log_info("connection from CID %u port %u -> %s", peer_cid, peer_port, remote->ip);
         cl_error_clear(&err);
-        if (forwarder_add(fwd, conn, (struct sockaddr *)&remote.addr, remote.addr_len, &err) < 0)
+        if (forwarder_add(fwd, conn, (struct sockaddr *)&remote->addr, remote->addr_len, &err) < 0)
             log_warn("cannot forward a connection: %s", err.reason);
     }
+}
+
+int main(int argc, char **argv)
+{
+    log_init("cloister-vsock-proxy");
+    struct proxy_args a = { .config = DEFAULT_CONFIG, .workers = DEFAULT_WORKERS,
+                            .family = AF_UNSPEC };
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0 || a.help)
+        return rc;
+    struct resolved remote;
+    if ((rc = check_destination(&a, &remote)) != 0)
+        return rc;
+    int stop_fd = stop_signals(), listener = -1;
+    struct forwarder *fwd = NULL;
+    struct cl_error err = { 0 };
+    rc = 1;
+    if (stop_fd < 0 || (listener = open_listener(a.local_port)) < 0)
+        goto out;
+    if (forwarder_new(a.workers, &fwd, &err) < 0) {
+        fail("%s", err.reason);
+        goto out;
+    }
+    log_info("forwarding vsock port %u to %s:%u (%s)", a.local_port, a.remote_addr,
+             a.remote_port, remote.ip);
+    rc = serve(&a, listener, stop_fd, fwd, &remote);
 out:
     forwarder_free(fwd);
     if (listener >= 0)
         vsock_close(listener);
     if (stop_fd >= 0)
         close(stop_fd);
-    allowlist_release(&al);
     return rc;
 }
