@@ -23,6 +23,7 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include "base/num.h"
 #include "rt_seccomp.h"
 #include "rt_unpack.h"
 #include "rt_util.h"
@@ -381,28 +382,9 @@ static void drop_capabilities(int last_cap)
         child_fail_errno("capset");
 }
 
-static void child_main(const struct rt_sandbox_config *cfg, int sync)
+/* The image's ramdisks, unpacked in order into the private tmpfs at tmp. */
+static void unpack_ramdisks(const struct rt_sandbox_config *cfg, const char *tmp)
 {
-    g_sync = sync;
-    /* Die with the monitor (set again after the uid change, which clears it). */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    wait_for('C');
-
-    char buf[64];
-    int last_cap = 40;
-    if (rt_read_str("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf), NULL) == 0)
-        last_cap = atoi(buf);
-
-    if (unshare(CLONE_NEWCGROUP) < 0)
-        child_fail_errno("unshare(CLONE_NEWCGROUP)");
-    /* Nothing mounted from here on propagates back to the host. */
-    do_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-
-    const char *tmp = cfg->mount_dir;
-    char opts[128];
-    snprintf(opts, sizeof(opts), "mode=0755,size=%llum", (unsigned long long)cfg->memory_mib);
-    do_mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, opts);
-
     size_t n = eif_ramdisk_count(cfg->eif);
     for (size_t i = 0; i < n; i++) {
         uint8_t *data = NULL;
@@ -415,25 +397,31 @@ static void child_main(const struct rt_sandbox_config *cfg, int sync)
         if (rc < 0)
             child_fail("%scannot unpack ramdisk %zu: %s", rc == CL_EFORMAT ? "F " : "", i, e.reason);
     }
+}
 
-    char root[4096], p[4096];
-    join(root, sizeof(root), tmp, "rootfs");
-    struct stat st;
-    if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode))
-        child_fail("F the image has no rootfs/ directory (customer ramdisk)");
-
-    /* Init: the image's when it is Cloister's, else the blob. */
+/* Init: the image's when it is Cloister's, else the blob. *image_init
+ * says which. */
+static int open_init(const struct rt_sandbox_config *cfg, const char *tmp, int *image_init)
+{
+    char p[4096];
     join(p, sizeof(p), tmp, "init");
     int init_fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    int image_init = init_fd >= 0 && is_cloister_init(init_fd, cfg->init_blob);
-    if (!image_init) {
+    *image_init = init_fd >= 0 && is_cloister_init(init_fd, cfg->init_blob);
+    if (!*image_init) {
         if (init_fd >= 0)
             close(init_fd);
         init_fd = open(cfg->init_blob, O_RDONLY | O_CLOEXEC);
         if (init_fd < 0)
             child_fail("cannot open the init blob %s: %s", cfg->init_blob, strerror(errno));
     }
+    return init_fd;
+}
 
+/* The enclave's root at root: the binds, init's /cmd and /env, /dev,
+ * /proc, /tmp, /run and /sys, the loopback network and the hostname. */
+static void prepare_root(const struct rt_sandbox_config *cfg, const char *tmp, const char *root)
+{
+    char p[4096], opts[128];
     /* Binds into the image's own tree (the preload library); the extra
      * environment lines (LD_PRELOAD) only hold when they all succeeded. */
     bool image_binds_ok = true;
@@ -466,7 +454,12 @@ static void child_main(const struct rt_sandbox_config *cfg, int sync)
     loopback_up();
     if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
         child_fail_errno("sethostname");
+}
 
+/* Makes root the process's / (pivot_root, the old root detached), with no
+ * device node or set-id file honoured. */
+static void enter_root(const char *root)
+{
     if (chdir(root) < 0)
         child_fail_errno("chdir to the root");
     if (syscall(SYS_pivot_root, ".", ".") < 0)
@@ -475,21 +468,16 @@ static void child_main(const struct rt_sandbox_config *cfg, int sync)
         child_fail_errno("detaching the old root");
     if (chdir("/") < 0)
         child_fail_errno("chdir /");
-    /* No device nodes or set-id files can come from the image. */
     do_mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, NULL);
+}
 
-    if (setgroups(0, NULL) < 0)
-        child_fail_errno("setgroups");
-    if (unshare(CLONE_NEWUSER) < 0)
-        child_fail_errno("unshare(CLONE_NEWUSER)");
-    say(image_init ? "U1" : "U0");
-    wait_for('M');
-    if (setresgid(0, 0, 0) < 0)
-        child_fail_errno("setresgid");
-    if (setresuid(0, 0, 0) < 0)
-        child_fail_errno("setresuid");
-    drop_capabilities(last_cap);
-
+/*
+ * The last steps before init: standard streams on /dev/null and the
+ * console, every other descriptor closed at exec, no_new_privs, death with
+ * the monitor, the seccomp filter, then init itself.
+ */
+static void exec_init(const struct rt_sandbox_config *cfg, int init_fd, int sync)
+{
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0)
         child_fail_errno("open /dev/null");
@@ -514,6 +502,55 @@ static void child_main(const struct rt_sandbox_config *cfg, int sync)
     char *const envp[] = { "HOME=/", "TERM=linux", NULL };
     syscall(SYS_execveat, init_fd, "", argv, envp, AT_EMPTY_PATH);
     child_fail_errno("cannot execute init");
+}
+
+static void child_main(const struct rt_sandbox_config *cfg, int sync)
+{
+    g_sync = sync;
+    /* Die with the monitor (set again after the uid change, which clears it). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    wait_for('C');
+
+    char buf[64];
+    int last_cap = 40;
+    uint64_t v;
+    if (rt_read_str("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf), NULL) == 0 &&
+        num_parse_u64(buf, 63, &v) == 0)
+        last_cap = (int)v;
+
+    if (unshare(CLONE_NEWCGROUP) < 0)
+        child_fail_errno("unshare(CLONE_NEWCGROUP)");
+    /* Nothing mounted from here on propagates back to the host. */
+    do_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+
+    const char *tmp = cfg->mount_dir;
+    char opts[128];
+    snprintf(opts, sizeof(opts), "mode=0755,size=%llum", (unsigned long long)cfg->memory_mib);
+    do_mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, opts);
+    unpack_ramdisks(cfg, tmp);
+
+    char root[4096];
+    join(root, sizeof(root), tmp, "rootfs");
+    struct stat st;
+    if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode))
+        child_fail("F the image has no rootfs/ directory (customer ramdisk)");
+    int image_init;
+    int init_fd = open_init(cfg, tmp, &image_init);
+    prepare_root(cfg, tmp, root);
+    enter_root(root);
+
+    if (setgroups(0, NULL) < 0)
+        child_fail_errno("setgroups");
+    if (unshare(CLONE_NEWUSER) < 0)
+        child_fail_errno("unshare(CLONE_NEWUSER)");
+    say(image_init ? "U1" : "U0");
+    wait_for('M');
+    if (setresgid(0, 0, 0) < 0)
+        child_fail_errno("setresgid");
+    if (setresuid(0, 0, 0) < 0)
+        child_fail_errno("setresuid");
+    drop_capabilities(last_cap);
+    exec_init(cfg, init_fd, sync);
 }
 
 /* ---- the monitor's side ------------------------------------------------ */
