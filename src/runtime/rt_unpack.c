@@ -20,6 +20,79 @@ static int64_t shift_id(int64_t id, uid_t base)
     return (int64_t)base + id;
 }
 
+/* Strips leading "/" and "./" from an archive path. */
+static const char *relative(const char *name)
+{
+    while (name[0] == '/' || (name[0] == '.' && name[1] == '/'))
+        name += name[0] == '/' ? 1 : 2;
+    return name;
+}
+
+/*
+ * Makes an entry safe to write under the enclave's root: relative names
+ * (hard link targets too), no setuid/setgid bits (the sticky bit stays), owners
+ * shifted into the enclave's uid range as numbers. 1: write it, 0: skip
+ * it (the root itself, a device node or a socket), or a CL_E* code.
+ */
+static int sanitize(struct archive_entry *e, uid_t uid_base, struct cl_error *err)
+{
+    const char *name = archive_entry_pathname(e);
+    if (!name)
+        return cl_fail(err, CL_EFORMAT, "ramdisk: an entry has no name");
+    name = relative(name);
+    if (name[0] == '\0' || !strcmp(name, "."))
+        return 0;  /* the root itself */
+    char *copy = strdup(name);
+    if (!copy)
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    archive_entry_set_pathname(e, copy);
+    free(copy);
+    const char *hl = archive_entry_hardlink(e);
+    if (hl) {
+        char *hcopy = strdup(relative(hl));
+        if (!hcopy)
+            return cl_fail(err, CL_ENOMEM, "out of memory");
+        archive_entry_set_hardlink(e, hcopy);
+        free(hcopy);
+    }
+    mode_t type = archive_entry_filetype(e);
+    if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFSOCK)
+        return 0;
+    archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
+    archive_entry_set_uid(e, shift_id(archive_entry_uid(e), uid_base));
+    archive_entry_set_gid(e, shift_id(archive_entry_gid(e), uid_base));
+    /* Owners are numeric: never look names up in the host's passwd. */
+    archive_entry_set_uname(e, NULL);
+    archive_entry_set_gname(e, NULL);
+    return 1;
+}
+
+/* Writes one entry (header, data, finish) from reader a to disk writer w. */
+static int write_entry(struct archive *a, struct archive *w, struct archive_entry *e,
+                       struct cl_error *err)
+{
+    int r = archive_write_header(w, e);
+    if (r < ARCHIVE_WARN)
+        return cl_fail(err, CL_EFORMAT, "ramdisk entry '%s': %s", archive_entry_pathname(e),
+                       archive_error_string(w));
+    if (archive_entry_size(e) > 0) {
+        const void *blk;
+        size_t sz;
+        la_int64_t off;
+        while ((r = archive_read_data_block(a, &blk, &sz, &off)) != ARCHIVE_EOF) {
+            if (r != ARCHIVE_OK)
+                return cl_fail(err, CL_EFORMAT, "ramdisk: %s", archive_error_string(a));
+            if (archive_write_data_block(w, blk, sz, off) != ARCHIVE_OK)
+                return cl_fail(err, CL_EIO, "ramdisk entry '%s': %s", archive_entry_pathname(e),
+                               archive_error_string(w));
+        }
+    }
+    if (archive_write_finish_entry(w) < ARCHIVE_WARN)
+        return cl_fail(err, CL_EIO, "ramdisk entry '%s': %s", archive_entry_pathname(e),
+                       archive_error_string(w));
+    return 0;
+}
+
 int rt_unpack_cpio(const uint8_t *buf, size_t len, const char *dir, uid_t uid_base,
                    struct cl_error *err)
 {
@@ -39,7 +112,6 @@ int rt_unpack_cpio(const uint8_t *buf, size_t len, const char *dir, uid_t uid_ba
                                           ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                           ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                                           ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-    /* Owners are numeric: never look names up in the host's passwd. */
     if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
         rc = cl_fail(err, CL_EFORMAT, "ramdisk: %s", archive_error_string(a));
         goto out;
@@ -57,72 +129,11 @@ int rt_unpack_cpio(const uint8_t *buf, size_t len, const char *dir, uid_t uid_ba
             rc = cl_fail(err, CL_EFORMAT, "ramdisk: %s", archive_error_string(a));
             goto out;
         }
-        const char *name = archive_entry_pathname(e);
-        if (!name) {
-            rc = cl_fail(err, CL_EFORMAT, "ramdisk: an entry has no name");
+        if ((rc = sanitize(e, uid_base, err)) < 0)
             goto out;
-        }
-        while (name[0] == '/' || (name[0] == '.' && name[1] == '/'))
-            name += name[0] == '/' ? 1 : 2;
-        if (name[0] == '\0' || !strcmp(name, "."))
-            continue;  /* the root itself */
-        char *copy = strdup(name);
-        if (!copy) {
-            rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        if (rc == 1 && (rc = write_entry(a, w, e, err)) < 0)
             goto out;
-        }
-        archive_entry_set_pathname(e, copy);
-        free(copy);
-        const char *hl = archive_entry_hardlink(e);
-        if (hl) {
-            while (hl[0] == '/' || (hl[0] == '.' && hl[1] == '/'))
-                hl += hl[0] == '/' ? 1 : 2;
-            char *hcopy = strdup(hl);
-            if (!hcopy) {
-                rc = cl_fail(err, CL_ENOMEM, "out of memory");
-                goto out;
-            }
-            archive_entry_set_hardlink(e, hcopy);
-            free(hcopy);
-        }
-        mode_t type = archive_entry_filetype(e);
-        if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFSOCK)
-            continue;
-        archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
-        archive_entry_set_uid(e, shift_id(archive_entry_uid(e), uid_base));
-        archive_entry_set_gid(e, shift_id(archive_entry_gid(e), uid_base));
-        archive_entry_set_uname(e, NULL);
-        archive_entry_set_gname(e, NULL);
-        r = archive_write_header(w, e);
-        if (r < ARCHIVE_WARN) {
-            rc = cl_fail(err, CL_EFORMAT, "ramdisk entry '%s': %s",
-                         archive_entry_pathname(e), archive_error_string(w));
-            goto out;
-        }
-        if (archive_entry_size(e) > 0 && r >= ARCHIVE_WARN) {
-            const void *blk;
-            size_t sz;
-            la_int64_t off;
-            for (;;) {
-                r = archive_read_data_block(a, &blk, &sz, &off);
-                if (r == ARCHIVE_EOF)
-                    break;
-                if (r != ARCHIVE_OK) {
-                    rc = cl_fail(err, CL_EFORMAT, "ramdisk: %s", archive_error_string(a));
-                    goto out;
-                }
-                if (archive_write_data_block(w, blk, sz, off) != ARCHIVE_OK) {
-                    rc = cl_fail(err, CL_EIO, "ramdisk entry '%s': %s",
-                                 archive_entry_pathname(e), archive_error_string(w));
-                    goto out;
-                }
-            }
-        }
-        if (archive_write_finish_entry(w) < ARCHIVE_WARN) {
-            rc = cl_fail(err, CL_EIO, "ramdisk entry '%s': %s",
-                         archive_entry_pathname(e), archive_error_string(w));
-            goto out;
-        }
+        rc = 0;
     }
     /* Directory modes and times are fixed up here. */
     if (archive_write_close(w) != ARCHIVE_OK) {
