@@ -66,31 +66,35 @@ static int die(const char *what, const struct cl_error *err)
     return 1;
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+struct serve_args {
+    const char *sock, *eif_path, *ca_dir, *root_out;
+    bool debug, definite;
+    uint64_t enclave_id;
+};
+
+static int parse_args(int argc, char **argv, struct serve_args *o)
 {
-    const char *sock = NULL, *eif_path = NULL, *ca_dir = NULL, *root_out = NULL;
-    bool debug = false, definite = false;
-    uint64_t enclave_id = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--debug-mode"))
-            debug = true;
+            o->debug = true;
         else if (!strcmp(a, "--definite-map"))
-            definite = true;
+            o->definite = true;
         else if (v && !strcmp(a, "--socket"))
-            sock = argv[++i];
+            o->sock = argv[++i];
         else if (v && !strcmp(a, "--eif-path"))
-            eif_path = argv[++i];
+            o->eif_path = argv[++i];
         else if (v && !strcmp(a, "--ca-dir"))
-            ca_dir = argv[++i];
+            o->ca_dir = argv[++i];
         else if (v && !strcmp(a, "--root-out"))
-            root_out = argv[++i];
+            o->root_out = argv[++i];
         else if (v && !strcmp(a, "--enclave-id")) {
             char *end;
             errno = 0;
-            enclave_id = strtoull(argv[++i], &end, 16);
-            if (errno || *end || enclave_id == 0) {
+            o->enclave_id = strtoull(argv[++i], &end, 16);   /* hex, as module ids show it */
+            if (errno || *end || o->enclave_id == 0) {
                 fprintf(stderr, "cloister-nsm-serve: invalid --enclave-id\n");
                 return 1;
             }
@@ -101,56 +105,75 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (sock == NULL || (ca_dir && root_out)) {
+    if (o->sock == NULL || (o->ca_dir && o->root_out)) {
         fprintf(stderr, "cloister-nsm-serve: --socket is required; --ca-dir and --root-out "
                         "exclude each other\n");
         return 1;
     }
+    return 0;
+}
 
+/* The module of an enclave of this image on this host (the global module). */
+static int make_module(const struct serve_args *o)
+{
     struct cl_error err = {0};
     struct hostconf host;
     struct eif_measurements m = {0};
     struct attest_signer *signer = NULL;
     if (hostconf_load(&host, NULL, &err) < 0)
         return die("host configuration", &err);
-    if (eif_path) {
+    if (o->eif_path) {
         struct eif *e = NULL;
-        if (eif_open(eif_path, &e, &err) < 0)
-            return die(eif_path, &err);
+        if (eif_open(o->eif_path, &e, &err) < 0)
+            return die(o->eif_path, &err);
         m = *eif_measurements(e);
         eif_free(e);
     }
-    if (ca_dir) {
-        if (attest_signer_new_from_ca(ca_dir, &signer, &err) < 0)
+    if (o->ca_dir) {
+        if (attest_signer_new_from_ca(o->ca_dir, &signer, &err) < 0)
             return die("attestation CA", &err);
     } else {
         char *pem = NULL;
         if (attest_signer_new_ephemeral(&signer, &err) < 0 ||
             attest_signer_root_pem(signer, &pem, &err) < 0)
             return die("ephemeral signer", &err);
-        if (root_out && file_write_atomic(root_out, pem, strlen(pem), 0644, &err) < 0)
-            return die(root_out, &err);
+        if (o->root_out && file_write_atomic(o->root_out, pem, strlen(pem), 0644, &err) < 0)
+            return die(o->root_out, &err);
         free(pem);
     }
-    struct nsm_enclave_config cfg = {.measurements = &m, .debug_mode = debug, .host = &host,
-                                     .enclave_id = enclave_id};
+    struct nsm_enclave_config cfg = {.measurements = &m, .debug_mode = o->debug, .host = &host,
+                                     .enclave_id = o->enclave_id};
     if (nsm_module_new_enclave(&cfg, signer, &module, &err) < 0)
         return die("module", &err);
-    nsm_module_set_indefinite_map(module, !definite);
-    if (ca_dir && nsm_module_set_rotation(module, ca_dir, &err) < 0)
+    nsm_module_set_indefinite_map(module, !o->definite);
+    if (o->ca_dir && nsm_module_set_rotation(module, o->ca_dir, &err) < 0)
         return die("module", &err);
+    return 0;
+}
 
+/* A listening Unix socket at path; -1 (printed) on failure. */
+static int listen_at(const char *path)
+{
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(sock) >= sizeof(sa.sun_path)) {
+    if (strlen(path) >= sizeof(sa.sun_path)) {
         fprintf(stderr, "cloister-nsm-serve: socket path too long\n");
-        return 1;
+        return -1;
     }
-    strcpy(sa.sun_path, sock);
+    strcpy(sa.sun_path, path);
     int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 16) < 0)
-        return die(sock, NULL);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 16) < 0) {
+        die(path, NULL);
+        if (lfd >= 0)
+            close(lfd);
+        return -1;
+    }
+    return lfd;
+}
 
-    /* SIGTERM/SIGINT end accept() with EINTR; the socket file is removed. */
+/* Serves each connection on a thread of its own until SIGTERM/SIGINT,
+ * which end pselect() with EINTR. */
+static void serve(int lfd)
+{
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -163,7 +186,6 @@ int main(int argc, char **argv)
 
     printf("ready %s\n", nsm_module_id(module));
     fflush(stdout);
-
     for (;;) {
         fd_set fds;
         FD_ZERO(&fds);
@@ -173,7 +195,7 @@ int main(int argc, char **argv)
         sigemptyset(&none);
         int r = pselect(lfd + 1, &fds, NULL, NULL, &tick, &none);
         if (r < 0 && errno == EINTR)
-            break; /* a signal */
+            return; /* a signal */
         if (r <= 0)
             continue;
         int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -186,7 +208,21 @@ int main(int argc, char **argv)
         }
         pthread_detach(t);
     }
+}
+
+int main(int argc, char **argv)
+{
+    struct serve_args o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc == 0)
+        rc = make_module(&o);
+    if (rc != 0)
+        return rc;
+    int lfd = listen_at(o.sock);
+    if (lfd < 0)
+        return 1;
+    serve(lfd);
     close(lfd);
-    unlink(sock);
+    unlink(o.sock);
     return 0;
 }
