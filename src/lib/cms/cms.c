@@ -207,6 +207,88 @@ int cms_envelope_encrypt(EVP_PKEY *pub, const uint8_t *plaintext, size_t len, ui
     return cms_envelope_encrypt_spki(pub, NULL, 0, plaintext, len, out, out_len, err);
 }
 
+/*
+ * The EnvelopedData structure around its parts: one key-id recipient with
+ * RSAES-OAEP-SHA256, AES-256-CBC with iv, and the ciphertext as one chunk
+ * of the indefinite-length content. Takes *ct (OPENSSL_malloc'd) in every
+ * case.
+ */
+static int assemble(const uint8_t ski[CMS_SKI_LEN], const uint8_t *ek, size_t ek_len,
+                    const uint8_t iv[16], uint8_t **ct, size_t ct_len, KMS_CI_OUT **out,
+                    struct cl_error *err)
+{
+    int rc = 0;
+    KMS_CI_OUT *ci = (KMS_CI_OUT *)ASN1_item_new(ASN1_ITEM_rptr(KMS_CI_OUT));
+    KMS_KTRI *ri = (KMS_KTRI *)ASN1_item_new(ASN1_ITEM_rptr(KMS_KTRI));
+    ASN1_OCTET_STRING *ivs = ASN1_OCTET_STRING_new(), *chunk = ASN1_OCTET_STRING_new();
+    if (!ci || !ri || !ivs || !chunk) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        goto out;
+    }
+    const unsigned char *p = OAEP_SHA256_ALG;
+    X509_ALGOR *kea = d2i_X509_ALGOR(NULL, &p, sizeof(OAEP_SHA256_ALG));
+    if (!kea) {
+        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot decode the RSAES-OAEP AlgorithmIdentifier");
+        goto out;
+    }
+    X509_ALGOR_free(ri->kea);
+    ri->kea = kea;
+    /* RFC 5652 §6.1/§6.2.1: version 2 for both, since rid is a subjectKeyIdentifier. */
+    ci->type = OBJ_nid2obj(NID_pkcs7_enveloped);
+    ci->env->eci->type = OBJ_nid2obj(NID_pkcs7_data);
+    if (!ASN1_INTEGER_set(ci->env->version, 2) || !ASN1_INTEGER_set(ri->version, 2) ||
+        !ASN1_OCTET_STRING_set(ri->ski, ski, CMS_SKI_LEN) ||
+        !ASN1_OCTET_STRING_set(ri->ek, ek, (int)ek_len) ||
+        !ASN1_OCTET_STRING_set(ivs, iv, 16) ||
+        !X509_ALGOR_set0(ci->env->eci->alg, OBJ_nid2obj(NID_aes_256_cbc), V_ASN1_OCTET_STRING, ivs)) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        goto out;
+    }
+    ivs = NULL; /* owned by the AlgorithmIdentifier */
+    if (!sk_KMS_KTRI_push(ci->env->ris, ri)) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        goto out;
+    }
+    ri = NULL;
+    ASN1_STRING_set0(chunk, *ct, (int)ct_len);
+    *ct = NULL; /* owned by the chunk (ciphertext, nothing to wipe) */
+    if (!sk_ASN1_OCTET_STRING_push(ci->env->eci->chunks, chunk)) {
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        goto out;
+    }
+    chunk = NULL;
+    *out = ci;
+    ci = NULL;
+out:
+    OPENSSL_free(*ct);
+    *ct = NULL;
+    ASN1_OCTET_STRING_free(ivs);
+    ASN1_OCTET_STRING_free(chunk);
+    ASN1_item_free((ASN1_VALUE *)ri, ASN1_ITEM_rptr(KMS_KTRI));
+    ASN1_item_free((ASN1_VALUE *)ci, ASN1_ITEM_rptr(KMS_CI_OUT));
+    return rc;
+}
+
+/* ASN1_item_ndef_i2d: indefinite lengths where the templates say NDEF. */
+static int encode_ndef(KMS_CI_OUT *ci, uint8_t **out, size_t *out_len, struct cl_error *err)
+{
+    int n = ASN1_item_ndef_i2d((ASN1_VALUE *)ci, NULL, ASN1_ITEM_rptr(KMS_CI_OUT));
+    if (n <= 0 || n > (int)CMS_PLAINTEXT_MAX + 8192)
+        return cl_fail_openssl(err, CL_ECRYPTO, "cannot encode the CMS EnvelopedData");
+    uint8_t *buf = malloc((size_t)n);
+    if (!buf)
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    unsigned char *w = buf;
+    if (ASN1_item_ndef_i2d((ASN1_VALUE *)ci, &w, ASN1_ITEM_rptr(KMS_CI_OUT)) != n ||
+        w != buf + n) {
+        free(buf);
+        return cl_fail_openssl(err, CL_ECRYPTO, "cannot encode the CMS EnvelopedData");
+    }
+    *out = buf;
+    *out_len = (size_t)n;
+    return 0;
+}
+
 int cms_envelope_encrypt_spki(EVP_PKEY *pub, const uint8_t *spki, size_t spki_len,
                               const uint8_t *plaintext, size_t len, uint8_t **out, size_t *out_len,
                               struct cl_error *err)
@@ -214,11 +296,9 @@ int cms_envelope_encrypt_spki(EVP_PKEY *pub, const uint8_t *spki, size_t spki_le
     int rc = 0;
     uint8_t cek[32], iv[16], ski[CMS_SKI_LEN], ek[512];
     size_t ek_len = sizeof(ek), ct_len = 0;
-    uint8_t *ct = NULL, *buf = NULL;
+    uint8_t *ct = NULL;
     unsigned char *own_spki = NULL;
     KMS_CI_OUT *ci = NULL;
-    KMS_KTRI *ri = NULL;
-    ASN1_OCTET_STRING *ivs = NULL, *chunk = NULL;
     *out = NULL;
     *out_len = 0;
 
@@ -260,77 +340,13 @@ int cms_envelope_encrypt_spki(EVP_PKEY *pub, const uint8_t *spki, size_t spki_le
     if ((rc = cbc_encrypt(cek, iv, plaintext ? plaintext : (const uint8_t *)"", len, ct, &ct_len,
                           err)) < 0)
         goto out;
-
-    /* The structure: every required member is allocated by ASN1_item_new. */
-    ci = (KMS_CI_OUT *)ASN1_item_new(ASN1_ITEM_rptr(KMS_CI_OUT));
-    ri = (KMS_KTRI *)ASN1_item_new(ASN1_ITEM_rptr(KMS_KTRI));
-    ivs = ASN1_OCTET_STRING_new();
-    chunk = ASN1_OCTET_STRING_new();
-    if (!ci || !ri || !ivs || !chunk) {
-        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+    if ((rc = assemble(ski, ek, ek_len, iv, &ct, ct_len, &ci, err)) < 0)
         goto out;
-    }
-    const unsigned char *p = OAEP_SHA256_ALG;
-    X509_ALGOR *kea = d2i_X509_ALGOR(NULL, &p, sizeof(OAEP_SHA256_ALG));
-    if (!kea) {
-        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot decode the RSAES-OAEP AlgorithmIdentifier");
-        goto out;
-    }
-    X509_ALGOR_free(ri->kea);
-    ri->kea = kea;
-    /* RFC 5652 §6.1/§6.2.1: version 2 for both, since rid is a subjectKeyIdentifier. */
-    ci->type = OBJ_nid2obj(NID_pkcs7_enveloped);
-    ci->env->eci->type = OBJ_nid2obj(NID_pkcs7_data);
-    if (!ASN1_INTEGER_set(ci->env->version, 2) || !ASN1_INTEGER_set(ri->version, 2) ||
-        !ASN1_OCTET_STRING_set(ri->ski, ski, sizeof(ski)) ||
-        !ASN1_OCTET_STRING_set(ri->ek, ek, (int)ek_len) ||
-        !ASN1_OCTET_STRING_set(ivs, iv, sizeof(iv)) ||
-        !X509_ALGOR_set0(ci->env->eci->alg, OBJ_nid2obj(NID_aes_256_cbc), V_ASN1_OCTET_STRING, ivs)) {
-        rc = cl_fail(err, CL_ENOMEM, "out of memory");
-        goto out;
-    }
-    ivs = NULL; /* owned by the AlgorithmIdentifier */
-    if (!sk_KMS_KTRI_push(ci->env->ris, ri)) {
-        rc = cl_fail(err, CL_ENOMEM, "out of memory");
-        goto out;
-    }
-    ri = NULL;
-    ASN1_STRING_set0(chunk, ct, (int)ct_len);
-    ct = NULL; /* owned by the chunk (ciphertext, nothing to wipe) */
-    if (!sk_ASN1_OCTET_STRING_push(ci->env->eci->chunks, chunk)) {
-        rc = cl_fail(err, CL_ENOMEM, "out of memory");
-        goto out;
-    }
-    chunk = NULL;
-
-    /* ASN1_item_ndef_i2d: indefinite lengths where the templates say NDEF. */
-    int n = ASN1_item_ndef_i2d((ASN1_VALUE *)ci, NULL, ASN1_ITEM_rptr(KMS_CI_OUT));
-    if (n <= 0 || n > (int)CMS_PLAINTEXT_MAX + 8192) {
-        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot encode the CMS EnvelopedData");
-        goto out;
-    }
-    buf = malloc((size_t)n);
-    if (!buf) {
-        rc = cl_fail(err, CL_ENOMEM, "out of memory");
-        goto out;
-    }
-    unsigned char *w = buf;
-    if (ASN1_item_ndef_i2d((ASN1_VALUE *)ci, &w, ASN1_ITEM_rptr(KMS_CI_OUT)) != n ||
-        w != buf + n) {
-        rc = cl_fail_openssl(err, CL_ECRYPTO, "cannot encode the CMS EnvelopedData");
-        goto out;
-    }
-    *out = buf;
-    *out_len = (size_t)n;
-    buf = NULL;
+    rc = encode_ndef(ci, out, out_len, err);
 out:
     OPENSSL_cleanse(cek, sizeof(cek));
-    free(buf);
     OPENSSL_free(ct);
     OPENSSL_free(own_spki);
-    ASN1_OCTET_STRING_free(ivs);
-    ASN1_OCTET_STRING_free(chunk);
-    ASN1_item_free((ASN1_VALUE *)ri, ASN1_ITEM_rptr(KMS_KTRI));
     ASN1_item_free((ASN1_VALUE *)ci, ASN1_ITEM_rptr(KMS_CI_OUT));
     ERR_clear_error();
     return rc;
