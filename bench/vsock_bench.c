@@ -21,6 +21,7 @@
 
 #include <cloister/vsock.h>
 
+#include "base/num.h"
 #include "vsock_broker/vsock_broker.h"
 #include "vsock/vsock_core.h"
 
@@ -105,134 +106,171 @@ static void *serve(void *arg)
     return NULL;
 }
 
+/* Each mode returns the seconds its n operations took. */
+
+static double host_connect(const char *dir, int n)
+{
+    (void)dir;
+    uint32_t port;
+    struct acceptor a = { vsock_listener(&port), n, false };
+    pthread_t th;
+    pthread_create(&th, NULL, accept_loop, &a);
+    double t0 = now();
+    connects(port, n);
+    pthread_join(th, NULL);
+    double t1 = now();
+    vsock_close(a.l);
+    return t1 - t0;
+}
+
+static double enclave_connect(const char *dir, int n)
+{
+    (void)dir;
+    uint32_t port;
+    struct acceptor a = { vsock_listener(&port), n, false };
+    struct cl_error err = { 0 };
+    struct broker_thread bt;
+    if (vsock_broker_new(NULL, 16, &bt.b, &err) < 0)
+        die("broker", &err);
+    if (pipe(bt.stop) < 0)
+        die("pipe", NULL);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/broker", vsock_broker_host_dir(bt.b));
+    double t0 = now();
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("CLOISTER_VSOCK_BROKER", path, 1);
+        vcore_reset();
+        connects(port, n);
+        _exit(0);
+    }
+    pthread_t th, sv;
+    pthread_create(&sv, NULL, serve, &bt);
+    pthread_create(&th, NULL, accept_loop, &a);
+    pthread_join(th, NULL);
+    int st;
+    waitpid(pid, &st, 0);
+    double t1 = now();
+    close(bt.stop[1]);
+    pthread_join(sv, NULL);
+    vsock_broker_free(bt.b);
+    vsock_close(a.l);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        die("enclave child failed", NULL);
+    return t1 - t0;
+}
+
+static double unix_connect(const char *dir, int n)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 128) < 0)
+        die("unix listen", NULL);
+    struct acceptor a = { l, n, true };
+    pthread_t th;
+    pthread_create(&th, NULL, accept_loop, &a);
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+            die("unix connect", NULL);
+        ping(s);
+        close(s);
+    }
+    pthread_join(th, NULL);
+    double t1 = now();
+    close(l);
+    unlink(sa.sun_path);
+    return t1 - t0;
+}
+
+/* n MiB from a child through s to c. */
+static double stream(int s, int c, int n)
+{
+    static char buf[1 << 16];
+    memset(buf, 'a', sizeof(buf));
+    size_t total = (size_t)n << 20;
+    double t0 = now();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(c);
+        for (size_t off = 0; off < total;) {
+            ssize_t w = write(s, buf, sizeof(buf));
+            if (w <= 0)
+                _exit(1);
+            off += (size_t)w;
+        }
+        _exit(0);
+    }
+    close(s);
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = read(c, buf, sizeof(buf));
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    waitpid(pid, NULL, 0);
+    double t1 = now();
+    if (got != total)
+        die("short stream", NULL);
+    return t1 - t0;
+}
+
+static double host_stream(const char *dir, int n)
+{
+    (void)dir;
+    struct cl_error err = { 0 };
+    uint32_t port;
+    int l = vsock_listener(&port);
+    int s = vsock_socket(&err);
+    if (vsock_connect(s, 3, port, &err) < 0)
+        die("connect", &err);
+    int c = vsock_accept(l, NULL, NULL, &err);
+    double t = stream(s, c, n);
+    vsock_close(l);
+    return t;
+}
+
+static double unix_stream(const char *dir, int n)
+{
+    (void)dir;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+        die("socketpair", NULL);
+    return stream(sv[0], sv[1], n);
+}
+
 int main(int argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        double (*run)(const char *dir, int n);
+    } modes[] = {
+        { "host-connect", host_connect }, { "enclave-connect", enclave_connect },
+        { "unix-connect", unix_connect }, { "host-stream", host_stream },
+        { "unix-stream", unix_stream },
+    };
     if (argc != 3)
         return 2;
-    const char *mode = argv[1];
-    int n = atoi(argv[2]);
-    char dir[] = "/tmp/clv-bench-XXXXXX";
-    if (!mkdtemp(dir))
-        die("mkdtemp", NULL);
-    setenv("CLOISTER_RUN_DIR", dir, 1);
-    double t0 = 0, t1 = 0, amount = n;
-
-    if (strcmp(mode, "host-connect") == 0) {
-        uint32_t port;
-        struct acceptor a = { vsock_listener(&port), n, false };
-        pthread_t th;
-        pthread_create(&th, NULL, accept_loop, &a);
-        t0 = now();
-        connects(port, n);
-        pthread_join(th, NULL);
-        t1 = now();
-        vsock_close(a.l);
-    } else if (strcmp(mode, "enclave-connect") == 0) {
-        uint32_t port;
-        struct acceptor a = { vsock_listener(&port), n, false };
-        struct cl_error err = { 0 };
-        struct broker_thread bt;
-        if (vsock_broker_new(NULL, 16, &bt.b, &err) < 0)
-            die("broker", &err);
-        if (pipe(bt.stop) < 0)
-            die("pipe", NULL);
-        char path[512];
-        snprintf(path, sizeof(path), "%s/broker", vsock_broker_host_dir(bt.b));
-        t0 = now();
-        pid_t pid = fork();
-        if (pid == 0) {
-            setenv("CLOISTER_VSOCK_BROKER", path, 1);
-            vcore_reset();
-            connects(port, n);
-            _exit(0);
-        }
-        pthread_t th, sv;
-        pthread_create(&sv, NULL, serve, &bt);
-        pthread_create(&th, NULL, accept_loop, &a);
-        pthread_join(th, NULL);
-        int st;
-        waitpid(pid, &st, 0);
-        t1 = now();
-        close(bt.stop[1]);
-        pthread_join(sv, NULL);
-        vsock_broker_free(bt.b);
-        vsock_close(a.l);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            die("enclave child failed", NULL);
-    } else if (strcmp(mode, "unix-connect") == 0) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
-        int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 128) < 0)
-            die("unix listen", NULL);
-        struct acceptor a = { l, n, true };
-        pthread_t th;
-        pthread_create(&th, NULL, accept_loop, &a);
-        t0 = now();
-        for (int i = 0; i < n; i++) {
-            int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-                die("unix connect", NULL);
-            ping(s);
-            close(s);
-        }
-        pthread_join(th, NULL);
-        t1 = now();
-        close(l);
-        unlink(sa.sun_path);
-    } else if (strcmp(mode, "host-stream") == 0 || strcmp(mode, "unix-stream") == 0) {
-        int s, c;
-        struct cl_error err = { 0 };
-        int l = -1;
-        if (mode[0] == 'h') {
-            uint32_t port;
-            l = vsock_listener(&port);
-            s = vsock_socket(&err);
-            if (vsock_connect(s, 3, port, &err) < 0)
-                die("connect", &err);
-            c = vsock_accept(l, NULL, NULL, &err);
-        } else {
-            int sv[2];
-            socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-            s = sv[0];
-            c = sv[1];
-        }
-        static char buf[1 << 16];
-        memset(buf, 'a', sizeof(buf));
-        size_t total = (size_t)n << 20;
-        t0 = now();
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(c);
-            for (size_t off = 0; off < total;) {
-                ssize_t w = write(s, buf, sizeof(buf));
-                if (w <= 0)
-                    _exit(1);
-                off += (size_t)w;
-            }
-            _exit(0);
-        }
-        close(s);
-        size_t got = 0;
-        for (;;) {
-            ssize_t r = read(c, buf, sizeof(buf));
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        waitpid(pid, NULL, 0);
-        t1 = now();
-        if (got != total)
-            die("short stream", NULL);
-        if (l >= 0)
-            vsock_close(l);
-    } else {
+    uint64_t n;
+    if (num_parse_u64(argv[2], 1u << 20, &n) != 0 || n == 0)
         return 2;
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(argv[1], modes[i].name) != 0)
+            continue;
+        char dir[] = "/tmp/clv-bench-XXXXXX";
+        if (!mkdtemp(dir))
+            die("mkdtemp", NULL);
+        setenv("CLOISTER_RUN_DIR", dir, 1);
+        double seconds = modes[i].run(dir, (int)n);
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            return 1;
+        printf("%.1f\n", (double)n / seconds);
+        return 0;
     }
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        return 1;
-    printf("%.1f\n", amount / (t1 - t0));
-    return 0;
+    return 2;
 }
