@@ -102,7 +102,8 @@ static void *serve(void *arg)
 {
     struct broker_thread *t = arg;
     struct cl_error err = { 0 };
-    vsock_broker_run(t->b, t->stop[0], &err);
+    if (vsock_broker_run(t->b, t->stop[0], &err) < 0)
+        fprintf(stderr, "vsock_bench: broker: %s\n", err.reason);
     return NULL;
 }
 

@@ -69,25 +69,26 @@ extern "C" {
 /* Trust roots + chain cache. Owns copies of its roots. */
 struct attest_verifier;
 
-int attest_verifier_new(struct attest_verifier **out, struct cl_error *err);
+CL_MUST_USE int attest_verifier_new(struct attest_verifier **out, struct cl_error *err);
 void attest_verifier_free(struct attest_verifier *v);
 
 /* Adds every certificate of a PEM file (CL_EFORMAT if it holds none). */
-int attest_verifier_add_root_file(struct attest_verifier *v, const char *pem_path,
-                                  struct cl_error *err);
+CL_MUST_USE int attest_verifier_add_root_file(struct attest_verifier *v, const char *pem_path,
+                                              struct cl_error *err);
 /* Adds every certificate of a PEM buffer. */
-int attest_verifier_add_root_pem(struct attest_verifier *v, const char *pem, size_t len,
-                                 struct cl_error *err);
+CL_MUST_USE int attest_verifier_add_root_pem(struct attest_verifier *v, const char *pem, size_t len,
+                                             struct cl_error *err);
 /* Adds one DER certificate. */
-int attest_verifier_add_root_der(struct attest_verifier *v, const uint8_t *der, size_t len,
-                                 struct cl_error *err);
+CL_MUST_USE int attest_verifier_add_root_der(struct attest_verifier *v, const uint8_t *der,
+                                             size_t len, struct cl_error *err);
 /* Adds one certificate (the verifier takes its own reference). */
-int attest_verifier_add_root_x509(struct attest_verifier *v, X509 *root, struct cl_error *err);
+CL_MUST_USE int attest_verifier_add_root_x509(struct attest_verifier *v, X509 *root,
+                                              struct cl_error *err);
 /* Adds every certificate of an X509_STORE (the store stays the caller's). */
-int attest_verifier_add_roots_from_store(struct attest_verifier *v, X509_STORE *store,
-                                         struct cl_error *err);
+CL_MUST_USE int attest_verifier_add_roots_from_store(struct attest_verifier *v, X509_STORE *store,
+                                                     struct cl_error *err);
 /* Adds the built-in AWS Nitro Enclaves root G1. */
-int attest_verifier_add_aws_root(struct attest_verifier *v, struct cl_error *err);
+CL_MUST_USE int attest_verifier_add_aws_root(struct attest_verifier *v, struct cl_error *err);
 /* Number of roots added. */
 size_t attest_verifier_root_count(const struct attest_verifier *v);
 
@@ -124,17 +125,17 @@ struct attest_doc;
  * is the decoded document (attest_doc_free()). Errors: one CL_E* code per
  * failure (see above), CL_EINVAL without roots, CL_ENOMEM.
  */
-int attest_verify(struct attest_verifier *v, const uint8_t *doc, size_t len,
-                  const struct attest_verify_opts *opts, struct attest_doc **out,
-                  struct cl_error *err);
+CL_MUST_USE int attest_verify(struct attest_verifier *v, const uint8_t *doc, size_t len,
+                              const struct attest_verify_opts *opts, struct attest_doc **out,
+                              struct cl_error *err);
 
 /*
  * Steps 1-3 only: decodes a document WITHOUT checking its chain or
  * signature (for tools that display a rejected document and for the fuzzer).
  * Never base a decision on its fields.
  */
-int attest_doc_parse_unverified(const uint8_t *doc, size_t len, struct attest_doc **out,
-                                struct cl_error *err);
+CL_MUST_USE int attest_doc_parse_unverified(const uint8_t *doc, size_t len, struct attest_doc **out,
+                                            struct cl_error *err);
 
 void attest_doc_free(struct attest_doc *d);
 

@@ -77,8 +77,8 @@ struct eif_build_params {
     const char *private_key_path;
     uint16_t flags;                     /* header flags (arch bit) */
 };
-int eif_write(const char *out_path, const struct eif_build_params *p,
-              struct eif_measurements *m, struct cl_error *err);
+CL_MUST_USE int eif_write(const char *out_path, const struct eif_build_params *p,
+                          struct eif_measurements *m, struct cl_error *err);
 
 /*
  * The streaming writer under eif_write(), for callers that produce ramdisks
@@ -97,12 +97,14 @@ int eif_write(const char *out_path, const struct eif_build_params *p,
  * finish() succeeded. The strings in p are copied by eif_writer_new().
  */
 struct eif_writer;   /* opaque; owns the temporary output file */
-int eif_writer_new(const char *out_path, const struct eif_build_params *p,
-                   struct eif_writer **out, struct cl_error *err);
-int eif_writer_begin_ramdisk(struct eif_writer *w, struct cl_error *err);
-int eif_writer_write(struct eif_writer *w, const void *buf, size_t len, struct cl_error *err);
-int eif_writer_end_ramdisk(struct eif_writer *w, struct cl_error *err);
-int eif_writer_finish(struct eif_writer *w, struct eif_measurements *m, struct cl_error *err);
+CL_MUST_USE int eif_writer_new(const char *out_path, const struct eif_build_params *p,
+                               struct eif_writer **out, struct cl_error *err);
+CL_MUST_USE int eif_writer_begin_ramdisk(struct eif_writer *w, struct cl_error *err);
+CL_MUST_USE int eif_writer_write(struct eif_writer *w, const void *buf, size_t len,
+                                 struct cl_error *err);
+CL_MUST_USE int eif_writer_end_ramdisk(struct eif_writer *w, struct cl_error *err);
+CL_MUST_USE int eif_writer_finish(struct eif_writer *w, struct eif_measurements *m,
+                                  struct cl_error *err);
 void eif_writer_free(struct eif_writer *w);
 
 /*
@@ -116,9 +118,10 @@ void eif_writer_free(struct eif_writer *w);
  * The file stays open (the struct holds its descriptor) until eif_free().
  */
 struct eif;   /* opaque */
-int eif_open(const char *path, struct eif **out, struct cl_error *err);
+CL_MUST_USE int eif_open(const char *path, struct eif **out, struct cl_error *err);
 /* The same over a caller buffer (fuzzing, tests); buf must outlive *out. */
-int eif_open_buffer(const uint8_t *buf, size_t len, struct eif **out, struct cl_error *err);
+CL_MUST_USE int eif_open_buffer(const uint8_t *buf, size_t len, struct eif **out,
+                                struct cl_error *err);
 void eif_free(struct eif *e);
 const struct eif_measurements *eif_measurements(const struct eif *e);
 bool eif_crc_ok(const struct eif *e);
@@ -130,8 +133,8 @@ uint64_t eif_file_size(const struct eif *e);
 
 /* number of ramdisks, and a ramdisk's bytes (the runtime unpacks them) */
 size_t eif_ramdisk_count(const struct eif *e);
-int eif_read_ramdisk(const struct eif *e, size_t i, uint8_t **data, size_t *len,
-                     struct cl_error *err);        /* *data malloc'd, caller frees */
+CL_MUST_USE int eif_read_ramdisk(const struct eif *e, size_t i, uint8_t **data, size_t *len,
+                                 struct cl_error *err); /* *data malloc'd, caller frees */
 const char *eif_metadata_json(const struct eif *e);  /* NUL-terminated, owned by e */
 /* The cmdline section's bytes (owned by e, not NUL-terminated). */
 const uint8_t *eif_cmdline(const struct eif *e, size_t *len);
@@ -161,7 +164,7 @@ bool eif_signature_ok(const struct eif *e);
  * signature must verify (CL_ESIGNATURE) and `now` must be inside the
  * certificate's validity (CL_EEXPIRED).
  */
-int eif_check_signature(const struct eif *e, time_t now, struct cl_error *err);
+CL_MUST_USE int eif_check_signature(const struct eif *e, time_t now, struct cl_error *err);
 
 /*
  * sign-eif: adds a signature section to the EIF at path (appended, with
@@ -170,14 +173,15 @@ int eif_check_signature(const struct eif *e, time_t now, struct cl_error *err);
  * file atomically. The input must pass eif_open() with a good CRC. Fills *m
  * (may be NULL) with the new measurements (PCR0-2 unchanged, PCR8 added).
  */
-int eif_sign(const char *path, const char *signing_cert_path, const char *private_key_path,
-             struct eif_measurements *m, struct cl_error *err);
+CL_MUST_USE int eif_sign(const char *path, const char *signing_cert_path,
+                         const char *private_key_path, struct eif_measurements *m,
+                         struct cl_error *err);
 
 /* `nitro-cli pcr --input FILE`: SHA384(48 zero bytes || SHA384(file)), streamed. */
-int eif_pcr_of_file(const char *path, uint8_t out[static 48], struct cl_error *err);
+CL_MUST_USE int eif_pcr_of_file(const char *path, uint8_t out[static 48], struct cl_error *err);
 /* PCR8 of a PEM certificate: SHA384(48 zero bytes || SHA384(DER(cert))). */
-int eif_pcr8_of_cert_pem(const uint8_t *pem, size_t len, uint8_t out[static 48],
-                         struct cl_error *err);
+CL_MUST_USE int eif_pcr8_of_cert_pem(const uint8_t *pem, size_t len, uint8_t out[static 48],
+                                     struct cl_error *err);
 
 #ifdef __cplusplus
 }

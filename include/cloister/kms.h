@@ -54,8 +54,8 @@ struct kms_client_config {
 struct kms_client;
 
 /* Copies the configuration; *out owned by the caller (kms_client_free). */
-int kms_client_new(const struct kms_client_config *cfg, struct kms_client **out,
-                   struct cl_error *err);
+CL_MUST_USE int kms_client_new(const struct kms_client_config *cfg, struct kms_client **out,
+                               struct cl_error *err);
 
 /* Wipes the credentials and frees. NULL is allowed. */
 void kms_client_free(struct kms_client *c);
@@ -76,24 +76,25 @@ void kms_client_free(struct kms_client *c);
  * encryption_context_json is an optional JSON object of strings. With
  * attest, the plaintext travels only inside CiphertextForRecipient.
  */
-int kms_decrypt(struct kms_client *c, const uint8_t *ciphertext, size_t ciphertext_len,
-                const char *key_id, const char *encryption_algorithm,
-                const char *encryption_context_json, bool attest, uint8_t **plaintext,
-                size_t *plaintext_len, struct cl_error *err);
+CL_MUST_USE int kms_decrypt(struct kms_client *c, const uint8_t *ciphertext, size_t ciphertext_len,
+                            const char *key_id, const char *encryption_algorithm,
+                            const char *encryption_context_json, bool attest, uint8_t **plaintext,
+                            size_t *plaintext_len, struct cl_error *err);
 
 /* Encrypt (never attested: the plaintext is the caller's). */
-int kms_encrypt(struct kms_client *c, const char *key_id, const uint8_t *plaintext,
-                size_t plaintext_len, const char *encryption_context_json,
-                uint8_t **ciphertext, size_t *ciphertext_len, struct cl_error *err);
+CL_MUST_USE int kms_encrypt(struct kms_client *c, const char *key_id, const uint8_t *plaintext,
+                            size_t plaintext_len, const char *encryption_context_json,
+                            uint8_t **ciphertext, size_t *ciphertext_len, struct cl_error *err);
 
 /* GenerateDataKey with key_spec "AES_256" or "AES_128". */
-int kms_generate_data_key(struct kms_client *c, const char *key_id, const char *key_spec,
-                          bool attest, uint8_t **ciphertext, size_t *ciphertext_len,
-                          uint8_t **plaintext, size_t *plaintext_len, struct cl_error *err);
+CL_MUST_USE int kms_generate_data_key(struct kms_client *c, const char *key_id,
+                                      const char *key_spec, bool attest, uint8_t **ciphertext,
+                                      size_t *ciphertext_len, uint8_t **plaintext,
+                                      size_t *plaintext_len, struct cl_error *err);
 
 /* GenerateRandom, 1..1024 bytes. */
-int kms_generate_random(struct kms_client *c, size_t length, bool attest, uint8_t **random,
-                        struct cl_error *err);
+CL_MUST_USE int kms_generate_random(struct kms_client *c, size_t length, bool attest,
+                                    uint8_t **random, struct cl_error *err);
 
 #ifdef __cplusplus
 }

@@ -85,7 +85,7 @@ const char *vsock_transport_name(enum vsock_transport t);
  * it with vsock_close() (close() works too but keeps a small record of the
  * fd's addresses until the fd number is reused).
  */
-int vsock_socket(struct cl_error *err);
+CL_MUST_USE int vsock_socket(struct cl_error *err);
 
 /*
  * Connects fd (from vsock_socket(), unconnected) to (cid, port). On success
@@ -94,7 +94,7 @@ int vsock_socket(struct cl_error *err);
  * non-blocking fd fails with EAGAIN and a blocking one waits up to the
  * connect timeout (2 s, as Linux vsock), then fails with ETIMEDOUT.
  */
-int vsock_connect(int fd, uint32_t cid, uint32_t port, struct cl_error *err);
+CL_MUST_USE int vsock_connect(int fd, uint32_t cid, uint32_t port, struct cl_error *err);
 
 /*
  * Binds fd to (cid, port) and listens. cid is VSOCK_CID_ANY or this side's
@@ -102,7 +102,8 @@ int vsock_connect(int fd, uint32_t cid, uint32_t port, struct cl_error *err);
  * hypervisor's, as Cloister's monitors do for the console); port may be
  * VSOCK_PORT_ANY (see vsock_getsockname()). backlog is a hint.
  */
-int vsock_bind_listen(int fd, uint32_t cid, uint32_t port, int backlog, struct cl_error *err);
+CL_MUST_USE int vsock_bind_listen(int fd, uint32_t cid, uint32_t port, int backlog,
+                                  struct cl_error *err);
 
 /*
  * Accepts one connection on a listening fd. Returns the new connected fd
@@ -110,7 +111,7 @@ int vsock_bind_listen(int fd, uint32_t cid, uint32_t port, int backlog, struct c
  * in *peer_cid and *peer_port (either may be NULL). Blocks unless fd is
  * O_NONBLOCK (then EAGAIN when nothing is pending).
  */
-int vsock_accept(int fd, uint32_t *peer_cid, uint32_t *peer_port, struct cl_error *err);
+CL_MUST_USE int vsock_accept(int fd, uint32_t *peer_cid, uint32_t *peer_port, struct cl_error *err);
 
 /* This end's address of a bound, listening or connected fd. */
 int vsock_getsockname(int fd, uint32_t *cid, uint32_t *port, struct cl_error *err);
@@ -119,7 +120,7 @@ int vsock_getsockname(int fd, uint32_t *cid, uint32_t *port, struct cl_error *er
 int vsock_getpeername(int fd, uint32_t *cid, uint32_t *port, struct cl_error *err);
 
 /* This side's CID: 3 on the parent, the enclave's CID inside an enclave. */
-int vsock_local_cid(uint32_t *cid, struct cl_error *err);
+CL_MUST_USE int vsock_local_cid(uint32_t *cid, struct cl_error *err);
 
 /* Closes fd, forgetting its addresses (and removing a listener's socket file). */
 int vsock_close(int fd);
@@ -129,7 +130,7 @@ int vsock_close(int fd);
  * (VSOCK_CID_PARENT, VSOCK_HEARTBEAT_PORT), send VSOCK_HEARTBEAT_BYTE, read
  * one byte back and require it to be VSOCK_HEARTBEAT_BYTE.
  */
-int vsock_send_heartbeat(struct cl_error *err);
+CL_MUST_USE int vsock_send_heartbeat(struct cl_error *err);
 
 #ifdef __cplusplus
 }

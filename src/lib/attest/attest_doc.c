@@ -8,6 +8,7 @@
  */
 #include "attest/attest_doc_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,13 @@ static const char *const field_names[F_COUNT] = {
 };
 
 /* bstr of min..max bytes, copied. */
+/* A text item for an error message: "?" when it does not fit. */
+static void text_for_message(const cbor_item_t *item, char *out, size_t cap)
+{
+    if (cbor_bounded_text(item, out, cap, NULL) < 0)
+        snprintf(out, cap, "?");
+}
+
 static int get_bytes(const cbor_item_t *it, const char *what, size_t min, size_t max,
                      uint8_t **out, size_t *len, struct cl_error *err)
 {
@@ -143,8 +151,8 @@ static int parse_payload(struct attest_doc *d, const uint8_t *p, size_t len, str
         }
         for (size_t j = 0; j < i; j++)
             if (cbor_bounded_key_eq(kv[i].key, kv[j].key)) {
-                char name[64] = "?";
-                cbor_bounded_text(kv[i].key, name, sizeof(name), NULL);
+                char name[64];
+                text_for_message(kv[i].key, name, sizeof(name));
                 rc = cl_fail(err, CL_EFORMAT, "attestation payload has the key '%s' twice", name);
                 goto out;
             }
@@ -168,7 +176,8 @@ static int parse_payload(struct attest_doc *d, const uint8_t *p, size_t len, str
                              ATTEST_MAX_MODULE_ID);
                 goto out;
             }
-            cbor_bounded_text(v, d->module_id, sizeof(d->module_id), NULL);
+            if ((rc = cbor_bounded_text(v, d->module_id, sizeof(d->module_id), err)) < 0)
+                goto out;
             if (strlen(d->module_id) != l) {
                 rc = cl_fail(err, CL_EFORMAT, "module_id contains a NUL character");
                 goto out;
@@ -181,8 +190,8 @@ static int parse_payload(struct attest_doc *d, const uint8_t *p, size_t len, str
                 goto out;
             }
             if (!cbor_bounded_text_eq(v, "SHA384")) {
-                char name[32] = "?";
-                cbor_bounded_text(v, name, sizeof(name), NULL);
+                char name[32];
+                text_for_message(v, name, sizeof(name));
                 rc = cl_fail(err, CL_EALGORITHM, "digest is '%s', expected 'SHA384'", name);
                 goto out;
             }

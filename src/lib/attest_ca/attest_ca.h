@@ -46,14 +46,14 @@
  * CA is replaced (relying parties must then trust the new root.pem).
  * Errors: CL_EEXIST, CL_EIO, CL_EPERM, CL_ECRYPTO, CL_ENOMEM.
  */
-int attest_ca_init(const char *dir, bool force, struct cl_error *err);
+CL_MUST_USE int attest_ca_init(const char *dir, bool force, struct cl_error *err);
 
 /*
  * Issues a new host intermediate from the root when the current one has
  * fewer than ATTEST_CA_ROTATE_BEFORE_SECONDS left (or always, with force).
  * *rotated (may be NULL) tells whether it did. Needs the root key.
  */
-int attest_ca_rotate(const char *dir, bool force, bool *rotated, struct cl_error *err);
+CL_MUST_USE int attest_ca_rotate(const char *dir, bool force, bool *rotated, struct cl_error *err);
 
 /* What `attestation-ca show` prints. Times are Unix seconds. */
 struct attest_ca_info {
@@ -63,7 +63,7 @@ struct attest_ca_info {
     char intermediate_subject[256];
     int64_t intermediate_not_before, intermediate_not_after;
 };
-int attest_ca_info(const char *dir, struct attest_ca_info *info, struct cl_error *err);
+CL_MUST_USE int attest_ca_info(const char *dir, struct attest_ca_info *info, struct cl_error *err);
 
 /*
  * The issuer a module signs its leaves with: the intermediate key and
@@ -73,13 +73,13 @@ int attest_ca_info(const char *dir, struct attest_ca_info *info, struct cl_error
  * it is due and the root key is readable. Refuses private files that others
  * can read (CL_EPERM). On success the caller owns the three objects.
  */
-int attest_ca_load_issuer(const char *dir, EVP_PKEY **inter_key, X509 **inter, X509 **root,
-                          struct cl_error *err);
+CL_MUST_USE int attest_ca_load_issuer(const char *dir, EVP_PKEY **inter_key, X509 **inter,
+                                      X509 **root, struct cl_error *err);
 
 /* --- certificate building (also used for the in-memory test chain) --- */
 
 /* A new P-384 key pair. */
-int attest_ca_generate_key(EVP_PKEY **out, struct cl_error *err);
+CL_MUST_USE int attest_ca_generate_key(EVP_PKEY **out, struct cl_error *err);
 
 /*
  * A self-signed root certificate for key: subject O=Cloister,
@@ -87,19 +87,20 @@ int attest_ca_generate_key(EVP_PKEY **out, struct cl_error *err);
  * keyCertSign+cRLSign+digitalSignature (critical), SKI; valid from
  * now - 1 h for `seconds`. ecdsa-with-SHA384.
  */
-int attest_ca_make_root(EVP_PKEY *key, const char *cn, int64_t now, int64_t seconds, X509 **out,
-                        struct cl_error *err);
+CL_MUST_USE int attest_ca_make_root(EVP_PKEY *key, const char *cn, int64_t now, int64_t seconds,
+                                    X509 **out, struct cl_error *err);
 
 /* An intermediate for key signed by the issuer: CA pathlen 0, AKI + SKI,
  * valid from now - 1 h for `seconds` (clamped to the issuer's notAfter). */
-int attest_ca_make_intermediate(EVP_PKEY *key, const char *cn, EVP_PKEY *issuer_key,
-                                X509 *issuer, int64_t now, int64_t seconds, X509 **out,
-                                struct cl_error *err);
+CL_MUST_USE int attest_ca_make_intermediate(EVP_PKEY *key, const char *cn, EVP_PKEY *issuer_key,
+                                            X509 *issuer, int64_t now, int64_t seconds, X509 **out,
+                                            struct cl_error *err);
 
 /* A leaf as AWS issues them: CA:FALSE (critical), KeyUsage digitalSignature +
  * nonRepudiation, no AKI/SKI/SAN, valid from now - 3 s to now + seconds. */
-int attest_ca_make_leaf(EVP_PKEY *key, const char *cn, EVP_PKEY *issuer_key, X509 *issuer,
-                        int64_t now, int64_t seconds, X509 **out, struct cl_error *err);
+CL_MUST_USE int attest_ca_make_leaf(EVP_PKEY *key, const char *cn, EVP_PKEY *issuer_key,
+                                    X509 *issuer, int64_t now, int64_t seconds, X509 **out,
+                                    struct cl_error *err);
 
 /* notBefore/notAfter of a certificate as Unix seconds. */
 int attest_ca_cert_times(const X509 *cert, int64_t *not_before, int64_t *not_after);

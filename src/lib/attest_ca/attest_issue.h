@@ -46,18 +46,19 @@ struct attest_signer;
  * Errors: CL_ENOTFOUND (no CA there), CL_EPERM (cannot read the keys),
  * CL_EFORMAT (damaged CA files), CL_ECRYPTO, CL_ENOMEM, CL_EIO.
  */
-int attest_signer_new_from_ca(const char *ca_dir, struct attest_signer **out,
-                              struct cl_error *err);
+CL_MUST_USE int attest_signer_new_from_ca(const char *ca_dir, struct attest_signer **out,
+                                          struct cl_error *err);
 
 /* A throwaway root -> intermediate -> leaf chain in memory, for tests. */
-int attest_signer_new_ephemeral(struct attest_signer **out, struct cl_error *err);
+CL_MUST_USE int attest_signer_new_ephemeral(struct attest_signer **out, struct cl_error *err);
 
 /* Frees s (the leaf key is wiped by OpenSSL); NULL is fine. */
 void attest_signer_free(struct attest_signer *s);
 
 /* Root certificate of the signer's chain, PEM, NUL-terminated, malloc'd
  * (caller frees). Relying parties (and tests) trust it. */
-int attest_signer_root_pem(const struct attest_signer *s, char **pem, struct cl_error *err);
+CL_MUST_USE int attest_signer_root_pem(const struct attest_signer *s, char **pem,
+                                       struct cl_error *err);
 
 /* The leaf certificate (DER), owned by s. */
 const uint8_t *attest_signer_leaf_der(const struct attest_signer *s, size_t *len);
@@ -84,7 +85,7 @@ struct attest_doc_fields {
  * each optional field <= ATTEST_DOC_MAX_OPTIONAL bytes (CL_EINVAL / CL_ELIMIT).
  * On success *doc is malloc'd and owned by the caller.
  */
-int attest_doc_issue(struct attest_signer *s, const struct attest_doc_fields *f,
-                     uint8_t **doc, size_t *doc_len, struct cl_error *err);
+CL_MUST_USE int attest_doc_issue(struct attest_signer *s, const struct attest_doc_fields *f,
+                                 uint8_t **doc, size_t *doc_len, struct cl_error *err);
 
 #endif

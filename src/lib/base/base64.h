@@ -18,8 +18,8 @@
  * CL_ELIMIT before allocating. *out is malloc'd (caller frees; wipe it if it
  * is secret) and NUL-terminated for convenience (not counted in *out_len).
  */
-int base64_decode(const char *in, size_t in_len, size_t max, uint8_t **out, size_t *out_len,
-                  struct cl_error *err);
+CL_MUST_USE int base64_decode(const char *in, size_t in_len, size_t max, uint8_t **out,
+                              size_t *out_len, struct cl_error *err);
 
 /* Padded base64 of len bytes, NUL-terminated; malloc'd, NULL if out of memory. */
 char *base64_encode(const uint8_t *in, size_t len);

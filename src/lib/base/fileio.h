@@ -19,14 +19,14 @@
  * CL_ELIMIT before anything is allocated. On success *data is owned by the
  * caller (free(3)); on failure it is NULL.
  */
-int file_read_all(const char *path, size_t max, uint8_t **data, size_t *len,
-                  struct cl_error *err);
+CL_MUST_USE int file_read_all(const char *path, size_t max, uint8_t **data, size_t *len,
+                              struct cl_error *err);
 
 /* Writes all len bytes to fd, retrying short writes and EINTR. */
-int fd_write_all(int fd, const void *buf, size_t len, struct cl_error *err);
+CL_MUST_USE int fd_write_all(int fd, const void *buf, size_t len, struct cl_error *err);
 
 /* Reads exactly len bytes from fd at offset; a short file is CL_EFORMAT. */
-int fd_pread_exact(int fd, void *buf, size_t len, off_t offset, struct cl_error *err);
+CL_MUST_USE int fd_pread_exact(int fd, void *buf, size_t len, off_t offset, struct cl_error *err);
 
 /* An output file being written; see atomic_file_open(). */
 struct atomic_file {
@@ -40,17 +40,17 @@ struct atomic_file {
  * caller must end with exactly one of atomic_file_commit() or
  * atomic_file_abort(), which release everything.
  */
-int atomic_file_open(struct atomic_file *af, const char *path, mode_t mode,
-                     struct cl_error *err);
+CL_MUST_USE int atomic_file_open(struct atomic_file *af, const char *path, mode_t mode,
+                                 struct cl_error *err);
 
 /* fsyncs the data, renames it over path, fsyncs the directory. */
-int atomic_file_commit(struct atomic_file *af, struct cl_error *err);
+CL_MUST_USE int atomic_file_commit(struct atomic_file *af, struct cl_error *err);
 
 /* Removes the temporary file. Safe to call on a committed or zeroed file. */
 void atomic_file_abort(struct atomic_file *af);
 
 /* Writes a whole buffer to path atomically. */
-int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                      struct cl_error *err);
+CL_MUST_USE int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                                  struct cl_error *err);
 
 #endif

@@ -16,7 +16,7 @@ void hex_encode(char *out, const uint8_t *in, size_t len);
  * bytes written goes to *out_len. Fails with CL_EFORMAT on an odd length or
  * a non-hex digit, and with CL_ELIMIT when the result exceeds out_cap.
  */
-int hex_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *hex,
-               struct cl_error *err);
+CL_MUST_USE int hex_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *hex,
+                           struct cl_error *err);
 
 #endif

@@ -35,16 +35,16 @@ extern "C" {
  * writes the BER ContentInfo to *out (malloc'd, caller frees). Fails with
  * CL_EINVAL for a non-RSA key, CL_ECRYPTO on an OpenSSL failure.
  */
-int cms_envelope_encrypt(EVP_PKEY *pub, const uint8_t *plaintext, size_t len, uint8_t **out,
-                         size_t *out_len, struct cl_error *err);
+CL_MUST_USE int cms_envelope_encrypt(EVP_PKEY *pub, const uint8_t *plaintext, size_t len,
+                                     uint8_t **out, size_t *out_len, struct cl_error *err);
 
 /* As cms_envelope_encrypt(), with the DER SubjectPublicKeyInfo of pub
  * (spki[0..spki_len), used for the key identifier) given by the caller, who
  * already has it (the attestation document's public_key): saves encoding
  * the key again, which OpenSSL 3.0 makes slow. */
-int cms_envelope_encrypt_spki(EVP_PKEY *pub, const uint8_t *spki, size_t spki_len,
-                              const uint8_t *plaintext, size_t len, uint8_t **out, size_t *out_len,
-                              struct cl_error *err);
+CL_MUST_USE int cms_envelope_encrypt_spki(EVP_PKEY *pub, const uint8_t *spki, size_t spki_len,
+                                          const uint8_t *plaintext, size_t len, uint8_t **out,
+                                          size_t *out_len, struct cl_error *err);
 
 /* The parts of an EnvelopedData as the enclave SDK reads them. All owned. */
 struct cms_envelope {
@@ -67,8 +67,8 @@ struct cms_envelope {
  * refused. CL_EFORMAT / CL_EUNSUPPORTED with a reason on failure. Free *out
  * with cms_envelope_clear().
  */
-int cms_envelope_parse(const uint8_t *buf, size_t len, struct cms_envelope *out,
-                       struct cl_error *err);
+CL_MUST_USE int cms_envelope_parse(const uint8_t *buf, size_t len, struct cms_envelope *out,
+                                   struct cl_error *err);
 void cms_envelope_clear(struct cms_envelope *e);
 
 /*
@@ -77,8 +77,9 @@ void cms_envelope_clear(struct cms_envelope *e);
  * and frees). A wrong key or corrupt content fails with CL_ECRYPTO
  * ("cannot unwrap the content-encryption key" / "bad padding"), never crashes.
  */
-int cms_envelope_decrypt(EVP_PKEY *priv, const uint8_t *buf, size_t len, uint8_t **plaintext,
-                         size_t *plaintext_len, struct cl_error *err);
+CL_MUST_USE int cms_envelope_decrypt(EVP_PKEY *priv, const uint8_t *buf, size_t len,
+                                     uint8_t **plaintext, size_t *plaintext_len,
+                                     struct cl_error *err);
 
 #ifdef __cplusplus
 }

@@ -30,13 +30,14 @@
  * limits above. Errors: CL_EFORMAT with a reason ("truncated CBOR",
  * "trailing bytes after the CBOR item", ...).
  */
-int cbor_bounded_check(const uint8_t *buf, size_t len, struct cl_error *err);
+CL_MUST_USE int cbor_bounded_check(const uint8_t *buf, size_t len, struct cl_error *err);
 
 /*
  * cbor_bounded_check() then cbor_load(). On success *out is a new reference
  * (cbor_decref). Errors: CL_EFORMAT, CL_ENOMEM.
  */
-int cbor_bounded_load(const uint8_t *buf, size_t len, cbor_item_t **out, struct cl_error *err);
+CL_MUST_USE int cbor_bounded_load(const uint8_t *buf, size_t len, cbor_item_t **out,
+                                  struct cl_error *err);
 
 /*
  * The content of a byte string (definite, or indefinite: the chunks
@@ -44,7 +45,8 @@ int cbor_bounded_load(const uint8_t *buf, size_t len, cbor_item_t **out, struct 
  * least 1 byte allocated so an empty string is a non-NULL pointer).
  * CL_EFORMAT if item is not a byte string.
  */
-int cbor_bounded_bytes(const cbor_item_t *item, uint8_t **out, size_t *len, struct cl_error *err);
+CL_MUST_USE int cbor_bounded_bytes(const cbor_item_t *item, uint8_t **out, size_t *len,
+                                   struct cl_error *err);
 
 /* The length of a byte or text string's content (definite or chunked). */
 size_t cbor_bounded_string_len(const cbor_item_t *item);
@@ -53,7 +55,8 @@ size_t cbor_bounded_string_len(const cbor_item_t *item);
  * Copies a text string's content (definite or chunked) into out (cap bytes
  * including the NUL). CL_EFORMAT if not text, CL_ELIMIT if it does not fit.
  */
-int cbor_bounded_text(const cbor_item_t *item, char *out, size_t cap, struct cl_error *err);
+CL_MUST_USE int cbor_bounded_text(const cbor_item_t *item, char *out, size_t cap,
+                                  struct cl_error *err);
 
 /* True when item is a text string equal to s (definite or chunked). */
 bool cbor_bounded_text_eq(const cbor_item_t *item, const char *s);
@@ -62,7 +65,7 @@ bool cbor_bounded_text_eq(const cbor_item_t *item, const char *s);
  * An integer item (major type 0 or 1) as an int64_t. CL_EFORMAT if item is
  * not an integer, CL_ELIMIT if it does not fit in int64_t.
  */
-int cbor_bounded_int(const cbor_item_t *item, int64_t *out, struct cl_error *err);
+CL_MUST_USE int cbor_bounded_int(const cbor_item_t *item, int64_t *out, struct cl_error *err);
 
 /* True when a and b are equal map keys: both integers of the same value, or
  * both text (or both byte) strings with the same content. */

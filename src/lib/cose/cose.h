@@ -41,8 +41,8 @@
  * Errors: CL_EINVAL (no key / no output), CL_EUNSUPPORTED (not an EC key on a
  * supported curve), CL_ECRYPTO, CL_ENOMEM.
  */
-int cose_sign1_sign(EVP_PKEY *key, const uint8_t *payload, size_t payload_len,
-                    uint8_t **out, size_t *out_len, struct cl_error *err);
+CL_MUST_USE int cose_sign1_sign(EVP_PKEY *key, const uint8_t *payload, size_t payload_len,
+                                uint8_t **out, size_t *out_len, struct cl_error *err);
 
 /* A parsed COSE_Sign1 message; owns copies of its protected header bytes,
  * payload and signature. */
@@ -58,8 +58,8 @@ struct cose_sign1;
  * The algorithm is not judged here; see cose_sign1_alg()/cose_sign1_verify().
  * On success *out is owned by the caller: cose_sign1_free().
  */
-int cose_sign1_parse(const uint8_t *buf, size_t len, struct cose_sign1 **out,
-                     struct cl_error *err);
+CL_MUST_USE int cose_sign1_parse(const uint8_t *buf, size_t len, struct cose_sign1 **out,
+                                 struct cl_error *err);
 
 /* Frees m; NULL is fine. */
 void cose_sign1_free(struct cose_sign1 *m);
@@ -80,8 +80,8 @@ const uint8_t *cose_sign1_signature(const struct cose_sign1 *m, size_t *len);
  * Builds the Sig_structure ["Signature1", protected, h'', payload] from the
  * protected and payload bytes exactly as received. *out malloc'd, caller frees.
  */
-int cose_sign1_sig_structure(const struct cose_sign1 *m, uint8_t **out, size_t *out_len,
-                             struct cl_error *err);
+CL_MUST_USE int cose_sign1_sig_structure(const struct cose_sign1 *m, uint8_t **out, size_t *out_len,
+                                         struct cl_error *err);
 
 /*
  * Verifies m's signature with key (an EC public key). The alg of the message
@@ -91,6 +91,6 @@ int cose_sign1_sig_structure(const struct cose_sign1 *m, uint8_t **out, size_t *
  * (CL_ESIGNATURE). High-S signatures are valid (ECDSA is not normalised by
  * the Nitro hardware and RFC 9053 does not require it).
  */
-int cose_sign1_verify(const struct cose_sign1 *m, EVP_PKEY *key, struct cl_error *err);
+CL_MUST_USE int cose_sign1_verify(const struct cose_sign1 *m, EVP_PKEY *key, struct cl_error *err);
 
 #endif

@@ -37,7 +37,7 @@ const struct eif_header *eif_header_of(const struct eif *e);
 void eif_section_header_encode(uint8_t out[EIF_SECTION_HEADER_SIZE], uint16_t type, uint64_t size);
 
 /* Finalizes a content digest context into a PCR: ext(SHA384(content)). */
-int eif_pcr_final(EVP_MD_CTX *ctx, uint8_t out[static 48], struct cl_error *err);
+CL_MUST_USE int eif_pcr_final(EVP_MD_CTX *ctx, uint8_t out[static 48], struct cl_error *err);
 
 /* An open EIF (eif.c): the walked sections and what was measured. */
 struct eif {
@@ -76,8 +76,8 @@ CL_MUST_USE int eif_measure(struct eif *e, struct cl_error *err);
 /* --- the signature section (eif_sig.c, docs/eif.md "Signature") --- */
 
 /* CBOR of PcrInfo {"register_index": 0, "register_value": [48 uints]}. *out malloc'd. */
-int eif_sig_pcrinfo(const uint8_t pcr0[static 48], uint8_t **out, size_t *out_len,
-                    struct cl_error *err);
+CL_MUST_USE int eif_sig_pcrinfo(const uint8_t pcr0[static 48], uint8_t **out, size_t *out_len,
+                                struct cl_error *err);
 
 /*
  * Parses a signature section: CBOR array of PcrSignature maps, each
@@ -85,22 +85,22 @@ int eif_sig_pcrinfo(const uint8_t pcr0[static 48], uint8_t **out, size_t *out_le
  * first is used (as nitro-cli does) but all must be well-formed. On success
  * *pem (NUL-terminated) and *cose are malloc'd, caller frees.
  */
-int eif_sig_parse(const uint8_t *sec, size_t len, char **pem, size_t *pem_len, uint8_t **cose,
-                  size_t *cose_len, struct cl_error *err);
+CL_MUST_USE int eif_sig_parse(const uint8_t *sec, size_t len, char **pem, size_t *pem_len,
+                              uint8_t **cose, size_t *cose_len, struct cl_error *err);
 
 /* Loads a PEM certificate from memory (exactly one, nothing else). */
-int eif_sig_load_cert(const uint8_t *pem, size_t len, X509 **out, struct cl_error *err);
+CL_MUST_USE int eif_sig_load_cert(const uint8_t *pem, size_t len, X509 **out, struct cl_error *err);
 
 /* SHA384(DER(cert)) extended from zero. */
-int eif_sig_pcr8(X509 *cert, uint8_t out[static 48], struct cl_error *err);
+CL_MUST_USE int eif_sig_pcr8(X509 *cert, uint8_t out[static 48], struct cl_error *err);
 
 /*
  * Builds the whole signature section for pcr0 with the certificate and EC
  * private key in the given PEM files; fills pcr8. *section malloc'd.
  */
-int eif_sig_make(const uint8_t pcr0[static 48], const char *cert_path, const char *key_path,
-                 uint8_t **section, size_t *section_len, uint8_t pcr8[static 48],
-                 struct cl_error *err);
+CL_MUST_USE int eif_sig_make(const uint8_t pcr0[static 48], const char *cert_path,
+                             const char *key_path, uint8_t **section, size_t *section_len,
+                             uint8_t pcr8[static 48], struct cl_error *err);
 
 /*
  * describe-eif's SignatureCheck: the COSE_Sign1 verifies with the
@@ -108,7 +108,7 @@ int eif_sig_make(const uint8_t pcr0[static 48], const char *cert_path, const cha
  * when it holds, CL_ESIGNATURE / CL_EALGORITHM / CL_EFORMAT with a reason
  * otherwise.
  */
-int eif_sig_verify(X509 *cert, const uint8_t *cose, size_t cose_len,
-                   const uint8_t pcr0[static 48], struct cl_error *err);
+CL_MUST_USE int eif_sig_verify(X509 *cert, const uint8_t *cose, size_t cose_len,
+                               const uint8_t pcr0[static 48], struct cl_error *err);
 
 #endif

@@ -23,15 +23,15 @@
  */
 
 /* pcr = SHA384(pcr || data). */
-int pcr_extend(uint8_t pcr[static PCR_SIZE], const void *data, size_t len, struct cl_error *err)
-    __attribute__((warn_unused_result));
+CL_MUST_USE int pcr_extend(uint8_t pcr[static PCR_SIZE], const void *data, size_t len,
+                           struct cl_error *err) __attribute__((warn_unused_result));
 
 /* out = SHA384(48 zero bytes || data): one extend from a zero register. */
-int pcr_from_zero(uint8_t out[static PCR_SIZE], const void *data, size_t len,
-                  struct cl_error *err) __attribute__((warn_unused_result));
+CL_MUST_USE int pcr_from_zero(uint8_t out[static PCR_SIZE], const void *data, size_t len,
+                              struct cl_error *err) __attribute__((warn_unused_result));
 
 /* out = SHA384(48 zero bytes || SHA384(content)): `nitro-cli pcr --input`. */
-int pcr_of_content(uint8_t out[static PCR_SIZE], const void *content, size_t len,
-                   struct cl_error *err) __attribute__((warn_unused_result));
+CL_MUST_USE int pcr_of_content(uint8_t out[static PCR_SIZE], const void *content, size_t len,
+                               struct cl_error *err) __attribute__((warn_unused_result));
 
 #endif

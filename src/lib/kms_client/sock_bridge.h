@@ -26,8 +26,8 @@ struct sock_bridge;
  * starts listening. *name gets the abstract socket name, without the leading
  * NUL, to give to the connecting library. *out owned by the caller.
  */
-int sock_bridge_start(int fd, char name[static SOCK_BRIDGE_NAME_MAX], struct sock_bridge **out,
-                      struct cl_error *err);
+CL_MUST_USE int sock_bridge_start(int fd, char name[static SOCK_BRIDGE_NAME_MAX],
+                                  struct sock_bridge **out, struct cl_error *err);
 
 /* Stops the thread (if still running), closes everything. NULL allowed. */
 void sock_bridge_free(struct sock_bridge *b);

@@ -50,11 +50,11 @@ void hostconf_defaults(struct hostconf *hc);
  * rejected). name is used in error messages ("<name>:<line>: ...").
  * *hc starts from the defaults; on failure it holds the defaults.
  */
-int hostconf_parse(const char *text, size_t len, const char *name, struct hostconf *hc,
-                   struct cl_error *err);
+CL_MUST_USE int hostconf_parse(const char *text, size_t len, const char *name, struct hostconf *hc,
+                               struct cl_error *err);
 
 /* Reads and parses path (at most HOSTCONF_FILE_MAX bytes). */
-int hostconf_load_file(const char *path, struct hostconf *hc, struct cl_error *err);
+CL_MUST_USE int hostconf_load_file(const char *path, struct hostconf *hc, struct cl_error *err);
 
 /*
  * The configuration of this host: the file named by $CLOISTER_HOST_CONFIG
@@ -62,7 +62,7 @@ int hostconf_load_file(const char *path, struct hostconf *hc, struct cl_error *e
  * HOSTCONF_DEFAULT_PATH when it exists, else the defaults.
  * *path_used (may be NULL) gets the file read, or NULL for the defaults.
  */
-int hostconf_load(struct hostconf *hc, const char **path_used, struct cl_error *err);
+CL_MUST_USE int hostconf_load(struct hostconf *hc, const char **path_used, struct cl_error *err);
 
 /* Validators, exposed for callers that take the values elsewhere:
  * "i-" followed by 1 to 32 lowercase hex digits. */

@@ -51,8 +51,8 @@ struct nsm_module;
  * may be NULL for a module that never attests (Attestation then answers
  * InternalError). On success *out is owned by the caller: nsm_module_free().
  */
-int nsm_module_new(const char *module_id, struct attest_signer *signer,
-                   struct nsm_module **out, struct cl_error *err);
+CL_MUST_USE int nsm_module_new(const char *module_id, struct attest_signer *signer,
+                               struct nsm_module **out, struct cl_error *err);
 
 void nsm_module_free(struct nsm_module *m);
 
@@ -77,8 +77,9 @@ struct nsm_enclave_config {
  * a zero enclave_id is replaced by nsm_module_new_enclave_id().
  * Takes ownership of signer as nsm_module_new() does.
  */
-int nsm_module_new_enclave(const struct nsm_enclave_config *cfg, struct attest_signer *signer,
-                           struct nsm_module **out, struct cl_error *err);
+CL_MUST_USE int nsm_module_new_enclave(const struct nsm_enclave_config *cfg,
+                                       struct attest_signer *signer, struct nsm_module **out,
+                                       struct cl_error *err);
 
 /* A fresh enclave id: the Unix time in ms in the top 48 bits (as AWS's
  * ids appear to be) and 16 random bits. */
@@ -104,7 +105,8 @@ void nsm_module_set_indefinite_map(struct nsm_module *m, bool indefinite);
  * has less than NSM_MODULE_ROTATE_SECONDS left. ca_dir is copied.
  */
 #define NSM_MODULE_ROTATE_SECONDS (15 * 60)
-int nsm_module_set_rotation(struct nsm_module *m, const char *ca_dir, struct cl_error *err);
+CL_MUST_USE int nsm_module_set_rotation(struct nsm_module *m, const char *ca_dir,
+                                        struct cl_error *err);
 
 /* For tests: the clock of the documents (ms since the epoch); NULL = real. */
 void nsm_module_set_clock(struct nsm_module *m, uint64_t (*now_ms)(void *ctx), void *ctx);
@@ -121,7 +123,8 @@ void nsm_module_set_clock(struct nsm_module *m, uint64_t (*now_ms)(void *ctx), v
  * failed while that leaf is still valid. CL_EINVAL (nothing written) if
  * resp_cap < NSM_RESPONSE_MAX.
  */
-int nsm_module_handle(struct nsm_module *m, const uint8_t *req, size_t req_len, uint8_t *resp,
-                      size_t resp_cap, size_t *resp_len, struct cl_error *err);
+CL_MUST_USE int nsm_module_handle(struct nsm_module *m, const uint8_t *req, size_t req_len,
+                                  uint8_t *resp, size_t resp_cap, size_t *resp_len,
+                                  struct cl_error *err);
 
 #endif

@@ -58,8 +58,8 @@ struct vsock_broker_stats {
  * CL_EEXIST if a live broker already serves cid. *out is owned by the caller
  * (vsock_broker_free()).
  */
-int vsock_broker_new(const char *run_dir, uint32_t cid, struct vsock_broker **out,
-                     struct cl_error *err);
+CL_MUST_USE int vsock_broker_new(const char *run_dir, uint32_t cid, struct vsock_broker **out,
+                                 struct cl_error *err);
 
 /* Closes every fd and removes every file and directory the broker made. NULL ok. */
 void vsock_broker_free(struct vsock_broker *b);
@@ -88,7 +88,8 @@ int vsock_broker_dispatch(struct vsock_broker *b, struct cl_error *err);
  * closes it; blocking, close-on-exec), or -1 when none is waiting yet.
  */
 int vsock_broker_heartbeat_fd(const struct vsock_broker *b);
-int vsock_broker_accept_heartbeat(struct vsock_broker *b, int *fd, struct cl_error *err);
+CL_MUST_USE int vsock_broker_accept_heartbeat(struct vsock_broker *b, int *fd,
+                                              struct cl_error *err);
 
 /*
  * Convenience for a monitor without its own loop (and for tests): serves the
@@ -96,7 +97,8 @@ int vsock_broker_accept_heartbeat(struct vsock_broker *b, int *fd, struct cl_err
  * CL_ETIMEOUT after timeout_ms (negative: no limit); CL_EFORMAT if the
  * enclave sent another byte or closed first.
  */
-int vsock_broker_wait_heartbeat(struct vsock_broker *b, int timeout_ms, struct cl_error *err);
+CL_MUST_USE int vsock_broker_wait_heartbeat(struct vsock_broker *b, int timeout_ms,
+                                            struct cl_error *err);
 
 /* Serves the broker until stop_fd becomes readable (e.g. an eventfd or a
  * pipe; -1: forever). For a monitor that runs the broker in its own thread. */
