@@ -13,7 +13,7 @@
 #define WH_META_PREFIX ".wh..wh."
 #define WH_OPAQUE ".wh..wh..opq"
 
-struct archive *image_layer_reader_new(void)
+struct archive *image_tar_reader_new(bool empty_ok)
 {
     struct archive *a = archive_read_new();
     if (!a)
@@ -22,7 +22,8 @@ struct archive *image_layer_reader_new(void)
     archive_read_support_filter_zstd(a);
     archive_read_support_format_tar(a);
     archive_read_support_format_gnutar(a);
-    archive_read_support_format_empty(a);
+    if (empty_ok)
+        archive_read_support_format_empty(a);
     return a;
 }
 
@@ -410,7 +411,7 @@ int image_layer_apply(struct image_tree *t, struct archive *a, unsigned layer,
 int image_layer_apply_buffer(struct image_tree *t, const void *buf, size_t len, unsigned layer,
                              struct cl_error *err)
 {
-    struct archive *a = image_layer_reader_new();
+    struct archive *a = image_tar_reader_new(true);
     if (!a)
         return cl_fail(err, CL_ENOMEM, "out of memory");
     int rc;

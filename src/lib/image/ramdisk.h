@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The ramdisks of an enclave image, laid out as nitro-cli's build-enclave
- * makes them (research/eif-and-cli.md §7.2; aws-nitro-enclaves-cli
- * enclave_build/src/yaml_generator.rs):
+ * makes them (docs/build-enclave.md, "The ramdisks", with its sources):
  *
  *   bootstrap:  dev/  init  [nsm.ko]                        (first ramdisk)
  *   customer:   cmd  env  rootfs/  rootfs/{dev,proc,run,sys,tmp,var}/ and
