@@ -118,7 +118,7 @@ static int build_time_text(const char *arg, char out[static 40], struct cl_error
     long long secs = cli_parse_uint(arg, 253402300799ull); /* 9999-12-31T23:59:59Z */
     if (secs >= 0)
         return image_rfc3339(secs, out, err);
-    struct tm tm = {0};
+    struct tm tm = { 0 };
     const char *rest = strptime(arg, "%Y-%m-%dT%H:%M:%S", &tm);
     if (rest && *rest == '.') {
         rest++;
@@ -127,11 +127,11 @@ static int build_time_text(const char *arg, char out[static 40], struct cl_error
         while (rest && *rest >= '0' && *rest <= '9')
             rest++;
     }
-    bool zone_ok = rest && (!strcmp(rest, "Z") ||
-                            ((rest[0] == '+' || rest[0] == '-') && strlen(rest) == 6 &&
-                             rest[1] >= '0' && rest[1] <= '9' && rest[2] >= '0' && rest[2] <= '9' &&
-                             rest[3] == ':' && rest[4] >= '0' && rest[4] <= '9' &&
-                             rest[5] >= '0' && rest[5] <= '9'));
+    bool zone_ok =
+        rest && (!strcmp(rest, "Z") ||
+                 ((rest[0] == '+' || rest[0] == '-') && strlen(rest) == 6 && rest[1] >= '0' &&
+                  rest[1] <= '9' && rest[2] >= '0' && rest[2] <= '9' && rest[3] == ':' &&
+                  rest[4] >= '0' && rest[4] <= '9' && rest[5] >= '0' && rest[5] <= '9'));
     if (!zone_ok || strlen(arg) >= 40)
         return cl_fail(err, CL_EINVAL,
                        "--build-time '%s': expected seconds since the epoch or RFC 3339 "
@@ -141,30 +141,47 @@ static int build_time_text(const char *arg, char out[static 40], struct cl_error
     return 0;
 }
 
-enum { O_DOCKER_URI = 1, O_DOCKER_DIR, O_DOCKER_ARCHIVE, O_OCI_LAYOUT, O_OCI_ARCHIVE, O_ROOTFS,
-       O_OUTPUT, O_NAME, O_VERSION, O_METADATA, O_CERT, O_KEY, O_BLOBS, O_BUILD_TIME, O_CMD,
-       O_ENV, O_HELP, O_COUNT };
+enum {
+    O_DOCKER_URI = 1,
+    O_DOCKER_DIR,
+    O_DOCKER_ARCHIVE,
+    O_OCI_LAYOUT,
+    O_OCI_ARCHIVE,
+    O_ROOTFS,
+    O_OUTPUT,
+    O_NAME,
+    O_VERSION,
+    O_METADATA,
+    O_CERT,
+    O_KEY,
+    O_BLOBS,
+    O_BUILD_TIME,
+    O_CMD,
+    O_ENV,
+    O_HELP,
+    O_COUNT
+};
 
 /* In O_* order: OPTIONS[o - 1] is option o. */
 static const struct option OPTIONS[] = {
-    {"docker-uri", required_argument, NULL, O_DOCKER_URI},
-    {"docker-dir", required_argument, NULL, O_DOCKER_DIR},
-    {"docker-archive", required_argument, NULL, O_DOCKER_ARCHIVE},
-    {"oci-layout", required_argument, NULL, O_OCI_LAYOUT},
-    {"oci-archive", required_argument, NULL, O_OCI_ARCHIVE},
-    {"rootfs", required_argument, NULL, O_ROOTFS},
-    {"output-file", required_argument, NULL, O_OUTPUT},
-    {"name", required_argument, NULL, O_NAME},
-    {"version", required_argument, NULL, O_VERSION},
-    {"metadata", required_argument, NULL, O_METADATA},
-    {"signing-certificate", required_argument, NULL, O_CERT},
-    {"private-key", required_argument, NULL, O_KEY},
-    {"blobs", required_argument, NULL, O_BLOBS},
-    {"build-time", required_argument, NULL, O_BUILD_TIME},
-    {"cmd", required_argument, NULL, O_CMD},
-    {"env", required_argument, NULL, O_ENV},
-    {"help", no_argument, NULL, O_HELP},
-    {NULL, 0, NULL, 0},
+    { "docker-uri", required_argument, NULL, O_DOCKER_URI },
+    { "docker-dir", required_argument, NULL, O_DOCKER_DIR },
+    { "docker-archive", required_argument, NULL, O_DOCKER_ARCHIVE },
+    { "oci-layout", required_argument, NULL, O_OCI_LAYOUT },
+    { "oci-archive", required_argument, NULL, O_OCI_ARCHIVE },
+    { "rootfs", required_argument, NULL, O_ROOTFS },
+    { "output-file", required_argument, NULL, O_OUTPUT },
+    { "name", required_argument, NULL, O_NAME },
+    { "version", required_argument, NULL, O_VERSION },
+    { "metadata", required_argument, NULL, O_METADATA },
+    { "signing-certificate", required_argument, NULL, O_CERT },
+    { "private-key", required_argument, NULL, O_KEY },
+    { "blobs", required_argument, NULL, O_BLOBS },
+    { "build-time", required_argument, NULL, O_BUILD_TIME },
+    { "cmd", required_argument, NULL, O_CMD },
+    { "env", required_argument, NULL, O_ENV },
+    { "help", no_argument, NULL, O_HELP },
+    { NULL, 0, NULL, 0 },
 };
 
 /* The source options, in the order their conflicts are reported. */
@@ -172,9 +189,11 @@ static const struct {
     int opt;
     enum image_source_kind kind;
 } SOURCES[] = {
-    {O_DOCKER_URI, IMAGE_SOURCE_DOCKER_DAEMON}, {O_DOCKER_ARCHIVE, IMAGE_SOURCE_DOCKER_ARCHIVE},
-    {O_OCI_LAYOUT, IMAGE_SOURCE_OCI_LAYOUT},    {O_OCI_ARCHIVE, IMAGE_SOURCE_OCI_ARCHIVE},
-    {O_ROOTFS, IMAGE_SOURCE_ROOTFS},
+    { O_DOCKER_URI, IMAGE_SOURCE_DOCKER_DAEMON },
+    { O_DOCKER_ARCHIVE, IMAGE_SOURCE_DOCKER_ARCHIVE },
+    { O_OCI_LAYOUT, IMAGE_SOURCE_OCI_LAYOUT },
+    { O_OCI_ARCHIVE, IMAGE_SOURCE_OCI_ARCHIVE },
+    { O_ROOTFS, IMAGE_SOURCE_ROOTFS },
 };
 
 struct args {
@@ -253,7 +272,7 @@ static int check_args(struct args *a)
  */
 static int build_time(const char *arg, char when[static 40], long long *epoch)
 {
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     const char *sde = getenv("SOURCE_DATE_EPOCH");
     *epoch = 0;
     if (sde && *sde) {
@@ -280,9 +299,10 @@ static int find_blobs(const char *arg, const char **blobs, char **alloc)
         *blobs = *alloc = default_blobs_dir();
     struct stat st;
     if (!*blobs || stat(*blobs, &st) < 0 || !S_ISDIR(st.st_mode))
-        return cli_fail(E_BLOBS_PATH_NOT_SET,
-                        "'%s' is not a directory (give the blobs with --blobs DIR or NITRO_CLI_BLOBS)",
-                        *blobs ? *blobs : "?");
+        return cli_fail(
+            E_BLOBS_PATH_NOT_SET,
+            "'%s' is not a directory (give the blobs with --blobs DIR or NITRO_CLI_BLOBS)",
+            *blobs ? *blobs : "?");
     return 0;
 }
 
@@ -310,7 +330,7 @@ static enum nitro_errno build_errno(const struct image_build_opts *o,
 /* Runs the pipeline and prints its outcome as nitro-cli does. */
 static int build(const struct args *a, const char *blobs, const char *when, long long epoch)
 {
-    struct progress pr = {.on = isatty(STDERR_FILENO) == 1, .last = -1};
+    struct progress pr = { .on = isatty(STDERR_FILENO) == 1, .last = -1 };
     struct image_build_opts o = {
         .source = SOURCES[a->source].kind,
         .source_ref = a->val[SOURCES[a->source].opt],
@@ -331,7 +351,7 @@ static int build(const struct args *a, const char *blobs, const char *when, long
         .ctx = &pr,
     };
     struct image_build_result r;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (image_build(&o, &r, &err) < 0) {
         if (pr.on && pr.last >= 0 && pr.last < 100)
             fputc('\n', stderr); /* end the bar's line before the error */
@@ -344,7 +364,7 @@ static int build(const struct args *a, const char *blobs, const char *when, long
 
 int cmd_build_enclave(int argc, char **argv)
 {
-    struct args a = {.envs = calloc((size_t)argc + 1, sizeof(*a.envs))};
+    struct args a = { .envs = calloc((size_t)argc + 1, sizeof(*a.envs)) };
     if (!a.envs)
         return cli_fail(E_UNSPECIFIED, "out of memory");
     const char *blobs = NULL;

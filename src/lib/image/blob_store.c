@@ -28,7 +28,7 @@
 #include "image/image_internal.h"
 #include "image/image_layer.h"
 
-#define BLOB_BUF (128 * 1024)
+#define BLOB_BUF        (128 * 1024)
 #define MEMBER_MAX_HOPS 8
 
 /* One blob being read: from its file (directory store) or its archive member. */
@@ -50,7 +50,8 @@ struct blob_reader {
 static int member_name(const char *base_dir, const char *rel, char *out, size_t cap)
 {
     char tmp[IMAGE_PATH_MAX + 1];
-    int w = snprintf(tmp, sizeof(tmp), "%s%s%s", (base_dir && *base_dir && rel[0] != '/') ? base_dir : "",
+    int w = snprintf(tmp, sizeof(tmp), "%s%s%s",
+                     (base_dir && *base_dir && rel[0] != '/') ? base_dir : "",
                      (base_dir && *base_dir && rel[0] != '/') ? "/" : "", rel);
     if (w < 0 || (size_t)w >= sizeof(tmp))
         return -1;
@@ -148,7 +149,7 @@ static int archive_seek_member(struct blob_reader *b, const char *name, struct c
         if (archive_read_open_filename(b->archive, b->st->path, 64 * 1024) != ARCHIVE_OK)
             return cl_fail(err, CL_EFORMAT, "'%s': %s", b->st->path,
                            archive_error_string(b->archive) ? archive_error_string(b->archive)
-                                                          : "not a tar archive");
+                                                            : "not a tar archive");
         for (;;) {
             struct archive_entry *e;
             int r = archive_read_next_header(b->archive, &e);
@@ -159,7 +160,7 @@ static int archive_seek_member(struct blob_reader *b, const char *name, struct c
             if (r < ARCHIVE_WARN)
                 return cl_fail(err, CL_EFORMAT, "'%s': %s", b->st->path,
                                archive_error_string(b->archive) ? archive_error_string(b->archive)
-                                                              : "not a tar archive");
+                                                                : "not a tar archive");
             const char *p = archive_entry_pathname(e);
             char norm[IMAGE_PATH_MAX + 1];
             if (!p || member_name(NULL, p, norm, sizeof(norm)) < 0 || strcmp(norm, cur))
@@ -219,7 +220,7 @@ static int store_dir_open(int dirfd, const char *name)
 
 /* Opens blob `name` of the store; with digest, its bytes are checked. */
 static int blob_reader_open(const struct blob_store *st, const char *name, const char *digest,
-                     struct blob_reader **out, struct cl_error *err)
+                            struct blob_reader **out, struct cl_error *err)
 {
     *out = NULL;
     struct blob_reader *b = calloc(1, sizeof(*b));
@@ -280,7 +281,8 @@ static ssize_t blob_reader_read(struct blob_reader *b, void *buf, size_t len, st
         n = archive_read_data(b->archive, buf, len);
         if (n < 0)
             return cl_fail(err, CL_EFORMAT, "cannot read '%s': %s", b->name,
-                           archive_error_string(b->archive) ? archive_error_string(b->archive) : "?");
+                           archive_error_string(b->archive) ? archive_error_string(b->archive)
+                                                            : "?");
     }
     if (n > 0 && b->md && EVP_DigestUpdate(b->md, buf, (size_t)n) != 1)
         return cl_fail_openssl(err, CL_ECRYPTO, "digest");

@@ -47,17 +47,17 @@
 #define IMAGE_JSON_MAX (16u << 20)
 
 struct image {
-    struct image_tree *tree;  /* owned; NULL once handed to the ramdisk */
-    char **cmd;               /* owned, ncmd strings (NULL-terminated array) */
+    struct image_tree *tree; /* owned; NULL once handed to the ramdisk */
+    char **cmd;              /* owned, ncmd strings (NULL-terminated array) */
     size_t ncmd;
-    bool has_cmd;             /* the config gave Cmd or Entrypoint */
-    char **env;               /* owned, nenv "KEY=VALUE" strings */
+    bool has_cmd; /* the config gave Cmd or Entrypoint */
+    char **env;   /* owned, nenv "KEY=VALUE" strings */
     size_t nenv;
-    json_t *config;           /* owned reference: the image config (DockerInfo); NULL for a rootfs */
-    char *default_name;       /* owned: ImageName when --name is not given */
-    char *default_version;    /* owned: ImageVersion when --version is not given */
-    uint16_t eif_flags;       /* EIF header flags from the image's architecture */
-    bool pulled;              /* daemon source: the image was pulled */
+    json_t *config;        /* owned reference: the image config (DockerInfo); NULL for a rootfs */
+    char *default_name;    /* owned: ImageName when --name is not given */
+    char *default_version; /* owned: ImageVersion when --version is not given */
+    uint16_t eif_flags;    /* EIF header flags from the image's architecture */
+    bool pulled;           /* daemon source: the image was pulled */
 };
 
 /*
@@ -98,16 +98,17 @@ int image_set_env(struct image *img, const char *kv, struct cl_error *err);
  */
 int image_apply_config(struct image *img, json_t *config, struct cl_error *err);
 
-/* ---- the metadata section (image_metadata.c; docs/build-enclave.md, "The metadata section") ---- */
+/* ---- the metadata section (image_metadata.c; docs/build-enclave.md, "The metadata section") ----
+ */
 
 struct image_meta {
     const char *name, *version;
-    const char *build_time;         /* RFC 3339 text (image_rfc3339()) */
-    const char *build_tool;         /* "cloister" */
+    const char *build_time; /* RFC 3339 text (image_rfc3339()) */
+    const char *build_tool; /* "cloister" */
     const char *build_tool_version;
     const char *os, *kernel_version; /* from image_kernel_info() */
-    json_t *docker_info;            /* borrowed; NULL -> null */
-    json_t *custom;                 /* borrowed; NULL -> null */
+    json_t *docker_info;             /* borrowed; NULL -> null */
+    json_t *custom;                  /* borrowed; NULL -> null */
 };
 
 /*

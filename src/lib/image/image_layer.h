@@ -42,7 +42,7 @@
 struct archive;
 
 /* Limits that keep a hostile layer from exhausting memory. */
-#define IMAGE_MAX_NODES (4u << 20)
+#define IMAGE_MAX_NODES  (4u << 20)
 #define IMAGE_MAX_LAYERS 1024
 
 /*

@@ -110,7 +110,7 @@ int image_kernel_info(const char *config_path, char **os, char **ver, struct cl_
         if (line)
             line++;
     }
-    char *tok[4] = {0};
+    char *tok[4] = { 0 };
     if (line) {
         char *end = strchr(line, '\n');
         if (end)
@@ -157,8 +157,8 @@ int image_custom_metadata(const char *path, json_t **out, struct cl_error *err)
         cl_error_clear(err);
         struct stat st;
         long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-        return cl_fail(err, CL_ELIMIT, "metadata file '%s' is %lld bytes, at most %d allowed",
-                       path, size, IMAGE_CUSTOM_METADATA_MAX);
+        return cl_fail(err, CL_ELIMIT, "metadata file '%s' is %lld bytes, at most %d allowed", path,
+                       size, IMAGE_CUSTOM_METADATA_MAX);
     }
     if (rc < 0)
         return rc;

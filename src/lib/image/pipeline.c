@@ -16,7 +16,7 @@
 #include "image/ramdisk.h"
 
 #define CMDLINE_MAX (64 * 1024)
-#define BUILD_TOOL "cloister"
+#define BUILD_TOOL  "cloister"
 
 enum { BOOTSTRAP, CUSTOMER, RAMDISKS };
 
@@ -83,8 +83,8 @@ static void trim_cmdline(struct build *b, size_t len)
 static int read_inputs(struct build *b, struct cl_error *err)
 {
     const struct image_build_opts *o = b->o;
-    static const char *const required[] = {"bzImage", "cmdline", "bzImage.config", "init"};
-    char *path[4] = {0};
+    static const char *const required[] = { "bzImage", "cmdline", "bzImage.config", "init" };
+    char *path[4] = { 0 };
     int rc = 0;
     for (size_t i = 0; i < 4 && rc == 0; i++) {
         struct stat st;
@@ -210,7 +210,7 @@ static int write_eif(struct build *b, struct cl_error *err)
         /* Every entry's mtime is the caller's (SOURCE_DATE_EPOCH), never the
          * files' own, so the same input gives the same bytes; the mtimes
          * are measured (docs/build-enclave.md, "The ramdisks"). */
-        struct ramdisk_opts ro = {.mtime = o->mtime};
+        struct ramdisk_opts ro = { .mtime = o->mtime };
         if (i == CUSTOMER) {
             ro.progress = o->on_progress;
             ro.progress_ctx = o->ctx;
@@ -231,7 +231,7 @@ int image_build(const struct image_build_opts *o, struct image_build_result *res
                 struct cl_error *err)
 {
     memset(res, 0, sizeof(*res));
-    struct build b = {.o = o, .res = res};
+    struct build b = { .o = o, .res = res };
     int rc = read_inputs(&b, err);
     if (rc == 0) {
         notify(&b, IMAGE_BUILD_READING_IMAGE);

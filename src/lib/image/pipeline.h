@@ -51,21 +51,21 @@ enum image_build_step {
 
 /* What the build reports as it goes (nitro-cli prints a line for each). */
 enum image_build_event {
-    IMAGE_BUILD_READING_IMAGE,    /* the inputs are good; the image is read next */
+    IMAGE_BUILD_READING_IMAGE,     /* the inputs are good; the image is read next */
     IMAGE_BUILD_USING_LOCAL_IMAGE, /* the Docker daemon had the image: nothing was pulled */
 };
 
 /* Every string is borrowed for the duration of the call. */
 struct image_build_opts {
     enum image_source_kind source;
-    const char *source_ref;   /* a path, "PATH:TAG", or a Docker image reference */
-    const char *cmd;          /* NULL: the image's own (image_set_cmd() syntax) */
-    const char *const *env;   /* nenv "KEY=VALUE" overrides, applied in order */
+    const char *source_ref; /* a path, "PATH:TAG", or a Docker image reference */
+    const char *cmd;        /* NULL: the image's own (image_set_cmd() syntax) */
+    const char *const *env; /* nenv "KEY=VALUE" overrides, applied in order */
     size_t nenv;
-    const char *name;         /* ImageName; NULL: the source's default */
-    const char *version;      /* ImageVersion; NULL: the source's default */
-    const char *build_time;   /* BuildTime text, as it is (image_rfc3339() or RFC 3339) */
-    int64_t mtime;            /* every ramdisk entry's mtime (SOURCE_DATE_EPOCH) */
+    const char *name;                 /* ImageName; NULL: the source's default */
+    const char *version;              /* ImageVersion; NULL: the source's default */
+    const char *build_time;           /* BuildTime text, as it is (image_rfc3339() or RFC 3339) */
+    int64_t mtime;                    /* every ramdisk entry's mtime (SOURCE_DATE_EPOCH) */
     const char *custom_metadata_path; /* NULL: CustomMetadata is null */
     const char *blobs_dir;
     const char *signing_cert_path; /* both NULL: unsigned; both set: signed (PCR8) */

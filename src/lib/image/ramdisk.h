@@ -58,8 +58,7 @@ int ramdisk_bootstrap_tree(const char *blobs_dir, struct image_tree **out, struc
  * argv element per line) and env (one KEY=VALUE per line), mode 0644.
  * Elements with a newline are refused (the files are line-based).
  */
-int ramdisk_customer_tree(struct image_tree *image, char *const *cmd, size_t ncmd,
-                          char *const *env, size_t nenv, struct image_tree **out,
-                          struct cl_error *err);
+int ramdisk_customer_tree(struct image_tree *image, char *const *cmd, size_t ncmd, char *const *env,
+                          size_t nenv, struct image_tree **out, struct cl_error *err);
 
 #endif

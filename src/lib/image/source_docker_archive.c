@@ -60,9 +60,9 @@ static const char *digest_in_name(const char *name, bool config, char out[static
 {
     const char *b = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
     size_t bl = strlen(b);
-    bool carries = config ? (bl == 64 && strstr(name, "sha256/")) ||
-                                (bl == 69 && !strcmp(b + 64, ".json"))
-                          : bl == 64 && strstr(name, "blobs/sha256/");
+    bool carries =
+        config ? (bl == 64 && strstr(name, "sha256/")) || (bl == 69 && !strcmp(b + 64, ".json"))
+               : bl == 64 && strstr(name, "blobs/sha256/");
     if (!carries)
         return NULL;
     snprintf(out, 80, "sha256:%.64s", b);
@@ -88,7 +88,7 @@ static int apply_layers(struct image *img, const struct blob_store *st, json_t *
 static int load_docker_archive(struct image *img, const char *path, const char *tag,
                                struct cl_error *err)
 {
-    struct blob_store st = {.kind = BLOB_STORE_ARCHIVE, .path = path, .dirfd = -1};
+    struct blob_store st = { .kind = BLOB_STORE_ARCHIVE, .path = path, .dirfd = -1 };
     json_t *manifest = NULL, *config = NULL, *entry = NULL;
     char *name = NULL;
     int rc = blob_store_read_json(&st, "manifest.json", NULL, &manifest, NULL, err);

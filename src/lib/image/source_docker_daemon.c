@@ -25,7 +25,7 @@
 #include "base/fileio.h"
 #include "image/image_internal.h"
 
-#define DAEMON_HINT                                                                        \
+#define DAEMON_HINT                                                                         \
     "build without one from --docker-archive FILE (a `docker save` tarball), --oci-layout " \
     "DIR, --oci-archive FILE or --rootfs DIR"
 
@@ -64,8 +64,8 @@ static size_t curl_sink(char *ptr, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-static int daemon_call(const char *sock, const char *method, const char *path, struct daemon_answer *m,
-                       long *status, struct cl_error *err)
+static int daemon_call(const char *sock, const char *method, const char *path,
+                       struct daemon_answer *m, long *status, struct cl_error *err)
 {
     CURL *c = curl_easy_init();
     if (!c)
@@ -104,7 +104,7 @@ static const char *daemon_socket(const char *socket_path)
 static int daemon_reachable(const char *sock, struct cl_error *err)
 {
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     if (s < 0 || strlen(sock) >= sizeof(sa.sun_path)) {
         if (s >= 0)
             close(s);
@@ -129,13 +129,13 @@ static int daemon_inspect(const char *sock, const char *uri, json_t **inspect, b
 {
     *inspect = NULL;
     *pulled = false;
-    struct daemon_answer m = {.fd = -1};
+    struct daemon_answer m = { .fd = -1 };
     char path[1024];
     long status = 0;
     int rc = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         free(m.data);
-        m = (struct daemon_answer){.fd = -1};
+        m = (struct daemon_answer){ .fd = -1 };
         snprintf(path, sizeof(path), "/images/%s/json", uri);
         rc = daemon_call(sock, "GET", path, &m, &status, err);
         if (rc < 0 || status == 200)
@@ -145,7 +145,7 @@ static int daemon_inspect(const char *sock, const char *uri, json_t **inspect, b
             break;
         }
         free(m.data);
-        m = (struct daemon_answer){.fd = -1};
+        m = (struct daemon_answer){ .fd = -1 };
         snprintf(path, sizeof(path), "/images/create?fromImage=%s", uri);
         rc = daemon_call(sock, "POST", path, &m, &status, err);
         if (rc == 0 && (status != 200 || (m.data && strstr(m.data, "\"error\""))))
@@ -180,7 +180,7 @@ static int daemon_export(const char *sock, const char *uri, const char *spool_di
     if (*fd < 0)
         return cl_fail_errno(err, CL_EIO, "cannot create a temporary file in '%s'", dir);
     unlink(tmpl);
-    struct daemon_answer m = {.fd = *fd};
+    struct daemon_answer m = { .fd = *fd };
     char path[1024];
     long status = 0;
     snprintf(path, sizeof(path), "/images/%s/get", uri);

@@ -21,9 +21,9 @@
 #include "image/image_internal.h"
 #include "image/image_layer.h"
 
-#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_INDEX   "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define REF_NAME "org.opencontainers.image.ref.name"
+#define REF_NAME       "org.opencontainers.image.ref.name"
 
 static const char *host_goarch(void)
 {
@@ -162,8 +162,8 @@ static int load_oci(struct image *img, const struct blob_store *st, const char *
     int rc = blob_store_read_json(st, "oci-layout", NULL, &layout, NULL, err);
     if (rc < 0) {
         cl_error_clear(err);
-        rc = cl_fail(err, CL_EFORMAT, "'%s' is not an OCI image layout (no oci-layout file)",
-                     label);
+        rc =
+            cl_fail(err, CL_EFORMAT, "'%s' is not an OCI image layout (no oci-layout file)", label);
         goto out;
     }
     const char *ver = json_string_value(json_object_get(layout, "imageLayoutVersion"));
@@ -176,7 +176,8 @@ static int load_oci(struct image *img, const struct blob_store *st, const char *
         rc = resolve_manifest(st, index, tag, label, &manifest, err);
     if (rc < 0)
         goto out;
-    const char *cdg = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+    const char *cdg =
+        json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
     char path[512];
     rc = blob_digest_path(cdg, path, sizeof(path), err);
     if (rc < 0) {
@@ -211,7 +212,8 @@ int image_from_oci_layout(const char *ref, const char *spool_dir, struct image *
     int rc = image_split_ref(ref, &path, &tag, err);
     if (rc < 0)
         return rc;
-    struct blob_store st = {.kind = BLOB_STORE_DIR, .dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    struct blob_store st = { .kind = BLOB_STORE_DIR,
+                             .dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) };
     if (st.dirfd < 0) {
         rc = cl_fail_errno(err, errno == ENOENT ? CL_ENOTFOUND : CL_EIO,
                            "cannot open the OCI layout '%s'", path);
@@ -252,7 +254,7 @@ int image_from_oci_archive(const char *ref, const char *spool_dir, struct image 
     int rc = image_split_archive_ref(ref, &path, &tag, err);
     if (rc < 0)
         return rc;
-    struct blob_store st = {.kind = BLOB_STORE_ARCHIVE, .path = path, .dirfd = -1};
+    struct blob_store st = { .kind = BLOB_STORE_ARCHIVE, .path = path, .dirfd = -1 };
     rc = image_new(spool_dir, &img, err);
     if (rc < 0)
         goto out;
