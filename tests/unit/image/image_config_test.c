@@ -26,8 +26,9 @@ static void cmd_wins_over_entrypoint(void **state)
 {
     (void)state;
     struct image *img = blank();
-    json_t *c = J("{\"architecture\":\"amd64\",\"config\":{\"Cmd\":[\"a\",\"b\"],"
-                  "\"Entrypoint\":[\"ep\"],\"Env\":[\"K=V\"],\"WorkingDir\":\"/w\",\"User\":\"u\"}}");
+    json_t *c =
+        J("{\"architecture\":\"amd64\",\"config\":{\"Cmd\":[\"a\",\"b\"],"
+          "\"Entrypoint\":[\"ep\"],\"Env\":[\"K=V\"],\"WorkingDir\":\"/w\",\"User\":\"u\"}}");
     assert_int_equal(image_apply_config(img, c, NULL), 0);
     assert_int_equal(img->ncmd, 2);
     assert_string_equal(img->cmd[0], "a");
@@ -50,7 +51,7 @@ static void cmd_wins_over_entrypoint(void **state)
     assert_false(img->has_cmd);
     json_decref(c);
 
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     c = J("{\"architecture\":\"s390x\"}");
     assert_int_equal(image_apply_config(img, c, &err), CL_EUNSUPPORTED);
     assert_string_equal(err.reason, "unsupported image architecture 's390x' (amd64 or arm64)");
@@ -67,7 +68,7 @@ static void cmd_and_env_overrides(void **state)
 {
     (void)state;
     struct image *img = blank();
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     assert_int_equal(image_set_cmd(img, "  /bin/sh  -c\tx ", NULL), 0);
     assert_int_equal(img->ncmd, 3);
     assert_string_equal(img->cmd[2], "x");

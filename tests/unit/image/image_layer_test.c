@@ -9,13 +9,13 @@
 #include "image/image_tree.h"
 #include "tar_build.h"
 
-#define F TAR_FILE
-#define D TAR_DIR
-#define L TAR_SYMLINK
-#define H TAR_HARDLINK
-#define C TAR_CHR
-#define B TAR_BLK
-#define P TAR_FIFO
+#define F    TAR_FILE
+#define D    TAR_DIR
+#define L    TAR_SYMLINK
+#define H    TAR_HARDLINK
+#define C    TAR_CHR
+#define B    TAR_BLK
+#define P    TAR_FIFO
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static uint8_t tarbuf[1 << 20];
@@ -90,13 +90,13 @@ static void two_layers_with_whiteouts(enum tar_filter filter)
 {
     struct image_tree *t = tree();
     const struct tar_entry l1[] = {
-        { D, "./", NULL, 0755 },     { F, "./bin/app", "v1", 0755 }, /* parent implied */
-        { D, "data", NULL, 0700 },   { F, "data/old", "old", 0 },
-        { D, "data/sub", NULL, 0 },  { F, "data/sub/deep", "deep", 0 },
-        { F, "del", "x", 0 },        { D, "usr/lib", NULL, 0 },
-        { L, "lib", "usr/lib", 0 },  { L, "abs", "/usr", 0 },
-        { P, "fifo", NULL, 0600 },   { F, "swap", "file", 0 },
-        { D, "gone", NULL, 0 },      { F, "gone/inside", "x", 0 },
+        { D, "./", NULL, 0755 },    { F, "./bin/app", "v1", 0755 }, /* parent implied */
+        { D, "data", NULL, 0700 },  { F, "data/old", "old", 0 },
+        { D, "data/sub", NULL, 0 }, { F, "data/sub/deep", "deep", 0 },
+        { F, "del", "x", 0 },       { D, "usr/lib", NULL, 0 },
+        { L, "lib", "usr/lib", 0 }, { L, "abs", "/usr", 0 },
+        { P, "fifo", NULL, 0600 },  { F, "swap", "file", 0 },
+        { D, "gone", NULL, 0 },     { F, "gone/inside", "x", 0 },
     };
     struct cl_error err = { 0 };
     assert_int_equal(apply(t, l1, N(l1), 1, &err), 0);
@@ -162,7 +162,9 @@ static void hard_links(void **state)
     (void)state;
     struct image_tree *t = tree();
     const struct tar_entry l1[] = {
-        { F, "a", "first", 0 },    { H, "b", "a", 0600 }, { H, "./c", "./a", 0 },
+        { F, "a", "first", 0 },
+        { H, "b", "a", 0600 },
+        { H, "./c", "./a", 0 },
         { H, "a", "a", 0 }, /* a link to itself changes nothing */
     };
     assert_int_equal(apply(t, l1, N(l1), 1, NULL), 0);
@@ -224,8 +226,8 @@ static void every_rejection_has_its_reason(void **state)
            { H, "h", "missing", 0 });
     REJECT(CL_EFORMAT, "'h': hard link to 'd', which is not a regular file", { D, "d", NULL, 0 },
            { H, "h", "d", 0 });
-    REJECT(CL_EFORMAT, "'h': hard link to 'l/x', which is not in the tree",
-           { L, "l", "/", 0 }, { H, "h", "l/x", 0 });
+    REJECT(CL_EFORMAT, "'h': hard link to 'l/x', which is not in the tree", { L, "l", "/", 0 },
+           { H, "h", "l/x", 0 });
     REJECT(CL_EPERM, "'dev/null': device node", { C, "dev/null", NULL, 0 });
     REJECT(CL_EPERM, "'dev/sda': device node", { B, "dev/sda", NULL, 0 });
     REJECT(CL_EFORMAT, "'.wh.': invalid whiteout", { F, ".wh.", "", 0 });

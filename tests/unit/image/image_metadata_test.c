@@ -27,17 +27,23 @@ static void metadata_json_is_nitro_clis(void **state)
     assert_string_equal(when, "2023-11-14T22:13:20+00:00");
     json_t *info = J("{\"z\":1,\"a\":{\"y\":2,\"b\":[3,{\"d\":1,\"c\":0}]}}");
     json_t *custom = J("{\"owner\":\"me/\\u00e9\"}");
-    struct image_meta m = {.name = "n\"q", .version = "1.0", .build_time = when,
-                           .build_tool = "cloister", .build_tool_version = "0.1.0",
-                           .os = "Cloister", .kernel_version = "0.1.0", .docker_info = info,
-                           .custom = custom};
+    struct image_meta m = { .name = "n\"q",
+                            .version = "1.0",
+                            .build_time = when,
+                            .build_tool = "cloister",
+                            .build_tool_version = "0.1.0",
+                            .os = "Cloister",
+                            .kernel_version = "0.1.0",
+                            .docker_info = info,
+                            .custom = custom };
     char *out = NULL;
     assert_int_equal(image_metadata_json(&m, &out, NULL), 0);
-    assert_string_equal(out, "{\"ImageName\":\"n\\\"q\",\"ImageVersion\":\"1.0\",\"BuildMetadata\":"
-                             "{\"BuildTime\":\"2023-11-14T22:13:20+00:00\",\"BuildTool\":\"cloister\","
-                             "\"BuildToolVersion\":\"0.1.0\",\"OperatingSystem\":\"Cloister\","
-                             "\"KernelVersion\":\"0.1.0\"},\"DockerInfo\":{\"a\":{\"b\":[3,{\"c\":0,"
-                             "\"d\":1}],\"y\":2},\"z\":1},\"CustomMetadata\":{\"owner\":\"me/\xc3\xa9\"}}");
+    assert_string_equal(
+        out, "{\"ImageName\":\"n\\\"q\",\"ImageVersion\":\"1.0\",\"BuildMetadata\":"
+             "{\"BuildTime\":\"2023-11-14T22:13:20+00:00\",\"BuildTool\":\"cloister\","
+             "\"BuildToolVersion\":\"0.1.0\",\"OperatingSystem\":\"Cloister\","
+             "\"KernelVersion\":\"0.1.0\"},\"DockerInfo\":{\"a\":{\"b\":[3,{\"c\":0,"
+             "\"d\":1}],\"y\":2},\"z\":1},\"CustomMetadata\":{\"owner\":\"me/\xc3\xa9\"}}");
     free(out);
     m.docker_info = m.custom = NULL;
     assert_int_equal(image_metadata_json(&m, &out, NULL), 0);
@@ -77,7 +83,7 @@ static void kernel_info_from_line_3(void **state)
     free(os);
     free(ver);
     unlink(p);
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     p = tmpfile_with("only\ntwo lines\n");
     assert_int_equal(image_kernel_info(p, &os, &ver, &err), CL_EFORMAT);
     char want[256];
@@ -106,7 +112,7 @@ static void custom_metadata_limits(void **state)
     big[4096] = ' ';
     big[4097] = '\0';
     p = tmpfile_with(big);
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     assert_int_equal(image_custom_metadata(p, &j, &err), CL_ELIMIT);
     char want[256];
     snprintf(want, sizeof(want), "metadata file '%s' is 4097 bytes, at most 4096 allowed", p);
@@ -128,9 +134,13 @@ static void metadata_refusals(void **state)
     assert_string_equal(when, "9999-12-31T23:59:59+00:00");
     assert_int_equal(image_rfc3339(253402300800, when, &err), CL_EINVAL);
     assert_string_equal(err.reason, "build time 253402300800 is out of range");
-    struct image_meta m = { .name = "bad \xff name", .version = "1", .build_time = "t",
-                            .build_tool = "cloister", .build_tool_version = "0",
-                            .os = "o", .kernel_version = "k" };
+    struct image_meta m = { .name = "bad \xff name",
+                            .version = "1",
+                            .build_time = "t",
+                            .build_tool = "cloister",
+                            .build_tool_version = "0",
+                            .os = "o",
+                            .kernel_version = "k" };
     char *out = NULL;
     cl_error_clear(&err);
     assert_int_equal(image_metadata_json(&m, &out, &err), CL_EINVAL);

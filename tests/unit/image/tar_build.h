@@ -18,7 +18,7 @@
 #include "testlib/testlib.h"
 
 enum tar_kind {
-    TAR_FILE,     /* data: the content */
+    TAR_FILE, /* data: the content */
     TAR_DIR,
     TAR_SYMLINK,  /* data: the target */
     TAR_HARDLINK, /* data: the target */
@@ -52,7 +52,7 @@ static inline size_t tar_build(const struct tar_entry *e, size_t n, enum tar_fil
     struct archive_entry *ae = archive_entry_new();
     for (size_t i = 0; i < n; i++) {
         static const unsigned type[] = {
-            [TAR_FILE] = AE_IFREG, [TAR_DIR] = AE_IFDIR,  [TAR_SYMLINK] = AE_IFLNK,
+            [TAR_FILE] = AE_IFREG,     [TAR_DIR] = AE_IFDIR, [TAR_SYMLINK] = AE_IFLNK,
             [TAR_HARDLINK] = AE_IFREG, [TAR_CHR] = AE_IFCHR, [TAR_BLK] = AE_IFBLK,
             [TAR_FIFO] = AE_IFIFO,
         };
