@@ -47,10 +47,10 @@
 #define IMAGE_JSON_MAX (16u << 20)
 
 struct image {
-    struct image_tree *tree; /* owned; NULL once handed to the ramdisk */
+    struct image_tree *tree; /* owned; left empty once grafted into the customer ramdisk */
     char **cmd;              /* owned, ncmd strings (NULL-terminated array) */
     size_t ncmd;
-    bool has_cmd; /* the config gave Cmd or Entrypoint */
+    bool has_cmd; /* a command: the config's Cmd or Entrypoint, or image_set_cmd() */
     char **env;   /* owned, nenv "KEY=VALUE" strings */
     size_t nenv;
     json_t *config;        /* owned reference: the image config (DockerInfo); NULL for a rootfs */

@@ -18,7 +18,7 @@
 #define CMDLINE_MAX (64 * 1024)
 #define BUILD_TOOL  "cloister"
 
-enum { BOOTSTRAP, CUSTOMER, RAMDISKS };
+enum { BOOTSTRAP, CUSTOMER, RAMDISK_COUNT };
 
 struct build {
     const struct image_build_opts *o;
@@ -34,7 +34,7 @@ struct build {
     struct image *img;
     char *metadata; /* the metadata section's JSON */
     /* 3. ramdisks, in EIF order */
-    struct image_tree *ramdisk[RAMDISKS];
+    struct image_tree *ramdisk[RAMDISK_COUNT];
     /* 4. EIF */
     struct eif_writer *w;
 };
@@ -206,7 +206,7 @@ static int write_eif(struct build *b, struct cl_error *err)
         .flags = b->img->eif_flags,
     };
     int rc = at(b, IMAGE_BUILD_EIF_OPEN, eif_writer_new(o->output_path, &p, &b->w, err));
-    for (int i = 0; i < RAMDISKS && rc == 0; i++) {
+    for (int i = 0; i < RAMDISK_COUNT && rc == 0; i++) {
         /* Every entry's mtime is the caller's (SOURCE_DATE_EPOCH), never the
          * files' own, so the same input gives the same bytes; the mtimes
          * are measured (docs/build-enclave.md, "The ramdisks"). */
@@ -243,7 +243,7 @@ int image_build(const struct image_build_opts *o, struct image_build_result *res
         rc = write_eif(&b, err);
 
     eif_writer_free(b.w); /* removes the temporary file unless finished */
-    for (int i = 0; i < RAMDISKS; i++)
+    for (int i = 0; i < RAMDISK_COUNT; i++)
         image_tree_free(b.ramdisk[i]);
     image_free(b.img);
     free(b.metadata);
