@@ -1,22 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The sources of an enclave image, none of which needs a Docker daemon
- * (the one that does says so and names the others):
+ * An enclave image as build-enclave reads it: its tree, its command and
+ * environment, and what its metadata says. pipeline.h turns one into an
+ * EIF; this header is what the sources give it. None of the sources needs
+ * a Docker daemon (the one that does says so and names the others):
  *
  *   image_from_rootfs()          a directory: the image's tree as it is
+ *                                (source_rootfs.c)
  *   image_from_docker_archive()  a `docker save` tarball: manifest.json,
  *                                the config, layer tars (plain or gzip)
+ *                                (source_docker_archive.c)
  *   image_from_oci_layout()      an OCI image layout directory (index.json
  *   image_from_oci_archive()     -> manifest -> config + layers), or a tar
  *                                of one; every blob's digest is checked
+ *                                (source_oci.c)
  *   image_from_docker_daemon()   `docker save` through a reachable local
  *                                daemon's API (/var/run/docker.sock)
+ *                                (source_docker_daemon.c)
  *
  * Layers are applied in order with whiteouts (image_layer.h). From the
- * image config, as nitro-cli's build-enclave does (research/eif-and-cli.md
- * §7.2): the command is Config.Cmd if present, otherwise Config.Entrypoint,
- * never both; the environment is Config.Env; WORKDIR and USER are not
- * carried (the enclave's init runs the command as root from /).
+ * image config, as nitro-cli's build-enclave does (image_config.c; the
+ * rules and their sources are in docs/build-enclave.md, "Command and
+ * environment"): the command is Config.Cmd if present, otherwise
+ * Config.Entrypoint, never both; the environment is Config.Env; WORKDIR
+ * and USER are not carried (the enclave's init runs the command as root
+ * from /).
  *
  * A reference may name one image of several: "DIR:TAG" / "FILE:TAG" picks
  * the manifest whose org.opencontainers.image.ref.name (OCI) or RepoTags
@@ -39,17 +47,17 @@
 #define IMAGE_JSON_MAX (16u << 20)
 
 struct image {
-    struct image_tree *tree;  /* owned; NULL once handed to the ramdisk */
-    char **cmd;               /* owned, ncmd strings (NULL-terminated array) */
+    struct image_tree *tree; /* owned; left empty once grafted into the customer ramdisk */
+    char **cmd;              /* owned, ncmd strings (NULL-terminated array) */
     size_t ncmd;
-    bool has_cmd;             /* the config gave Cmd or Entrypoint */
-    char **env;               /* owned, nenv "KEY=VALUE" strings */
+    bool has_cmd; /* a command: the config's Cmd or Entrypoint, or image_set_cmd() */
+    char **env;   /* owned, nenv "KEY=VALUE" strings */
     size_t nenv;
-    json_t *config;           /* owned reference: the image config (DockerInfo); NULL for a rootfs */
-    char *default_name;       /* owned: ImageName when --name is not given */
-    char *default_version;    /* owned: ImageVersion when --version is not given */
-    uint16_t eif_flags;       /* EIF header flags from the image's architecture */
-    bool pulled;              /* daemon source: the image was pulled */
+    json_t *config;        /* owned reference: the image config (DockerInfo); NULL for a rootfs */
+    char *default_name;    /* owned: ImageName when --name is not given */
+    char *default_version; /* owned: ImageVersion when --version is not given */
+    uint16_t eif_flags;    /* EIF header flags from the image's architecture */
+    bool pulled;           /* daemon source: the image was pulled */
 };
 
 /*
@@ -90,16 +98,17 @@ int image_set_env(struct image *img, const char *kv, struct cl_error *err);
  */
 int image_apply_config(struct image *img, json_t *config, struct cl_error *err);
 
-/* ---- metadata section (research/eif-and-cli.md §3.1) ---- */
+/* ---- the metadata section (image_metadata.c; docs/build-enclave.md, "The metadata section") ----
+ */
 
 struct image_meta {
     const char *name, *version;
-    const char *build_time;         /* RFC 3339 text (image_rfc3339()) */
-    const char *build_tool;         /* "cloister" */
+    const char *build_time; /* RFC 3339 text (image_rfc3339()) */
+    const char *build_tool; /* "cloister" */
     const char *build_tool_version;
     const char *os, *kernel_version; /* from image_kernel_info() */
-    json_t *docker_info;            /* borrowed; NULL -> null */
-    json_t *custom;                 /* borrowed; NULL -> null */
+    json_t *docker_info;             /* borrowed; NULL -> null */
+    json_t *custom;                  /* borrowed; NULL -> null */
 };
 
 /*

@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 
 /* OCI image-spec layer.md, "Whiteouts". */
-#define WH_PREFIX ".wh."
+#define WH_PREFIX      ".wh."
 #define WH_META_PREFIX ".wh..wh."
-#define WH_OPAQUE ".wh..wh..opq"
+#define WH_OPAQUE      ".wh..wh..opq"
 
-struct archive *image_layer_reader_new(void)
+struct archive *image_tar_reader_new(bool empty_ok)
 {
     struct archive *a = archive_read_new();
     if (!a)
@@ -22,7 +22,8 @@ struct archive *image_layer_reader_new(void)
     archive_read_support_filter_zstd(a);
     archive_read_support_format_tar(a);
     archive_read_support_format_gnutar(a);
-    archive_read_support_format_empty(a);
+    if (empty_ok)
+        archive_read_support_format_empty(a);
     return a;
 }
 
@@ -84,7 +85,7 @@ static void node_path(const struct image_node *n, char *out, size_t cap)
 
 struct walker {
     struct image_tree *t;
-    const char *entry;   /* the entry's name, for messages */
+    const char *entry; /* the entry's name, for messages */
     unsigned layer;
     unsigned follows;
 };
@@ -130,8 +131,8 @@ static int follow(struct walker *w, struct image_node *link, struct image_node *
     char lp[IMAGE_PATH_MAX + 1];
     if (++w->follows > IMAGE_MAX_SYMLINK_FOLLOW) {
         node_path(link, lp, sizeof(lp));
-        return cl_fail(err, CL_EFORMAT, "'%s': too many levels of symbolic links at '%s'",
-                       w->entry, lp);
+        return cl_fail(err, CL_EFORMAT, "'%s': too many levels of symbolic links at '%s'", w->entry,
+                       lp);
     }
     const char *target = link->symlink;
     struct image_node *cur = target[0] == '/' ? image_tree_root(w->t) : link->parent;
@@ -159,8 +160,8 @@ static int follow(struct walker *w, struct image_node *link, struct image_node *
             goto out;
         if (!next) {
             node_path(link, lp, sizeof(lp));
-            rc = cl_fail(err, CL_EFORMAT, "'%s': symlink '%s' -> '%s' leads nowhere", w->entry,
-                         lp, target);
+            rc = cl_fail(err, CL_EFORMAT, "'%s': symlink '%s' -> '%s' leads nowhere", w->entry, lp,
+                         target);
             goto out;
         }
         cur = next;
@@ -196,18 +197,17 @@ static ssize_t read_entry_data(void *ctx, void *buf, size_t len, struct cl_error
     struct data_ctx *d = ctx;
     la_ssize_t n = archive_read_data(d->a, buf, len);
     if (n < 0)
-        return cl_fail(err, CL_EFORMAT, "%s", archive_error_string(d->a) ? archive_error_string(d->a)
-                                                                        : "cannot read file data");
+        return cl_fail(err, CL_EFORMAT, "%s",
+                       archive_error_string(d->a) ? archive_error_string(d->a)
+                                                  : "cannot read file data");
     return (ssize_t)n;
 }
 
-static int apply_hardlink(struct walker *w, struct archive *a, struct image_node *dir,
-                          const char *name, const char *target, uint32_t mode,
-                          struct cl_error *err)
+static int apply_hardlink(struct walker *w, struct image_node *dir, const char *name,
+                          const char *target, uint32_t mode, struct cl_error *err)
 {
-    (void)a;
     struct split ts;
-    struct cl_error tmp = {0};
+    struct cl_error tmp = { 0 };
     int rc = split_path(target, &ts, "link target", &tmp);
     if (rc == CL_EPERM) {
         rc = cl_fail(err, CL_EPERM, "'%s': hard link to '%s' points out of the tree", w->entry,
@@ -226,8 +226,8 @@ static int apply_hardlink(struct walker *w, struct archive *a, struct image_node
         tn = tdir ? image_node_child(tdir, ts.comp[ts.n - 1]) : NULL;
     }
     if (!tn) {
-        rc = cl_fail(err, CL_EFORMAT, "'%s': hard link to '%s', which is not in the tree",
-                     w->entry, target);
+        rc = cl_fail(err, CL_EFORMAT, "'%s': hard link to '%s', which is not in the tree", w->entry,
+                     target);
         goto out;
     }
     if (tn->type != IMAGE_REG) {
@@ -251,6 +251,93 @@ out:
     return rc;
 }
 
+/* A whiteout entry (OCI image-spec layer.md): never stored itself. */
+static int apply_whiteout(struct walker *w, const struct split *s, const char *base,
+                          struct cl_error *err)
+{
+    struct image_node *dir = NULL;
+    if (!strcmp(base, WH_OPAQUE)) {
+        int rc = parent_dir(w, s, true, &dir, err);
+        if (rc < 0)
+            return rc;
+        image_node_prune_below(w->t, dir, w->layer);
+        if (dir->parent)
+            dir->layer = w->layer;
+        return 0;
+    }
+    if (!strncmp(base, WH_META_PREFIX, strlen(WH_META_PREFIX)))
+        return 0; /* aufs bookkeeping (.wh..wh.plnk ...): ignored, as runtimes do */
+    const char *victim = base + strlen(WH_PREFIX);
+    if (!*victim || !strcmp(victim, ".") || !strcmp(victim, ".."))
+        return cl_fail(err, CL_EFORMAT, "'%s': invalid whiteout", w->entry);
+    int rc = parent_dir(w, s, false, &dir, err);
+    if (rc < 0)
+        return rc;
+    struct image_node *v = dir ? image_node_child(dir, victim) : NULL;
+    if (v)
+        image_node_remove(w->t, v);
+    return 0;
+}
+
+static int apply_symlink(struct walker *w, struct archive_entry *e, struct image_node *dir,
+                         const char *base, struct cl_error *err)
+{
+    const char *target = archive_entry_symlink(e);
+    if (!target)
+        target = archive_entry_symlink_utf8(e);
+    if (!target || !*target)
+        return cl_fail(err, CL_EFORMAT, "'%s': symlink without a target", w->entry);
+    if (strlen(target) > IMAGE_SYMLINK_MAX)
+        return cl_fail(err, CL_ELIMIT, "'%s': symlink target longer than %d bytes", w->entry,
+                       IMAGE_SYMLINK_MAX);
+    char *copy = strdup(target);
+    if (!copy)
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    struct image_node *n = image_node_put(w->t, dir, base, IMAGE_SYMLINK, 0777, w->layer, err);
+    if (!n) {
+        free(copy);
+        return CL_ENOMEM;
+    }
+    n->symlink = copy;
+    return 0;
+}
+
+/* A regular file: its data goes to the tree's spool as it streams. */
+static int apply_regular(struct walker *w, struct archive *a, struct archive_entry *e,
+                         struct image_node *dir, const char *base, uint32_t mode,
+                         struct cl_error *err)
+{
+    if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
+        return cl_fail(err, CL_EFORMAT, "'%s': regular file without a size", w->entry);
+    struct data_ctx d = { a };
+    struct image_content *c = NULL;
+    int rc = image_content_new_spool(w->t, read_entry_data, &d, (uint64_t)archive_entry_size(e), &c,
+                                     err);
+    if (rc < 0) {
+        cl_error_prefix(err, "'%s'", w->entry);
+        return rc;
+    }
+    struct image_node *n = image_node_put(w->t, dir, base, IMAGE_REG, mode, w->layer, err);
+    if (!n) {
+        image_content_discard(c);
+        return CL_ENOMEM;
+    }
+    image_node_set_content(n, c);
+    return 0;
+}
+
+/* The entry's type, checked before anything else about it. */
+static int check_type(const struct walker *w, mode_t ft, bool hardlink, struct cl_error *err)
+{
+    if (hardlink)
+        return 0;
+    if (ft == AE_IFCHR || ft == AE_IFBLK)
+        return cl_fail(err, CL_EPERM, "'%s': device node", w->entry);
+    if (ft != AE_IFREG && ft != AE_IFDIR && ft != AE_IFLNK && ft != AE_IFIFO)
+        return cl_fail(err, CL_EUNSUPPORTED, "'%s': unsupported file type", w->entry);
+    return 0;
+}
+
 static int apply_entry(struct walker *w, struct archive *a, struct archive_entry *e,
                        struct cl_error *err)
 {
@@ -261,15 +348,9 @@ static int apply_entry(struct walker *w, struct archive *a, struct archive_entry
     mode_t ft = archive_entry_filetype(e);
     const char *hardlink = archive_entry_hardlink(e);
     uint32_t mode = (uint32_t)archive_entry_perm(e) & 07777;
-
-    if (!hardlink && (ft == AE_IFCHR || ft == AE_IFBLK)) {
-        rc = cl_fail(err, CL_EPERM, "'%s': device node", w->entry);
+    rc = check_type(w, ft, hardlink != NULL, err);
+    if (rc < 0)
         goto out;
-    }
-    if (!hardlink && ft != AE_IFREG && ft != AE_IFDIR && ft != AE_IFLNK && ft != AE_IFIFO) {
-        rc = cl_fail(err, CL_EUNSUPPORTED, "'%s': unsupported file type", w->entry);
-        goto out;
-    }
     if (s.n == 0) {
         /* "./" itself: the root keeps its fixed mode. */
         if (ft != AE_IFDIR || hardlink)
@@ -277,35 +358,10 @@ static int apply_entry(struct walker *w, struct archive *a, struct archive_entry
         goto out;
     }
     const char *base = s.comp[s.n - 1];
-
-    /* Whiteouts (OCI image-spec layer.md): never stored themselves. */
     if (!strncmp(base, WH_PREFIX, strlen(WH_PREFIX))) {
-        struct image_node *dir = NULL;
-        if (!strcmp(base, WH_OPAQUE)) {
-            rc = parent_dir(w, &s, true, &dir, err);
-            if (rc < 0)
-                goto out;
-            image_node_prune_below(w->t, dir, w->layer);
-            if (dir->parent)
-                dir->layer = w->layer;
-            goto out;
-        }
-        if (!strncmp(base, WH_META_PREFIX, strlen(WH_META_PREFIX)))
-            goto out; /* aufs bookkeeping (.wh..wh.plnk ...): ignored, as runtimes do */
-        const char *victim = base + strlen(WH_PREFIX);
-        if (!*victim || !strcmp(victim, ".") || !strcmp(victim, "..")) {
-            rc = cl_fail(err, CL_EFORMAT, "'%s': invalid whiteout", w->entry);
-            goto out;
-        }
-        rc = parent_dir(w, &s, false, &dir, err);
-        if (rc < 0)
-            goto out;
-        struct image_node *v = dir ? image_node_child(dir, victim) : NULL;
-        if (v)
-            image_node_remove(w->t, v);
+        rc = apply_whiteout(w, &s, base, err);
         goto out;
     }
-
     struct image_node *dir = NULL;
     rc = parent_dir(w, &s, true, &dir, err);
     if (rc < 0)
@@ -314,74 +370,23 @@ static int apply_entry(struct walker *w, struct archive *a, struct archive_entry
         rc = cl_fail(err, CL_ELIMIT, "'%s': more than %u files", w->entry, IMAGE_MAX_NODES);
         goto out;
     }
-    if (hardlink) {
-        rc = apply_hardlink(w, a, dir, base, hardlink, mode, err);
-        goto out;
-    }
-
-    struct image_node *n = NULL;
-    switch (ft) {
-    case AE_IFDIR:
-        n = image_node_put(w->t, dir, base, IMAGE_DIR, mode, w->layer, err);
-        break;
-    case AE_IFIFO:
-        n = image_node_put(w->t, dir, base, IMAGE_FIFO, mode, w->layer, err);
-        break;
-    case AE_IFLNK: {
-        const char *target = archive_entry_symlink(e);
-        if (!target)
-            target = archive_entry_symlink_utf8(e);
-        if (!target || !*target) {
-            rc = cl_fail(err, CL_EFORMAT, "'%s': symlink without a target", w->entry);
-            goto out;
-        }
-        if (strlen(target) > IMAGE_SYMLINK_MAX) {
-            rc = cl_fail(err, CL_ELIMIT, "'%s': symlink target longer than %d bytes", w->entry,
-                         IMAGE_SYMLINK_MAX);
-            goto out;
-        }
-        char *copy = strdup(target);
-        if (!copy) {
-            rc = cl_fail(err, CL_ENOMEM, "out of memory");
-            goto out;
-        }
-        n = image_node_put(w->t, dir, base, IMAGE_SYMLINK, 0777, w->layer, err);
-        if (n)
-            n->symlink = copy;
-        else
-            free(copy);
-        break;
-    }
-    default: { /* AE_IFREG */
-        if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0) {
-            rc = cl_fail(err, CL_EFORMAT, "'%s': regular file without a size", w->entry);
-            goto out;
-        }
-        struct data_ctx d = {a};
-        struct image_content *c = NULL;
-        rc = image_content_new_spool(w->t, read_entry_data, &d, (uint64_t)archive_entry_size(e),
-                                     &c, err);
-        if (rc < 0) {
-            cl_error_prefix(err, "'%s'", w->entry);
-            goto out;
-        }
-        n = image_node_put(w->t, dir, base, IMAGE_REG, mode, w->layer, err);
-        if (n)
-            image_node_set_content(n, c);
-        else
-            image_content_discard(c);
-        break;
-    }
-    }
-    if (!n && rc == 0)
-        rc = err && err->code ? err->code : CL_ENOMEM;
+    if (hardlink)
+        rc = apply_hardlink(w, dir, base, hardlink, mode, err);
+    else if (ft == AE_IFDIR || ft == AE_IFIFO)
+        rc = image_node_put(w->t, dir, base, ft == AE_IFDIR ? IMAGE_DIR : IMAGE_FIFO, mode,
+                            w->layer, err)
+                 ? 0
+                 : CL_ENOMEM;
+    else if (ft == AE_IFLNK)
+        rc = apply_symlink(w, e, dir, base, err);
+    else
+        rc = apply_regular(w, a, e, dir, base, mode, err);
 out:
     free(s.buf);
     return rc;
 }
 
-int image_layer_apply(struct image_tree *t, struct archive *a, unsigned layer,
-                      struct cl_error *err)
+int image_layer_apply(struct image_tree *t, struct archive *a, unsigned layer, struct cl_error *err)
 {
     if (layer == 0 || layer > IMAGE_MAX_LAYERS)
         return cl_fail(err, CL_ELIMIT, "layer number %u out of range", layer);
@@ -400,7 +405,7 @@ int image_layer_apply(struct image_tree *t, struct archive *a, unsigned layer,
             name = archive_entry_pathname_utf8(e);
         if (!name || !*name)
             return cl_fail(err, CL_EFORMAT, "an entry without a name");
-        struct walker w = {.t = t, .entry = name, .layer = layer};
+        struct walker w = { .t = t, .entry = name, .layer = layer };
         int rc = apply_entry(&w, a, e, err);
         if (rc < 0)
             return rc;
@@ -410,7 +415,7 @@ int image_layer_apply(struct image_tree *t, struct archive *a, unsigned layer,
 int image_layer_apply_buffer(struct image_tree *t, const void *buf, size_t len, unsigned layer,
                              struct cl_error *err)
 {
-    struct archive *a = image_layer_reader_new();
+    struct archive *a = image_tar_reader_new(true);
     if (!a)
         return cl_fail(err, CL_ENOMEM, "out of memory");
     int rc;

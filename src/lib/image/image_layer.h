@@ -32,6 +32,7 @@
 #ifndef CLOISTER_IMAGE_LAYER_H
 #define CLOISTER_IMAGE_LAYER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cloister/error.h>
@@ -41,15 +42,18 @@
 struct archive;
 
 /* Limits that keep a hostile layer from exhausting memory. */
-#define IMAGE_MAX_NODES (4u << 20)
+#define IMAGE_MAX_NODES  (4u << 20)
 #define IMAGE_MAX_LAYERS 1024
 
 /*
- * A libarchive reader for layers: tar formats (and an empty stream) with
- * gzip, zstd or no compression. Caller opens it (archive_read_open*) and
+ * The one libarchive reader for an image's tar streams (its layers, and
+ * the OCI archive or `docker save` tarball holding them): tar formats with
+ * gzip, zstd or no compression. empty_ok: an empty stream reads as an
+ * archive without entries (an empty layer is a layer; an empty image
+ * archive is not an archive). Caller opens it (archive_read_open*) and
  * frees it (archive_read_free). NULL when out of memory.
  */
-struct archive *image_layer_reader_new(void);
+struct archive *image_tar_reader_new(bool empty_ok);
 
 /*
  * Applies every entry of the opened layer reader `a` to t. layer numbers

@@ -12,10 +12,10 @@
 struct image_tree {
     struct image_node *root;
     char *spool_dir;
-    int spool_fd;        /* -1 until the first spooled content */
+    int spool_fd; /* -1 until the first spooled content */
     uint64_t spool_size;
-    int host_root_fd;    /* -1 when unset */
-    size_t nodes;        /* nodes but the root */
+    int host_root_fd; /* -1 when unset */
+    size_t nodes;     /* nodes but the root */
 };
 
 static size_t count_nodes(const struct image_node *n);
@@ -159,7 +159,8 @@ static int attach(struct image_node *dir, struct image_node *child)
         dir->children = c;
         dir->cap = cap;
     }
-    memmove(&dir->children[i + 1], &dir->children[i], (dir->nchildren - i) * sizeof(dir->children[0]));
+    memmove(&dir->children[i + 1], &dir->children[i],
+            (dir->nchildren - i) * sizeof(dir->children[0]));
     dir->children[i] = child;
     dir->nchildren++;
     child->parent = dir;
@@ -293,7 +294,8 @@ int image_content_new_spool(struct image_tree *t, image_read_fn read, void *ctx,
         }
         size_t off = 0;
         while (off < (size_t)n) {
-            ssize_t w = pwrite(t->spool_fd, buf + off, (size_t)n - off, (off_t)(start + done + off));
+            ssize_t w =
+                pwrite(t->spool_fd, buf + off, (size_t)n - off, (off_t)(start + done + off));
             if (w < 0 && errno == EINTR)
                 continue;
             if (w < 0) {

@@ -22,8 +22,8 @@
 
 #include <cloister/error.h>
 
-#define IMAGE_NAME_MAX 255
-#define IMAGE_PATH_MAX 4095
+#define IMAGE_NAME_MAX    255
+#define IMAGE_PATH_MAX    4095
 #define IMAGE_SYMLINK_MAX 4095
 /* How many symbolic links one path lookup may follow (Linux's MAXSYMLINKS). */
 #define IMAGE_MAX_SYMLINK_FOLLOW 40
@@ -61,12 +61,12 @@ struct image_content {
 };
 
 struct image_node {
-    char *name;                 /* owned; "" for the root */
+    char *name; /* owned; "" for the root */
     enum image_node_type type;
-    uint32_t mode;              /* permission bits (07777) only */
-    char *symlink;              /* SYMLINK: target, owned */
+    uint32_t mode;                 /* permission bits (07777) only */
+    char *symlink;                 /* SYMLINK: target, owned */
     struct image_content *content; /* REG: shared, refcounted */
-    unsigned layer;             /* the layer that last wrote the node (whiteouts) */
+    unsigned layer;                /* the layer that last wrote the node (whiteouts) */
     struct image_node *parent;
     struct image_node **children; /* DIR: owned, unsorted */
     size_t nchildren, cap;
@@ -130,14 +130,15 @@ void image_content_discard(struct image_content *c);
 /*
  * Moves every child of src's root under a new directory `name` (mode
  * 0755) of dst's root, and hands src's spool and host root to dst (src
- * must then only be freed). dst must have neither yet. Used to put an image under "rootfs/" of the customer ramdisk.
+ * must then only be freed). dst must have neither yet. Used to put an image under "rootfs/" of the
+ * customer ramdisk.
  */
 int image_tree_graft(struct image_tree *dst, const char *name, struct image_tree *src,
                      struct cl_error *err);
 
 /* One entry of a sorted listing. */
 struct image_entry {
-    char *path;                /* owned by the listing */
+    char *path; /* owned by the listing */
     const struct image_node *node;
 };
 

@@ -70,7 +70,7 @@ int ramdisk_write(const struct image_tree *t, const struct ramdisk_opts *o, ramd
     struct image_entry *list = NULL;
     size_t count = 0;
     struct archive_entry *ae = NULL;
-    struct writer w = {.sink = sink, .sink_ctx = ctx, .err = err, .o = o};
+    struct writer w = { .sink = sink, .sink_ctx = ctx, .err = err, .o = o };
 
     rc = image_tree_list(t, &list, &count, err);
     if (rc < 0)
@@ -219,7 +219,7 @@ static int fd_sink_write(void *ctx, const void *buf, size_t len, struct cl_error
 int ramdisk_write_fd(const struct image_tree *t, const struct ramdisk_opts *o, int fd,
                      uint64_t *size, struct cl_error *err)
 {
-    struct fd_sink s = {.fd = fd, .buf = malloc(FD_BUF)};
+    struct fd_sink s = { .fd = fd, .buf = malloc(FD_BUF) };
     if (!s.buf)
         return cl_fail(err, CL_ENOMEM, "out of memory");
     int rc = ramdisk_write(t, o, fd_sink_write, &s, err);
@@ -296,8 +296,9 @@ static int lines_file(struct image_tree *t, const char *name, char *const *items
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
         if (strchr(items[i], '\n'))
-            return cl_fail(err, CL_EINVAL, "%s '%s' contains a newline, which the %s file cannot hold",
-                           what, items[i], name);
+            return cl_fail(err, CL_EINVAL,
+                           "%s '%s' contains a newline, which the %s file cannot hold", what,
+                           items[i], name);
         len += strlen(items[i]) + 1;
     }
     char *buf = malloc(len + 1);
@@ -324,11 +325,10 @@ static int lines_file(struct image_tree *t, const char *name, char *const *items
     return 0;
 }
 
-int ramdisk_customer_tree(struct image_tree *image, char *const *cmd, size_t ncmd,
-                          char *const *env, size_t nenv, struct image_tree **out,
-                          struct cl_error *err)
+int ramdisk_customer_tree(struct image_tree *image, char *const *cmd, size_t ncmd, char *const *env,
+                          size_t nenv, struct image_tree **out, struct cl_error *err)
 {
-    static const char *const dirs[] = {"dev", "run", "sys", "var", "proc", "tmp"};
+    static const char *const dirs[] = { "dev", "run", "sys", "var", "proc", "tmp" };
     struct image_tree *t = NULL;
     *out = NULL;
     int rc = image_tree_new(NULL, &t, err);

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The ramdisks of an enclave image, laid out as nitro-cli's build-enclave
- * makes them (research/eif-and-cli.md §7.2; aws-nitro-enclaves-cli
- * enclave_build/src/yaml_generator.rs):
+ * makes them (docs/build-enclave.md, "The ramdisks", with its sources):
  *
  *   bootstrap:  dev/  init  [nsm.ko]                        (first ramdisk)
  *   customer:   cmd  env  rootfs/  rootfs/{dev,proc,run,sys,tmp,var}/ and
@@ -59,8 +58,7 @@ int ramdisk_bootstrap_tree(const char *blobs_dir, struct image_tree **out, struc
  * argv element per line) and env (one KEY=VALUE per line), mode 0644.
  * Elements with a newline are refused (the files are line-based).
  */
-int ramdisk_customer_tree(struct image_tree *image, char *const *cmd, size_t ncmd,
-                          char *const *env, size_t nenv, struct image_tree **out,
-                          struct cl_error *err);
+int ramdisk_customer_tree(struct image_tree *image, char *const *cmd, size_t ncmd, char *const *env,
+                          size_t nenv, struct image_tree **out, struct cl_error *err);
 
 #endif

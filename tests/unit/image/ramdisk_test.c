@@ -122,12 +122,12 @@ static void sorted_owner_zero_fixed_mtime(void **state)
 {
     (void)state;
     struct image_tree *t = sample();
-    struct mem m = {0};
-    struct ramdisk_opts o = {.mtime = 1234567890};
+    struct mem m = { 0 };
+    struct ramdisk_opts o = { .mtime = 1234567890 };
     assert_int_equal(ramdisk_write(t, &o, mem_sink, &m, NULL), 0);
     struct seen s[16];
     size_t n = read_back(&m, s, 16);
-    static const char *const order[] = {"a", "a-b", "a/file", "a/link", "hl", "pipe", "zeta"};
+    static const char *const order[] = { "a", "a-b", "a/file", "a/link", "hl", "pipe", "zeta" };
     assert_int_equal(n, 7);
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(s[i].name, order[i]);
@@ -159,7 +159,7 @@ static void sorted_owner_zero_fixed_mtime(void **state)
     assert_memory_equal(m.p + m.len - 14, "TRAILER!!!\0\0\0\0", 14);
 
     /* byte-identical the second time */
-    struct mem m2 = {0};
+    struct mem m2 = { 0 };
     assert_int_equal(ramdisk_write(t, &o, mem_sink, &m2, NULL), 0);
     assert_int_equal(m.len, m2.len);
     assert_memory_equal(m.p, m2.p, m.len);
@@ -178,7 +178,7 @@ static void fd_output_and_sink_failure(void **state)
     unlink(path);
     uint64_t size = 0;
     assert_int_equal(ramdisk_write_fd(t, NULL, fd, &size, NULL), 0);
-    struct mem m = {0};
+    struct mem m = { 0 };
     assert_int_equal(ramdisk_write(t, NULL, mem_sink, &m, NULL), 0);
     assert_int_equal(size, m.len);
     uint8_t *back = malloc(m.len);
@@ -187,7 +187,7 @@ static void fd_output_and_sink_failure(void **state)
     free(back);
     free(m.p);
     close(fd);
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     assert_int_equal(ramdisk_write(t, NULL, failing_sink, NULL, &err), CL_EIO);
     assert_string_equal(err.reason, "'a': disk full");
     image_tree_free(t);
@@ -205,9 +205,9 @@ static void progress_counts_file_data(void **state)
 {
     (void)state;
     struct image_tree *t = sample();
-    uint64_t last[2] = {0, 0};
-    struct mem m = {0};
-    struct ramdisk_opts p = {.mtime = 0, .progress = progress_cb, .progress_ctx = last};
+    uint64_t last[2] = { 0, 0 };
+    struct mem m = { 0 };
+    struct ramdisk_opts p = { .mtime = 0, .progress = progress_cb, .progress_ctx = last };
     assert_int_equal(ramdisk_write(t, &p, mem_sink, &m, NULL), 0);
     /* the listing's file data (the hard-link pair counted per link), and
      * what was written: hello once, dash, last */
@@ -232,7 +232,7 @@ static void bootstrap_layout(void **state)
     (void)state;
     char dir[] = "/tmp/cloister-blobs-test.XXXXXX";
     assert_non_null(mkdtemp(dir));
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     struct image_tree *t = NULL;
     assert_int_equal(ramdisk_bootstrap_tree(dir, &t, &err), CL_ENOTFOUND);
     char want[256];
@@ -240,7 +240,7 @@ static void bootstrap_layout(void **state)
     assert_string_equal(err.reason, want);
     write_file(dir, "init", "INIT");
     assert_int_equal(ramdisk_bootstrap_tree(dir, &t, NULL), 0);
-    struct mem m = {0};
+    struct mem m = { 0 };
     assert_int_equal(ramdisk_write(t, NULL, mem_sink, &m, NULL), 0);
     struct seen s[8];
     assert_int_equal(read_back(&m, s, 8), 2);
@@ -253,7 +253,7 @@ static void bootstrap_layout(void **state)
     free(m.p);
     write_file(dir, "nsm.ko", "MODULE");
     assert_int_equal(ramdisk_bootstrap_tree(dir, &t, NULL), 0);
-    m = (struct mem){0};
+    m = (struct mem){ 0 };
     assert_int_equal(ramdisk_write(t, NULL, mem_sink, &m, NULL), 0);
     assert_int_equal(read_back(&m, s, 8), 3);
     assert_string_equal(s[2].name, "nsm.ko");
@@ -276,18 +276,18 @@ static void customer_layout(void **state)
     assert_int_equal(image_tree_new(NULL, &img, NULL), 0);
     put(img, image_tree_root(img), "tmp", IMAGE_DIR, 01777);
     put_file(img, image_tree_root(img), "app", "APP", 0755);
-    char *cmd[] = {"/app", "--flag", "two words"};
-    char *env[] = {"A=1", "B="};
+    char *cmd[] = { "/app", "--flag", "two words" };
+    char *env[] = { "A=1", "B=" };
     struct image_tree *t = NULL;
     assert_int_equal(ramdisk_customer_tree(img, cmd, 3, env, 2, &t, NULL), 0);
     image_tree_free(img);
-    struct mem m = {0};
+    struct mem m = { 0 };
     assert_int_equal(ramdisk_write(t, NULL, mem_sink, &m, NULL), 0);
     struct seen s[16];
     size_t n = read_back(&m, s, 16);
-    static const char *const order[] = {"cmd", "env", "rootfs", "rootfs/app", "rootfs/dev",
-                                        "rootfs/proc", "rootfs/run", "rootfs/sys", "rootfs/tmp",
-                                        "rootfs/var"};
+    static const char *const order[] = { "cmd",        "env",         "rootfs",     "rootfs/app",
+                                         "rootfs/dev", "rootfs/proc", "rootfs/run", "rootfs/sys",
+                                         "rootfs/tmp", "rootfs/var" };
     assert_int_equal(n, 10);
     for (size_t i = 0; i < n; i++)
         assert_string_equal(s[i].name, order[i]);
@@ -301,8 +301,8 @@ static void customer_layout(void **state)
     image_tree_free(t);
 
     assert_int_equal(image_tree_new(NULL, &img, NULL), 0);
-    char *bad[] = {"a\nb"};
-    struct cl_error err = {0};
+    char *bad[] = { "a\nb" };
+    struct cl_error err = { 0 };
     assert_int_equal(ramdisk_customer_tree(img, bad, 1, NULL, 0, &t, &err), CL_EINVAL);
     assert_string_equal(err.reason, "command argument 'a\nb' contains a newline, which the cmd "
                                     "file cannot hold");

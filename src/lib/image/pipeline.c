@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * build-enclave's pipeline (pipeline.h): the four stages in order, each a
+ * function below, with what they hand on held in struct build.
+ */
+#include "image/pipeline.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/fileio.h"
+#include "image/image.h"
+#include "image/ramdisk.h"
+
+#define CMDLINE_MAX (64 * 1024)
+#define BUILD_TOOL  "cloister"
+
+enum { BOOTSTRAP, CUSTOMER, RAMDISK_COUNT };
+
+struct build {
+    const struct image_build_opts *o;
+    struct image_build_result *res;
+    /* 1. inputs */
+    char *kernel_path;
+    uint8_t *cmdline_file;  /* as read */
+    const uint8_t *cmdline; /* trimmed, inside cmdline_file */
+    size_t cmdline_len;
+    char *os, *kernel_version; /* from bzImage.config */
+    json_t *custom;            /* the custom metadata, or NULL */
+    /* 2. image */
+    struct image *img;
+    char *metadata; /* the metadata section's JSON */
+    /* 3. ramdisks, in EIF order */
+    struct image_tree *ramdisk[RAMDISK_COUNT];
+    /* 4. EIF */
+    struct eif_writer *w;
+};
+
+/* Records where the build failed when rc says it did; returns rc. */
+static int at(struct build *b, enum image_build_step step, int rc)
+{
+    if (rc < 0)
+        b->res->failed_step = step;
+    return rc;
+}
+
+static void notify(const struct build *b, enum image_build_event ev)
+{
+    if (b->o->on_event)
+        b->o->on_event(b->o->ctx, ev);
+}
+
+static char *blob_path(const char *dir, const char *name)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+static bool is_blank(uint8_t c)
+{
+    return c == '\n' || c == ' ' || c == '\t' || c == '\r';
+}
+
+/* nitro-cli trims the cmdline blob and stores it without a NUL
+ * (docs/build-enclave.md, "Blobs"). */
+static void trim_cmdline(struct build *b, size_t len)
+{
+    const uint8_t *c = b->cmdline_file;
+    while (len && is_blank(c[len - 1]))
+        len--;
+    while (len && is_blank(*c)) {
+        c++;
+        len--;
+    }
+    b->cmdline = c;
+    b->cmdline_len = len;
+}
+
+/* Stage 1: the blobs every EIF needs, and the custom metadata. */
+static int read_inputs(struct build *b, struct cl_error *err)
+{
+    const struct image_build_opts *o = b->o;
+    static const char *const required[] = { "bzImage", "cmdline", "bzImage.config", "init" };
+    char *path[4] = { 0 };
+    int rc = 0;
+    for (size_t i = 0; i < 4 && rc == 0; i++) {
+        struct stat st;
+        if (!(path[i] = blob_path(o->blobs_dir, required[i])))
+            rc = cl_fail(err, CL_ENOMEM, "out of memory");
+        else if (stat(path[i], &st) < 0 || !S_ISREG(st.st_mode))
+            rc = cl_fail(err, CL_ENOTFOUND, "missing blob '%s'", path[i]);
+    }
+    size_t len = 0;
+    if (rc == 0)
+        rc = file_read_all(path[1], CMDLINE_MAX, &b->cmdline_file, &len, err);
+    if (rc == 0) {
+        trim_cmdline(b, len);
+        rc = image_kernel_info(path[2], &b->os, &b->kernel_version, err);
+    }
+    if (rc == 0 && o->custom_metadata_path)
+        rc = image_custom_metadata(o->custom_metadata_path, &b->custom, err);
+    b->kernel_path = path[0];
+    for (size_t i = 1; i < 4; i++)
+        free(path[i]);
+    return at(b, IMAGE_BUILD_INPUTS, rc);
+}
+
+static int read_source(struct build *b, struct cl_error *err)
+{
+    const char *ref = b->o->source_ref;
+    switch (b->o->source) {
+    case IMAGE_SOURCE_ROOTFS:
+        return image_from_rootfs(ref, &b->img, err);
+    case IMAGE_SOURCE_DOCKER_ARCHIVE:
+        return image_from_docker_archive(ref, NULL, &b->img, err);
+    case IMAGE_SOURCE_OCI_LAYOUT:
+        return image_from_oci_layout(ref, NULL, &b->img, err);
+    case IMAGE_SOURCE_OCI_ARCHIVE:
+        return image_from_oci_archive(ref, NULL, &b->img, err);
+    case IMAGE_SOURCE_DOCKER_DAEMON:
+        return image_from_docker_daemon(ref, NULL, NULL, &b->img, err);
+    }
+    return cl_fail(err, CL_EINVAL, "unknown image source %d", (int)b->o->source);
+}
+
+static int apply_overrides(struct build *b, struct cl_error *err)
+{
+    int rc = b->o->cmd ? image_set_cmd(b->img, b->o->cmd, err) : 0;
+    for (size_t i = 0; i < b->o->nenv && rc == 0; i++)
+        rc = image_set_env(b->img, b->o->env[i], err);
+    return rc;
+}
+
+static int make_metadata(struct build *b, struct cl_error *err)
+{
+    const struct image_build_opts *o = b->o;
+    struct image_meta m = {
+        .name = o->name ? o->name : b->img->default_name,
+        .version = o->version ? o->version : b->img->default_version,
+        .build_time = o->build_time,
+        .build_tool = BUILD_TOOL,
+        .build_tool_version = CLOISTER_VERSION,
+        .os = b->os,
+        .kernel_version = b->kernel_version,
+        .docker_info = b->img->config,
+        .custom = b->custom,
+    };
+    return image_metadata_json(&m, &b->metadata, err);
+}
+
+/* Stage 2: the image, with what it runs and what the EIF says about it. */
+static int read_image(struct build *b, struct cl_error *err)
+{
+    int rc = at(b, IMAGE_BUILD_SOURCE, read_source(b, err));
+    if (rc < 0)
+        return rc;
+    if (b->o->source == IMAGE_SOURCE_DOCKER_DAEMON && !b->img->pulled)
+        notify(b, IMAGE_BUILD_USING_LOCAL_IMAGE);
+    rc = at(b, IMAGE_BUILD_OVERRIDES, apply_overrides(b, err));
+    if (rc == 0 && !b->img->has_cmd)
+        rc = at(b, IMAGE_BUILD_COMMAND,
+                cl_fail(err, CL_ENOTFOUND,
+                        "the image config has neither Cmd nor Entrypoint; give the command "
+                        "with --cmd"));
+    if (rc == 0)
+        rc = at(b, IMAGE_BUILD_METADATA, make_metadata(b, err));
+    return rc;
+}
+
+/*
+ * Stage 3, the ramdisk layout: the blobs become the bootstrap ramdisk's
+ * tree, and the image's tree (moved: b->img keeps an empty one) with its
+ * command and environment the customer ramdisk's. The only stage that
+ * knows the layout (ramdisk.h).
+ */
+static int lay_out_ramdisks(struct build *b, struct cl_error *err)
+{
+    struct image *img = b->img;
+    int rc = ramdisk_bootstrap_tree(b->o->blobs_dir, &b->ramdisk[BOOTSTRAP], err);
+    if (rc == 0)
+        rc = ramdisk_customer_tree(img->tree, img->cmd, img->ncmd, img->env, img->nenv,
+                                   &b->ramdisk[CUSTOMER], err);
+    return at(b, IMAGE_BUILD_RAMDISKS, rc);
+}
+
+static int writer_sink(void *ctx, const void *buf, size_t len, struct cl_error *err)
+{
+    return eif_writer_write(ctx, buf, len, err);
+}
+
+/* Stage 4: kernel, cmdline and metadata, then each ramdisk streamed as it
+ * is written, then the signature, the header and the rename. */
+static int write_eif(struct build *b, struct cl_error *err)
+{
+    const struct image_build_opts *o = b->o;
+    struct eif_build_params p = {
+        .kernel_path = b->kernel_path,
+        .cmdline = b->cmdline,
+        .cmdline_len = b->cmdline_len,
+        .metadata_json = b->metadata,
+        .signing_cert_path = o->signing_cert_path,
+        .private_key_path = o->private_key_path,
+        .flags = b->img->eif_flags,
+    };
+    int rc = at(b, IMAGE_BUILD_EIF_OPEN, eif_writer_new(o->output_path, &p, &b->w, err));
+    for (int i = 0; i < RAMDISK_COUNT && rc == 0; i++) {
+        /* Every entry's mtime is the caller's (SOURCE_DATE_EPOCH), never the
+         * files' own, so the same input gives the same bytes; the mtimes
+         * are measured (docs/build-enclave.md, "The ramdisks"). */
+        struct ramdisk_opts ro = { .mtime = o->mtime };
+        if (i == CUSTOMER) {
+            ro.progress = o->on_progress;
+            ro.progress_ctx = o->ctx;
+        }
+        rc = eif_writer_begin_ramdisk(b->w, err);
+        if (rc == 0)
+            rc = ramdisk_write(b->ramdisk[i], &ro, writer_sink, b->w, err);
+        if (rc == 0)
+            rc = eif_writer_end_ramdisk(b->w, err);
+        rc = at(b, IMAGE_BUILD_EIF_WRITE, rc);
+    }
+    if (rc == 0)
+        rc = at(b, IMAGE_BUILD_EIF_FINISH, eif_writer_finish(b->w, &b->res->measurements, err));
+    return rc;
+}
+
+int image_build(const struct image_build_opts *o, struct image_build_result *res,
+                struct cl_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    struct build b = { .o = o, .res = res };
+    int rc = read_inputs(&b, err);
+    if (rc == 0) {
+        notify(&b, IMAGE_BUILD_READING_IMAGE);
+        rc = read_image(&b, err);
+    }
+    if (rc == 0)
+        rc = lay_out_ramdisks(&b, err);
+    if (rc == 0)
+        rc = write_eif(&b, err);
+
+    eif_writer_free(b.w); /* removes the temporary file unless finished */
+    for (int i = 0; i < RAMDISK_COUNT; i++)
+        image_tree_free(b.ramdisk[i]);
+    image_free(b.img);
+    free(b.metadata);
+    json_decref(b.custom);
+    free(b.os);
+    free(b.kernel_version);
+    free(b.cmdline_file);
+    free(b.kernel_path);
+    return rc;
+}
