@@ -21,7 +21,9 @@
 
 /*
  * Prints "[ Exx ] <title>. <detail>" to stderr (nitro-cli's
- * construct_error_message) and returns e, for `return cli_fail(...)`.
+ * construct_error_message) and returns e, for `return cli_fail(...)`; for
+ * E00 (unspecified, e.g. out of memory) it returns 1, so that every failure
+ * is non-zero both for the callers that test `!= 0` and as exit status.
  */
 int cli_fail(enum nitro_errno e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

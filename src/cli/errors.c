@@ -19,7 +19,7 @@ int cli_fail(enum nitro_errno e, const char *fmt, ...)
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
     fprintf(stderr, "[ E%02d ] %s. %s\n", (int)e, nitro_error_title(e), detail);
-    return (int)e;
+    return e == E_UNSPECIFIED ? 1 : (int)e;
 }
 
 int cli_fail_lib(enum nitro_errno e, const struct cl_error *err)
