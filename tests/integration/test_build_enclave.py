@@ -6,7 +6,7 @@ with its exact error, exit status and no output left behind.
 
 The EIF is checked independently of Cloister's reader: the sections are
 walked here, the cpio archives parsed here, and the PCRs recomputed with
-hashlib (research/eif-and-cli.md §1-2)."""
+hashlib (docs/eif.md)."""
 import hashlib
 import io
 import json

@@ -66,13 +66,13 @@ struct image {
  * or /tmp). Bad input fails with a reason naming the file, the layer and
  * the entry.
  */
-int image_from_rootfs(const char *dir, struct image **out, struct cl_error *err);
-int image_from_docker_archive(const char *ref, const char *spool_dir, struct image **out,
-                              struct cl_error *err);
-int image_from_oci_layout(const char *ref, const char *spool_dir, struct image **out,
-                          struct cl_error *err);
-int image_from_oci_archive(const char *ref, const char *spool_dir, struct image **out,
-                           struct cl_error *err);
+CL_MUST_USE int image_from_rootfs(const char *dir, struct image **out, struct cl_error *err);
+CL_MUST_USE int image_from_docker_archive(const char *ref, const char *spool_dir,
+                                          struct image **out, struct cl_error *err);
+CL_MUST_USE int image_from_oci_layout(const char *ref, const char *spool_dir, struct image **out,
+                                      struct cl_error *err);
+CL_MUST_USE int image_from_oci_archive(const char *ref, const char *spool_dir, struct image **out,
+                                       struct cl_error *err);
 /*
  * uri as `docker` takes it. socket_path NULL: $DOCKER_HOST when it is
  * unix://PATH, else /var/run/docker.sock. Without a reachable daemon:
@@ -80,23 +80,24 @@ int image_from_oci_archive(const char *ref, const char *spool_dir, struct image 
  * without one from --docker-archive FILE (a `docker save` tarball),
  * --oci-layout DIR, --oci-archive FILE or --rootfs DIR".
  */
-int image_from_docker_daemon(const char *uri, const char *socket_path, const char *spool_dir,
-                             struct image **out, struct cl_error *err);
+CL_MUST_USE int image_from_docker_daemon(const char *uri, const char *socket_path,
+                                         const char *spool_dir, struct image **out,
+                                         struct cl_error *err);
 void image_free(struct image *img);
 
 /*
  * --cmd: replaces the command. A value starting with '[' is a JSON array
  * of strings (Docker's exec form); anything else is split on whitespace.
  */
-int image_set_cmd(struct image *img, const char *spec, struct cl_error *err);
+CL_MUST_USE int image_set_cmd(struct image *img, const char *spec, struct cl_error *err);
 /* --env KEY=VALUE: sets or replaces KEY. */
-int image_set_env(struct image *img, const char *kv, struct cl_error *err);
+CL_MUST_USE int image_set_env(struct image *img, const char *kv, struct cl_error *err);
 
 /*
  * Fills cmd/env/has_cmd/eif_flags from an image config object (the config
  * blob of an OCI or docker image). Exposed for tests.
  */
-int image_apply_config(struct image *img, json_t *config, struct cl_error *err);
+CL_MUST_USE int image_apply_config(struct image *img, json_t *config, struct cl_error *err);
 
 /* ---- the metadata section (image_metadata.c; docs/build-enclave.md, "The metadata section") ----
  */
@@ -118,10 +119,10 @@ struct image_meta {
  * CustomMetadata), every key present; DockerInfo and CustomMetadata with
  * their object keys sorted (serde_json::Value's BTreeMap). *out malloc'd.
  */
-int image_metadata_json(const struct image_meta *m, char **out, struct cl_error *err);
+CL_MUST_USE int image_metadata_json(const struct image_meta *m, char **out, struct cl_error *err);
 
 /* RFC 3339 as chrono's to_rfc3339() prints a UTC time: 1970-01-01T00:00:00+00:00 */
-int image_rfc3339(int64_t t, char out[static 40], struct cl_error *err);
+CL_MUST_USE int image_rfc3339(int64_t t, char out[static 40], struct cl_error *err);
 
 /*
  * OperatingSystem and KernelVersion from line 3 of a blobs dir's
@@ -129,13 +130,14 @@ int image_rfc3339(int64_t t, char out[static 40], struct cl_error *err);
  * (empty pieces kept), tokens 1 and 3. "# Linux/x86_64 4.14.256-209...
  * Kernel Configuration" -> "Linux", "4.14.256". *os and *ver malloc'd.
  */
-int image_kernel_info(const char *config_path, char **os, char **ver, struct cl_error *err);
+CL_MUST_USE int image_kernel_info(const char *config_path, char **os, char **ver,
+                                  struct cl_error *err);
 
 /*
  * --metadata FILE: at most 4096 bytes (nitro-cli's MAX_META_FILE_SIZE) of
  * JSON. *out is a new reference.
  */
 #define IMAGE_CUSTOM_METADATA_MAX 4096
-int image_custom_metadata(const char *path, json_t **out, struct cl_error *err);
+CL_MUST_USE int image_custom_metadata(const char *path, json_t **out, struct cl_error *err);
 
 #endif

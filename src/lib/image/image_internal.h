@@ -25,15 +25,15 @@
 /* ---- image.c ---- */
 
 /* An empty image (tree, no command) with the host's EIF arch flag. */
-int image_new(const char *spool_dir, struct image **out, struct cl_error *err);
+CL_MUST_USE int image_new(const char *spool_dir, struct image **out, struct cl_error *err);
 
 /* Frees the n strings of v and v itself (NULL: nothing). */
 void image_strv_free(char **v, size_t n);
 
 /* default_name = name; default_version = the digest's hex ("sha256:<hex>"
  * -> "<hex>"), the digest itself when it has no ':', "1.0" when NULL. */
-int image_set_defaults(struct image *img, const char *name, const char *digest,
-                       struct cl_error *err);
+CL_MUST_USE int image_set_defaults(struct image *img, const char *name, const char *digest,
+                                   struct cl_error *err);
 
 /* The last component of path (trailing '/' ignored), without strip_ext
  * when it ends so (NULL: keep). malloc'd; NULL when out of memory. */
@@ -47,10 +47,11 @@ char *image_name_before_colon(const char *ref);
  * and its last ':' is followed by no '/'; else PATH = ref, TAG = NULL.
  * *path and *tag malloc'd.
  */
-int image_split_ref(const char *ref, char **path, char **tag, struct cl_error *err);
+CL_MUST_USE int image_split_ref(const char *ref, char **path, char **tag, struct cl_error *err);
 /* The same for the archive sources, whose PATH must be a regular file
  * (CL_ENOTFOUND "'<path>' is not a file"). */
-int image_split_archive_ref(const char *ref, char **path, char **tag, struct cl_error *err);
+CL_MUST_USE int image_split_archive_ref(const char *ref, char **path, char **tag,
+                                        struct cl_error *err);
 
 /* ---- blob_store.c ---- */
 
@@ -71,7 +72,7 @@ struct blob_store {
  * layout's blob path) in path[cap]. Unsupported algorithms and malformed
  * hex are refused.
  */
-int blob_digest_path(const char *digest, char *path, size_t cap, struct cl_error *err);
+CL_MUST_USE int blob_digest_path(const char *digest, char *path, size_t cap, struct cl_error *err);
 
 /*
  * Reads blob `name` (at most IMAGE_JSON_MAX bytes) as JSON into *out (a new
@@ -79,15 +80,17 @@ int blob_digest_path(const char *digest, char *path, size_t cap, struct cl_error
  * (CL_ECHECKSUM "'<name>' does not match its digest"). sha256_hex (may be
  * NULL): gets the lowercase hex SHA-256 of the bytes (65 bytes with NUL).
  */
-int blob_store_read_json(const struct blob_store *st, const char *name, const char *digest,
-                         json_t **out, char *sha256_hex, struct cl_error *err);
+CL_MUST_USE int blob_store_read_json(const struct blob_store *st, const char *name,
+                                     const char *digest, json_t **out, char *sha256_hex,
+                                     struct cl_error *err);
 
 /*
  * Applies blob `name` as layer number `layer` (image_layer.h) to t,
  * checking its digest when given. Failures are prefixed
  * "layer <n> ('<name>'): ".
  */
-int blob_store_apply_layer(const struct blob_store *st, const char *name, const char *digest,
-                           unsigned layer, struct image_tree *t, struct cl_error *err);
+CL_MUST_USE int blob_store_apply_layer(const struct blob_store *st, const char *name,
+                                       const char *digest, unsigned layer, struct image_tree *t,
+                                       struct cl_error *err);
 
 #endif

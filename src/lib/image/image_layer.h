@@ -61,11 +61,11 @@ struct archive *image_tar_reader_new(bool empty_ok);
  * layers wrote). On failure the tree may hold part of the layer; callers
  * discard it.
  */
-int image_layer_apply(struct image_tree *t, struct archive *a, unsigned layer,
-                      struct cl_error *err);
+CL_MUST_USE int image_layer_apply(struct image_tree *t, struct archive *a, unsigned layer,
+                                  struct cl_error *err);
 
 /* The same over a buffer (tests, fuzzing). */
-int image_layer_apply_buffer(struct image_tree *t, const void *buf, size_t len, unsigned layer,
-                             struct cl_error *err);
+CL_MUST_USE int image_layer_apply_buffer(struct image_tree *t, const void *buf, size_t len,
+                                         unsigned layer, struct cl_error *err);
 
 #endif

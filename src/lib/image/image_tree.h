@@ -79,7 +79,8 @@ struct image_tree;
  * unlinked spool file for layer contents is created when first needed
  * (NULL: $TMPDIR, else /tmp). *out owned by the caller: image_tree_free().
  */
-int image_tree_new(const char *spool_dir, struct image_tree **out, struct cl_error *err);
+CL_MUST_USE int image_tree_new(const char *spool_dir, struct image_tree **out,
+                               struct cl_error *err);
 void image_tree_free(struct image_tree *t);
 
 struct image_node *image_tree_root(struct image_tree *t);
@@ -114,15 +115,16 @@ void image_tree_set_host_root(struct image_tree *t, int dirfd);
 /* New contents (refs = 0; image_node_set_content takes a reference).
  * A host content with relative = true is opened below the tree's host root
  * without following symbolic links; an absolute one (a blob) is opened as is. */
-int image_content_new_host(const char *path, bool relative, uint64_t size,
-                           struct image_content **out, struct cl_error *err);
-int image_content_new_memory(const void *data, size_t len, struct image_content **out,
-                             struct cl_error *err);
+CL_MUST_USE int image_content_new_host(const char *path, bool relative, uint64_t size,
+                                       struct image_content **out, struct cl_error *err);
+CL_MUST_USE int image_content_new_memory(const void *data, size_t len, struct image_content **out,
+                                         struct cl_error *err);
 /* Copies exactly `size` bytes from `read` (a callback filling buf, returning the
  * count, 0 at end, <0 on error with err filled) to the end of the spool. */
 typedef ssize_t (*image_read_fn)(void *ctx, void *buf, size_t len, struct cl_error *err);
-int image_content_new_spool(struct image_tree *t, image_read_fn read, void *ctx, uint64_t size,
-                            struct image_content **out, struct cl_error *err);
+CL_MUST_USE int image_content_new_spool(struct image_tree *t, image_read_fn read, void *ctx,
+                                        uint64_t size, struct image_content **out,
+                                        struct cl_error *err);
 void image_node_set_content(struct image_node *node, struct image_content *c);
 /* Frees a content nobody took (refs == 0). */
 void image_content_discard(struct image_content *c);
@@ -133,8 +135,8 @@ void image_content_discard(struct image_content *c);
  * must then only be freed). dst must have neither yet. Used to put an image under "rootfs/" of the
  * customer ramdisk.
  */
-int image_tree_graft(struct image_tree *dst, const char *name, struct image_tree *src,
-                     struct cl_error *err);
+CL_MUST_USE int image_tree_graft(struct image_tree *dst, const char *name, struct image_tree *src,
+                                 struct cl_error *err);
 
 /* One entry of a sorted listing. */
 struct image_entry {
@@ -147,8 +149,8 @@ struct image_entry {
  * directory always comes before what it holds). *out is owned by the
  * caller: image_entries_free().
  */
-int image_tree_list(const struct image_tree *t, struct image_entry **out, size_t *count,
-                    struct cl_error *err);
+CL_MUST_USE int image_tree_list(const struct image_tree *t, struct image_entry **out, size_t *count,
+                                struct cl_error *err);
 void image_entries_free(struct image_entry *e, size_t count);
 
 /* Total bytes of regular-file content in the listing (for progress). */
@@ -160,8 +162,8 @@ uint64_t image_entries_content_size(const struct image_entry *e, size_t count);
  * file of the recorded size (else CL_ESTATE "changed while building").
  */
 typedef int (*image_write_fn)(void *ctx, const void *buf, size_t len, struct cl_error *err);
-int image_content_stream(const struct image_tree *t, const struct image_content *c,
-                         image_write_fn fn, void *ctx, struct cl_error *err);
+CL_MUST_USE int image_content_stream(const struct image_tree *t, const struct image_content *c,
+                                     image_write_fn fn, void *ctx, struct cl_error *err);
 
 /* Counts nodes of the tree, the root excluded (tests, limits). */
 size_t image_tree_count(const struct image_tree *t);

@@ -37,19 +37,20 @@ struct ramdisk_opts {
 typedef int (*ramdisk_sink_fn)(void *ctx, const void *buf, size_t len, struct cl_error *err);
 
 /* Writes t as a cpio newc archive to sink. */
-int ramdisk_write(const struct image_tree *t, const struct ramdisk_opts *o, ramdisk_sink_fn sink,
-                  void *ctx, struct cl_error *err);
+CL_MUST_USE int ramdisk_write(const struct image_tree *t, const struct ramdisk_opts *o,
+                              ramdisk_sink_fn sink, void *ctx, struct cl_error *err);
 
 /* The same into a file descriptor, buffered; *size gets the archive size. */
-int ramdisk_write_fd(const struct image_tree *t, const struct ramdisk_opts *o, int fd,
-                     uint64_t *size, struct cl_error *err);
+CL_MUST_USE int ramdisk_write_fd(const struct image_tree *t, const struct ramdisk_opts *o, int fd,
+                                 uint64_t *size, struct cl_error *err);
 
 /*
  * The bootstrap tree from a blobs directory: dev/ (0755), init (0755) and,
  * when the directory has one, nsm.ko (0755), as nitro-cli's bootstrap YAML.
  * A missing init is CL_ENOTFOUND "missing blob '<dir>/init'".
  */
-int ramdisk_bootstrap_tree(const char *blobs_dir, struct image_tree **out, struct cl_error *err);
+CL_MUST_USE int ramdisk_bootstrap_tree(const char *blobs_dir, struct image_tree **out,
+                                       struct cl_error *err);
 
 /*
  * The customer tree: image's tree moved under rootfs/ (image must then
@@ -58,7 +59,8 @@ int ramdisk_bootstrap_tree(const char *blobs_dir, struct image_tree **out, struc
  * argv element per line) and env (one KEY=VALUE per line), mode 0644.
  * Elements with a newline are refused (the files are line-based).
  */
-int ramdisk_customer_tree(struct image_tree *image, char *const *cmd, size_t ncmd, char *const *env,
-                          size_t nenv, struct image_tree **out, struct cl_error *err);
+CL_MUST_USE int ramdisk_customer_tree(struct image_tree *image, char *const *cmd, size_t ncmd,
+                                      char *const *env, size_t nenv, struct image_tree **out,
+                                      struct cl_error *err);
 
 #endif
