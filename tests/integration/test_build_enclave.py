@@ -381,8 +381,7 @@ def test_oci_layout_unknown_tag_and_not_a_layout(tmp_path, oci):
                                  "no image tagged 'nope' in the index")
     proc, out = build(tmp_path, "--oci-layout", tmp_path)
     assert_failed(proc, out, 48, f"[ E48 ] Could not build EIF file. OCI layout '{tmp_path}': "
-                                 f"'OCI layout '{tmp_path}'' is not an OCI image layout "
-                                 "(no oci-layout file)")
+                                 "not an OCI image layout (no oci-layout file)")
 
 
 # --------------------------------------------------------------------------

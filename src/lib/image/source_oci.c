@@ -97,7 +97,7 @@ static bool layer_media_ok(const char *mt)
 /* From index.json's descriptor for tag (image-index.md), through nested
  * indexes (platform lists), to a manifest; *out a new reference. */
 static int resolve_manifest(const struct blob_store *st, json_t *index, const char *tag,
-                            const char *label, json_t **out, struct cl_error *err)
+                            json_t **out, struct cl_error *err)
 {
     *out = NULL;
     json_t *desc = NULL, *nested = NULL;
@@ -120,7 +120,7 @@ static int resolve_manifest(const struct blob_store *st, json_t *index, const ch
         json_decref(nested); /* the next descriptor comes from doc */
         nested = doc;
         if (depth >= 4) {
-            rc = cl_fail(err, CL_ELIMIT, "'%s': indexes nested too deep", label);
+            rc = cl_fail(err, CL_ELIMIT, "indexes nested too deep");
             break;
         }
         rc = pick_manifest(nested, NULL, true, &desc, err);
@@ -131,13 +131,13 @@ static int resolve_manifest(const struct blob_store *st, json_t *index, const ch
 
 /* Applies the manifest's layers in order. */
 static int apply_layers(struct image *img, const struct blob_store *st, json_t *manifest,
-                        const char *label, struct cl_error *err)
+                        struct cl_error *err)
 {
     json_t *layers = json_object_get(manifest, "layers");
     if (!json_is_array(layers))
-        return cl_fail(err, CL_EFORMAT, "'%s': the manifest has no layers array", label);
+        return cl_fail(err, CL_EFORMAT, "the manifest has no layers array");
     if (json_array_size(layers) > IMAGE_MAX_LAYERS)
-        return cl_fail(err, CL_ELIMIT, "'%s': more than %d layers", label, IMAGE_MAX_LAYERS);
+        return cl_fail(err, CL_ELIMIT, "more than %d layers", IMAGE_MAX_LAYERS);
     char path[512];
     for (size_t i = 0; i < json_array_size(layers); i++) {
         json_t *l = json_array_get(layers, i);
@@ -162,18 +162,17 @@ static int load_oci(struct image *img, const struct blob_store *st, const char *
     int rc = blob_store_read_json(st, "oci-layout", NULL, &layout, NULL, err);
     if (rc < 0) {
         cl_error_clear(err);
-        rc =
-            cl_fail(err, CL_EFORMAT, "'%s' is not an OCI image layout (no oci-layout file)", label);
+        rc = cl_fail(err, CL_EFORMAT, "not an OCI image layout (no oci-layout file)");
         goto out;
     }
     const char *ver = json_string_value(json_object_get(layout, "imageLayoutVersion"));
     if (!ver || strncmp(ver, "1.", 2)) {
-        rc = cl_fail(err, CL_EUNSUPPORTED, "'%s': unsupported imageLayoutVersion", label);
+        rc = cl_fail(err, CL_EUNSUPPORTED, "unsupported imageLayoutVersion");
         goto out;
     }
     rc = blob_store_read_json(st, "index.json", NULL, &index, NULL, err);
     if (rc == 0)
-        rc = resolve_manifest(st, index, tag, label, &manifest, err);
+        rc = resolve_manifest(st, index, tag, &manifest, err);
     if (rc < 0)
         goto out;
     const char *cdg =
@@ -188,7 +187,7 @@ static int load_oci(struct image *img, const struct blob_store *st, const char *
     if (rc == 0)
         rc = image_apply_config(img, config, err);
     if (rc == 0)
-        rc = apply_layers(img, st, manifest, label, err);
+        rc = apply_layers(img, st, manifest, err);
     if (rc < 0)
         goto out;
     img->config = json_incref(config);
