@@ -5,7 +5,7 @@
  * ContentInfo/EnvelopedData v2, BER with indefinite
  * lengths, one KeyTransRecipientInfo v2 identified by a subjectKeyIdentifier,
  * RSAES-OAEP with SHA-256 and MGF1-SHA-256 (empty label), AES-256-CBC with a
- * random 16-byte IV. Owner: KMS-POLICY.
+ * random 16-byte IV.
  *
  * Pure OpenSSL, in libcloister: cloister-kms encodes, the SDK's KMS client
  * (include/cloister/kms.h) decodes.

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * nitro-cli's error reporting (aws-nitro-enclaves-cli src/common/mod.rs,
- * construct_error_message; titles from src/common/document_errors.rs):
- * one "[ Exx ] ..." message on stderr and the E-number as exit status.
+ * What the subcommands share (cli.h): nitro-cli's error reporting
+ * (aws-nitro-enclaves-cli src/common/mod.rs, construct_error_message: one
+ * "[ Exx ] ..." message on stderr and the E-number as exit status), its
+ * pretty JSON output, and clap's option-value errors.
  */
 #include "cli.h"
 
