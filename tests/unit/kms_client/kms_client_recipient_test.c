@@ -286,8 +286,8 @@ static void attested_answer_refusals(void **state)
     }
 }
 
-/* Without an NSM nothing is sent: the client points at a closed port, so
- * a request would fail otherwise. */
+/* Without an NSM nothing is sent: the client points at a port that refuses
+ * connections, so a request would fail otherwise. */
 static void no_nsm_no_request(void **state)
 {
     (void)state;
@@ -295,7 +295,7 @@ static void no_nsm_no_request(void **state)
     tl_path(missing, sizeof(missing), dir, "no-nsm");
     setenv("CLOISTER_NSM_DEVICE", missing, 1);
     uint16_t port;
-    close(tl_tcp_listen(&port));
+    int refusing = tl_tcp_refusing(&port);
     char url[64];
     snprintf(url, sizeof(url), "https://127.0.0.1:%u", port);
     struct kms_client_config cfg = { .region = "us-east-1", .ca_bundle = tls.ca_file,
@@ -317,6 +317,7 @@ static void no_nsm_no_request(void **state)
     assert_int_equal(kms_generate_random(c, 8, true, &pt, &err), CL_EIO);
     assert_string_equal(err.reason, "cannot open the Nitro Secure Module");
     kms_client_free(c);
+    close(refusing);
     setenv("CLOISTER_NSM_DEVICE", nsm.path, 1);
 }
 

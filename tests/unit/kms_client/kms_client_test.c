@@ -272,13 +272,14 @@ static void transport_failures(void **state)
 {
     (void)state;
     char url[64];
-    /* nothing listens (a port just released) */
+    /* nothing listens */
     uint16_t port;
-    close(tl_tcp_listen(&port));
+    int refusing = tl_tcp_refusing(&port);
     snprintf(url, sizeof(url), "https://127.0.0.1:%u", port);
     struct kms_client *c = client_for(url, tls.ca_file);
     expect_transport_error(c, url, CURLE_COULDNT_CONNECT);
     kms_client_free(c);
+    close(refusing);
 
     /* a server certificate from another CA; then a name it does not carry */
     struct tl_https_peer p = { .tls = &tls, .kind = TL_LISTEN_TCP, .connections = 2,
@@ -341,13 +342,13 @@ static void configuration_refusals(void **state)
     kms_client_free(NULL);
 }
 
-/* Refused before anything is sent: the client points at a closed port, so
- * an attempt to connect would give another error. */
+/* Refused before anything is sent: the client points at a port that
+ * refuses connections, so an attempt to connect would give another error. */
 static void caller_input_refusals(void **state)
 {
     (void)state;
     uint16_t port;
-    close(tl_tcp_listen(&port));
+    int refusing = tl_tcp_refusing(&port);
     char url[64];
     snprintf(url, sizeof(url), "https://127.0.0.1:%u", port);
     struct kms_client *c = client_for(url, tls.ca_file);
@@ -378,6 +379,7 @@ static void caller_input_refusals(void **state)
     assert_int_equal(kms_generate_random(c, 1025, false, &out, &err), CL_EINVAL);
     assert_string_equal(err.reason, "the length must be from 1 to 1024 bytes, not 1025");
     kms_client_free(c);
+    close(refusing);
 }
 
 /* ---- through the vsock proxy (the enclave's way) ---------------------------- */

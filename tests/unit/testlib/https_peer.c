@@ -96,16 +96,22 @@ void tl_tls_free(struct tl_tls *t)
     t->server = NULL;
 }
 
-int tl_tcp_listen(uint16_t *port)
+int tl_tcp_refusing(uint16_t *port)
 {
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(l >= 0);
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(l, 8), 0);
     socklen_t len = sizeof(sa);
     assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
     *port = ntohs(sa.sin_port);
+    return l;
+}
+
+int tl_tcp_listen(uint16_t *port)
+{
+    int l = tl_tcp_refusing(port);
+    assert_int_equal(listen(l, 8), 0);
     return l;
 }
 

@@ -54,6 +54,9 @@ struct tl_https_peer {
 
 /* A TCP listener on 127.0.0.1 at a free port (*port). */
 int tl_tcp_listen(uint16_t *port);
+/* A TCP socket bound on 127.0.0.1 (*port) that does not listen: connecting
+ * to the port is refused for as long as the socket stays open. */
+int tl_tcp_refusing(uint16_t *port);
 
 /* Starts serving p->connections connections on p->listen_fd. */
 void tl_https_start(struct tl_https_peer *p);
