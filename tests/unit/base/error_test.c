@@ -6,8 +6,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 
 #include <cloister/error.h>
 
@@ -46,20 +44,6 @@ static void errno_reason_is_appended_and_errno_kept(void **state)
     cl_fail_errno(&err, CL_EIO, "cannot open '%s'", "f");
     assert_int_equal(errno, ENOENT);
     assert_string_equal(err.reason, "cannot open 'f': No such file or directory");
-}
-
-static void openssl_reason_is_appended_and_queue_cleared(void **state)
-{
-    (void)state;
-    struct cl_error err = { 0 };
-    /* Provoke a real OpenSSL error: an unknown digest name. */
-    EVP_MD *md = EVP_MD_fetch(NULL, "NO-SUCH-DIGEST", NULL);
-    assert_null(md);
-    cl_fail_openssl(&err, CL_ECRYPTO, "fetching digest");
-    assert_int_equal(err.code, CL_ECRYPTO);
-    assert_true(strncmp(err.reason, "fetching digest: ", 17) == 0);
-    assert_true(strlen(err.reason) > 17);
-    assert_int_equal(ERR_peek_error(), 0);
 }
 
 static void prefix_adds_context(void **state)
@@ -104,7 +88,6 @@ int main(void)
         cmocka_unit_test(first_failure_is_kept),
         cmocka_unit_test(null_context_is_allowed),
         cmocka_unit_test(errno_reason_is_appended_and_errno_kept),
-        cmocka_unit_test(openssl_reason_is_appended_and_queue_cleared),
         cmocka_unit_test(prefix_adds_context),
         cmocka_unit_test(long_reasons_are_truncated_safely),
         cmocka_unit_test(every_code_has_a_name),
