@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum frame_kind { F_ARRAY, F_MAP, F_BSTR, F_TSTR };
+enum frame_kind { F_ARRAY, F_MAP, F_BSTR, F_TSTR, F_TAG };
 
 struct frame {
     enum frame_kind kind;
@@ -136,19 +136,25 @@ static void cb_map(void *c, size_t n)
     push(w, F_MAP, false, 2 * (uint64_t)n);
 }
 
+/* A tag is a container of one item: it counts towards the nesting limit
+ * (libcbor's loader nests tags on its own stack). */
 static void cb_tag(void *c, uint64_t v)
 {
     (void)v;
     struct walk *w = c;
     if (in_string(w))
         return fail(w, "malformed CBOR: tag inside an indefinite-length string");
+    push(w, F_TAG, false, 1);
     w->tag_pending = true;
 }
 
 static void cb_break(void *c)
 {
     struct walk *w = c;
-    if (w->depth == 0 || !w->st[w->depth - 1].indef)
+    int d = w->depth;  /* the container the break closes: below pending tags */
+    while (d > 0 && w->st[d - 1].kind == F_TAG)
+        d--;
+    if (d == 0 || !w->st[d - 1].indef)
         return fail(w, "malformed CBOR: unexpected break");
     if (w->tag_pending)
         return fail(w, "malformed CBOR: tag without content");

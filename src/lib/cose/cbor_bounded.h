@@ -22,7 +22,8 @@
 
 #include <cloister/error.h>
 
-/* Nesting limit: a COSE_Sign1 with an attestation payload needs 3. */
+/* Nesting limit, tags included (a tag holds one item): a tagged COSE_Sign1
+ * with an attestation payload needs 4. */
 #define CBOR_BOUNDED_MAX_DEPTH 16
 
 /*
