@@ -148,7 +148,7 @@ def test_encrypt_decrypt_with_encryption_context(env):
 
 
 @pytest.mark.parametrize("ctx,expected", [
-    ("[1]", "the encryption context must be a JSON object: "),
+    ("[1]", "the encryption context must be a JSON object, not an array"),
     ("{", "the encryption context must be a JSON object: "),
     ('{"a": 1}', "encryption context value of 'a' is not a string"),
 ])

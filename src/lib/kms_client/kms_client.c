@@ -344,10 +344,12 @@ static int add_context(json_t *req, const char *context_json, struct cl_error *e
         return 0;
     json_error_t jerr;
     json_t *ctx = json_loads(context_json, 0, &jerr);
-    if (!ctx || !json_is_object(ctx)) {
-        json_decref(ctx);
+    if (!ctx)
         return cl_fail(err, CL_EINVAL, "the encryption context must be a JSON object: %s",
                        jerr.text);
+    if (!json_is_object(ctx)) {   /* json_loads() gives an object or an array */
+        json_decref(ctx);
+        return cl_fail(err, CL_EINVAL, "the encryption context must be a JSON object, not an array");
     }
     const char *k;
     json_t *v;

@@ -355,9 +355,8 @@ static void caller_input_refusals(void **state)
     uint8_t *out = NULL;
     size_t len = 0;
     struct cl_error err = { 0 };
-    /* (reported: valid JSON that is not an object leaves a dangling ": ") */
     static const struct { const char *ctx, *reason; } bad[] = {
-        { "[]", "the encryption context must be a JSON object: " },
+        { "[]", "the encryption context must be a JSON object, not an array" },
         { "{\"a\":", "the encryption context must be a JSON object: "
                      "unexpected token near end of file" },
         { "{\"a\":1}", "encryption context value of 'a' is not a string" },
