@@ -88,7 +88,7 @@ CL_MUST_USE int eif_sig_pcrinfo(const uint8_t pcr0[static 48], uint8_t **out, si
 CL_MUST_USE int eif_sig_parse(const uint8_t *sec, size_t len, char **pem, size_t *pem_len,
                               uint8_t **cose, size_t *cose_len, struct cl_error *err);
 
-/* Loads a PEM certificate from memory (exactly one, nothing else). */
+/* Loads the first PEM certificate of a buffer (as nitro-cli does). */
 CL_MUST_USE int eif_sig_load_cert(const uint8_t *pem, size_t len, X509 **out, struct cl_error *err);
 
 /* SHA384(DER(cert)) extended from zero. */

@@ -20,7 +20,8 @@
 
 #define NSM_FRAME_HEADER 4
 
-/* Writes one frame (len <= UINT32_MAX). Never raises SIGPIPE.
+/* Writes one frame (len <= UINT32_MAX). On a socket it never raises SIGPIPE
+ * (MSG_NOSIGNAL); on any other descriptor it is a plain write().
  * 0, CL_EINVAL (too long), CL_EIO (errno set). */
 int nsm_frame_write(int fd, const uint8_t *buf, size_t len);
 
