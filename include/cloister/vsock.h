@@ -114,10 +114,10 @@ CL_MUST_USE int vsock_bind_listen(int fd, uint32_t cid, uint32_t port, int backl
 CL_MUST_USE int vsock_accept(int fd, uint32_t *peer_cid, uint32_t *peer_port, struct cl_error *err);
 
 /* This end's address of a bound, listening or connected fd. */
-int vsock_getsockname(int fd, uint32_t *cid, uint32_t *port, struct cl_error *err);
+CL_MUST_USE int vsock_getsockname(int fd, uint32_t *cid, uint32_t *port, struct cl_error *err);
 
 /* The peer's address of a connected fd. */
-int vsock_getpeername(int fd, uint32_t *cid, uint32_t *port, struct cl_error *err);
+CL_MUST_USE int vsock_getpeername(int fd, uint32_t *cid, uint32_t *port, struct cl_error *err);
 
 /* This side's CID: 3 on the parent, the enclave's CID inside an enclave. */
 CL_MUST_USE int vsock_local_cid(uint32_t *cid, struct cl_error *err);

@@ -75,7 +75,7 @@ int vsock_broker_fd(const struct vsock_broker *b);
 /* Does all pending work without blocking. Errors of single requests are
  * answered to the enclave, not returned; a negative return means the broker
  * itself failed (e.g. epoll_wait). */
-int vsock_broker_dispatch(struct vsock_broker *b, struct cl_error *err);
+CL_MUST_USE int vsock_broker_dispatch(struct vsock_broker *b, struct cl_error *err);
 
 /*
  * The heartbeat. Until a heartbeat connection has been accepted, the
@@ -102,7 +102,7 @@ CL_MUST_USE int vsock_broker_wait_heartbeat(struct vsock_broker *b, int timeout_
 
 /* Serves the broker until stop_fd becomes readable (e.g. an eventfd or a
  * pipe; -1: forever). For a monitor that runs the broker in its own thread. */
-int vsock_broker_run(struct vsock_broker *b, int stop_fd, struct cl_error *err);
+CL_MUST_USE int vsock_broker_run(struct vsock_broker *b, int stop_fd, struct cl_error *err);
 
 void vsock_broker_get_stats(const struct vsock_broker *b, struct vsock_broker_stats *st);
 

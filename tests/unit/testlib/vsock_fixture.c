@@ -47,8 +47,7 @@ void tl_become_enclave(const struct vsock_broker *b)
 static void *run_broker(void *arg)
 {
     struct tl_runner *r = arg;
-    struct cl_error err = { 0 };
-    vsock_broker_run(r->b, r->stop[0], &err);
+    r->rc = vsock_broker_run(r->b, r->stop[0], &r->err);
     return NULL;
 }
 
@@ -63,6 +62,8 @@ void tl_runner_stop(struct tl_runner *r)
     close(r->stop[1]);
     pthread_join(r->thread, NULL);
     close(r->stop[0]);
+    if (r->rc != 0)
+        fail_msg("the broker stopped with %d: %s", r->rc, r->err.reason);
 }
 
 int tl_broker_connect(const struct vsock_broker *b)

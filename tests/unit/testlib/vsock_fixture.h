@@ -32,6 +32,8 @@ struct tl_runner {
     struct vsock_broker *b;
     int stop[2];
     pthread_t thread;
+    int rc;                 /* what vsock_broker_run() returned */
+    struct cl_error err;
 };
 void tl_runner_start(struct tl_runner *r);
 void tl_runner_stop(struct tl_runner *r);

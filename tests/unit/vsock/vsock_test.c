@@ -329,9 +329,8 @@ static void test_enclave_both_directions(void **state)
         if (vsock_connect(s, 3, 6300, &e) < 0)
             _exit(12);
         uint32_t lc, lp, pc, pp;
-        vsock_getsockname(s, &lc, &lp, &e);
-        vsock_getpeername(s, &pc, &pp, &e);
-        if (lc != 16 || pc != 3 || pp != 6300)
+        if (vsock_getsockname(s, &lc, &lp, &e) < 0 || vsock_getpeername(s, &pc, &pp, &e) < 0 ||
+            lc != 16 || pc != 3 || pp != 6300)
             _exit(13);
         char msg[64];
         int n = snprintf(msg, sizeof(msg), "port %u", lp);
@@ -347,8 +346,7 @@ static void test_enclave_both_directions(void **state)
         int el = vsock_socket(&e);
         if (vsock_bind_listen(el, VSOCK_CID_ANY, 7000, 4, &e) < 0)
             _exit(16);
-        vsock_getsockname(el, &lc, &lp, &e);
-        if (lc != 16 || lp != 7000)
+        if (vsock_getsockname(el, &lc, &lp, &e) < 0 || lc != 16 || lp != 7000)
             _exit(17);
         /* A CID that is not ours. */
         int bad = vsock_socket(&e);
