@@ -22,7 +22,7 @@
 
 #include "base/fileio.h"
 #include "base/hex.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 #define EXPLAIN_MAX_IDENTITY 16
 

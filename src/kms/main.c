@@ -31,17 +31,17 @@
 #include <cloister/attestation.h>
 #include <cloister/error.h>
 
-#include "api.h"
-#include "audit.h"
+#include "serve/api.h"
+#include "state/audit.h"
 #include "explain_cmd.h"
 #include "base/fileio.h"
-#include "http.h"
-#include "identities.h"
-#include "kmsutil.h"
-#include "policy.h"
-#include "request.h"
-#include "store.h"
-#include "tlsgen.h"
+#include "serve/http.h"
+#include "state/identities.h"
+#include "util/kmsutil.h"
+#include "policy/policy.h"
+#include "call/request.h"
+#include "state/store.h"
+#include "state/tlsgen.h"
 
 #define DEFAULT_REGION "us-east-1"
 #define DEFAULT_CA_ROOT "/var/lib/cloister/attestation-ca/root.pem"

@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "blob.h"
-#include "request.h"
+#include "state/blob.h"
+#include "call/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -14,8 +14,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "kmsutil.h"
-#include "store.h"
+#include "util/kmsutil.h"
+#include "state/store.h"
 
 static uint8_t MK[32] = { 9, 9, 9 };
 

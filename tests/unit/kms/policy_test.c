@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #define ACCT "111122223333"
 #define ROOT "arn:aws:iam::" ACCT ":root"

@@ -20,7 +20,7 @@
 
 #include "attest_ca/attest_issue.h"
 #include "cms/cms.h"
-#include "recipient.h"
+#include "call/recipient.h"
 
 static struct attest_signer *g_signer, *g_other_signer;
 static struct attest_verifier *g_verifier, *g_other_verifier;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "identities.h"
+#include "state/identities.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include <openssl/sha.h>
 
 #include "base/base64.h"
-#include "kmsutil.h"
+#include "util/kmsutil.h"
 
 bool ident_valid_name(const char *name)
 {

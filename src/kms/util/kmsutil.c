@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "kmsutil.h"
+#include "util/kmsutil.h"
 
 #include <stdarg.h>
 #include <stdio.h>

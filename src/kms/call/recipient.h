@@ -21,7 +21,7 @@
 
 #include <cloister/error.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -14,7 +14,7 @@
 
 #include <cloister/error.h>
 
-#include "sigv4.h"
+#include "serve/sigv4.h"
 
 #define HTTP_MAX_HEADERS 64
 

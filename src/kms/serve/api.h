@@ -15,9 +15,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "audit.h"
-#include "http.h"
-#include "store.h"
+#include "state/audit.h"
+#include "serve/http.h"
+#include "state/store.h"
 
 struct attest_verifier;
 

@@ -3,7 +3,7 @@
  * The request pipeline: protocol detection, SigV4 authentication, dispatch,
  * AWS error shapes, the audit line. Operations are in ops.c, STS in sts.c.
  */
-#include "api.h"
+#include "serve/api.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,11 +15,11 @@
 #include <openssl/crypto.h>
 #include <pthread.h>
 
-#include "api_internal.h"
-#include "kmsutil.h"
-#include "sigv4.h"
-#include "sts.h"
-#include "recipient.h"
+#include "call/api_internal.h"
+#include "util/kmsutil.h"
+#include "serve/sigv4.h"
+#include "serve/sts.h"
+#include "call/recipient.h"
 
 #define JSON_CT "application/x-amz-json-1.1"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "sigv4.h"
+#include "serve/sigv4.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -12,7 +12,7 @@
 #include <openssl/sha.h>
 
 #include "base/hex.h"
-#include "kmsutil.h"
+#include "util/kmsutil.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "blob.h"
+#include "state/blob.h"
 
 #include "base/byteorder.h"
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "kmsutil.h"
+#include "util/kmsutil.h"
 
 static int keycmp(const void *a, const void *b)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "sts.h"
+#include "serve/sts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 
 #include <curl/curl.h>
 
-#include "kmsutil.h"
+#include "util/kmsutil.h"
 
 void sts_error(struct sts_answer *a, const char *code, const char *message)
 {

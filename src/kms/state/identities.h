@@ -15,7 +15,7 @@
 
 #include <cloister/error.h>
 
-#include "store.h"
+#include "state/store.h"
 
 /* IAM user/role names: [A-Za-z0-9+=,.@_-]{1,64}. */
 bool ident_valid_name(const char *name);

@@ -10,11 +10,11 @@
 
 #include <jansson.h>
 
-#include "api.h"
-#include "identities.h"
-#include "policy.h"
-#include "request.h"
-#include "store.h"
+#include "serve/api.h"
+#include "state/identities.h"
+#include "policy/policy.h"
+#include "call/request.h"
+#include "state/store.h"
 
 struct recipient;
 

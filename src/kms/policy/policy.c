@@ -5,7 +5,7 @@
  * The semantics implemented, and every validation message, are written down
  * in docs/kms-policy.md.
  */
-#include "policy.h"
+#include "policy/policy.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

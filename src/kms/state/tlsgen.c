@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "tlsgen.h"
+#include "state/tlsgen.h"
 
 #include <errno.h>
 #include <stdbool.h>

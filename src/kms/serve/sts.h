@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http.h"
+#include "serve/http.h"
 
 struct sts_answer {
     bool failed;

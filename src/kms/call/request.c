@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "request.h"
+#include "call/request.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/base64.h"
-#include "kmsutil.h"
+#include "util/kmsutil.h"
 
 int req_fail(struct req_error *e, const char *type, const char *fmt, ...)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "http.h"
+#include "serve/http.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -13,7 +13,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
-#include "kmsutil.h"
+#include "util/kmsutil.h"
 
 struct http_server {
     struct MHD_Daemon *d;

@@ -17,11 +17,11 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "api_internal.h"
+#include "call/api_internal.h"
 #include "base/base64.h"
-#include "blob.h"
-#include "kmsutil.h"
-#include "recipient.h"
+#include "state/blob.h"
+#include "util/kmsutil.h"
+#include "call/recipient.h"
 
 #define PLAINTEXT_MAX 4096
 #define CIPHERTEXT_MAX 6144

@@ -5,7 +5,7 @@
  * mode ... transactions are durable across power loss"), so every committed
  * write is fsync'd before the call returns.
  */
-#include "store.h"
+#include "state/store.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -15,8 +15,8 @@
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
-#include "blob.h"
-#include "kmsutil.h"
+#include "state/blob.h"
+#include "util/kmsutil.h"
 
 #define POOL_MAX 32
 

@@ -4,7 +4,7 @@
  * include/cloister/attestation.h, the RSA key, condition keys (§2.1), the
  * audit object and CiphertextForRecipient (src/lib/cms.h).
  */
-#include "recipient.h"
+#include "call/recipient.h"
 
 #include <pthread.h>
 #include <stdio.h>
