@@ -31,7 +31,8 @@
 #include <cloister/attestation.h>
 #include <cloister/error.h>
 
-#include "serve/api.h"
+#include "call/call.h"
+#include "serve/dispatch.h"
 #include "state/audit.h"
 #include "explain_cmd.h"
 #include "base/fileio.h"
@@ -458,7 +459,7 @@ static int cmd_serve(int argc, char **argv)
     struct http_opts ho = {
         .host = host, .port = port, .tls = !o.http, .cert_pem = (char *)cert, .key_pem = (char *)key,
         .threads = o.threads > 0 ? (unsigned)o.threads : 0, .max_body = REQ_MAX_BODY,
-        .handler = kms_api_handle, .arg = &svc,
+        .handler = kms_handle, .arg = &svc,
     };
     if (http_start(&ho, &srv, &err) < 0) {
         fail("cannot start the server", &err);

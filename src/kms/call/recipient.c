@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The Recipient parameter (research/kms.md §1): verification through
- * include/cloister/attestation.h, the RSA key, condition keys (§2.1), the
- * audit object and CiphertextForRecipient (src/lib/cms.h).
+ * The Recipient parameter (recipient.h): its members, verification through
+ * include/cloister/attestation.h, the RSA key, the audit object and
+ * CiphertextForRecipient (cms/cms.h). docs/kms-policy.md, "Recipient".
  */
 #include "call/recipient.h"
 
@@ -17,8 +17,10 @@
 
 #include <cloister/attestation.h>
 
-#include "cms/cms.h"
 #include "base/hex.h"
+#include "call/context.h"
+#include "call/request.h"
+#include "cms/cms.h"
 
 #define PCR_HEX_MAX (2 * 64 + 1) /* PCRs are 32, 48 or 64 bytes */
 
@@ -42,9 +44,10 @@ void recipient_free(struct recipient *r)
 
 const char *recipient_error_type(int code)
 {
-    /* Research §1.6 leaves KMS's exact type for a refused document
-     * unconfirmed; we answer ValidationException (the request parameter is
-     * invalid) for every refusal, KMSInternalException for our own failures. */
+    /* AWS does not publish the type it answers a refused document with
+     * (docs/kms-policy.md, "Known differences from AWS"): ValidationException
+     * (the request parameter is invalid) for every refusal,
+     * KMSInternalException for our own failures. */
     return code == CL_ENOMEM ? "KMSInternalException" : "ValidationException";
 }
 
@@ -94,29 +97,34 @@ static void pubkey_cache_put(const uint8_t digest[32], EVP_PKEY *k)
     EVP_PKEY_free(old);
 }
 
-/* AWS's model-validation message shape (research §3.2). */
+/* AWS's model-validation message shape (docs/kms.md, "Request decoding"). */
 #define VALIDATION1 "1 validation error detected: "
 
-int recipient_verify(const uint8_t *doc, size_t doc_len, const char *key_encryption_algorithm,
-                     const struct recipient_opts *o, struct recipient **out,
-                     struct cl_error *err)
+/* The document's fields the server uses: module id and PCRs in hex. */
+static int read_fields(struct recipient *r, struct cl_error *err)
+{
+    r->module_id = strdup(attest_doc_module_id(r->doc));
+    if (!r->module_id)
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    r->pcr_mask = attest_doc_pcr_mask(r->doc);
+    for (unsigned i = 0; i < ATTEST_MAX_PCRS; i++) {
+        size_t len = 0;
+        const uint8_t *v = attest_doc_pcr(r->doc, i, &len);
+        if (!v || len == 0 || len > 64) {
+            r->pcr_mask &= ~(1u << i);
+            continue;
+        }
+        hex_encode(r->pcr_hex[i], v, len);
+    }
+    return 0;
+}
+
+int recipient_verify(const uint8_t *doc, size_t doc_len, const struct recipient_opts *o,
+                     struct recipient **out, struct cl_error *err)
 {
     int rc = 0;
     struct recipient *r = NULL;
     *out = NULL;
-
-    /* botocore RecipientInfo: KeyEncryptionAlgorithm enum [RSAES_OAEP_SHA_256];
-     * AttestationDocument blob 1..262144 bytes. */
-    if (key_encryption_algorithm && strcmp(key_encryption_algorithm, "RSAES_OAEP_SHA_256") != 0)
-        return cl_fail(err, CL_EINVAL,
-                       VALIDATION1 "Value '%.64s' at 'recipient.keyEncryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_OAEP_SHA_256]",
-                       key_encryption_algorithm);
-    if (!doc || doc_len == 0)
-        return cl_fail(err, CL_EINVAL,
-                       VALIDATION1 "Value at 'recipient.attestationDocument' failed to satisfy constraint: Member must have length greater than or equal to 1");
-    if (doc_len > RECIPIENT_DOC_MAX_BYTES)
-        return cl_fail(err, CL_EINVAL,
-                       VALIDATION1 "Value at 'recipient.attestationDocument' failed to satisfy constraint: Member must have length less than or equal to 262144");
     if (!o || !o->verifier)
         return cl_fail(err, CL_EINVAL, "Recipient verification has no trust roots.");
 
@@ -124,9 +132,9 @@ int recipient_verify(const uint8_t *doc, size_t doc_len, const char *key_encrypt
     if (!r)
         return cl_fail(err, CL_ENOMEM, "out of memory");
 
-    /* Always verified, whatever the key policy says (research §1.6: the KMS
-     * guide says KMS always verifies). Debug documents are not refused:
-     * key policies decide (require_production stays false). */
+    /* Always verified, whatever the key policy says (AWS's developer guide
+     * says KMS always verifies). Debug documents are not refused: key
+     * policies decide (require_production stays false). */
     uint32_t max_age = o->max_age_s ? o->max_age_s : 300;
     struct attest_verify_opts vo = {.at = o->at, .max_age = max_age};
     struct cl_error verr = {0};
@@ -168,8 +176,8 @@ int recipient_verify(const uint8_t *doc, size_t doc_len, const char *key_encrypt
         goto out;
     }
 
-    /* The public key: DER SubjectPublicKeyInfo of an RSA key (research §1.2;
-     * the SDK makes RSA-2048, its enum offers 3072/4096). */
+    /* The public key: DER SubjectPublicKeyInfo of an RSA key (the SDK makes
+     * RSA-2048; docs/kms-policy.md, "Recipient"). */
     size_t pk_len = 0;
     const uint8_t *pk = attest_doc_public_key(r->doc, &pk_len);
     if (!pk || pk_len == 0) {
@@ -202,26 +210,32 @@ int recipient_verify(const uint8_t *doc, size_t doc_len, const char *key_encrypt
         pubkey_cache_put(digest, r->pub);
     }
 
-    r->module_id = strdup(attest_doc_module_id(r->doc));
-    if (!r->module_id) {
-        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+    rc = read_fields(r, err);
+    if (rc < 0)
         goto out;
-    }
-    r->pcr_mask = attest_doc_pcr_mask(r->doc);
-    for (unsigned i = 0; i < ATTEST_MAX_PCRS; i++) {
-        size_t len = 0;
-        const uint8_t *v = attest_doc_pcr(r->doc, i, &len);
-        if (!v || len == 0 || len > 64) {
-            r->pcr_mask &= ~(1u << i);
-            continue;
-        }
-        hex_encode(r->pcr_hex[i], v, len);
-    }
     *out = r;
     r = NULL;
 out:
     recipient_free(r);
     return rc;
+}
+
+int recipient_parse_unverified(const uint8_t *doc, size_t doc_len, struct recipient **out,
+                               struct cl_error *err)
+{
+    *out = NULL;
+    struct recipient *r = calloc(1, sizeof(*r));
+    if (!r)
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    int rc = attest_doc_parse_unverified(doc, doc_len, &r->doc, err);
+    if (rc == 0)
+        rc = read_fields(r, err);
+    if (rc < 0) {
+        recipient_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
 }
 
 const char *recipient_module_id(const struct recipient *r)
@@ -251,26 +265,6 @@ int recipient_rsa_bits(const struct recipient *r)
     return EVP_PKEY_get_bits(r->pub);
 }
 
-int recipient_add_context(const struct recipient *r, struct policy_context *ctx,
-                          struct cl_error *err)
-{
-    /* research §2.1: ImageSha384 corresponds to PCR0; values lowercase hex. */
-    int rc;
-    const char *pcr0 = recipient_pcr_hex(r, 0);
-    if (pcr0 && (rc = policy_context_add(ctx, "kms:RecipientAttestation:ImageSha384", pcr0, err)) < 0)
-        return rc;
-    for (unsigned i = 0; i < ATTEST_MAX_PCRS; i++) {
-        const char *h = recipient_pcr_hex(r, i);
-        if (!h)
-            continue;
-        char key[48];
-        snprintf(key, sizeof(key), "kms:RecipientAttestation:PCR%u", i);
-        if ((rc = policy_context_add(ctx, key, h, err)) < 0)
-            return rc;
-    }
-    return 0;
-}
-
 json_t *recipient_audit_json(const struct recipient *r)
 {
     json_t *pcrs = json_object();
@@ -298,4 +292,41 @@ int recipient_wrap(const struct recipient *r, const uint8_t *plaintext, size_t l
     size_t spki_len = 0;
     const uint8_t *spki = attest_doc_public_key(r->doc, &spki_len);
     return cms_envelope_encrypt_spki(r->pub, spki, spki_len, plaintext, len, out, out_len, err);
+}
+
+int recipient_read(struct call *c)
+{
+    const json_t *m = json_object_get(c->in, "Recipient");
+    if (!m || json_is_null(m))
+        return 0;
+    if (!json_is_object(m))
+        return call_fail(c, "SerializationException",
+                         "Unexpected value type for 'Recipient': expected a structure");
+    static const char *const KEY_ENCRYPTION_ALGORITHMS[] = { "RSAES_OAEP_SHA_256", NULL };
+    const char *alg;
+    uint8_t *doc = NULL;
+    size_t doc_len = 0;
+    if (req_enum(m, "KeyEncryptionAlgorithm", false, KEY_ENCRYPTION_ALGORITHMS, &alg, &c->err) < 0 ||
+        req_blob(m, "AttestationDocument", false, 1, RECIPIENT_DOC_MAX_BYTES, &doc, &doc_len,
+                 &c->err) < 0)
+        return -1;
+    struct recipient_opts o = { .verifier = c->s->verifier,
+                                .max_age_s = c->s->attestation_max_age };
+    struct cl_error err = {0};
+    int rc;
+    if (!doc)
+        rc = cl_fail(&err, CL_EINVAL,
+                     VALIDATION1 "Value at 'recipient.attestationDocument' failed to satisfy "
+                                 "constraint: Member must have length greater than or equal to 1");
+    else
+        rc = recipient_verify(doc, doc_len, &o, &c->recipient, &err);
+    free(doc);
+    if (rc < 0) {
+        json_object_set_new(c->audit, "recipientError", json_string(err.reason));
+        return call_fail(c, recipient_error_type(rc), "%s", err.reason);
+    }
+    json_t *aj = recipient_audit_json(c->recipient);
+    if (aj)
+        json_object_set_new(c->audit, "recipient", aj);
+    return call_context_recipient(c, c->recipient);
 }

@@ -1,33 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Recipient parameter of Decrypt, GenerateDataKey, GenerateDataKeyPair
- * and GenerateRandom (research/kms.md §1): verify the attestation document
- * (through include/cloister/attestation.h), require its RSA public key,
- * expose its measurements as condition keys, wrap a plaintext into
- * CiphertextForRecipient. Owner: KMS-POLICY.
+ * and GenerateRandom, checked in one place: recipient_read() reads its
+ * members, verifies the attestation document (include/cloister/
+ * attestation.h), requires its RSA public key, writes the audit object and
+ * the kms:RecipientAttestation:* condition keys; recipient_wrap() makes
+ * CiphertextForRecipient. docs/kms-policy.md, "Recipient", says what is
+ * checked and where each rule comes from.
  *
  * Debug-mode documents (all-zero PCRs) are NOT refused here: key policies
- * decide, as in AWS (research §1.6).
+ * decide, as in AWS.
  */
-#ifndef CLOISTER_KMS_RECIPIENT_H
-#define CLOISTER_KMS_RECIPIENT_H
+#ifndef CLOISTER_KMS_CALL_RECIPIENT_H
+#define CLOISTER_KMS_CALL_RECIPIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include <cloister/error.h>
 
-#include "policy/policy.h"
+#include "call/call.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* AttestationDocument is 1..262144 bytes (botocore RecipientInfo). */
+/* AttestationDocument is 1..262144 bytes (botocore's RecipientInfo). */
 #define RECIPIENT_DOC_MAX_BYTES 262144
 
 struct attest_verifier; /* include/cloister/attestation.h */
@@ -43,18 +40,30 @@ struct recipient_opts {
 struct recipient; /* a verified Recipient; owns its memory */
 
 /*
- * Verifies a Recipient. key_encryption_algorithm may be NULL (absent) or
- * must be "RSAES_OAEP_SHA_256"; doc must be 1..262144 bytes.
- * On failure returns a negative code and puts AWS's message in err->reason;
- * recipient_error_type(code) gives the exception type to answer with:
- *  - CL_EINVAL  -> "ValidationException" (missing/oversized document, bad
- *                  KeyEncryptionAlgorithm: "1 validation error detected: ...")
- *  - any other  -> "InvalidRequestException"-style refusal of the document,
- *                  see recipient_error_type() and docs/kms-policy.md.
+ * THE Recipient path of a request: c->in's "Recipient" member, if present
+ * and not null: KeyEncryptionAlgorithm absent or RSAES_OAEP_SHA_256,
+ * AttestationDocument 1..RECIPIENT_DOC_MAX_BYTES bytes of base64, the
+ * document verified with the service's roots and maximum age. On success
+ * c->recipient holds it, the audit line has its "recipient" object and the
+ * context its condition keys; on a refusal the audit line has
+ * "recipientError". 0, or -1 with the error recorded in the call.
  */
-int recipient_verify(const uint8_t *doc, size_t doc_len, const char *key_encryption_algorithm,
-                     const struct recipient_opts *o, struct recipient **out,
-                     struct cl_error *err);
+CL_MUST_USE int recipient_read(struct call *c);
+
+/*
+ * Verifies an attestation document for use as a Recipient: signature,
+ * chain to o's roots, age, an RSA public key of 2048 to 4096 bits. On
+ * failure returns a negative code with AWS-style text in err->reason;
+ * recipient_error_type(code) gives the exception type to answer with.
+ */
+CL_MUST_USE int recipient_verify(const uint8_t *doc, size_t doc_len,
+                                 const struct recipient_opts *o, struct recipient **out,
+                                 struct cl_error *err);
+
+/* The fields of a document WITHOUT verifying anything (a what-if tool's:
+ * `cloister-kms explain --attestation-doc`); it cannot be wrapped to. */
+CL_MUST_USE int recipient_parse_unverified(const uint8_t *doc, size_t doc_len,
+                                           struct recipient **out, struct cl_error *err);
 void recipient_free(struct recipient *r);
 
 /* AWS exception type for an error code of recipient_verify(). Never NULL. */
@@ -63,35 +72,23 @@ const char *recipient_error_type(int code);
 /* Accessors (owned by r). */
 const char *recipient_module_id(const struct recipient *r);
 uint64_t recipient_timestamp_ms(const struct recipient *r);
-/* PCR i (0..31) as 96 lowercase hex digits, or NULL if the document lacks it. */
+/* PCR i (0..31) as lowercase hex, or NULL if the document lacks it. */
 const char *recipient_pcr_hex(const struct recipient *r, unsigned i);
 /* true when every PCR present is all zeros (a debug-mode enclave). */
 bool recipient_is_debug(const struct recipient *r);
 int recipient_rsa_bits(const struct recipient *r);
 
 /*
- * Adds kms:RecipientAttestation:ImageSha384 (= PCR0) and
- * kms:RecipientAttestation:PCR<n> for every PCR of the document, lowercase
- * hex (research §2.1), to ctx.
- */
-int recipient_add_context(const struct recipient *r, struct policy_context *ctx,
-                          struct cl_error *err);
-
-/*
  * The audit-log object of an attested request (CloudTrail's
  * additionalEventData.recipient in spirit): {"attestationDocumentModuleId",
  * "attestationDocumentEnclaveImageDigest" (PCR0), "pcrs": {"0": hex, ...},
- * "debug": bool}. New reference; NULL on ENOMEM.
+ * "debug": bool, "timestampMs"}. New reference; NULL on ENOMEM.
  */
 json_t *recipient_audit_json(const struct recipient *r);
 
 /* CiphertextForRecipient: plaintext wrapped in CMS to the document's RSA
- * key (cms.h). *out malloc'd, caller frees. */
-int recipient_wrap(const struct recipient *r, const uint8_t *plaintext, size_t len,
-                   uint8_t **out, size_t *out_len, struct cl_error *err);
-
-#ifdef __cplusplus
-}
-#endif
+ * key (cms/cms.h). *out malloc'd, caller frees. */
+CL_MUST_USE int recipient_wrap(const struct recipient *r, const uint8_t *plaintext, size_t len,
+                               uint8_t **out, size_t *out_len, struct cl_error *err);
 
 #endif

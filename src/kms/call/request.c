@@ -1,24 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The typed accessors of a KMS JSON request body (request.h). */
 #include "call/request.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/base64.h"
-#include "util/kmsutil.h"
-
-int req_fail(struct req_error *e, const char *type, const char *fmt, ...)
-{
-    snprintf(e->type, sizeof(e->type), "%s", type);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof(e->message), fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* "KeyId" -> "keyId", as AWS names fields in validation messages. */
 static void field_name(const char *member, char out[64])
@@ -27,43 +16,43 @@ static void field_name(const char *member, char out[64])
     out[0] = (char)tolower((unsigned char)out[0]);
 }
 
-static int fail_null(struct req_error *e, const char *member)
+static int fail_null(struct kms_error *e, const char *member)
 {
     char f[64];
     field_name(member, f);
-    return req_fail(e, "ValidationException",
+    return kms_fail(e, "ValidationException",
                     "1 validation error detected: Value null at '%s' failed to satisfy constraint: "
                     "Member must not be null",
                     f);
 }
 
-static int fail_type(struct req_error *e, const char *member, const char *expected)
+static int fail_type(struct kms_error *e, const char *member, const char *expected)
 {
-    return req_fail(e, "SerializationException", "Unexpected value type for '%s': expected %s",
+    return kms_fail(e, "SerializationException", "Unexpected value type for '%s': expected %s",
                     member, expected);
 }
 
-static int fail_len(struct req_error *e, const char *member, const char *shown, bool too_short,
+static int fail_len(struct kms_error *e, const char *member, const char *shown, bool too_short,
                     size_t bound)
 {
     char f[64];
     field_name(member, f);
-    return req_fail(e, "ValidationException",
+    return kms_fail(e, "ValidationException",
                     "1 validation error detected: Value %s%s%sat '%s' failed to satisfy constraint: "
                     "Member must have length %s than or equal to %zu",
                     shown ? "'" : "", shown ? shown : "", shown ? "' " : "", f,
                     too_short ? "greater" : "less", bound);
 }
 
-int req_parse(const uint8_t *body, size_t len, json_t **out, struct req_error *e)
+int req_parse(const uint8_t *body, size_t len, json_t **out, struct kms_error *e)
 {
     *out = NULL;
     if (len == 0) {
         *out = json_object();
-        return *out ? 0 : req_fail(e, "KMSInternalException", "out of memory");
+        return *out ? 0 : kms_fail(e, "KMSInternalException", "out of memory");
     }
     if (len > REQ_MAX_BODY)
-        return req_fail(e, "ValidationException", "Request body of %zu bytes is too large", len);
+        return kms_fail(e, "ValidationException", "Request body of %zu bytes is too large", len);
     json_error_t je;
     json_t *j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
@@ -73,12 +62,12 @@ int req_parse(const uint8_t *body, size_t len, json_t **out, struct req_error *e
         char *near = strstr(je.text, " near ");
         if (near)
             *near = 0;
-        return req_fail(e, "SerializationException", "Could not parse the request body: %s (at byte %d)",
+        return kms_fail(e, "SerializationException", "Could not parse the request body: %s (at byte %d)",
                         je.text, je.position);
     }
     if (!json_is_object(j)) {
         json_decref(j);
-        return req_fail(e, "SerializationException", "Start of structure or map expected");
+        return kms_fail(e, "SerializationException", "Start of structure or map expected");
     }
     *out = j;
     return 0;
@@ -91,7 +80,7 @@ static const json_t *member_of(const json_t *in, const char *member)
 }
 
 int req_string(const json_t *in, const char *member, bool required, size_t min, size_t max,
-               const char **out, struct req_error *e)
+               const char **out, struct kms_error *e)
 {
     *out = NULL;
     const json_t *v = member_of(in, member);
@@ -102,7 +91,7 @@ int req_string(const json_t *in, const char *member, bool required, size_t min, 
     size_t n = json_string_length(v);
     const char *s = json_string_value(v);
     if (strlen(s) != n)
-        return req_fail(e, "ValidationException", "Value at '%s' contains a NUL character", member);
+        return kms_fail(e, "ValidationException", "Value at '%s' contains a NUL character", member);
     char shown[80];
     snprintf(shown, sizeof(shown), "%s", s);
     if (n < min)
@@ -114,7 +103,7 @@ int req_string(const json_t *in, const char *member, bool required, size_t min, 
 }
 
 int req_enum(const json_t *in, const char *member, bool required, const char *const *values,
-             const char **out, struct req_error *e)
+             const char **out, struct kms_error *e)
 {
     const char *s;
     if (req_string(in, member, required, 0, 256, &s, e) < 0)
@@ -133,14 +122,14 @@ int req_enum(const json_t *in, const char *member, bool required, const char *co
     char f[64];
     field_name(member, f);
     *out = NULL;
-    return req_fail(e, "ValidationException",
+    return kms_fail(e, "ValidationException",
                     "1 validation error detected: Value '%.64s' at '%s' failed to satisfy "
                     "constraint: Member must satisfy enum value set: [%s]",
                     s, f, set);
 }
 
 int req_blob(const json_t *in, const char *member, bool required, size_t min, size_t max,
-             uint8_t **out, size_t *len, struct req_error *e)
+             uint8_t **out, size_t *len, struct kms_error *e)
 {
     *out = NULL;
     *len = 0;
@@ -154,7 +143,7 @@ int req_blob(const json_t *in, const char *member, bool required, size_t min, si
     if (rc == CL_ELIMIT)
         return fail_len(e, member, NULL, false, max);
     if (rc < 0)
-        return req_fail(e, "SerializationException", "Value of '%s' is not valid base64: %s",
+        return kms_fail(e, "SerializationException", "Value of '%s' is not valid base64: %s",
                         member, err.reason);
     if (*len < min) {
         free(*out);
@@ -165,7 +154,7 @@ int req_blob(const json_t *in, const char *member, bool required, size_t min, si
 }
 
 int req_int(const json_t *in, const char *member, bool required, long long min, long long max,
-            long long *out, bool *present, struct req_error *e)
+            long long *out, bool *present, struct kms_error *e)
 {
     *out = 0;
     if (present)
@@ -179,12 +168,12 @@ int req_int(const json_t *in, const char *member, bool required, long long min, 
     char f[64];
     field_name(member, f);
     if (x < min)
-        return req_fail(e, "ValidationException",
+        return kms_fail(e, "ValidationException",
                         "1 validation error detected: Value '%lld' at '%s' failed to satisfy "
                         "constraint: Member must have value greater than or equal to %lld",
                         x, f, min);
     if (x > max)
-        return req_fail(e, "ValidationException",
+        return kms_fail(e, "ValidationException",
                         "1 validation error detected: Value '%lld' at '%s' failed to satisfy "
                         "constraint: Member must have value less than or equal to %lld",
                         x, f, max);
@@ -194,7 +183,7 @@ int req_int(const json_t *in, const char *member, bool required, long long min, 
     return 0;
 }
 
-int req_bool(const json_t *in, const char *member, bool *out, struct req_error *e)
+int req_bool(const json_t *in, const char *member, bool *out, struct kms_error *e)
 {
     *out = false;
     const json_t *v = member_of(in, member);
@@ -206,7 +195,7 @@ int req_bool(const json_t *in, const char *member, bool *out, struct req_error *
     return 0;
 }
 
-int req_context(const json_t *in, const char *member, const json_t **out, struct req_error *e)
+int req_context(const json_t *in, const char *member, const json_t **out, struct kms_error *e)
 {
     *out = NULL;
     const json_t *v = member_of(in, member);
@@ -222,19 +211,19 @@ int req_context(const json_t *in, const char *member, const json_t **out, struct
         if (!json_is_string(x))
             return fail_type(e, member, "a map of strings");
         if (strlen(json_string_value(x)) != json_string_length(x))
-            return req_fail(e, "ValidationException", "Encryption context contains a NUL character");
+            return kms_fail(e, "ValidationException", "Encryption context contains a NUL character");
         total += strlen(k) + json_string_length(x);
     }
     /* AWS bounds the whole encryption context (keys and values) at 8192 bytes */
     if (total > 8192)
-        return req_fail(e, "ValidationException",
+        return kms_fail(e, "ValidationException",
                         "Encryption context of %zu bytes exceeds the maximum of 8192", total);
     *out = v;
     return 0;
 }
 
 int req_tags(const json_t *in, const char *member, bool required, size_t max_count,
-             const json_t **out, struct req_error *e)
+             const json_t **out, struct kms_error *e)
 {
     *out = NULL;
     const json_t *v = member_of(in, member);
@@ -243,7 +232,7 @@ int req_tags(const json_t *in, const char *member, bool required, size_t max_cou
     if (!json_is_array(v))
         return fail_type(e, member, "a list of tags");
     if (json_array_size(v) > max_count)
-        return req_fail(e, "TagException", "Too many tags: %zu (at most %zu)", json_array_size(v),
+        return kms_fail(e, "TagException", "Too many tags: %zu (at most %zu)", json_array_size(v),
                         max_count);
     size_t i;
     json_t *t;
@@ -256,14 +245,14 @@ int req_tags(const json_t *in, const char *member, bool required, size_t max_cou
             req_string(t, "TagValue", true, 0, 256, &value, e) < 0)
             return -1;
         if (strncmp(key, "aws:", 4) == 0)
-            return req_fail(e, "TagException", "Tags beginning with aws: are reserved");
+            return kms_fail(e, "TagException", "Tags beginning with aws: are reserved");
     }
     *out = v;
     return 0;
 }
 
 int req_string_list(const json_t *in, const char *member, bool required, size_t min, size_t max,
-                    const json_t **out, struct req_error *e)
+                    const json_t **out, struct kms_error *e)
 {
     *out = NULL;
     const json_t *v = member_of(in, member);

@@ -30,30 +30,14 @@
 
 #include <cloister/error.h>
 
+#include "policy/context.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Key policies are at most 32 KB (research §2.4). */
 #define POLICY_MAX_BYTES 32768
-
-/* ------------------------------------------------------------------------ */
-/* Condition context: condition key -> list of string values.               */
-
-/* Keys compare case-insensitively (IAM condition keys are case-insensitive;
- * so is the <key> part of kms:EncryptionContext:<key>). */
-struct policy_context;
-
-int policy_context_new(struct policy_context **out, struct cl_error *err);
-void policy_context_free(struct policy_context *c);
-/* Appends value to key's list (creating the key). Both are copied. A key
- * added several times is multi-valued (kms:EncryptionContextKeys). */
-int policy_context_add(struct policy_context *c, const char *key, const char *value,
-                       struct cl_error *err);
-/* Values of key, or NULL when the key is absent (then *n = 0). The array is
- * owned by c and valid until the next add or free. */
-const char *const *policy_context_get(const struct policy_context *c, const char *key,
-                                      size_t *n);
 
 /* ------------------------------------------------------------------------ */
 /* Policies.                                                                 */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* STS GetCallerIdentity: the form body and the XML answer (sts.h). */
 #include "serve/sts.h"
 
 #include <stdio.h>
@@ -8,20 +9,6 @@
 #include <curl/curl.h>
 
 #include "util/kmsutil.h"
-
-void sts_error(struct sts_answer *a, const char *code, const char *message)
-{
-    if (a->failed)
-        return;
-    a->failed = true;
-    snprintf(a->code, sizeof(a->code), "%s", code);
-    snprintf(a->message, sizeof(a->message), "%s", message);
-    /* STS answers authentication failures with 403, the rest with 400 */
-    a->status = (!strcmp(code, "InvalidClientTokenId") || !strcmp(code, "SignatureDoesNotMatch") ||
-                 !strcmp(code, "MissingAuthenticationToken") || !strcmp(code, "AccessDenied"))
-                    ? 403
-                    : (!strcmp(code, "InternalFailure") ? 500 : 400);
-}
 
 /* Decodes one x-www-form-urlencoded component ('+' is a space). malloc'd. */
 static char *form_decode(const char *s, size_t n)
@@ -42,7 +29,7 @@ static char *form_decode(const char *s, size_t n)
     return r;
 }
 
-int sts_action(const uint8_t *body, size_t len, struct sts_answer *a)
+int sts_action(const uint8_t *body, size_t len, struct kms_error *e)
 {
     const char *s = (const char *)body;
     char *action = NULL, *version = NULL;
@@ -57,12 +44,13 @@ int sts_action(const uint8_t *body, size_t len, struct sts_answer *a)
         char *k = form_decode(s + i, kn);
         char *v = eq ? form_decode(eq + 1, (size_t)(s + j - eq - 1)) : strdup("");
         if (!k || !v) {
-            sts_error(a, "MalformedInput", "The request body is not valid form data");
+            kms_fail_sts(e, "MalformedInput", "MalformedInput",
+                         "The request body is not valid form data");
             rc = -1;
         } else if (!strcmp(k, "Action") || !strcmp(k, "Version")) {
             char **slot = !strcmp(k, "Action") ? &action : &version;
             if (*slot) {
-                sts_error(a, "MalformedInput", "Duplicate parameter");
+                kms_fail_sts(e, "MalformedInput", "MalformedInput", "Duplicate parameter");
                 rc = -1;
             } else {
                 *slot = v;
@@ -74,34 +62,23 @@ int sts_action(const uint8_t *body, size_t len, struct sts_answer *a)
         i = j + 1;
     }
     if (rc == 0 && !action) {
-        sts_error(a, "MissingAction", "Missing Action");
+        kms_fail_sts(e, "MissingAction", "MissingAction", "Missing Action");
         rc = -1;
     }
     if (rc == 0 && strcmp(action, "GetCallerIdentity") != 0) {
-        char m[300];
-        snprintf(m, sizeof(m), "Could not find operation %.128s for version %.32s", action,
-                 version ? version : "2011-06-15");
-        sts_error(a, "InvalidAction", m);
+        kms_fail_sts(e, "InvalidAction", "InvalidAction",
+                     "Could not find operation %.128s for version %.32s", action,
+                     version ? version : "2011-06-15");
         rc = -1;
     }
     if (rc == 0 && version && strcmp(version, "2011-06-15") != 0) {
-        char m[300];
-        snprintf(m, sizeof(m), "Could not find operation %.128s for version %.32s", action, version);
-        sts_error(a, "InvalidAction", m);
+        kms_fail_sts(e, "InvalidAction", "InvalidAction",
+                     "Could not find operation %.128s for version %.32s", action, version);
         rc = -1;
     }
     free(action);
     free(version);
     return rc;
-}
-
-void sts_get_caller_identity(struct sts_answer *a, const char *arn, const char *user_id,
-                             const char *account)
-{
-    snprintf(a->arn, sizeof(a->arn), "%s", arn);
-    snprintf(a->user_id, sizeof(a->user_id), "%s", user_id);
-    snprintf(a->account, sizeof(a->account), "%s", account);
-    a->status = 200;
 }
 
 static void add_escaped(struct ku_buf *b, const char *s)
@@ -118,34 +95,39 @@ static void add_escaped(struct ku_buf *b, const char *s)
     }
 }
 
-void sts_render(const struct sts_answer *a, const char *request_id, struct http_response *resp)
+void sts_render(const struct kms_error *e, const struct ident_caller *caller,
+                const char *request_id, struct http_response *resp)
 {
     struct ku_buf b = {0};
-    if (a->failed) {
+    int status = 200;
+    if (!caller) {
+        const char *code = e->sts_code[0] ? e->sts_code : e->type;
+        status = kms_error_sts_status(code);
         ku_buf_adds(&b, "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
                         "  <Error>\n    <Type>");
-        ku_buf_adds(&b, a->status >= 500 ? "Receiver" : "Sender");
+        ku_buf_adds(&b, status >= 500 ? "Receiver" : "Sender");
         ku_buf_adds(&b, "</Type>\n    <Code>");
-        add_escaped(&b, a->code);
+        add_escaped(&b, code);
         ku_buf_adds(&b, "</Code>\n    <Message>");
-        add_escaped(&b, a->message);
+        add_escaped(&b, e->message);
         ku_buf_adds(&b, "</Message>\n  </Error>\n  <RequestId>");
         ku_buf_adds(&b, request_id);
         ku_buf_adds(&b, "</RequestId>\n</ErrorResponse>\n");
     } else {
-        ku_buf_adds(&b, "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
-                        "  <GetCallerIdentityResult>\n    <Arn>");
-        add_escaped(&b, a->arn);
+        ku_buf_adds(&b,
+                    "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
+                    "  <GetCallerIdentityResult>\n    <Arn>");
+        add_escaped(&b, caller->arn);
         ku_buf_adds(&b, "</Arn>\n    <UserId>");
-        add_escaped(&b, a->user_id);
+        add_escaped(&b, caller->user_id);
         ku_buf_adds(&b, "</UserId>\n    <Account>");
-        add_escaped(&b, a->account);
+        add_escaped(&b, caller->account);
         ku_buf_adds(&b, "</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n"
                         "    <RequestId>");
         ku_buf_adds(&b, request_id);
         ku_buf_adds(&b, "</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n");
     }
-    resp->status = a->failed ? a->status : 200;
+    resp->status = status;
     resp->content_type = "text/xml";
     if (b.oom) {
         ku_buf_free(&b);

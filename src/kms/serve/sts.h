@@ -12,33 +12,27 @@
  *
  * and errors as <ErrorResponse><Error><Type>Sender</Type><Code/><Message/></Error><RequestId/></ErrorResponse>.
  */
-#ifndef CLOISTER_KMS_STS_H
-#define CLOISTER_KMS_STS_H
+#ifndef CLOISTER_KMS_SERVE_STS_H
+#define CLOISTER_KMS_SERVE_STS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cloister/error.h>
+
+#include "call/kms_error.h"
 #include "serve/http.h"
+#include "state/identities.h"
 
-struct sts_answer {
-    bool failed;
-    int status;
-    char code[64];
-    char message[700];
-    char arn[320];
-    char user_id[160];
-    char account[16];
-};
+/* Reads the form body: the action must be GetCallerIdentity (Version, if
+ * given, 2011-06-15). On failure records the refusal in e, in STS's words
+ * (MalformedInput, MissingAction, InvalidAction), and returns -1. */
+CL_MUST_USE int sts_action(const uint8_t *body, size_t len, struct kms_error *e);
 
-/* Parses the form body; the action must be GetCallerIdentity (Version, if
- * given, 2011-06-15). On failure fills a's error and returns -1. */
-int sts_action(const uint8_t *body, size_t len, struct sts_answer *a);
-/* Records an error (code as STS spells it: InvalidClientTokenId, ...). */
-void sts_error(struct sts_answer *a, const char *code, const char *message);
-void sts_get_caller_identity(struct sts_answer *a, const char *arn, const char *user_id,
-                             const char *account);
-/* Writes the XML answer into resp (body malloc'd). */
-void sts_render(const struct sts_answer *a, const char *request_id, struct http_response *resp);
+/* Writes STS's XML answer into resp (body malloc'd): the identity of the
+ * authenticated caller, or with caller NULL e's error (status by STS's
+ * code). */
+void sts_render(const struct kms_error *e, const struct ident_caller *caller,
+                const char *request_id, struct http_response *resp);
 
 #endif
