@@ -58,7 +58,7 @@ const struct policy_context *call_context(struct call *c)
 int call_context_key(struct call *c, const struct store_key *k)
 {
     if (add(c, "kms:KeySpec", k->key_spec) < 0 ||
-        add(c, "kms:KeyUsage", k->key_usage) < 0 ||
+        add(c, "kms:KeyUsage", key_usage_name(k->usage)) < 0 ||
         add(c, "kms:KeyOrigin", k->origin) < 0)
         return -1;
     return 0;

@@ -94,7 +94,7 @@ int op_update_alias(struct call *c)
         rc = load_key(c, "TargetKeyId", IDS_KEY_ONLY, &k);
     if (rc == 0)
         rc = require_not_pending(c, &k);
-    if (rc == 0 && strcmp(old.key_usage, k.key_usage) != 0)
+    if (rc == 0 && old.usage != k.usage)
         rc = call_fail(c, "ValidationException",
                        "The new target key must have the same key usage as the current one.");
     /* AWS wants kms:UpdateAlias on both the current and the new target */

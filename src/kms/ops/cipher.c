@@ -147,7 +147,7 @@ static int decrypt_asymmetric(struct call *c, const uint8_t *blob, size_t blen, 
                               const char *alg, const char *action, struct store_key *k,
                               uint8_t **pt, size_t *pt_len)
 {
-    if (is_symmetric(k) || strcmp(k->key_usage, "ENCRYPT_DECRYPT") != 0 || !is_rsa_oaep(alg)) {
+    if (is_symmetric(k) || k->usage != KEY_USAGE_ENCRYPT_DECRYPT || !is_rsa_oaep(alg)) {
         char arn[KEY_ARN_MAX];
         key_arn(c, k, arn);
         return call_fail(c, "InvalidKeyUsageException",

@@ -42,7 +42,7 @@ int op_encrypt(struct call *c)
     if (rc == 0)
         rc = require_usable(c, &k);
     if (rc == 0)
-        rc = require_usage(c, &k, "ENCRYPT_DECRYPT", "Encrypt");
+        rc = require_usage(c, &k, KEY_USAGE_ENCRYPT_DECRYPT, "Encrypt");
     if (rc == 0)
         rc = call_context_encryption(c, ctx);
     if (rc == 0)
@@ -130,7 +130,7 @@ int op_re_encrypt(struct call *c)
     if (rc == 0)
         rc = require_usable(c, &dst);
     if (rc == 0)
-        rc = require_usage(c, &dst, "ENCRYPT_DECRYPT", "ReEncrypt");
+        rc = require_usage(c, &dst, KEY_USAGE_ENCRYPT_DECRYPT, "ReEncrypt");
     if (rc == 0) {
         /* the destination is authorized with its own encryption context */
         call_context_restart(c);

@@ -83,7 +83,7 @@ int resolve_key_id(struct call *c, const char *ident, enum id_forms forms, struc
             *p = (char)(*p - 'A' + 'a');
     struct cl_error err = {0};
     int rc = store_key_get(c->s->store, id, k, &err);
-    if (rc == 0 && !strcmp(k->state, "PendingDeletion") && k->deletion_date <= ku_now()) {
+    if (rc == 0 && k->state == KEY_PENDING_DELETION && k->deletion_date <= ku_now()) {
         /* past its deletion date: gone, whether or not deleting it works now */
         if (store_key_delete(c->s->store, id, NULL) < 0) {
             /* it stays in the store; the next request naming it tries again */
@@ -117,16 +117,16 @@ int require_usable(struct call *c, const struct store_key *k)
 {
     char arn[KEY_ARN_MAX];
     key_arn(c, k, arn);
-    if (!strcmp(k->state, "Disabled"))
+    if (k->state == KEY_DISABLED)
         return call_fail(c, "DisabledException", "%s is disabled.", arn);
-    if (!strcmp(k->state, "PendingDeletion"))
+    if (k->state == KEY_PENDING_DELETION)
         return call_fail(c, "KMSInvalidStateException", "%s is pending deletion.", arn);
     return 0;
 }
 
 int require_not_pending(struct call *c, const struct store_key *k)
 {
-    if (!strcmp(k->state, "PendingDeletion")) {
+    if (k->state == KEY_PENDING_DELETION) {
         char arn[KEY_ARN_MAX];
         key_arn(c, k, arn);
         return call_fail(c, "KMSInvalidStateException", "%s is pending deletion.", arn);
@@ -134,13 +134,13 @@ int require_not_pending(struct call *c, const struct store_key *k)
     return 0;
 }
 
-int require_usage(struct call *c, const struct store_key *k, const char *usage, const char *op)
+int require_usage(struct call *c, const struct store_key *k, enum key_usage usage, const char *op)
 {
-    if (strcmp(k->key_usage, usage) != 0) {
+    if (k->usage != usage) {
         char arn[KEY_ARN_MAX];
         key_arn(c, k, arn);
         return call_fail(c, "InvalidKeyUsageException",
-                         "%s key usage is %s which is not valid for %s.", arn, k->key_usage, op);
+                         "%s key usage is %s which is not valid for %s.", arn, key_usage_name(k->usage), op);
     }
     return 0;
 }

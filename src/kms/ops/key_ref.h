@@ -47,7 +47,7 @@ CL_MUST_USE int require_usable(struct call *c, const struct store_key *k);
 /* Administrative operations: only a key pending deletion is refused. */
 CL_MUST_USE int require_not_pending(struct call *c, const struct store_key *k);
 /* InvalidKeyUsageException unless k's usage is usage. */
-CL_MUST_USE int require_usage(struct call *c, const struct store_key *k, const char *usage,
+CL_MUST_USE int require_usage(struct call *c, const struct store_key *k, enum key_usage usage,
                               const char *op);
 
 /* Deletes keys whose waiting period is over (AWS deletes them then). */

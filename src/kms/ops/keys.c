@@ -41,18 +41,18 @@ static json_t *key_metadata(struct call *c, const struct store_key *k)
     key_arn(c, k, arn);
     json_t *m = json_pack("{s:s, s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
                           "AWSAccountId", c->s->account, "KeyId", k->id, "Arn", arn,
-                          "CreationDate", k->created, "Enabled", !strcmp(k->state, "Enabled"),
+                          "CreationDate", k->created, "Enabled", k->state == KEY_ENABLED,
                           "Description", k->description ? k->description : "", "KeyUsage",
-                          k->key_usage, "KeyState", k->state, "Origin", k->origin, "KeyManager",
+                          key_usage_name(k->usage), "KeyState", key_state_name(k->state), "Origin", k->origin, "KeyManager",
                           "CUSTOMER", "CustomerMasterKeySpec", k->key_spec, "KeySpec", k->key_spec,
                           "MultiRegion", 0);
     if (!m)
         return NULL;
-    if (!strcmp(k->key_usage, "ENCRYPT_DECRYPT"))
+    if (k->usage == KEY_USAGE_ENCRYPT_DECRYPT)
         json_object_set_new(m, "EncryptionAlgorithms", encryption_algorithms(k));
     else
         json_object_set_new(m, "SigningAlgorithms", signing_algorithms(k->key_spec));
-    if (!strcmp(k->state, "PendingDeletion")) {
+    if (k->state == KEY_PENDING_DELETION) {
         json_object_set_new(m, "DeletionDate", json_real(k->deletion_date));
         json_object_set_new(m, "PendingDeletionWindowInDays", json_integer(k->pending_days));
     }
@@ -62,6 +62,7 @@ static json_t *key_metadata(struct call *c, const struct store_key *k)
 /* What CreateKey asks for. */
 struct create_args {
     const char *policy_text, *desc, *usage, *spec;
+    enum key_usage key_usage;   /* usage, once known to suit spec */
     bool bypass;
     const json_t *tags;
 };
@@ -100,14 +101,17 @@ static int create_key_args(struct call *c, struct create_args *a)
                          "KeySpec %s is not supported by cloister-kms.", spec);
     if (!a->usage)
         a->usage = "ENCRYPT_DECRYPT";
-    const char *usage = a->usage;
-    bool ok_usage = !strcmp(spec, "SYMMETRIC_DEFAULT") ? !strcmp(usage, "ENCRYPT_DECRYPT")
-                    : is_rsa_spec(spec)
-                        ? (!strcmp(usage, "ENCRYPT_DECRYPT") || !strcmp(usage, "SIGN_VERIFY"))
-                        : !strcmp(usage, "SIGN_VERIFY");
+    /* symmetric keys encrypt, RSA keys encrypt or sign, ECC keys sign; no
+     * key of cloister-kms does GENERATE_VERIFY_MAC or KEY_AGREEMENT */
+    enum key_usage u;
+    bool ok_usage = key_usage_parse(a->usage, &u) == 0 &&
+                    (!strcmp(spec, "SYMMETRIC_DEFAULT") ? u == KEY_USAGE_ENCRYPT_DECRYPT
+                     : is_rsa_spec(spec)                ? true
+                                                        : u == KEY_USAGE_SIGN_VERIFY);
     if (!ok_usage)
         return call_fail(c, "ValidationException", "KeyUsage %s is not compatible with KeySpec %s",
-                         usage, spec);
+                         a->usage, spec);
+    a->key_usage = u;
     return 0;
 }
 
@@ -167,11 +171,11 @@ int op_create_key(struct call *c)
     int rc = new_material(c, a.spec, &material, &mlen);
     if (rc == 0) {
         k.created = ku_now();
+        k.usage = a.key_usage;
         k.description = (char *)(a.desc ? a.desc : "");
-        snprintf(k.key_usage, sizeof(k.key_usage), "%s", a.usage);
         snprintf(k.key_spec, sizeof(k.key_spec), "%s", a.spec);
         snprintf(k.origin, sizeof(k.origin), "AWS_KMS");
-        snprintf(k.state, sizeof(k.state), "Enabled");
+        k.state = KEY_ENABLED;
         k.rotation_period_days = 365;
         k.policy = policy;
         struct cl_error err = {0};
@@ -232,7 +236,7 @@ int op_list_keys(struct call *c)
 }
 
 /* Enable/Disable: operations that only change the key's state. */
-static int change_state(struct call *c, const char *action, const char *new_state)
+static int change_state(struct call *c, const char *action, enum key_state new_state)
 {
     struct store_key k;
     if (load_key(c, "KeyId", IDS_KEY_ONLY, &k) < 0)
@@ -241,7 +245,7 @@ static int change_state(struct call *c, const char *action, const char *new_stat
     if (rc == 0)
         rc = authorize(c, action, &k);
     if (rc == 0) {
-        snprintf(k.state, sizeof(k.state), "%s", new_state);
+        k.state = new_state;
         struct cl_error err = {0};
         if (store_key_update(c->s->store, &k, &err) < 0)
             rc = call_fail_internal(c, &err);
@@ -252,12 +256,12 @@ static int change_state(struct call *c, const char *action, const char *new_stat
 
 int op_enable_key(struct call *c)
 {
-    return change_state(c, "kms:EnableKey", "Enabled");
+    return change_state(c, "kms:EnableKey", KEY_ENABLED);
 }
 
 int op_disable_key(struct call *c)
 {
-    return change_state(c, "kms:DisableKey", "Disabled");
+    return change_state(c, "kms:DisableKey", KEY_DISABLED);
 }
 
 int op_schedule_key_deletion(struct call *c)
@@ -275,7 +279,7 @@ int op_schedule_key_deletion(struct call *c)
     if (rc == 0)
         rc = authorize(c, "kms:ScheduleKeyDeletion", &k);
     if (rc == 0) {
-        snprintf(k.state, sizeof(k.state), "PendingDeletion");
+        k.state = KEY_PENDING_DELETION;
         k.pending_days = (int)days;
         k.deletion_date = floor(ku_now()) + (double)days * DAY;
         struct cl_error err = {0};
@@ -286,7 +290,7 @@ int op_schedule_key_deletion(struct call *c)
         char arn[KEY_ARN_MAX];
         key_arn(c, &k, arn);
         c->out = json_pack("{s:s, s:f, s:s, s:i}", "KeyId", arn, "DeletionDate", k.deletion_date,
-                           "KeyState", "PendingDeletion", "PendingWindowInDays", (int)days);
+                           "KeyState", key_state_name(k.state), "PendingWindowInDays", (int)days);
     }
     store_key_clear(&k);
     return rc;
@@ -300,13 +304,13 @@ int op_cancel_key_deletion(struct call *c)
     int rc = 0;
     char arn[KEY_ARN_MAX];
     key_arn(c, &k, arn);
-    if (strcmp(k.state, "PendingDeletion") != 0)
+    if (k.state != KEY_PENDING_DELETION)
         rc = call_fail(c, "KMSInvalidStateException", "%s is not pending deletion.", arn);
     if (rc == 0)
         rc = authorize(c, "kms:CancelKeyDeletion", &k);
     if (rc == 0) {
         /* AWS leaves a key whose deletion was canceled Disabled */
-        snprintf(k.state, sizeof(k.state), "Disabled");
+        k.state = KEY_DISABLED;
         k.pending_days = 0;
         k.deletion_date = 0;
         struct cl_error err = {0};

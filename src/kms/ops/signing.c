@@ -49,9 +49,9 @@ int op_get_public_key(struct call *c)
         char arn[KEY_ARN_MAX];
         key_arn(c, &k, arn);
         c->out = json_pack("{s:s, s:s, s:s, s:s}", "KeyId", arn, "CustomerMasterKeySpec",
-                           k.key_spec, "KeySpec", k.key_spec, "KeyUsage", k.key_usage);
+                           k.key_spec, "KeySpec", k.key_spec, "KeyUsage", key_usage_name(k.usage));
         set_blob(c->out, "PublicKey", pub, pub_len);
-        if (!strcmp(k.key_usage, "ENCRYPT_DECRYPT"))
+        if (k.usage == KEY_USAGE_ENCRYPT_DECRYPT)
             json_object_set_new(c->out, "EncryptionAlgorithms", encryption_algorithms(&k));
         else
             json_object_set_new(c->out, "SigningAlgorithms", signing_algorithms(k.key_spec));
@@ -132,7 +132,7 @@ static int sign_setup(struct call *c, const char *action, struct sign_params *sp
     }
     rc = require_usable(c, &sp->k);
     if (rc == 0)
-        rc = require_usage(c, &sp->k, "SIGN_VERIFY", c->op);
+        rc = require_usage(c, &sp->k, KEY_USAGE_SIGN_VERIFY, c->op);
     if (rc == 0 && !spec_signs_with(sp->k.key_spec, sp->alg))
         rc = call_fail(c, "InvalidKeyUsageException",
                        "Algorithm %s is incompatible with key spec %s.", sp->alg, sp->k.key_spec);

@@ -21,6 +21,8 @@
 
 #include <cloister/error.h>
 
+#include "state/key_attrs.h"
+
 struct store;   /* opaque */
 
 /*
@@ -41,10 +43,10 @@ struct store_key {
     char id[37];
     double created;
     char *description;
-    char key_usage[32];      /* ENCRYPT_DECRYPT | SIGN_VERIFY */
+    enum key_usage usage;
     char key_spec[32];       /* SYMMETRIC_DEFAULT | RSA_2048 | ... */
     char origin[16];         /* AWS_KMS */
-    char state[24];          /* Enabled | Disabled | PendingDeletion */
+    enum key_state state;
     double deletion_date;    /* when PendingDeletion */
     int pending_days;
     bool rotation_enabled;

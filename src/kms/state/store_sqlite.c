@@ -596,10 +596,10 @@ int store_key_create(struct store *st, const struct store_key *k, const uint8_t 
         bind_text(s, 1, k->id);
         sqlite3_bind_double(s, 2, k->created);
         bind_text(s, 3, k->description ? k->description : "");
-        bind_text(s, 4, k->key_usage);
+        bind_text(s, 4, key_usage_name(k->usage));
         bind_text(s, 5, k->key_spec);
         bind_text(s, 6, k->origin);
-        bind_text(s, 7, k->state);
+        bind_text(s, 7, key_state_name(k->state));
         sqlite3_bind_double(s, 8, k->deletion_date);
         sqlite3_bind_int(s, 9, k->pending_days);
         sqlite3_bind_int(s, 10, k->rotation_enabled);
@@ -637,10 +637,10 @@ static int db_key_get(struct store *st, const char *id, struct store_key *out, s
         copy_col(out->id, sizeof(out->id), s, 0);
         out->created = sqlite3_column_double(s, 1);
         out->description = dup_col(s, 2);
-        copy_col(out->key_usage, sizeof(out->key_usage), s, 3);
+
         copy_col(out->key_spec, sizeof(out->key_spec), s, 4);
         copy_col(out->origin, sizeof(out->origin), s, 5);
-        copy_col(out->state, sizeof(out->state), s, 6);
+
         out->deletion_date = sqlite3_column_double(s, 7);
         out->pending_days = sqlite3_column_int(s, 8);
         out->rotation_enabled = sqlite3_column_int(s, 9) != 0;
@@ -648,10 +648,16 @@ static int db_key_get(struct store *st, const char *id, struct store_key *out, s
         out->next_rotation = sqlite3_column_double(s, 11);
         out->policy = dup_col(s, 12);
         out->current_version = (uint32_t)sqlite3_column_int64(s, 13);
-        if (!out->description || !out->policy) {
-            store_key_clear(out);
+        const char *usage = (const char *)sqlite3_column_text(s, 3);
+        const char *state = (const char *)sqlite3_column_text(s, 6);
+        if (!out->description || !out->policy)
             rc = cl_fail(err, CL_ENOMEM, "out of memory");
-        }
+        else if (key_usage_parse(usage ? usage : "", &out->usage) < 0 ||
+                 key_state_parse(state ? state : "", &out->state) < 0)
+            rc = cl_fail(err, CL_EFORMAT, "key %s has an unknown usage '%s' or state '%s'", id,
+                         usage ? usage : "", state ? state : "");
+        if (rc < 0)
+            store_key_clear(out);
     } else if (rc == 0) {
         rc = cl_fail(err, CL_ENOTFOUND, "no key %s", id);
     }
@@ -670,7 +676,7 @@ int store_key_update(struct store *st, const struct store_key *k, struct cl_erro
                        &db, &s, err);
     if (rc == 0) {
         bind_text(s, 1, k->description ? k->description : "");
-        bind_text(s, 2, k->state);
+        bind_text(s, 2, key_state_name(k->state));
         sqlite3_bind_double(s, 3, k->deletion_date);
         sqlite3_bind_int(s, 4, k->pending_days);
         sqlite3_bind_int(s, 5, k->rotation_enabled);
@@ -742,10 +748,10 @@ int store_key_list_expired(struct store *st, double now, json_t **ids, struct cl
     *ids = NULL;
     sqlite3 *db;
     sqlite3_stmt *s;
-    int rc = stmt_open(st, "SELECT id FROM keys WHERE state='PendingDeletion' AND deletion_date <= ?",
-                       &db, &s, err);
+    int rc = stmt_open(st, "SELECT id FROM keys WHERE state=? AND deletion_date <= ?", &db, &s, err);
     if (rc == 0) {
-        sqlite3_bind_double(s, 1, now);
+        bind_text(s, 1, key_state_name(KEY_PENDING_DELETION));
+        sqlite3_bind_double(s, 2, now);
         rc = collect_strings(db, s, 100000, ids, NULL, err);
     }
     stmt_close(st, db, s);

@@ -56,10 +56,10 @@ static void make_key(struct store *st, const char *id, const uint8_t *m)
     snprintf(k.id, sizeof(k.id), "%s", id);
     k.created = 1000.5;
     k.description = "d";
-    snprintf(k.key_usage, sizeof(k.key_usage), "ENCRYPT_DECRYPT");
+    k.usage = KEY_USAGE_ENCRYPT_DECRYPT;
     snprintf(k.key_spec, sizeof(k.key_spec), "SYMMETRIC_DEFAULT");
     snprintf(k.origin, sizeof(k.origin), "AWS_KMS");
-    snprintf(k.state, sizeof(k.state), "Enabled");
+    k.state = KEY_ENABLED;
     k.rotation_period_days = 365;
     k.policy = "{}";
     json_t *tags = json_pack("[{s:s, s:s}]", "TagKey", "t", "TagValue", "v");
@@ -75,7 +75,8 @@ static void test_keys_material_rotation(void **state)
     struct store_key k;
     assert_int_equal(store_key_get(f->st, "11111111-1111-4111-8111-111111111111", &k, NULL), 0);
     assert_int_equal(k.current_version, 1);
-    assert_string_equal(k.state, "Enabled");
+    assert_int_equal(k.state, KEY_ENABLED);
+    assert_int_equal(k.usage, KEY_USAGE_ENCRYPT_DECRYPT);
     assert_true(k.created == 1000.5);
     uint32_t nv = 0;
     assert_int_equal(store_key_rotate(f->st, k.id, m2, 32, 5000, &nv, NULL), 0);
@@ -108,14 +109,14 @@ static void test_keys_material_rotation(void **state)
     assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
     sqlite3_finalize(s);
     sqlite3_close(db);
-    snprintf(k.state, sizeof(k.state), "Disabled");
+    k.state = KEY_DISABLED;
     assert_int_equal(store_key_update(f->st, &k, NULL), 0);
     store_key_clear(&k);
     /* survives reopening; a wrong master key cannot unwrap */
     store_close(f->st);
     assert_int_equal(store_open(f->path, MK, &f->st, NULL), 0);
     assert_int_equal(store_key_get(f->st, "11111111-1111-4111-8111-111111111111", &k, NULL), 0);
-    assert_string_equal(k.state, "Disabled");
+    assert_int_equal(k.state, KEY_DISABLED);
     assert_int_equal(k.current_version, 2);
     store_key_clear(&k);
     struct store *other;
@@ -130,6 +131,51 @@ static void test_keys_material_rotation(void **state)
     assert_int_equal(store_key_get(f->st, "11111111-1111-4111-8111-111111111111", &k, NULL), CL_ENOTFOUND);
     assert_int_equal(store_material_get(f->st, "11111111-1111-4111-8111-111111111111", 1, &m, &n, NULL),
                      CL_ENOTFOUND);
+}
+
+/* State and usage are enums in memory and AWS's names in the database, so
+ * stores written before the enums open unchanged; other text is refused. */
+static void test_key_state_and_usage_columns(void **state)
+{
+    struct fx *f = *state;
+    uint8_t m[32] = { 3 };
+    make_key(f->st, "22222222-2222-4222-8222-222222222222", m);
+    struct store_key k;
+    assert_int_equal(store_key_get(f->st, "22222222-2222-4222-8222-222222222222", &k, NULL), 0);
+    k.state = KEY_PENDING_DELETION;
+    assert_int_equal(store_key_update(f->st, &k, NULL), 0);
+    store_key_clear(&k);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT key_usage, state FROM keys WHERE id = "
+                                            "'22222222-2222-4222-8222-222222222222'",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "ENCRYPT_DECRYPT");
+    assert_string_equal((const char *)sqlite3_column_text(s, 1), "PendingDeletion");
+    sqlite3_finalize(s);
+    /* a row as an older server wrote it, and one no server writes */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO keys(id, created, key_usage, key_spec, origin, state,"
+                                  " policy, current_version) VALUES"
+                                  " ('33333333-3333-4333-8333-333333333333', 1, 'SIGN_VERIFY',"
+                                  "  'ECC_NIST_P256', 'AWS_KMS', 'Disabled', '{}', 1),"
+                                  " ('44444444-4444-4444-8444-444444444444', 1, 'SIGN_VERIFY',"
+                                  "  'ECC_NIST_P256', 'AWS_KMS', 'Creating', '{}', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_key_get(f->st, "33333333-3333-4333-8333-333333333333", &k, NULL), 0);
+    assert_int_equal(k.usage, KEY_USAGE_SIGN_VERIFY);
+    assert_int_equal(k.state, KEY_DISABLED);
+    store_key_clear(&k);
+    struct cl_error err = {0};
+    assert_int_equal(store_key_get(f->st, "44444444-4444-4444-8444-444444444444", &k, &err),
+                     CL_EFORMAT);
+    assert_string_equal(err.reason, "key 44444444-4444-4444-8444-444444444444 has an unknown "
+                                    "usage 'SIGN_VERIFY' or state 'Creating'");
 }
 
 static void test_list_pagination_aliases_tags(void **state)
@@ -229,6 +275,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_keys_material_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_state_and_usage_columns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_pagination_aliases_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_principals_and_access_keys, setup, teardown),
     };
