@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Key policies: parse, validate and evaluate IAM policy documents as AWS KMS
- * does (research/kms.md §2). Owner: KMS-POLICY.
+ * does (docs/kms-policy.md). The model and parsing are in model.c and
+ * parse.c, evaluation (the decision as data) in evaluate.c, the texts made
+ * from it in explain.c, CreateKey's and PutKeyPolicy's check in validate.c.
  *
- * Evaluation (research §2.3):
+ * Evaluation (docs/kms-policy.md, "Evaluation"):
  *   1. every statement of the key policy and of the caller's identity
  *      policies "applies" when Principal/NotPrincipal (key policy only),
  *      Action/NotAction, Resource/NotResource and every Condition match;
@@ -20,8 +22,8 @@
  * encryption-context values of the request (they may be sensitive), only key
  * names, operators and the policy's own values.
  */
-#ifndef CLOISTER_KMS_POLICY_H
-#define CLOISTER_KMS_POLICY_H
+#ifndef CLOISTER_KMS_POLICY_POLICY_H
+#define CLOISTER_KMS_POLICY_POLICY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,7 +38,7 @@
 extern "C" {
 #endif
 
-/* Key policies are at most 32 KB (research §2.4). */
+/* Key policies are at most 32 KB (docs/kms-policy.md, "Validation"). */
 #define POLICY_MAX_BYTES 32768
 
 /* ------------------------------------------------------------------------ */
@@ -63,7 +65,7 @@ struct policy_parse_opts {
  * (exact texts in docs/kms-policy.md). *out is set only on success; free
  * with policy_free().
  */
-int policy_parse(const char *text, size_t len, const struct policy_parse_opts *o,
+CL_MUST_USE int policy_parse(const char *text, size_t len, const struct policy_parse_opts *o,
                  struct policy **out, struct cl_error *err);
 void policy_free(struct policy *p);
 
@@ -77,7 +79,7 @@ size_t policy_statement_count(const struct policy *p);
 const char *policy_statement_sid(const struct policy *p, size_t i);
 
 /*
- * The default key policy of a key created without one (research §2.4), as
+ * The default key policy of a key created without one, as
  * KMS prints it: Id key-default-1, Sid "Enable IAM User Permissions",
  * Principal {"AWS": "arn:<partition>:iam::<account>:root"}, kms:*, *.
  * Returns a malloc'd NUL-terminated string (caller frees) or NULL on ENOMEM.
@@ -139,7 +141,7 @@ struct policy_result {
  * the caller's own Allow suffices). Fills *res. Returns 0, or CL_EINVAL when
  * req lacks action/principal_arn/account.
  */
-int policy_evaluate(const struct policy *key_policy, const struct policy_request *req,
+CL_MUST_USE int policy_evaluate(const struct policy *key_policy, const struct policy_request *req,
                     struct policy_result *res, struct cl_error *err);
 
 /*
@@ -150,7 +152,7 @@ int policy_evaluate(const struct policy *key_policy, const struct policy_request
  * "Conditions": [{"Operator","Key","Result","Why"}], "Applies": bool}]}.
  * This is what `cloister-kms explain` prints.
  */
-int policy_explain(const struct policy *key_policy, const struct policy_request *req,
+CL_MUST_USE int policy_explain(const struct policy *key_policy, const struct policy_request *req,
                    struct policy_result *res, char **json, struct cl_error *err);
 
 /*
@@ -162,7 +164,7 @@ int policy_explain(const struct policy *key_policy, const struct policy_request 
 json_t *policy_result_json(const struct policy_result *res);
 
 /*
- * The AccessDeniedException message of a denied request (research §2.5):
+ * The AccessDeniedException message of a denied request, in AWS's words:
  * "User: <arn> is not authorized to perform: <action> on resource: <res>
  *  with an explicit deny in a resource-based policy" (or "... in an
  * identity-based policy") / "... because no resource-based policy allows the
@@ -173,13 +175,13 @@ void policy_denied_message(const struct policy_request *req, const struct policy
 
 /*
  * CreateKey / PutKeyPolicy validation: policy_parse() as a key policy, then,
- * unless bypass_lockout, the lock-out safety check (research §2.4): caller
+ * unless bypass_lockout, AWS's lock-out safety check: caller
  * (with req->action ignored, evaluated as kms:PutKeyPolicy on req's
  * resource) must be allowed, else CL_EFORMAT with
  * "The new key policy will not allow you to update the key policy in the future."
  * On success *out (may be NULL if not wanted) holds the parsed policy.
  */
-int policy_validate_key_policy(const char *text, size_t len, const struct policy_parse_opts *o,
+CL_MUST_USE int policy_validate_key_policy(const char *text, size_t len, const struct policy_parse_opts *o,
                                const struct policy_request *caller, bool bypass_lockout,
                                struct policy **out, struct cl_error *err);
 
