@@ -329,9 +329,14 @@ static int read_config(const char *path, struct serve_opts *o, json_t **keep, st
     return 0;
 }
 
-static int cmd_serve(int argc, char **argv)
+/*
+ * The serve flags, --config's settings under them, and the listen address.
+ * Returns 0, or the exit status after saying why (*cfg, which the options
+ * borrow from, is the caller's to release either way).
+ */
+static int serve_args(int argc, char **argv, struct serve_opts *o, json_t **cfg, char *host,
+                      size_t cap, uint16_t *port)
 {
-    struct serve_opts o = { .max_age = -1, .threads = -1 };
     const char *config = NULL;
     static const struct option longopts[] = {
         { "data-dir", required_argument, NULL, 'd' },
@@ -350,25 +355,25 @@ static int cmd_serve(int argc, char **argv)
     char *end;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'd': o.data_dir = optarg; break;
-        case 'l': o.listen = optarg; break;
-        case 'H': o.http = true; break;
-        case 'r': o.region = optarg; break;
-        case 'a': o.account = optarg; break;
+        case 'd': o->data_dir = optarg; break;
+        case 'l': o->listen = optarg; break;
+        case 'H': o->http = true; break;
+        case 'r': o->region = optarg; break;
+        case 'a': o->account = optarg; break;
         case 't':
-            if (o.n_roots == 32)
+            if (o->n_roots == 32)
                 return fail("at most 32 --trust-root", NULL);
-            o.roots[o.n_roots++] = optarg;
+            o->roots[o->n_roots++] = optarg;
             break;
-        case 'A': o.aws_root = true; break;
+        case 'A': o->aws_root = true; break;
         case 'm':
-            o.max_age = strtol(optarg, &end, 10);
-            if (*end || o.max_age < 1 || o.max_age > 86400)
+            o->max_age = strtol(optarg, &end, 10);
+            if (*end || o->max_age < 1 || o->max_age > 86400)
                 return fail("--attestation-max-age must be 1..86400 seconds", NULL);
             break;
         case 'T':
-            o.threads = strtol(optarg, &end, 10);
-            if (*end || o.threads < 1 || o.threads > 256)
+            o->threads = strtol(optarg, &end, 10);
+            if (*end || o->threads < 1 || o->threads > 256)
                 return fail("--threads must be 1..256", NULL);
             break;
         case 'c': config = optarg; break;
@@ -378,54 +383,106 @@ static int cmd_serve(int argc, char **argv)
     if (optind != argc)
         return usage();
     struct cl_error err = {0};
-    json_t *cfg = NULL;
-    if (config && read_config(config, &o, &cfg, &err) < 0)
+    if (config && read_config(config, o, cfg, &err) < 0)
         return fail("bad --config", &err);
-    if (!o.data_dir || !o.listen) {
-        json_decref(cfg);
+    if (!o->data_dir || !o->listen)
         return usage();
-    }
-    char host[256];
-    uint16_t port;
-    if (parse_listen(o.listen, host, sizeof(host), &port) < 0) {
-        json_decref(cfg);
+    if (parse_listen(o->listen, host, cap, port) < 0)
         return fail("--listen must be HOST:PORT", NULL);
-    }
+    return 0;
+}
 
-    int status = 1;
+/* Attestation trust roots: the local attestation CA's root when present,
+ * every --trust-root, and the AWS Nitro root G1 when asked. 0, or 1 after
+ * saying why. */
+static int open_verifier(const struct serve_opts *o, struct attest_verifier **out)
+{
+    struct cl_error err = {0};
+    if (attest_verifier_new(out, &err) < 0)
+        return fail("attestation verifier", &err);
+    const char *ca_root = getenv("CLOISTER_ATTESTATION_ROOT");
+    if (!ca_root)
+        ca_root = DEFAULT_CA_ROOT;
+    if (access(ca_root, R_OK) == 0 && attest_verifier_add_root_file(*out, ca_root, &err) < 0)
+        return fail("cannot load the attestation CA root", &err);
+    for (size_t i = 0; i < o->n_roots; i++)
+        if (attest_verifier_add_root_file(*out, o->roots[i], &err) < 0)
+            return fail("cannot load --trust-root", &err);
+    if (o->aws_root && attest_verifier_add_aws_root(*out, &err) < 0)
+        return fail("cannot load the AWS Nitro root", &err);
+    return 0;
+}
+
+/* The server's TLS certificate and key from DIR/tls; 0, or 1 after saying why. */
+static int read_tls(const struct datadir *d, uint8_t **cert, size_t *cert_len, uint8_t **key,
+                    size_t *key_len)
+{
+    struct cl_error err = {0};
+    char p[2100];
+    path_in(d, "tls/server.pem", p, sizeof(p));
+    if (file_read_all(p, 1 << 16, cert, cert_len, &err) < 0)
+        return fail("cannot read the TLS certificate", &err);
+    path_in(d, "tls/server.key", p, sizeof(p));
+    if (file_read_all(p, 1 << 16, key, key_len, &err) < 0)
+        return fail("cannot read the TLS key", &err);
+    return 0;
+}
+
+/* Serves until SIGINT or SIGTERM; 0, or 1 after saying why it could not start. */
+static int run_server(const struct serve_opts *o, const char *host, uint16_t port,
+                      struct kms_service *svc, const uint8_t *cert, const uint8_t *key)
+{
+    /* Block the stop signals before any thread starts, then wait for them here. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct http_opts ho = {
+        .host = host, .port = port, .tls = !o->http, .cert_pem = (const char *)cert,
+        .key_pem = (const char *)key, .threads = o->threads > 0 ? (unsigned)o->threads : 0,
+        .max_body = REQ_MAX_BODY, .handler = kms_handle, .arg = svc,
+    };
+    struct http_server *srv = NULL;
+    struct cl_error err = {0};
+    if (http_start(&ho, &srv, &err) < 0)
+        return fail("cannot start the server", &err);
+    printf("cloister-kms: listening on %s://%s:%u (region %s, account %s, %zu attestation root(s))\n",
+           o->http ? "http" : "https", host, http_port(srv), svc->region, svc->account,
+           attest_verifier_root_count(svc->verifier));
+    fflush(stdout);
+    int sig;
+    sigwait(&set, &sig);
+    http_stop(srv);
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct serve_opts o = { .max_age = -1, .threads = -1 };
+    json_t *cfg = NULL;
+    char host[256];
+    uint16_t port = 0;
+    int status = serve_args(argc, argv, &o, &cfg, host, sizeof(host), &port);
+    if (status != 0) {
+        json_decref(cfg);
+        return status;
+    }
+    status = 1;
+    struct cl_error err = {0};
     struct datadir d;
     struct attest_verifier *verifier = NULL;
     struct audit *audit = NULL;
-    struct http_server *srv = NULL;
     uint8_t *cert = NULL, *key = NULL;
     size_t cert_len = 0, key_len = 0;
+    char p[2100];
     if (open_datadir(o.data_dir, o.region, o.account, &d, &err) < 0) {
         fail("cannot set up the data directory", &err);
         goto out;
     }
-    /* Attestation trust roots: the local attestation CA's root when present,
-     * every --trust-root, and the AWS Nitro root G1 when asked. */
-    if (attest_verifier_new(&verifier, &err) < 0) {
-        fail("attestation verifier", &err);
+    if (open_verifier(&o, &verifier) != 0)
         goto out;
-    }
-    const char *ca_root = getenv("CLOISTER_ATTESTATION_ROOT");
-    if (!ca_root)
-        ca_root = DEFAULT_CA_ROOT;
-    if (access(ca_root, R_OK) == 0 && attest_verifier_add_root_file(verifier, ca_root, &err) < 0) {
-        fail("cannot load the attestation CA root", &err);
-        goto out;
-    }
-    for (size_t i = 0; i < o.n_roots; i++)
-        if (attest_verifier_add_root_file(verifier, o.roots[i], &err) < 0) {
-            fail("cannot load --trust-root", &err);
-            goto out;
-        }
-    if (o.aws_root && attest_verifier_add_aws_root(verifier, &err) < 0) {
-        fail("cannot load the AWS Nitro root", &err);
-        goto out;
-    }
-    char p[2100];
     path_in(&d, "audit.log", p, sizeof(p));
     if (audit_open(p, &audit, &err) < 0) {
         fail("cannot open the audit log", &err);
@@ -437,42 +494,9 @@ static int cmd_serve(int argc, char **argv)
     };
     snprintf(svc.region, sizeof(svc.region), "%s", d.region);
     snprintf(svc.account, sizeof(svc.account), "%s", d.account);
-    if (!o.http) {
-        path_in(&d, "tls/server.pem", p, sizeof(p));
-        if (file_read_all(p, 1 << 16, &cert, &cert_len, &err) < 0) {
-            fail("cannot read the TLS certificate", &err);
-            goto out;
-        }
-        path_in(&d, "tls/server.key", p, sizeof(p));
-        if (file_read_all(p, 1 << 16, &key, &key_len, &err) < 0) {
-            fail("cannot read the TLS key", &err);
-            goto out;
-        }
-    }
-    /* Block the stop signals before any thread starts, then wait for them here. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    struct http_opts ho = {
-        .host = host, .port = port, .tls = !o.http, .cert_pem = (char *)cert, .key_pem = (char *)key,
-        .threads = o.threads > 0 ? (unsigned)o.threads : 0, .max_body = REQ_MAX_BODY,
-        .handler = kms_handle, .arg = &svc,
-    };
-    if (http_start(&ho, &srv, &err) < 0) {
-        fail("cannot start the server", &err);
+    if (!o.http && read_tls(&d, &cert, &cert_len, &key, &key_len) != 0)
         goto out;
-    }
-    printf("cloister-kms: listening on %s://%s:%u (region %s, account %s, %zu attestation root(s))\n",
-           o.http ? "http" : "https", host, http_port(srv), d.region, d.account,
-           attest_verifier_root_count(verifier));
-    fflush(stdout);
-    int sig;
-    sigwait(&set, &sig);
-    http_stop(srv);
-    status = 0;
+    status = run_server(&o, host, port, &svc, cert, key);
 out:
     if (key) {
         OPENSSL_cleanse(key, key_len);
