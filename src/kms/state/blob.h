@@ -3,8 +3,8 @@
  * Cloister's ciphertext blob (what Encrypt returns as CiphertextBlob) and
  * the AES-256-GCM helpers the store uses to wrap key material at rest.
  *
- * AWS leaves the symmetric blob format opaque (research/kms.md §3.6); ours,
- * version 1, is
+ * AWS does not publish its symmetric ciphertext format (docs/kms.md,
+ * "Ciphertext blobs"); ours, version 1, is
  *
  *   offset  size  field
  *   0       1     format version, 0x01

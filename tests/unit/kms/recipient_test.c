@@ -128,6 +128,29 @@ static void accepts_production_document(void **state)
     assert_null(policy_context_get(ctx, "kms:RecipientAttestation:PCR16", &n));
     policy_context_free(ctx);
 
+    /* explain --attestation-doc's path: the same keys from the document
+     * parsed without verification. */
+    struct recipient *u = NULL;
+    assert_int_equal(recipient_parse_unverified(doc, len, &u, &err), 0);
+    assert_int_equal(policy_context_new(&ctx, NULL), 0);
+    assert_int_equal(context_add_recipient(ctx, u, &err), 0);
+    v = policy_context_get(ctx, "kms:RecipientAttestation:ImageSha384", &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0], pcr0);
+    for (unsigned i = 0; i < 17; i++) {
+        char key[48];
+        snprintf(key, sizeof(key), "kms:RecipientAttestation:PCR%u", i);
+        v = policy_context_get(ctx, key, &n);
+        if (i < 16)
+            assert_string_equal(v[0], recipient_pcr_hex(r, i));
+        else
+            assert_null(v);
+    }
+    policy_context_free(ctx);
+    recipient_free(u);
+    assert_int_equal(recipient_parse_unverified((const uint8_t *)"hello", 5, &u, &err), CL_EFORMAT);
+    assert_null(u);
+
     /* Audit object. */
     json_t *a = recipient_audit_json(r);
     assert_string_equal(json_string_value(json_object_get(a, "attestationDocumentModuleId")),
