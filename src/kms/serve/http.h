@@ -58,7 +58,7 @@ struct http_opts {
 
 struct http_server;
 
-int http_start(const struct http_opts *o, struct http_server **out, struct cl_error *err);
+CL_MUST_USE int http_start(const struct http_opts *o, struct http_server **out, struct cl_error *err);
 /* The port actually bound (useful with port 0). */
 uint16_t http_port(const struct http_server *s);
 void http_stop(struct http_server *s);

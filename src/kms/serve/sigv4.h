@@ -43,7 +43,7 @@ struct sigv4_auth {
  * CL_EUNSUPPORTED (another algorithm than AWS4-HMAC-SHA256), with AWS-style
  * reasons.
  */
-int sigv4_parse_authorization(const char *value, struct sigv4_auth *out, struct cl_error *err);
+CL_MUST_USE int sigv4_parse_authorization(const char *value, struct sigv4_auth *out, struct cl_error *err);
 
 /* One request header as received; names in any case, duplicates allowed. */
 struct sigv4_header {
@@ -67,7 +67,7 @@ struct sigv4_request {
  * from the request fails with CL_ENOTFOUND ("... is a SignedHeader but is
  * not present in the request").
  */
-int sigv4_string_to_sign(const struct sigv4_request *r, const struct sigv4_auth *a,
+CL_MUST_USE int sigv4_string_to_sign(const struct sigv4_request *r, const struct sigv4_auth *a,
                          const char *amz_date, char **canonical, char **string_to_sign,
                          struct cl_error *err);
 
@@ -83,7 +83,7 @@ void sigv4_sign(const uint8_t key[32], const char *string_to_sign, char out[65])
  * with auth's. 0 when it matches, CL_ESIGNATURE when it does not, other
  * codes (see sigv4_string_to_sign) when it cannot be computed.
  */
-int sigv4_verify(const struct sigv4_request *r, const struct sigv4_auth *a, const char *amz_date,
+CL_MUST_USE int sigv4_verify(const struct sigv4_request *r, const struct sigv4_auth *a, const char *amz_date,
                  const char *secret, struct cl_error *err);
 
 /* RFC 3986 percent-encoding as SigV4 wants it (unreserved kept, %XX upper);

@@ -35,11 +35,11 @@ struct audit;   /* opaque; thread-safe */
  * (audit_verify): a broken chain refuses to open (fail closed), with the
  * reason.
  */
-int audit_open(const char *path, struct audit **out, struct cl_error *err);
+CL_MUST_USE int audit_open(const char *path, struct audit **out, struct cl_error *err);
 void audit_close(struct audit *a);
 
 /* Appends event (a JSON object; "prev" is put in front of its members). */
-int audit_append(struct audit *a, const json_t *event, struct cl_error *err);
+CL_MUST_USE int audit_append(struct audit *a, const json_t *event, struct cl_error *err);
 
 /*
  * Checks the chain of the log at path and its head file. *lines gets the
@@ -47,6 +47,6 @@ int audit_append(struct audit *a, const json_t *event, struct cl_error *err);
  * CL_EFORMAT when a line is not a JSON object with "prev", CL_ESTATE when
  * the log ends before the recorded head (truncation) or the head is missing.
  */
-int audit_verify(const char *path, size_t *lines, struct cl_error *err);
+CL_MUST_USE int audit_verify(const char *path, size_t *lines, struct cl_error *err);
 
 #endif

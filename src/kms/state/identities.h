@@ -26,7 +26,7 @@ bool ident_valid_name(const char *name);
  * reference) is {"Arn", "AccessKeyId", "SecretAccessKey"}: the only time
  * the secret is shown. CL_EEXIST if the name is taken.
  */
-int ident_principal_create(struct store *st, const char *account, const char *name,
+CL_MUST_USE int ident_principal_create(struct store *st, const char *account, const char *name,
                            const char *kind, const char *identity_policy, json_t **out,
                            struct cl_error *err);
 
@@ -37,7 +37,7 @@ int ident_principal_create(struct store *st, const char *account, const char *na
  * "SessionToken", "Expiration"}, "AssumedRoleUser": {"AssumedRoleId", "Arn"}}.
  * CL_ENOTFOUND when the role does not exist.
  */
-int ident_session_create(struct store *st, const char *account, const char *role,
+CL_MUST_USE int ident_session_create(struct store *st, const char *account, const char *role,
                          const char *session_name, long duration_s, json_t **out,
                          struct cl_error *err);
 
@@ -68,7 +68,7 @@ enum ident_failure {
  * negative code with *why set (and CL_EIO etc. for store failures, *why =
  * IDENT_OK).
  */
-int ident_lookup(struct store *st, const char *akid, const char *session_token, double now,
+CL_MUST_USE int ident_lookup(struct store *st, const char *akid, const char *session_token, double now,
                  struct ident_caller *out, enum ident_failure *why, struct cl_error *err);
 
 #endif

@@ -29,13 +29,13 @@ struct store;   /* opaque */
  * Opens (creating when missing) DIR/kms.db and its schema. master_key (32
  * bytes, copied) wraps key material and secret access keys.
  */
-int store_open(const char *path, const uint8_t master_key[32], struct store **out,
+CL_MUST_USE int store_open(const char *path, const uint8_t master_key[32], struct store **out,
                struct cl_error *err);
 void store_close(struct store *st);
 
 /* Settings (account id, region, ...): *value malloc'd, CL_ENOTFOUND when unset. */
-int store_meta_get(struct store *st, const char *name, char **value, struct cl_error *err);
-int store_meta_set(struct store *st, const char *name, const char *value, struct cl_error *err);
+CL_MUST_USE int store_meta_get(struct store *st, const char *name, char **value, struct cl_error *err);
+CL_MUST_USE int store_meta_set(struct store *st, const char *name, const char *value, struct cl_error *err);
 
 /* A KMS key's metadata (everything but the material). Strings owned by the
  * struct: release with store_key_clear(). */
@@ -61,58 +61,58 @@ void store_key_clear(struct store_key *k);
  * Inserts a key with its first material version (1) and its tags (a JSON
  * array of {"TagKey","TagValue"}, or NULL), in one transaction.
  */
-int store_key_create(struct store *st, const struct store_key *k, const uint8_t *material,
+CL_MUST_USE int store_key_create(struct store *st, const struct store_key *k, const uint8_t *material,
                      size_t material_len, const json_t *tags, struct cl_error *err);
 /* CL_ENOTFOUND when there is no such key. */
-int store_key_get(struct store *st, const char *id, struct store_key *out, struct cl_error *err);
+CL_MUST_USE int store_key_get(struct store *st, const char *id, struct store_key *out, struct cl_error *err);
 /* Writes back the mutable fields (description, state, deletion, rotation, policy). */
-int store_key_update(struct store *st, const struct store_key *k, struct cl_error *err);
+CL_MUST_USE int store_key_update(struct store *st, const struct store_key *k, struct cl_error *err);
 /* Removes a key, its material, aliases and tags. */
-int store_key_delete(struct store *st, const char *id, struct cl_error *err);
+CL_MUST_USE int store_key_delete(struct store *st, const char *id, struct cl_error *err);
 /*
  * Up to limit key ids greater than after (NULL: from the start), in id
  * order: a JSON array of strings (new reference). *more says whether more follow.
  */
-int store_key_list(struct store *st, const char *after, size_t limit, json_t **ids, bool *more,
+CL_MUST_USE int store_key_list(struct store *st, const char *after, size_t limit, json_t **ids, bool *more,
                    struct cl_error *err);
 /* Ids of keys pending deletion whose date has passed. */
-int store_key_list_expired(struct store *st, double now, json_t **ids, struct cl_error *err);
+CL_MUST_USE int store_key_list_expired(struct store *st, double now, json_t **ids, struct cl_error *err);
 
 /* Unwrapped key material of a version; *material malloc'd (caller wipes+frees). */
-int store_material_get(struct store *st, const char *id, uint32_t version, uint8_t **material,
+CL_MUST_USE int store_material_get(struct store *st, const char *id, uint32_t version, uint8_t **material,
                        size_t *len, struct cl_error *err);
 /*
  * Adds material version current+1 and makes it current, keeping the old
  * versions (so old ciphertexts still decrypt); updates next_rotation.
  * *new_version receives the new version.
  */
-int store_key_rotate(struct store *st, const char *id, const uint8_t *material, size_t len,
+CL_MUST_USE int store_key_rotate(struct store *st, const char *id, const uint8_t *material, size_t len,
                      double next_rotation, uint32_t *new_version, struct cl_error *err);
 /* Number of material versions of a key. */
-int store_material_count(struct store *st, const char *id, uint32_t *count, struct cl_error *err);
+CL_MUST_USE int store_material_count(struct store *st, const char *id, uint32_t *count, struct cl_error *err);
 
 /* Aliases. create: CL_EEXIST when the name is taken. update/delete/get:
  * CL_ENOTFOUND when it does not exist. get: *key_id malloc'd. */
-int store_alias_create(struct store *st, const char *name, const char *key_id, double now,
+CL_MUST_USE int store_alias_create(struct store *st, const char *name, const char *key_id, double now,
                        struct cl_error *err);
-int store_alias_update(struct store *st, const char *name, const char *key_id, double now,
+CL_MUST_USE int store_alias_update(struct store *st, const char *name, const char *key_id, double now,
                        struct cl_error *err);
-int store_alias_delete(struct store *st, const char *name, struct cl_error *err);
-int store_alias_get(struct store *st, const char *name, char **key_id, struct cl_error *err);
+CL_MUST_USE int store_alias_delete(struct store *st, const char *name, struct cl_error *err);
+CL_MUST_USE int store_alias_get(struct store *st, const char *name, char **key_id, struct cl_error *err);
 /*
  * Aliases in name order after `after`, optionally only those of key_id:
  * a JSON array of {"AliasName","TargetKeyId","CreationDate","LastUpdatedDate"}.
  */
-int store_alias_list(struct store *st, const char *key_id, const char *after, size_t limit,
+CL_MUST_USE int store_alias_list(struct store *st, const char *key_id, const char *after, size_t limit,
                      json_t **out, bool *more, struct cl_error *err);
 
 /* Tags: set (insert or replace) each {"TagKey","TagValue"} of a JSON array;
  * remove each key of a JSON array of strings; list in key order. */
-int store_tags_set(struct store *st, const char *key_id, const json_t *tags, struct cl_error *err);
-int store_tags_remove(struct store *st, const char *key_id, const json_t *keys, struct cl_error *err);
-int store_tags_list(struct store *st, const char *key_id, const char *after, size_t limit,
+CL_MUST_USE int store_tags_set(struct store *st, const char *key_id, const json_t *tags, struct cl_error *err);
+CL_MUST_USE int store_tags_remove(struct store *st, const char *key_id, const json_t *keys, struct cl_error *err);
+CL_MUST_USE int store_tags_list(struct store *st, const char *key_id, const char *after, size_t limit,
                     json_t **out, bool *more, struct cl_error *err);
-int store_tags_count(struct store *st, const char *key_id, size_t *count, struct cl_error *err);
+CL_MUST_USE int store_tags_count(struct store *st, const char *key_id, size_t *count, struct cl_error *err);
 
 /* Principals (IAM users and roles of the one account). */
 struct store_principal {
@@ -123,9 +123,9 @@ struct store_principal {
     char *identity_policy;   /* NULL: none; owned */
 };
 void store_principal_clear(struct store_principal *p);
-int store_principal_create(struct store *st, const struct store_principal *p, double now,
+CL_MUST_USE int store_principal_create(struct store *st, const struct store_principal *p, double now,
                            struct cl_error *err);   /* CL_EEXIST when taken */
-int store_principal_get(struct store *st, const char *arn, struct store_principal *out,
+CL_MUST_USE int store_principal_get(struct store *st, const char *arn, struct store_principal *out,
                         struct cl_error *err);
 
 /* Access keys: long-term (session_token NULL) or temporary (a session). */
@@ -140,10 +140,10 @@ struct store_access_key {
     double expiration;          /* 0 for long-term keys */
 };
 void store_access_key_clear(struct store_access_key *k);
-int store_access_key_create(struct store *st, const struct store_access_key *k, double now,
+CL_MUST_USE int store_access_key_create(struct store *st, const struct store_access_key *k, double now,
                             struct cl_error *err);
 /* CL_ENOTFOUND when there is no such access key id. */
-int store_access_key_get(struct store *st, const char *akid, struct store_access_key *out,
+CL_MUST_USE int store_access_key_get(struct store *st, const char *akid, struct store_access_key *out,
                          struct cl_error *err);
 
 #endif

@@ -15,6 +15,6 @@
  * Creates the files under tls_dir unless server.pem and server.key already
  * exist. Keys are written mode 0600, atomically.
  */
-int tlsgen_ensure(const char *tls_dir, const char *region, struct cl_error *err);
+CL_MUST_USE int tlsgen_ensure(const char *tls_dir, const char *region, struct cl_error *err);
 
 #endif

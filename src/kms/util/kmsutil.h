@@ -20,7 +20,7 @@ void ku_uuid4(char out[37]);
 bool ku_is_uuid(const char *s);
 
 /* UUID text <-> 16 bytes. ku_uuid_parse fails with CL_EFORMAT. */
-int ku_uuid_parse(const char *s, uint8_t out[16], struct cl_error *err);
+CL_MUST_USE int ku_uuid_parse(const char *s, uint8_t out[16], struct cl_error *err);
 void ku_uuid_format(const uint8_t in[16], char out[37]);
 
 /* Seconds since the epoch with millisecond precision. */
@@ -30,7 +30,7 @@ double ku_now(void);
 void ku_amz_date(time_t t, char out[17]);
 
 /* Parses YYYYMMDDTHHMMSSZ exactly; CL_EFORMAT otherwise. */
-int ku_parse_amz_date(const char *s, time_t *out, struct cl_error *err);
+CL_MUST_USE int ku_parse_amz_date(const char *s, time_t *out, struct cl_error *err);
 
 /* ISO 8601 UTC with seconds: 2026-01-01T00:00:00Z (33 bytes is plenty). */
 void ku_iso8601(time_t t, char out[32]);
@@ -39,7 +39,7 @@ void ku_iso8601(time_t t, char out[32]);
 void ku_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* Random bytes from OpenSSL's DRBG; CL_ECRYPTO if it fails. */
-int ku_random(void *buf, size_t len, struct cl_error *err);
+CL_MUST_USE int ku_random(void *buf, size_t len, struct cl_error *err);
 
 /* free() after wiping the whole block (malloc_usable_size): for memory that
  * held secrets. cloister-kms also gives it to jansson as its free function,
