@@ -42,15 +42,14 @@ static int fail(const char *what, const struct cl_error *err)
     return 2;
 }
 
-static int load_policy(const char *path, bool key_policy, struct policy **out,
-                       struct cl_error *err)
+static int load_policy(const char *path, bool key_policy, struct policy **out, struct cl_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = file_read_all(path, 4 * POLICY_MAX_BYTES, &data, &len, err);
     if (rc < 0)
         return rc;
-    struct policy_parse_opts o = {.key_policy = key_policy};
+    struct policy_parse_opts o = { .key_policy = key_policy };
     rc = policy_parse((const char *)data, len, &o, out, err);
     if (rc < 0)
         cl_error_prefix(err, "%s (%s)", path, policy_error_type(rc));
@@ -106,17 +105,17 @@ struct explain_args {
 static int parse_args(int argc, char **argv, struct explain_args *a, struct policy_context *ctx)
 {
     static const struct option opts[] = {
-        {"policy", required_argument, NULL, 'p'},
-        {"action", required_argument, NULL, 'a'},
-        {"principal", required_argument, NULL, 'P'},
-        {"account", required_argument, NULL, 'A'},
-        {"root", no_argument, NULL, 'R'},
-        {"resource", required_argument, NULL, 'r'},
-        {"identity-policy", required_argument, NULL, 'i'},
-        {"context", required_argument, NULL, 'c'},
-        {"attestation-doc", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "policy", required_argument, NULL, 'p' },
+        { "action", required_argument, NULL, 'a' },
+        { "principal", required_argument, NULL, 'P' },
+        { "account", required_argument, NULL, 'A' },
+        { "root", no_argument, NULL, 'R' },
+        { "resource", required_argument, NULL, 'r' },
+        { "identity-policy", required_argument, NULL, 'i' },
+        { "context", required_argument, NULL, 'c' },
+        { "attestation-doc", required_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     memset(a, 0, sizeof(*a));
     optind = 1;
@@ -157,7 +156,7 @@ static int parse_args(int argc, char **argv, struct explain_args *a, struct poli
                 return 2;
             }
             *eq = '\0';
-            struct cl_error err = {0};
+            struct cl_error err = { 0 };
             int rc = policy_context_add(ctx, optarg, eq + 1, &err);
             *eq = '=';
             if (rc < 0)
@@ -182,10 +181,10 @@ static int parse_args(int argc, char **argv, struct explain_args *a, struct poli
 int kms_explain_main(int argc, char **argv)
 {
     struct explain_args a;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     struct policy_context *ctx = NULL;
     struct policy *kp = NULL;
-    struct policy *ips[EXPLAIN_MAX_IDENTITY] = {0};
+    struct policy *ips[EXPLAIN_MAX_IDENTITY] = { 0 };
     char *json = NULL;
     char acct[13];
     int status = 2;

@@ -85,7 +85,7 @@ static int identity_policy(struct call *c)
     c->identity_parsed = true;
     if (!c->caller.identity_policy)
         return 0;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     c->identity_policy = cached_policy(c->caller.identity_policy, false, &err);
     return c->identity_policy ? 0 : call_fail_internal(c, &err);
 }
@@ -110,7 +110,7 @@ static struct policy_request caller_request(struct call *c, const char *action,
 
 int authorize(struct call *c, const char *action, const struct store_key *k)
 {
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (identity_policy(c) < 0)
         return -1;
     const struct policy *kp = NULL;
@@ -179,7 +179,7 @@ int authorize_key_policy(struct call *c, const char *text, const char *key_arn, 
     struct policy_request who = caller_request(c, "kms:PutKeyPolicy", key_arn, ids);
     if (!who.context)
         return -1;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     int rc = policy_validate_key_policy(text, strlen(text), &o, &who, bypass_lockout, NULL, &err);
     if (rc < 0)
         return call_fail(c, policy_error_type(rc), "%s", err.reason);

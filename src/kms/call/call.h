@@ -32,8 +32,8 @@ struct store;
 
 /* What the key service serves with; set up once by `cloister-kms serve`. */
 struct kms_service {
-    struct store *store;              /* borrowed */
-    struct audit *audit;              /* borrowed; NULL: no audit log */
+    struct store *store; /* borrowed */
+    struct audit *audit; /* borrowed; NULL: no audit log */
     char region[32];
     char account[16];
     struct attest_verifier *verifier; /* borrowed; attestation roots for Recipient */
@@ -47,20 +47,20 @@ void kms_key_arn(const struct kms_service *s, const char *id, char *out, size_t 
 struct call {
     struct kms_service *s;
     char request_id[37];
-    const char *op;                 /* operation name; NULL until known */
-    bool sts;                       /* an STS (query protocol) request */
-    bool tls;                       /* the transport, as the HTTP server saw it */
-    const char *peer_ip;            /* "" when unknown; borrowed for the call */
-    json_t *in;                     /* the request object (owned) */
-    json_t *out;                    /* the response object (owned) */
-    struct ident_caller caller;     /* who is calling, once authenticated */
+    const char *op;                       /* operation name; NULL until known */
+    bool sts;                             /* an STS (query protocol) request */
+    bool tls;                             /* the transport, as the HTTP server saw it */
+    const char *peer_ip;                  /* "" when unknown; borrowed for the call */
+    json_t *in;                           /* the request object (owned) */
+    json_t *out;                          /* the response object (owned) */
+    struct ident_caller caller;           /* who is calling, once authenticated */
     const struct policy *identity_policy; /* parsed once, lazily (authorize.c); NULL: none */
     bool identity_parsed;
-    struct policy_context *pctx;    /* condition keys (context.c); created on first use */
-    struct recipient *recipient;    /* the verified Recipient, if any (recipient.c) */
-    struct kms_error err;           /* why the request failed, if it did */
-    char key_arn[256];              /* the key the audit line names */
-    json_t *audit;                  /* extra members of the audit line (owned) */
+    struct policy_context *pctx; /* condition keys (context.c); created on first use */
+    struct recipient *recipient; /* the verified Recipient, if any (recipient.c) */
+    struct kms_error err;        /* why the request failed, if it did */
+    char key_arn[256];           /* the key the audit line names */
+    json_t *audit;               /* extra members of the audit line (owned) */
 };
 
 /* A new call on service s over a transport, with a fresh request id;

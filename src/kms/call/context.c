@@ -16,7 +16,7 @@ static struct policy_context *context_of(struct call *c)
 {
     if (c->pctx)
         return c->pctx;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     struct policy_context *pc = NULL;
     int rc = policy_context_new(&pc, &err);
     if (rc == 0)
@@ -44,7 +44,7 @@ static int add(struct call *c, const char *key, const char *value)
     struct policy_context *pc = context_of(c);
     if (!pc)
         return -1;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (policy_context_add(pc, key, value, &err) < 0)
         return call_fail_internal(c, &err);
     return 0;
@@ -127,7 +127,7 @@ int call_context_recipient(struct call *c, const struct recipient *r)
     struct policy_context *pc = context_of(c);
     if (!pc)
         return -1;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (context_add_recipient(pc, r, &err) < 0)
         return call_fail_internal(c, &err);
     return 0;

@@ -20,10 +20,10 @@
 
 struct kms_error {
     bool failed;
-    int status;          /* HTTP status of KMS's answer: 400, 412 (DryRun), 500 (server faults) */
-    char type[64];       /* KMS's __type: "NotFoundException" */
-    char sts_code[64];   /* STS's <Code> for the same failure ("SignatureDoesNotMatch");
-                            set by the steps an STS request goes through, else "" */
+    int status;        /* HTTP status of KMS's answer: 400, 412 (DryRun), 500 (server faults) */
+    char type[64];     /* KMS's __type: "NotFoundException" */
+    char sts_code[64]; /* STS's <Code> for the same failure ("SignatureDoesNotMatch");
+                          set by the steps an STS request goes through, else "" */
     char message[1024];
 };
 

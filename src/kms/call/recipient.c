@@ -136,8 +136,8 @@ int recipient_verify(const uint8_t *doc, size_t doc_len, const struct recipient_
      * says KMS always verifies). Debug documents are not refused: key
      * policies decide (require_production stays false). */
     uint32_t max_age = o->max_age_s ? o->max_age_s : 300;
-    struct attest_verify_opts vo = {.at = o->at, .max_age = max_age};
-    struct cl_error verr = {0};
+    struct attest_verify_opts vo = { .at = o->at, .max_age = max_age };
+    struct cl_error verr = { 0 };
     rc = attest_verify(o->verifier, doc, doc_len, &vo, &r->doc, &verr);
     if (rc < 0) {
         const char *why;
@@ -169,7 +169,8 @@ int recipient_verify(const uint8_t *doc, size_t doc_len, const struct recipient_
         }
         if (rc == CL_ESTALE)
             rc = cl_fail(err, rc,
-                         "The attestation document in Recipient is not valid: its timestamp is outside the accepted window (maximum age %u seconds).",
+                         "The attestation document in Recipient is not valid: its timestamp is "
+                         "outside the accepted window (maximum age %u seconds).",
                          max_age);
         else
             rc = cl_fail(err, rc, "The attestation document in Recipient is not valid: %s.", why);
@@ -181,8 +182,9 @@ int recipient_verify(const uint8_t *doc, size_t doc_len, const struct recipient_
     size_t pk_len = 0;
     const uint8_t *pk = attest_doc_public_key(r->doc, &pk_len);
     if (!pk || pk_len == 0) {
-        rc = cl_fail(err, CL_EFORMAT,
-                     "The attestation document in Recipient is not valid: it carries no public key.");
+        rc = cl_fail(
+            err, CL_EFORMAT,
+            "The attestation document in Recipient is not valid: it carries no public key.");
         goto out;
     }
     uint8_t digest[32];
@@ -197,13 +199,15 @@ int recipient_verify(const uint8_t *doc, size_t doc_len, const struct recipient_
         if (!r->pub || (size_t)(p - pk) != pk_len || EVP_PKEY_get_base_id(r->pub) != EVP_PKEY_RSA) {
             ERR_clear_error();
             rc = cl_fail(err, CL_EUNSUPPORTED,
-                         "The attestation document in Recipient is not valid: its public key is not an RSA SubjectPublicKeyInfo.");
+                         "The attestation document in Recipient is not valid: its public key is "
+                         "not an RSA SubjectPublicKeyInfo.");
             goto out;
         }
         int bits = EVP_PKEY_get_bits(r->pub);
         if (bits < 2048 || bits > 4096) {
             rc = cl_fail(err, CL_EUNSUPPORTED,
-                         "The attestation document in Recipient is not valid: its RSA key has %d bits (2048 to 4096 accepted).",
+                         "The attestation document in Recipient is not valid: its RSA key has %d "
+                         "bits (2048 to 4096 accepted).",
                          bits);
             goto out;
         }
@@ -279,15 +283,15 @@ json_t *recipient_audit_json(const struct recipient *r)
         json_object_set_new(pcrs, idx, json_string(h));
     }
     const char *pcr0 = recipient_pcr_hex(r, 0);
-    json_t *o = json_pack("{s:s, s:s?, s:o, s:b, s:I}", "attestationDocumentModuleId", r->module_id,
-                          "attestationDocumentEnclaveImageDigest", pcr0, "pcrs", pcrs, "debug",
-                          recipient_is_debug(r), "timestampMs",
-                          (json_int_t)recipient_timestamp_ms(r));
+    json_t *o =
+        json_pack("{s:s, s:s?, s:o, s:b, s:I}", "attestationDocumentModuleId", r->module_id,
+                  "attestationDocumentEnclaveImageDigest", pcr0, "pcrs", pcrs, "debug",
+                  recipient_is_debug(r), "timestampMs", (json_int_t)recipient_timestamp_ms(r));
     return o;
 }
 
-int recipient_wrap(const struct recipient *r, const uint8_t *plaintext, size_t len,
-                   uint8_t **out, size_t *out_len, struct cl_error *err)
+int recipient_wrap(const struct recipient *r, const uint8_t *plaintext, size_t len, uint8_t **out,
+                   size_t *out_len, struct cl_error *err)
 {
     size_t spki_len = 0;
     const uint8_t *spki = attest_doc_public_key(r->doc, &spki_len);
@@ -306,13 +310,14 @@ int recipient_read(struct call *c)
     const char *alg;
     uint8_t *doc = NULL;
     size_t doc_len = 0;
-    if (req_enum(m, "KeyEncryptionAlgorithm", false, KEY_ENCRYPTION_ALGORITHMS, &alg, &c->err) < 0 ||
+    if (req_enum(m, "KeyEncryptionAlgorithm", false, KEY_ENCRYPTION_ALGORITHMS, &alg, &c->err) <
+            0 ||
         req_blob(m, "AttestationDocument", false, 1, RECIPIENT_DOC_MAX_BYTES, &doc, &doc_len,
                  &c->err) < 0)
         return -1;
     struct recipient_opts o = { .verifier = c->s->verifier,
                                 .max_age_s = c->s->attestation_max_age };
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     int rc;
     if (!doc)
         rc = cl_fail(&err, CL_EINVAL,

@@ -33,8 +33,8 @@ struct recipient_opts {
     /* Borrowed: the server's trust roots (local attestation CA, --trust-root,
      * AWS root G1) and chain cache. Thread-safe once its roots are added. */
     struct attest_verifier *verifier;
-    uint32_t max_age_s;      /* documents older than this are refused (0: 300) */
-    int64_t at;              /* verification time, Unix seconds; 0 = now */
+    uint32_t max_age_s; /* documents older than this are refused (0: 300) */
+    int64_t at;         /* verification time, Unix seconds; 0 = now */
 };
 
 struct recipient; /* a verified Recipient; owns its memory */
@@ -56,9 +56,8 @@ CL_MUST_USE int recipient_read(struct call *c);
  * failure returns a negative code with AWS-style text in err->reason;
  * recipient_error_type(code) gives the exception type to answer with.
  */
-CL_MUST_USE int recipient_verify(const uint8_t *doc, size_t doc_len,
-                                 const struct recipient_opts *o, struct recipient **out,
-                                 struct cl_error *err);
+CL_MUST_USE int recipient_verify(const uint8_t *doc, size_t doc_len, const struct recipient_opts *o,
+                                 struct recipient **out, struct cl_error *err);
 
 /* The fields of a document WITHOUT verifying anything (a what-if tool's:
  * `cloister-kms explain --attestation-doc`); it cannot be wrapped to. */

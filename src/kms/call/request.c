@@ -37,11 +37,12 @@ static int fail_len(struct kms_error *e, const char *member, const char *shown, 
 {
     char f[64];
     field_name(member, f);
-    return kms_fail(e, "ValidationException",
-                    "1 validation error detected: Value %s%s%sat '%s' failed to satisfy constraint: "
-                    "Member must have length %s than or equal to %zu",
-                    shown ? "'" : "", shown ? shown : "", shown ? "' " : "", f,
-                    too_short ? "greater" : "less", bound);
+    return kms_fail(
+        e, "ValidationException",
+        "1 validation error detected: Value %s%s%sat '%s' failed to satisfy constraint: "
+        "Member must have length %s than or equal to %zu",
+        shown ? "'" : "", shown ? shown : "", shown ? "' " : "", f, too_short ? "greater" : "less",
+        bound);
 }
 
 int req_parse(const uint8_t *body, size_t len, json_t **out, struct kms_error *e)
@@ -62,8 +63,8 @@ int req_parse(const uint8_t *body, size_t len, json_t **out, struct kms_error *e
         char *near = strstr(je.text, " near ");
         if (near)
             *near = 0;
-        return kms_fail(e, "SerializationException", "Could not parse the request body: %s (at byte %d)",
-                        je.text, je.position);
+        return kms_fail(e, "SerializationException",
+                        "Could not parse the request body: %s (at byte %d)", je.text, je.position);
     }
     if (!json_is_object(j)) {
         json_decref(j);
@@ -138,7 +139,7 @@ int req_blob(const json_t *in, const char *member, bool required, size_t min, si
         return required ? fail_null(e, member) : 0;
     if (!json_is_string(v))
         return fail_type(e, member, "a base64 string");
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     int rc = base64_decode(json_string_value(v), json_string_length(v), max, out, len, &err);
     if (rc == CL_ELIMIT)
         return fail_len(e, member, NULL, false, max);
@@ -211,7 +212,8 @@ int req_context(const json_t *in, const char *member, const json_t **out, struct
         if (!json_is_string(x))
             return fail_type(e, member, "a map of strings");
         if (strlen(json_string_value(x)) != json_string_length(x))
-            return kms_fail(e, "ValidationException", "Encryption context contains a NUL character");
+            return kms_fail(e, "ValidationException",
+                            "Encryption context contains a NUL character");
         total += strlen(k) + json_string_length(x);
     }
     /* AWS bounds the whole encryption context (keys and values) at 8192 bytes */

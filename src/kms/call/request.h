@@ -37,36 +37,37 @@
 CL_MUST_USE int req_parse(const uint8_t *body, size_t len, json_t **out, struct kms_error *e);
 
 /* A string member of length min..max (bytes). *out NULL when absent and optional. */
-CL_MUST_USE int req_string(const json_t *in, const char *member, bool required, size_t min, size_t max,
-               const char **out, struct kms_error *e);
+CL_MUST_USE int req_string(const json_t *in, const char *member, bool required, size_t min,
+                           size_t max, const char **out, struct kms_error *e);
 
 /* A string member that must be one of values (NULL-terminated list). */
-CL_MUST_USE int req_enum(const json_t *in, const char *member, bool required, const char *const *values,
-             const char **out, struct kms_error *e);
+CL_MUST_USE int req_enum(const json_t *in, const char *member, bool required,
+                         const char *const *values, const char **out, struct kms_error *e);
 
 /* A base64 blob member decoded to min..max bytes. *out malloc'd (caller
  * wipes and frees); NULL when absent and optional. */
-CL_MUST_USE int req_blob(const json_t *in, const char *member, bool required, size_t min, size_t max,
-             uint8_t **out, size_t *len, struct kms_error *e);
+CL_MUST_USE int req_blob(const json_t *in, const char *member, bool required, size_t min,
+                         size_t max, uint8_t **out, size_t *len, struct kms_error *e);
 
 /* An integer member in min..max. *present says whether it was there. */
-CL_MUST_USE int req_int(const json_t *in, const char *member, bool required, long long min, long long max,
-            long long *out, bool *present, struct kms_error *e);
+CL_MUST_USE int req_int(const json_t *in, const char *member, bool required, long long min,
+                        long long max, long long *out, bool *present, struct kms_error *e);
 
 /* A boolean member (false when absent). */
 CL_MUST_USE int req_bool(const json_t *in, const char *member, bool *out, struct kms_error *e);
 
 /* An encryption context: an object of string values, at most 8192 bytes of
  * keys and values together. *out borrowed, NULL when absent. */
-CL_MUST_USE int req_context(const json_t *in, const char *member, const json_t **out, struct kms_error *e);
+CL_MUST_USE int req_context(const json_t *in, const char *member, const json_t **out,
+                            struct kms_error *e);
 
 /* Tags: an array of {"TagKey" 1..128, "TagValue" 0..256}, at most max_count.
  * *out borrowed, NULL when absent and optional. */
 CL_MUST_USE int req_tags(const json_t *in, const char *member, bool required, size_t max_count,
-             const json_t **out, struct kms_error *e);
+                         const json_t **out, struct kms_error *e);
 
 /* An array of strings each of length min..max. *out borrowed. */
-CL_MUST_USE int req_string_list(const json_t *in, const char *member, bool required, size_t min, size_t max,
-                    const json_t **out, struct kms_error *e);
+CL_MUST_USE int req_string_list(const json_t *in, const char *member, bool required, size_t min,
+                                size_t max, const json_t **out, struct kms_error *e);
 
 #endif

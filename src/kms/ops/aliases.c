@@ -44,7 +44,7 @@ static int alias_name(struct call *c, bool creating, const char **name)
 static int alias_target(struct call *c, const char *name, struct store_key *k)
 {
     char *target = NULL;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     int r = store_alias_get(c->s->store, name, &target, &err);
     if (r == CL_ENOTFOUND)
         return call_fail(c, "NotFoundException", "Alias arn:aws:kms:%s:%s:%s is not found.",
@@ -70,7 +70,7 @@ int op_create_alias(struct call *c)
     if (rc == 0)
         rc = authorize(c, "kms:CreateAlias", &k);
     if (rc == 0) {
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         int r = store_alias_create(c->s->store, name, k.id, ku_now(), &err);
         if (r == CL_EEXIST)
             rc = call_fail(c, "AlreadyExistsException",
@@ -88,7 +88,7 @@ int op_update_alias(struct call *c)
     const char *name;
     if (alias_name(c, false, &name) < 0)
         return -1;
-    struct store_key old = {0}, k = {0};
+    struct store_key old = { 0 }, k = { 0 };
     int rc = alias_target(c, name, &old);
     if (rc == 0)
         rc = load_key(c, "TargetKeyId", IDS_KEY_ONLY, &k);
@@ -103,7 +103,7 @@ int op_update_alias(struct call *c)
     if (rc == 0)
         rc = authorize(c, "kms:UpdateAlias", &k);
     if (rc == 0) {
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_alias_update(c->s->store, name, k.id, ku_now(), &err) < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -117,14 +117,14 @@ int op_delete_alias(struct call *c)
     const char *name;
     if (alias_name(c, false, &name) < 0)
         return -1;
-    struct store_key k = {0};
+    struct store_key k = { 0 };
     int rc = alias_target(c, name, &k);
     if (rc == 0) {
         call_name_key(c, k.id);
         rc = authorize(c, "kms:DeleteAlias", &k);
     }
     if (rc == 0) {
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_alias_delete(c->s->store, name, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -139,7 +139,7 @@ int op_list_aliases(struct call *c)
     if (paging(c, 100, 50, &limit, &marker) < 0 ||
         req_string(c->in, "KeyId", false, 1, KEYID_MAX, &ident, &c->err) < 0)
         return -1;
-    struct store_key k = {0};
+    struct store_key k = { 0 };
     if (ident) {
         if (resolve_key_id(c, ident, IDS_KEY_ONLY, &k) < 0)
             return -1;
@@ -153,7 +153,7 @@ int op_list_aliases(struct call *c)
     purge_expired(c);
     json_t *rows = NULL;
     bool more = false;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     int rc = store_alias_list(c->s->store, ident ? k.id : NULL, marker, (size_t)limit, &rows, &more,
                               &err);
     store_key_clear(&k);

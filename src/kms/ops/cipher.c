@@ -72,7 +72,7 @@ int encrypt_with(struct call *c, struct store_key *k, const char *alg, const jso
         if (key_material(c, k, 0, &m, &mlen) < 0)
             return -1;
         uint8_t kid[16];
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         int rc = ku_uuid_parse(k->id, kid, &err);
         if (rc == 0)
             rc = blob_seal(m, kid, k->current_version, ctx, pt, n, out, out_len, &err);
@@ -91,8 +91,8 @@ int encrypt_with(struct call *c, struct store_key *k, const char *alg, const jso
         return -1;
     int rc = 0;
     if (n > rsa_max_plaintext(pk, alg))
-        rc = call_fail(c, "ValidationException", "Plaintext of %zu bytes is too long for %s with %s",
-                       n, alg, k->key_spec);
+        rc = call_fail(c, "ValidationException",
+                       "Plaintext of %zu bytes is too long for %s with %s", n, alg, k->key_spec);
     else
         rc = rsa_oaep(c, pk, true, alg, pt, n, out, out_len);
     EVP_PKEY_free(pk);
@@ -101,8 +101,8 @@ int encrypt_with(struct call *c, struct store_key *k, const char *alg, const jso
 
 /* Decrypt of a symmetric blob: the key named in its header. */
 static int decrypt_symmetric(struct call *c, const uint8_t *blob, size_t blen, const json_t *ctx,
-                             const struct store_key *named, const char *action,
-                             struct store_key *k, uint8_t **pt, size_t *pt_len)
+                             const struct store_key *named, const char *action, struct store_key *k,
+                             uint8_t **pt, size_t *pt_len)
 {
     uint8_t kid[16];
     uint32_t ver;
@@ -114,7 +114,7 @@ static int decrypt_symmetric(struct call *c, const uint8_t *blob, size_t blen, c
         return call_fail(c, "IncorrectKeyException",
                          "The key ID in the request does not identify a CMK that can perform this "
                          "operation.");
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     int r = store_key_get(c->s->store, id, k, &err);
     if (r == CL_ENOTFOUND)
         return call_fail(c, "NotFoundException",
@@ -172,13 +172,13 @@ int decrypt_blob(struct call *c, const uint8_t *blob, size_t blen, const json_t 
                  const char *key_ident, const char *alg, const char *action, struct store_key *k,
                  uint8_t **pt, size_t *pt_len)
 {
-    struct store_key named = {0};
+    struct store_key named = { 0 };
     if (key_ident && resolve_key_id(c, key_ident, IDS_WITH_ALIAS, &named) < 0)
         return -1;
     int rc;
     if (!alg || !strcmp(alg, "SYMMETRIC_DEFAULT")) {
-        rc = decrypt_symmetric(c, blob, blen, ctx, key_ident ? &named : NULL, action, k, pt,
-                               pt_len);
+        rc =
+            decrypt_symmetric(c, blob, blen, ctx, key_ident ? &named : NULL, action, k, pt, pt_len);
         store_key_clear(&named);
         return rc;
     }

@@ -60,7 +60,7 @@ int answer_secret(struct call *c, const char *member, const uint8_t *pt, size_t 
     if (c->recipient) {
         uint8_t *cms = NULL;
         size_t cms_len = 0;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (recipient_wrap(c->recipient, pt, n, &cms, &cms_len, &err) < 0)
             return call_fail_internal(c, &err);
         set_blob(c->out, "CiphertextForRecipient", cms, cms_len);

@@ -16,7 +16,7 @@
 
 #include "call/call.h"
 
-#define TAGS_PER_KEY_MAX 50     /* AWS's quota of tags per key */
+#define TAGS_PER_KEY_MAX  50     /* AWS's quota of tags per key */
 #define POLICY_MEMBER_MAX 131072 /* the Policy member (the document itself: POLICY_MAX_BYTES) */
 
 /* GrantTokens: accepted (at most 10) and ignored; grants are not implemented. */

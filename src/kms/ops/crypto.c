@@ -12,7 +12,7 @@
 #include "ops/ops.h"
 #include "util/kmsutil.h"
 
-#define PLAINTEXT_MAX 4096
+#define PLAINTEXT_MAX  4096
 #define CIPHERTEXT_MAX 6144
 
 static const char *const ENC_ALGS[] = { "SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1",
@@ -35,7 +35,7 @@ int op_encrypt(struct call *c)
         ku_wipe_free(pt);
         return -1;
     }
-    struct store_key k = {0};
+    struct store_key k = { 0 };
     int rc = grant_tokens(c);
     if (rc == 0)
         rc = load_key(c, "KeyId", IDS_WITH_ALIAS, &k);
@@ -80,7 +80,7 @@ int op_decrypt(struct call *c)
         free(blob);
         return -1;
     }
-    struct store_key k = {0};
+    struct store_key k = { 0 };
     uint8_t *pt = NULL;
     size_t n = 0;
     int rc = grant_tokens(c);
@@ -119,7 +119,7 @@ int op_re_encrypt(struct call *c)
         free(blob);
         return -1;
     }
-    struct store_key src = {0}, dst = {0};
+    struct store_key src = { 0 }, dst = { 0 };
     uint8_t *pt = NULL, *out = NULL;
     size_t n = 0, olen = 0;
     int rc = grant_tokens(c);

@@ -73,12 +73,12 @@ static int data_key(struct call *c, bool with_plaintext, const char *action)
         return call_fail(c, "ValidationException",
                          "Please specify either number of bytes or key spec but not both.");
     size_t n = have_n ? (size_t)nbytes : (!strcmp(spec, "AES_256") ? 32 : 16);
-    struct store_key k = {0};
+    struct store_key k = { 0 };
     int rc = data_key_prologue(c, with_plaintext, action, ctx, &k);
     uint8_t *dk = NULL, *blob = NULL;
     size_t blen = 0;
     if (rc == 0) {
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         dk = malloc(n);
         if (!dk || ku_random(dk, n, &err) < 0)
             rc = call_fail_internal(c, &err);
@@ -112,9 +112,9 @@ int op_generate_data_key_without_plaintext(struct call *c)
     return data_key(c, false, "kms:GenerateDataKeyWithoutPlaintext");
 }
 
-static const char *const PAIR_SPECS[] = { "RSA_2048",      "RSA_3072",      "RSA_4096",
-                                          "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
-                                          "ECC_SECG_P256K1", "SM2",        NULL };
+static const char *const PAIR_SPECS[] = { "RSA_2048",        "RSA_3072",      "RSA_4096",
+                                          "ECC_NIST_P256",   "ECC_NIST_P384", "ECC_NIST_P521",
+                                          "ECC_SECG_P256K1", "SM2",           NULL };
 
 static int data_key_pair(struct call *c, bool with_plaintext, const char *action)
 {
@@ -126,7 +126,7 @@ static int data_key_pair(struct call *c, bool with_plaintext, const char *action
     if (!strcmp(spec, "SM2"))
         return call_fail(c, "UnsupportedOperationException",
                          "KeyPairSpec SM2 is not supported by cloister-kms.");
-    struct store_key k = {0};
+    struct store_key k = { 0 };
     int rc = data_key_prologue(c, with_plaintext, action, ctx, &k);
     EVP_PKEY *pk = NULL;
     uint8_t *priv = NULL, *pub = NULL, *blob = NULL;
@@ -134,7 +134,7 @@ static int data_key_pair(struct call *c, bool with_plaintext, const char *action
     if (rc == 0) {
         pk = generate_pair(spec);
         if (!pk || der_pkcs8(pk, &priv, &priv_len) < 0 || der_public(pk, &pub, &pub_len) < 0) {
-            struct cl_error err = {0};
+            struct cl_error err = { 0 };
             cl_fail_openssl(&err, CL_ECRYPTO, "key pair generation failed");
             rc = call_fail_internal(c, &err);
         }
@@ -184,7 +184,7 @@ int op_generate_random(struct call *c)
     if (recipient_read(c) < 0 || authorize(c, "kms:GenerateRandom", NULL) < 0)
         return -1;
     uint8_t buf[1024];
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (ku_random(buf, (size_t)n, &err) < 0)
         return call_fail_internal(c, &err);
     c->out = json_object();

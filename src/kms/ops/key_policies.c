@@ -58,7 +58,7 @@ int op_put_key_policy(struct call *c)
         } else {
             free(k.policy);
             k.policy = copy;
-            struct cl_error err = {0};
+            struct cl_error err = { 0 };
             if (store_key_update(c->s->store, &k, &err) < 0)
                 rc = call_fail_internal(c, &err);
         }

@@ -41,7 +41,7 @@ static int alias_key_id(struct call *c, const char *alias, const char *arn_prefi
                         size_t cap)
 {
     char *target = NULL;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     int rc = store_alias_get(c->s->store, alias, &target, &err);
     if (rc == CL_ENOTFOUND)
         return call_fail(c, "NotFoundException", "Alias %s%s is not found.", arn_prefix, alias);
@@ -81,7 +81,7 @@ int resolve_key_id(struct call *c, const char *ident, enum id_forms forms, struc
     for (char *p = id; *p; p++)
         if (*p >= 'A' && *p <= 'F')
             *p = (char)(*p - 'A' + 'a');
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     int rc = store_key_get(c->s->store, id, k, &err);
     if (rc == 0 && k->state == KEY_PENDING_DELETION && k->deletion_date <= ku_now()) {
         /* past its deletion date: gone, whether or not deleting it works now */
@@ -140,14 +140,15 @@ int require_usage(struct call *c, const struct store_key *k, enum key_usage usag
         char arn[KEY_ARN_MAX];
         key_arn(c, k, arn);
         return call_fail(c, "InvalidKeyUsageException",
-                         "%s key usage is %s which is not valid for %s.", arn, key_usage_name(k->usage), op);
+                         "%s key usage is %s which is not valid for %s.", arn,
+                         key_usage_name(k->usage), op);
     }
     return 0;
 }
 
 int key_material(struct call *c, struct store_key *k, uint32_t version, uint8_t **m, size_t *len)
 {
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (version == 0 && k->rotation_enabled && is_symmetric(k) && ku_now() >= k->next_rotation) {
         uint8_t fresh[32];
         uint32_t nv;
@@ -177,7 +178,7 @@ EVP_PKEY *key_private(struct call *c, struct store_key *k)
     EVP_PKEY *pk = d2i_AutoPrivateKey(NULL, &p, (long)n);
     ku_wipe_free(m);
     if (!pk) {
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         cl_fail_openssl(&err, CL_ECRYPTO, "stored private key does not parse");
         call_fail_internal(c, &err);
     }

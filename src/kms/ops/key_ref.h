@@ -19,7 +19,7 @@
 #include "call/call.h"
 #include "state/store.h"
 
-#define KEYID_MAX 2048   /* KeyId members: 1..2048 characters (botocore) */
+#define KEYID_MAX   2048 /* KeyId members: 1..2048 characters (botocore) */
 #define KEY_ARN_MAX 256
 
 /* Which identifier forms an operation accepts (docs/kms.md, "Key identifiers"). */

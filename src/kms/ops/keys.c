@@ -22,13 +22,26 @@
 #include "util/kmsutil.h"
 
 #define DESCRIPTION_MAX 8192
-#define DAY 86400.0
+#define DAY             86400.0
 
-static const char *const KEY_SPECS[] = { "SYMMETRIC_DEFAULT", "RSA_2048", "RSA_3072", "RSA_4096",
-                                         "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
-                                         "ECC_SECG_P256K1", "HMAC_224", "HMAC_256", "HMAC_384",
-                                         "HMAC_512", "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87",
-                                         "ECC_NIST_EDWARDS25519", NULL };
+static const char *const KEY_SPECS[] = { "SYMMETRIC_DEFAULT",
+                                         "RSA_2048",
+                                         "RSA_3072",
+                                         "RSA_4096",
+                                         "ECC_NIST_P256",
+                                         "ECC_NIST_P384",
+                                         "ECC_NIST_P521",
+                                         "ECC_SECG_P256K1",
+                                         "HMAC_224",
+                                         "HMAC_256",
+                                         "HMAC_384",
+                                         "HMAC_512",
+                                         "SM2",
+                                         "ML_DSA_44",
+                                         "ML_DSA_65",
+                                         "ML_DSA_87",
+                                         "ECC_NIST_EDWARDS25519",
+                                         NULL };
 static const char *const KEY_USAGES[] = { "ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC",
                                           "KEY_AGREEMENT", NULL };
 static const char *const ORIGINS[] = { "AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE",
@@ -40,12 +53,12 @@ static json_t *key_metadata(struct call *c, const struct store_key *k)
     char arn[KEY_ARN_MAX];
     key_arn(c, k, arn);
     json_t *m = json_pack("{s:s, s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
-                          "AWSAccountId", c->s->account, "KeyId", k->id, "Arn", arn,
-                          "CreationDate", k->created, "Enabled", k->state == KEY_ENABLED,
-                          "Description", k->description ? k->description : "", "KeyUsage",
-                          key_usage_name(k->usage), "KeyState", key_state_name(k->state), "Origin", k->origin, "KeyManager",
-                          "CUSTOMER", "CustomerMasterKeySpec", k->key_spec, "KeySpec", k->key_spec,
-                          "MultiRegion", 0);
+                          "AWSAccountId", c->s->account, "KeyId", k->id, "Arn", arn, "CreationDate",
+                          k->created, "Enabled", k->state == KEY_ENABLED, "Description",
+                          k->description ? k->description : "", "KeyUsage",
+                          key_usage_name(k->usage), "KeyState", key_state_name(k->state), "Origin",
+                          k->origin, "KeyManager", "CUSTOMER", "CustomerMasterKeySpec", k->key_spec,
+                          "KeySpec", k->key_spec, "MultiRegion", 0);
     if (!m)
         return NULL;
     if (k->usage == KEY_USAGE_ENCRYPT_DECRYPT)
@@ -62,7 +75,7 @@ static json_t *key_metadata(struct call *c, const struct store_key *k)
 /* What CreateKey asks for. */
 struct create_args {
     const char *policy_text, *desc, *usage, *spec;
-    enum key_usage key_usage;   /* usage, once known to suit spec */
+    enum key_usage key_usage; /* usage, once known to suit spec */
     bool bypass;
     const json_t *tags;
 };
@@ -83,9 +96,10 @@ static int create_key_args(struct call *c, struct create_args *a)
         req_tags(c->in, "Tags", false, TAGS_PER_KEY_MAX, &a->tags, &c->err) < 0)
         return -1;
     if (a->spec && cmk_spec)
-        return call_fail(c, "ValidationException",
-                         "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
-                         "CustomerMasterKeySpec is deprecated.");
+        return call_fail(
+            c, "ValidationException",
+            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
+            "CustomerMasterKeySpec is deprecated.");
     if (!a->spec)
         a->spec = cmk_spec ? cmk_spec : "SYMMETRIC_DEFAULT";
     if (origin && strcmp(origin, "AWS_KMS") != 0)
@@ -133,7 +147,7 @@ static int initial_policy(struct call *c, const struct create_args *a, const cha
  * *material is the caller's to wipe and free, whatever this returns. */
 static int new_material(struct call *c, const char *spec, uint8_t **material, size_t *len)
 {
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (!strcmp(spec, "SYMMETRIC_DEFAULT")) {
         *material = malloc(32);
         *len = 32;
@@ -159,7 +173,7 @@ int op_create_key(struct call *c)
     struct create_args a;
     if (create_key_args(c, &a) < 0)
         return -1;
-    struct store_key k = {0};
+    struct store_key k = { 0 };
     ku_uuid4(k.id);
     char arn[KEY_ARN_MAX];
     key_arn(c, &k, arn);
@@ -178,7 +192,7 @@ int op_create_key(struct call *c)
         k.state = KEY_ENABLED;
         k.rotation_period_days = 365;
         k.policy = policy;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_key_create(c->s->store, &k, material, mlen, a.tags, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -216,7 +230,7 @@ int op_list_keys(struct call *c)
     purge_expired(c);
     json_t *ids = NULL;
     bool more = false;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (store_key_list(c->s->store, marker, (size_t)limit, &ids, &more, &err) < 0)
         return call_fail_internal(c, &err);
     json_t *keys = json_array();
@@ -246,7 +260,7 @@ static int change_state(struct call *c, const char *action, enum key_state new_s
         rc = authorize(c, action, &k);
     if (rc == 0) {
         k.state = new_state;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_key_update(c->s->store, &k, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -282,7 +296,7 @@ int op_schedule_key_deletion(struct call *c)
         k.state = KEY_PENDING_DELETION;
         k.pending_days = (int)days;
         k.deletion_date = floor(ku_now()) + (double)days * DAY;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_key_update(c->s->store, &k, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -313,7 +327,7 @@ int op_cancel_key_deletion(struct call *c)
         k.state = KEY_DISABLED;
         k.pending_days = 0;
         k.deletion_date = 0;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_key_update(c->s->store, &k, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -337,7 +351,7 @@ int op_update_key_description(struct call *c)
     if (rc == 0) {
         free(k.description);
         k.description = strdup(desc);
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (!k.description || store_key_update(c->s->store, &k, &err) < 0)
             rc = call_fail_internal(c, &err);
     }

@@ -44,7 +44,7 @@ int op_enable_key_rotation(struct call *c)
     bool present;
     if (req_int(c->in, "RotationPeriodInDays", false, 90, 2560, &period, &present, &c->err) < 0)
         return -1;
-    struct store_key k = {0};
+    struct store_key k = { 0 };
     int rc = rotation_key(c, "kms:EnableKeyRotation", &k);
     if (rc == 0) {
         k.rotation_period_days =
@@ -52,7 +52,7 @@ int op_enable_key_rotation(struct call *c)
         if (!k.rotation_enabled || present)
             k.next_rotation = ku_now() + k.rotation_period_days * DAY;
         k.rotation_enabled = true;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_key_update(c->s->store, &k, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -62,12 +62,12 @@ int op_enable_key_rotation(struct call *c)
 
 int op_disable_key_rotation(struct call *c)
 {
-    struct store_key k = {0};
+    struct store_key k = { 0 };
     int rc = rotation_key(c, "kms:DisableKeyRotation", &k);
     if (rc == 0) {
         k.rotation_enabled = false;
         k.next_rotation = 0;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_key_update(c->s->store, &k, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -99,12 +99,12 @@ int op_get_key_rotation_status(struct call *c)
 
 int op_rotate_key_on_demand(struct call *c)
 {
-    struct store_key k = {0};
+    struct store_key k = { 0 };
     int rc = rotation_key(c, "kms:RotateKeyOnDemand", &k);
     if (rc == 0) {
         uint8_t fresh[32];
         uint32_t nv;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         double next = k.rotation_enabled ? ku_now() + k.rotation_period_days * DAY : 0;
         if (ku_random(fresh, sizeof(fresh), &err) < 0 ||
             store_key_rotate(c->s->store, k.id, fresh, sizeof(fresh), next, &nv, &err) < 0)

@@ -17,7 +17,7 @@
 #include "ops/ops.h"
 #include "util/kmsutil.h"
 
-#define MESSAGE_MAX 4096
+#define MESSAGE_MAX   4096
 #define SIGNATURE_MAX 6144
 
 int op_get_public_key(struct call *c)
@@ -62,11 +62,20 @@ int op_get_public_key(struct call *c)
     return rc;
 }
 
-static const char *const SIGNING_ALGS[] = {
-    "RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512", "RSASSA_PKCS1_V1_5_SHA_256",
-    "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512", "ECDSA_SHA_256", "ECDSA_SHA_384",
-    "ECDSA_SHA_512", "SM2DSA", "ML_DSA_SHAKE_256", "ED25519_SHA_512", "ED25519_PH_SHA_512", NULL
-};
+static const char *const SIGNING_ALGS[] = { "RSASSA_PSS_SHA_256",
+                                            "RSASSA_PSS_SHA_384",
+                                            "RSASSA_PSS_SHA_512",
+                                            "RSASSA_PKCS1_V1_5_SHA_256",
+                                            "RSASSA_PKCS1_V1_5_SHA_384",
+                                            "RSASSA_PKCS1_V1_5_SHA_512",
+                                            "ECDSA_SHA_256",
+                                            "ECDSA_SHA_384",
+                                            "ECDSA_SHA_512",
+                                            "SM2DSA",
+                                            "ML_DSA_SHAKE_256",
+                                            "ED25519_SHA_512",
+                                            "ED25519_PH_SHA_512",
+                                            NULL };
 static const char *const MESSAGE_TYPES[] = { "RAW", "DIGEST", "EXTERNAL_MU", NULL };
 
 /* Shared by Sign and Verify: the key, algorithm and message digest. */
@@ -102,8 +111,8 @@ static int message_digest(struct call *c, const char *type, const uint8_t *msg, 
                          "MessageType EXTERNAL_MU is only valid for ML-DSA keys.");
     if (type && !strcmp(type, "DIGEST")) {
         if (n != dl)
-            return call_fail(c, "ValidationException",
-                             "Digest is invalid length for algorithm %s.", sp->alg);
+            return call_fail(c, "ValidationException", "Digest is invalid length for algorithm %s.",
+                             sp->alg);
         memcpy(sp->digest, msg, n);
         sp->digest_len = (unsigned)n;
         return 0;
@@ -148,8 +157,7 @@ static int sign_setup(struct call *c, const char *action, struct sign_params *sp
     return rc;
 }
 
-static EVP_PKEY_CTX *sign_ctx(struct call *c, EVP_PKEY *pk, const struct sign_params *sp,
-                              bool sign)
+static EVP_PKEY_CTX *sign_ctx(struct call *c, EVP_PKEY *pk, const struct sign_params *sp, bool sign)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pk, NULL);
     bool ok = ctx && (sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx)) == 1 &&
@@ -163,7 +171,7 @@ static EVP_PKEY_CTX *sign_ctx(struct call *c, EVP_PKEY *pk, const struct sign_pa
         ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
     if (!ok) {
         EVP_PKEY_CTX_free(ctx);
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         cl_fail_openssl(&err, CL_ECRYPTO, "signature setup");
         call_fail_internal(c, &err);
         return NULL;
@@ -173,7 +181,7 @@ static EVP_PKEY_CTX *sign_ctx(struct call *c, EVP_PKEY *pk, const struct sign_pa
 
 int op_sign(struct call *c)
 {
-    struct sign_params sp = {0};
+    struct sign_params sp = { 0 };
     int rc = sign_setup(c, "kms:Sign", &sp);
     EVP_PKEY *pk = NULL;
     EVP_PKEY_CTX *ctx = NULL;
@@ -189,7 +197,7 @@ int op_sign(struct call *c)
         if (EVP_PKEY_sign(ctx, NULL, &slen, sp.digest, sp.digest_len) != 1 ||
             !(sig = malloc(slen)) ||
             EVP_PKEY_sign(ctx, sig, &slen, sp.digest, sp.digest_len) != 1) {
-            struct cl_error err = {0};
+            struct cl_error err = { 0 };
             cl_fail_openssl(&err, CL_ECRYPTO, "signing failed");
             rc = call_fail_internal(c, &err);
         }
@@ -213,7 +221,7 @@ int op_verify(struct call *c)
     size_t slen = 0;
     if (req_blob(c->in, "Signature", true, 1, SIGNATURE_MAX, &sig, &slen, &c->err) < 0)
         return -1;
-    struct sign_params sp = {0};
+    struct sign_params sp = { 0 };
     int rc = sign_setup(c, "kms:Verify", &sp);
     EVP_PKEY *pk = NULL;
     EVP_PKEY_CTX *ctx = NULL;

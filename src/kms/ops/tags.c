@@ -12,7 +12,7 @@
  * limit counts the tags the key would have afterwards. */
 static int check_tag_limit(struct call *c, const struct store_key *k, const json_t *tags)
 {
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     json_t *cur = NULL;
     bool more;
     if (store_tags_list(c->s->store, k->id, NULL, 1000, &cur, &more, &err) < 0)
@@ -51,7 +51,7 @@ int op_tag_resource(struct call *c)
     if (rc == 0)
         rc = check_tag_limit(c, &k, tags);
     if (rc == 0) {
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_tags_set(c->s->store, k.id, tags, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -71,7 +71,7 @@ int op_untag_resource(struct call *c)
     if (rc == 0)
         rc = authorize(c, "kms:UntagResource", &k);
     if (rc == 0) {
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_tags_remove(c->s->store, k.id, keys, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -90,7 +90,7 @@ int op_list_resource_tags(struct call *c)
     if (rc == 0) {
         json_t *tags = NULL;
         bool more = false;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (store_tags_list(c->s->store, k.id, marker, (size_t)limit, &tags, &more, &err) < 0) {
             rc = call_fail_internal(c, &err);
         } else {

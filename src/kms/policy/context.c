@@ -92,4 +92,3 @@ const char *const *policy_context_get(const struct policy_context *c, const char
     *n = k ? k->n : 0;
     return k ? (const char *const *)k->values : NULL;
 }
-

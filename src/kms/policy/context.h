@@ -20,10 +20,9 @@ void policy_context_free(struct policy_context *c);
 /* Appends value to key's list (creating the key). Both are copied. A key
  * added several times is multi-valued (kms:EncryptionContextKeys). */
 CL_MUST_USE int policy_context_add(struct policy_context *c, const char *key, const char *value,
-                       struct cl_error *err);
+                                   struct cl_error *err);
 /* Values of key, or NULL when the key is absent (then *n = 0). The array is
  * owned by c and valid until the next add or free. */
-const char *const *policy_context_get(const struct policy_context *c, const char *key,
-                                      size_t *n);
+const char *const *policy_context_get(const struct policy_context *c, const char *key, size_t *n);
 
 #endif

@@ -135,8 +135,8 @@ static void eval_cond(const struct policy_eval *e, const struct cond *c, struct 
          * operators (true), ...IfExists (true), ForAllValues (true, empty
          * set) and ForAnyValue (false) (docs/kms-policy.md, "Conditions"). */
         t->result = c->if_exists || c->set == SET_ALL ? true
-                    : c->set == SET_ANY              ? false
-                                                     : c->negated;
+                    : c->set == SET_ANY               ? false
+                                                      : c->negated;
         return;
     }
     bool r;
@@ -322,8 +322,8 @@ static void decide(struct policy_eval *e)
     }
     /* Identity policies count for callers of the key's account, or of an
      * account the key policy delegates to. */
-    bool key_account_ok = !req->key_account || strcmp(req->key_account, req->account) == 0 ||
-                          e->delegation;
+    bool key_account_ok =
+        !req->key_account || strcmp(req->key_account, req->account) == 0 || e->delegation;
     if ((!e->delegation && e->key_policy) || !key_account_ok)
         return;
     if ((t = first_applicable(e, false, false, PM_NONE))) {
@@ -375,8 +375,8 @@ int policy_eval_run(const struct policy *kp, const struct policy_request *req,
     for (size_t p = 0; p < req->n_identity; p++)
         count(req->identity_policies[p], &n, &n_cond);
     /* one block: the evaluation, its statements, their conditions */
-    struct policy_eval *e = calloc(1, sizeof(*e) + n * sizeof(struct stmt_trace) +
-                                          n_cond * sizeof(struct cond_trace));
+    struct policy_eval *e =
+        calloc(1, sizeof(*e) + n * sizeof(struct stmt_trace) + n_cond * sizeof(struct cond_trace));
     if (!e)
         return cl_fail(err, CL_ENOMEM, "out of memory");
     e->req = req;

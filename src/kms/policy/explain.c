@@ -19,11 +19,11 @@
 /* The texts below are summaries: each is written into a buffer of a fixed
  * size and silently cut there. */
 #define PRINCIPAL_WHY_MAX 256
-#define ACTION_WHY_MAX 256
-#define RESOURCE_WHY_MAX 512
-#define COND_WHY_MAX 640
-#define CONDS_WHY_MAX 768
-#define LABEL_MAX 256
+#define ACTION_WHY_MAX    256
+#define RESOURCE_WHY_MAX  512
+#define COND_WHY_MAX      640
+#define CONDS_WHY_MAX     768
+#define LABEL_MAX         256
 
 /* Appends to a bounded buffer; silently truncates. */
 static void bprintf(char *buf, size_t cap, const char *fmt, ...)
@@ -134,7 +134,7 @@ static void cond_why(const struct stmt_trace *t, size_t i, char *why, size_t cap
     }
     if (!ct->values) {
         snprintf(why, cap, "key absent from the request%s",
-                 c->if_exists         ? " (IfExists: true)"
+                 c->if_exists        ? " (IfExists: true)"
                  : c->set == SET_ALL ? " (ForAllValues of an empty set: true)"
                  : c->set == SET_ANY ? " (ForAnyValue of an empty set: false)"
                  : c->negated        ? " (negated operator: true)"
@@ -188,8 +188,7 @@ static void stmt_label(const struct stmt_trace *t, char *buf, size_t cap)
 static void stmt_summary(const struct policy_eval *e, const struct stmt_trace *t, char *buf,
                          size_t cap)
 {
-    char pwhy[PRINCIPAL_WHY_MAX], awhy[ACTION_WHY_MAX], rwhy[RESOURCE_WHY_MAX],
-        cwhy[CONDS_WHY_MAX];
+    char pwhy[PRINCIPAL_WHY_MAX], awhy[ACTION_WHY_MAX], rwhy[RESOURCE_WHY_MAX], cwhy[CONDS_WHY_MAX];
     principal_why(e, t, pwhy, sizeof(pwhy));
     action_why(e, t, awhy, sizeof(awhy));
     resource_why(e, t, rwhy, sizeof(rwhy));
@@ -319,18 +318,19 @@ int policy_evaluate(const struct policy *key_policy, const struct policy_request
 
 static const char *decision_name(enum policy_decision d)
 {
-    return d == POLICY_ALLOW ? "Allow" : d == POLICY_DENY_EXPLICIT ? "ExplicitDeny" : "ImplicitDeny";
+    return d == POLICY_ALLOW           ? "Allow"
+           : d == POLICY_DENY_EXPLICIT ? "ExplicitDeny"
+                                       : "ImplicitDeny";
 }
 
 json_t *policy_result_json(const struct policy_result *res)
 {
-    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "decision", decision_name(res->decision),
-                          "source",
-                          res->source == POLICY_SOURCE_KEY        ? "key"
-                          : res->source == POLICY_SOURCE_IDENTITY ? "identity"
-                                                                  : "none",
-                          "statement", res->statement_index, "sid", res->sid, "reason",
-                          res->reason);
+    json_t *o =
+        json_pack("{s:s, s:s, s:i, s:s, s:s}", "decision", decision_name(res->decision), "source",
+                  res->source == POLICY_SOURCE_KEY        ? "key"
+                  : res->source == POLICY_SOURCE_IDENTITY ? "identity"
+                                                          : "none",
+                  "statement", res->statement_index, "sid", res->sid, "reason", res->reason);
     if (o && res->identity_policy_index >= 0) {
         json_object_set_new(o, "identityPolicy", json_integer(res->identity_policy_index));
         json_object_set_new(o, "identityStatement", json_integer(res->identity_statement_index));
@@ -346,16 +346,16 @@ static json_t *statement_json(const struct policy_eval *e, const struct stmt_tra
         snprintf(name, sizeof(name), "key");
     else
         snprintf(name, sizeof(name), "identity:%zu", t->policy);
-    json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "Policy", name, "Index", (json_int_t)t->index,
-                          "Sid", t->s->sid ? t->s->sid : "", "Effect",
-                          t->s->deny ? "Deny" : "Allow");
+    json_t *o =
+        json_pack("{s:s, s:I, s:s, s:s}", "Policy", name, "Index", (json_int_t)t->index, "Sid",
+                  t->s->sid ? t->s->sid : "", "Effect", t->s->deny ? "Deny" : "Allow");
     if (!o)
         return NULL;
     principal_why(e, t, pwhy, sizeof(pwhy));
     action_why(e, t, awhy, sizeof(awhy));
     resource_why(e, t, rwhy, sizeof(rwhy));
     json_object_set_new(o, "Principal",
-                        json_string(!t->key_policy           ? "n/a"
+                        json_string(!t->key_policy        ? "n/a"
                                     : t->pm == PM_DIRECT  ? "match"
                                     : t->pm == PM_ACCOUNT ? "account (needs an identity policy)"
                                                           : "no match"));
@@ -369,9 +369,9 @@ static json_t *statement_json(const struct policy_eval *e, const struct stmt_tra
         char why[COND_WHY_MAX];
         cond_why(t, i, why, sizeof(why));
         const struct cond *c = &t->s->conds[i];
-        json_array_append_new(conds, json_pack("{s:s, s:s, s:b, s:s}", "Operator", c->op_name,
-                                               "Key", c->key, "Result", t->cond[i].result, "Why",
-                                               why));
+        json_array_append_new(conds,
+                              json_pack("{s:s, s:s, s:b, s:s}", "Operator", c->op_name, "Key",
+                                        c->key, "Result", t->cond[i].result, "Why", why));
     }
     json_object_set_new(o, "Conditions", conds);
     json_object_set_new(o, "Applies", json_boolean(t->applies));

@@ -95,7 +95,7 @@ bool parse_date(const char *s, double *out)
         *out = d;
         return true;
     }
-    struct tm tm = {0};
+    struct tm tm = { 0 };
     const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
     if (!end) {
         memset(&tm, 0, sizeof(tm));

@@ -63,10 +63,10 @@ struct stmt {
     char *sid;
     bool deny;
     enum principal_mode pmode;
-    bool p_any;      /* "*" or {"AWS": "*"} */
-    char **p_aws;    /* AWS principals, account ids normalised to ...:root */
+    bool p_any;   /* "*" or {"AWS": "*"} */
+    char **p_aws; /* AWS principals, account ids normalised to ...:root */
     size_t n_aws;
-    char **p_other;  /* Service / Federated / CanonicalUser principals */
+    char **p_other; /* Service / Federated / CanonicalUser principals */
     size_t n_other;
     bool has_action, not_action;
     char **actions;

@@ -23,44 +23,43 @@ static const struct {
     enum cond_base op;
     bool negated;
 } OPS[] = {
-    {"StringEquals", OP_STRING_EQUALS, false},
-    {"StringNotEquals", OP_STRING_NOT_EQUALS, true},
-    {"StringEqualsIgnoreCase", OP_STRING_EQUALS_IC, false},
-    {"StringNotEqualsIgnoreCase", OP_STRING_NOT_EQUALS_IC, true},
-    {"StringLike", OP_STRING_LIKE, false},
-    {"StringNotLike", OP_STRING_NOT_LIKE, true},
-    {"NumericEquals", OP_NUMERIC_EQUALS, false},
-    {"NumericNotEquals", OP_NUMERIC_NOT_EQUALS, true},
-    {"NumericLessThan", OP_NUMERIC_LT, false},
-    {"NumericLessThanEquals", OP_NUMERIC_LE, false},
-    {"NumericGreaterThan", OP_NUMERIC_GT, false},
-    {"NumericGreaterThanEquals", OP_NUMERIC_GE, false},
-    {"DateEquals", OP_DATE_EQUALS, false},
-    {"DateNotEquals", OP_DATE_NOT_EQUALS, true},
-    {"DateLessThan", OP_DATE_LT, false},
-    {"DateLessThanEquals", OP_DATE_LE, false},
-    {"DateGreaterThan", OP_DATE_GT, false},
-    {"DateGreaterThanEquals", OP_DATE_GE, false},
-    {"Bool", OP_BOOL, false},
-    {"BinaryEquals", OP_BINARY_EQUALS, false},
-    {"IpAddress", OP_IP_ADDRESS, false},
-    {"NotIpAddress", OP_NOT_IP_ADDRESS, true},
-    {"ArnEquals", OP_ARN_EQUALS, false},
-    {"ArnLike", OP_ARN_LIKE, false},
-    {"ArnNotEquals", OP_ARN_NOT_EQUALS, true},
-    {"ArnNotLike", OP_ARN_NOT_LIKE, true},
-    {"Null", OP_NULL, false},
+    { "StringEquals", OP_STRING_EQUALS, false },
+    { "StringNotEquals", OP_STRING_NOT_EQUALS, true },
+    { "StringEqualsIgnoreCase", OP_STRING_EQUALS_IC, false },
+    { "StringNotEqualsIgnoreCase", OP_STRING_NOT_EQUALS_IC, true },
+    { "StringLike", OP_STRING_LIKE, false },
+    { "StringNotLike", OP_STRING_NOT_LIKE, true },
+    { "NumericEquals", OP_NUMERIC_EQUALS, false },
+    { "NumericNotEquals", OP_NUMERIC_NOT_EQUALS, true },
+    { "NumericLessThan", OP_NUMERIC_LT, false },
+    { "NumericLessThanEquals", OP_NUMERIC_LE, false },
+    { "NumericGreaterThan", OP_NUMERIC_GT, false },
+    { "NumericGreaterThanEquals", OP_NUMERIC_GE, false },
+    { "DateEquals", OP_DATE_EQUALS, false },
+    { "DateNotEquals", OP_DATE_NOT_EQUALS, true },
+    { "DateLessThan", OP_DATE_LT, false },
+    { "DateLessThanEquals", OP_DATE_LE, false },
+    { "DateGreaterThan", OP_DATE_GT, false },
+    { "DateGreaterThanEquals", OP_DATE_GE, false },
+    { "Bool", OP_BOOL, false },
+    { "BinaryEquals", OP_BINARY_EQUALS, false },
+    { "IpAddress", OP_IP_ADDRESS, false },
+    { "NotIpAddress", OP_NOT_IP_ADDRESS, true },
+    { "ArnEquals", OP_ARN_EQUALS, false },
+    { "ArnLike", OP_ARN_LIKE, false },
+    { "ArnNotEquals", OP_ARN_NOT_EQUALS, true },
+    { "ArnNotLike", OP_ARN_NOT_LIKE, true },
+    { "Null", OP_NULL, false },
 };
 
 /* Messages (docs/kms-policy.md, "Validation", lists them all; the
  * invalid-principal one is AWS KMS's own text). */
-#define MSG_BAD_PRINCIPALS "Policy contains a statement with one or more invalid principals."
-#define MSG_NO_PRINCIPAL "Policy contains a statement with no principal."
+#define MSG_BAD_PRINCIPALS     "Policy contains a statement with one or more invalid principals."
+#define MSG_NO_PRINCIPAL       "Policy contains a statement with no principal."
 #define MSG_IDENTITY_PRINCIPAL "Policy document should not specify a principal."
 
 /* A JSON value that is a string or a non-empty array of strings -> strv. */
-static int strv_from_json(json_t *v, const char *what, char ***out, size_t *n,
-                          struct cl_error *err)
+static int strv_from_json(json_t *v, const char *what, char ***out, size_t *n, struct cl_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -75,9 +74,10 @@ static int strv_from_json(json_t *v, const char *what, char ***out, size_t *n,
         return 0;
     }
     if (!json_is_array(v) || json_array_size(v) == 0)
-        return cl_fail(err, CL_EFORMAT,
-                       "Policy contains a statement whose %s is not a string or a non-empty list of strings.",
-                       what);
+        return cl_fail(
+            err, CL_EFORMAT,
+            "Policy contains a statement whose %s is not a string or a non-empty list of strings.",
+            what);
     size_t cnt = json_array_size(v);
     char **arr = calloc(cnt, sizeof(char *));
     if (!arr)
@@ -87,7 +87,8 @@ static int strv_from_json(json_t *v, const char *what, char ***out, size_t *n,
         if (!json_is_string(e)) {
             free_strv(arr, i);
             return cl_fail(err, CL_EFORMAT,
-                           "Policy contains a statement whose %s is not a string or a non-empty list of strings.",
+                           "Policy contains a statement whose %s is not a string or a non-empty "
+                           "list of strings.",
                            what);
         }
         if (!(arr[i] = strdup(json_string_value(e)))) {
@@ -219,8 +220,8 @@ static int parse_actions(json_t *v, struct stmt *s, const char *field, struct cl
         const char *colon = strchr(a, ':');
         /* IAM: "<service>:<action>", exactly one colon, service non-empty. */
         if (!colon || colon == a || !colon[1] || strchr(colon + 1, ':'))
-            return cl_fail(err, CL_EFORMAT, "Policy contains a statement with an invalid action: %s",
-                           a);
+            return cl_fail(err, CL_EFORMAT,
+                           "Policy contains a statement with an invalid action: %s", a);
         for (const char *c = a; *c; c++)
             if (!(isalnum((unsigned char)*c) || strchr(":*?-_", *c)))
                 return cl_fail(err, CL_EFORMAT,
@@ -289,8 +290,8 @@ static int cond_value_check(const struct cond *c, const char *v, struct cl_error
     case OP_NUMERIC_GE:
         if (!parse_number(v, &d))
             return cl_fail(err, CL_EFORMAT,
-                           "Policy contains a condition with an invalid value for %s: %s", c->op_name,
-                           v);
+                           "Policy contains a condition with an invalid value for %s: %s",
+                           c->op_name, v);
         break;
     case OP_DATE_EQUALS:
     case OP_DATE_NOT_EQUALS:
@@ -300,22 +301,22 @@ static int cond_value_check(const struct cond *c, const char *v, struct cl_error
     case OP_DATE_GE:
         if (!parse_date(v, &d))
             return cl_fail(err, CL_EFORMAT,
-                           "Policy contains a condition with an invalid value for %s: %s", c->op_name,
-                           v);
+                           "Policy contains a condition with an invalid value for %s: %s",
+                           c->op_name, v);
         break;
     case OP_IP_ADDRESS:
     case OP_NOT_IP_ADDRESS:
         if (!parse_cidr(v, &ci, true))
             return cl_fail(err, CL_EFORMAT,
-                           "Policy contains a condition with an invalid value for %s: %s", c->op_name,
-                           v);
+                           "Policy contains a condition with an invalid value for %s: %s",
+                           c->op_name, v);
         break;
     case OP_BOOL:
     case OP_NULL:
         if (strcasecmp(v, "true") != 0 && strcasecmp(v, "false") != 0)
             return cl_fail(err, CL_EFORMAT,
-                           "Policy contains a condition with an invalid value for %s: %s", c->op_name,
-                           v);
+                           "Policy contains a condition with an invalid value for %s: %s",
+                           c->op_name, v);
         break;
     default:
         break;
@@ -375,12 +376,13 @@ static bool key_is_single_valued_ec(const char *key)
 static int parse_condition(json_t *v, struct stmt *s, bool deny, struct cl_error *err)
 {
     if (!json_is_object(v))
-        return cl_fail(err, CL_EFORMAT, "Policy contains a statement whose Condition is not an object.");
+        return cl_fail(err, CL_EFORMAT,
+                       "Policy contains a statement whose Condition is not an object.");
     const char *opname;
     json_t *block;
     json_object_foreach(v, opname, block)
     {
-        struct cond proto = {0};
+        struct cond proto = { 0 };
         if (!parse_operator(opname, &proto))
             return cl_fail(err, CL_EFORMAT,
                            "Policy contains a condition with an invalid operator: %s", opname);
@@ -400,7 +402,8 @@ static int parse_condition(json_t *v, struct stmt *s, bool deny, struct cl_error
              * permissive (docs/kms-policy.md, "Validation"). */
             if (proto.set == SET_ALL && !deny && key_is_single_valued_ec(key))
                 return cl_fail(err, CL_EFORMAT,
-                               "Policy contains an overly permissive condition: ForAllValues with the single-valued key %s.",
+                               "Policy contains an overly permissive condition: ForAllValues with "
+                               "the single-valued key %s.",
                                key);
             struct cond *nc = realloc(s->conds, (s->n_conds + 1) * sizeof(*nc));
             if (!nc)
@@ -439,13 +442,14 @@ static int parse_statement(json_t *j, size_t idx, struct policy *p,
     json_t *sid = json_object_get(j, "Sid");
     if (sid) {
         if (!json_is_string(sid))
-            return cl_fail(err, CL_EFORMAT, "Policy contains a statement whose Sid is not a string.");
+            return cl_fail(err, CL_EFORMAT,
+                           "Policy contains a statement whose Sid is not a string.");
         if (!(s->sid = strdup(json_string_value(sid))))
             return cl_fail(err, CL_ENOMEM, "out of memory");
         for (size_t i = 0; i < idx; i++)
             if (p->st[i].sid && strcmp(p->st[i].sid, s->sid) == 0)
-                return cl_fail(err, CL_EFORMAT,
-                               "Policy contains statements with the same Sid: %s", s->sid);
+                return cl_fail(err, CL_EFORMAT, "Policy contains statements with the same Sid: %s",
+                               s->sid);
     }
     json_t *eff = json_object_get(j, "Effect");
     if (!eff)
@@ -475,7 +479,8 @@ static int parse_statement(json_t *j, size_t idx, struct policy *p,
 
     json_t *ac = json_object_get(j, "Action"), *nac = json_object_get(j, "NotAction");
     if (ac && nac)
-        return cl_fail(err, CL_EFORMAT, "Policy contains a statement with both Action and NotAction.");
+        return cl_fail(err, CL_EFORMAT,
+                       "Policy contains a statement with both Action and NotAction.");
     /* A statement without Action has no effect, yet KMS stores it
      * (docs/kms-policy.md, "Evaluation"). */
     if (ac || nac) {
@@ -531,19 +536,22 @@ static bool chars_ok(const unsigned char *t, size_t len)
 int policy_parse(const char *text, size_t len, const struct policy_parse_opts *o,
                  struct policy **out, struct cl_error *err)
 {
-    struct policy_parse_opts defaults = {.key_policy = true};
+    struct policy_parse_opts defaults = { .key_policy = true };
     if (!o)
         o = &defaults;
     *out = NULL;
     if (!text || len == 0)
         return cl_fail(err, CL_EINVAL,
-                       "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length greater than or equal to 1");
+                       "1 validation error detected: Value at 'policy' failed to satisfy "
+                       "constraint: Member must have length greater than or equal to 1");
     if (len > POLICY_MAX_BYTES)
-        return cl_fail(err, CL_ELIMIT,
-                       "The key policy is %zu bytes; the limit is %d bytes.", len, POLICY_MAX_BYTES);
+        return cl_fail(err, CL_ELIMIT, "The key policy is %zu bytes; the limit is %d bytes.", len,
+                       POLICY_MAX_BYTES);
     if (!chars_ok((const unsigned char *)text, len))
-        return cl_fail(err, CL_EINVAL,
-                       "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+");
+        return cl_fail(
+            err, CL_EINVAL,
+            "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member "
+            "must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+");
 
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -44,7 +44,7 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 /* Policies.                                                                 */
 
-struct policy;  /* a parsed, validated policy document; owns its memory */
+struct policy; /* a parsed, validated policy document; owns its memory */
 
 /* Which checks policy_parse() runs. */
 struct policy_parse_opts {
@@ -66,7 +66,7 @@ struct policy_parse_opts {
  * with policy_free().
  */
 CL_MUST_USE int policy_parse(const char *text, size_t len, const struct policy_parse_opts *o,
-                 struct policy **out, struct cl_error *err);
+                             struct policy **out, struct cl_error *err);
 void policy_free(struct policy *p);
 
 /* The AWS exception type for an error code of policy_parse() /
@@ -125,8 +125,8 @@ struct policy_result {
     /* The statement that decided (for ALLOW via delegation: the key policy's
      * account statement; the identity statement is in identity_*). */
     enum policy_source source;
-    int statement_index; /* 0-based; -1 when no statement decided */
-    char sid[129];       /* "" when the statement has no Sid */
+    int statement_index;          /* 0-based; -1 when no statement decided */
+    char sid[129];                /* "" when the statement has no Sid */
     int identity_policy_index;    /* ALLOW by delegation: which identity policy, else -1 */
     int identity_statement_index; /* and which statement in it, else -1 */
     /* One line, human: which statement and why; for an implicit deny, why the
@@ -142,7 +142,7 @@ struct policy_result {
  * req lacks action/principal_arn/account.
  */
 CL_MUST_USE int policy_evaluate(const struct policy *key_policy, const struct policy_request *req,
-                    struct policy_result *res, struct cl_error *err);
+                                struct policy_result *res, struct cl_error *err);
 
 /*
  * As policy_evaluate(), and writes a malloc'd NUL-terminated JSON trace to
@@ -153,7 +153,7 @@ CL_MUST_USE int policy_evaluate(const struct policy *key_policy, const struct po
  * This is what `cloister-kms explain` prints.
  */
 CL_MUST_USE int policy_explain(const struct policy *key_policy, const struct policy_request *req,
-                   struct policy_result *res, char **json, struct cl_error *err);
+                               struct policy_result *res, char **json, struct cl_error *err);
 
 /*
  * The audit-log field of a decision: {"decision": "Allow|ExplicitDeny|
@@ -181,9 +181,10 @@ void policy_denied_message(const struct policy_request *req, const struct policy
  * "The new key policy will not allow you to update the key policy in the future."
  * On success *out (may be NULL if not wanted) holds the parsed policy.
  */
-CL_MUST_USE int policy_validate_key_policy(const char *text, size_t len, const struct policy_parse_opts *o,
-                               const struct policy_request *caller, bool bypass_lockout,
-                               struct policy **out, struct cl_error *err);
+CL_MUST_USE int policy_validate_key_policy(const char *text, size_t len,
+                                           const struct policy_parse_opts *o,
+                                           const struct policy_request *caller, bool bypass_lockout,
+                                           struct policy **out, struct cl_error *err);
 
 #ifdef __cplusplus
 }

@@ -48,9 +48,9 @@ void write_audit(const struct call *c, const char *source)
     base[strlen(base) - 1] = 0; /* drop Z, add milliseconds */
     snprintf(when, sizeof(when), "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000) % 1000);
     /* STS's requests are logged with STS's code for the failure */
-    const char *result = !c->err.failed                   ? "Success"
+    const char *result = !c->err.failed                 ? "Success"
                          : c->sts && c->err.sts_code[0] ? c->err.sts_code
-                                                          : c->err.type;
+                                                        : c->err.type;
     json_t *ev = json_object();
     json_object_set_new(ev, "time", json_string(when));
     json_object_set_new(ev, "requestId", json_string(c->request_id));
@@ -68,7 +68,7 @@ void write_audit(const struct call *c, const char *source)
     const char *k;
     json_t *v;
     json_object_foreach(c->audit, k, v) json_object_set(ev, k, v);
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (audit_append(c->s->audit, ev, &err) < 0)
         fprintf(stderr, "cloister-kms: audit log: %s\n", err.reason);
     json_decref(ev);

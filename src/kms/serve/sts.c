@@ -24,7 +24,7 @@ static char *form_decode(const char *s, size_t n)
     free(tmp);
     if (!d)
         return NULL;
-    char *r = (strlen(d) == (size_t)outlen) ? strdup(d) : NULL;  /* no NULs */
+    char *r = (strlen(d) == (size_t)outlen) ? strdup(d) : NULL; /* no NULs */
     curl_free(d);
     return r;
 }
@@ -85,12 +85,23 @@ static void add_escaped(struct ku_buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': ku_buf_adds(b, "&amp;"); break;
-        case '<': ku_buf_adds(b, "&lt;"); break;
-        case '>': ku_buf_adds(b, "&gt;"); break;
-        case '"': ku_buf_adds(b, "&quot;"); break;
-        case '\'': ku_buf_adds(b, "&apos;"); break;
-        default: ku_buf_add(b, s, 1);
+        case '&':
+            ku_buf_adds(b, "&amp;");
+            break;
+        case '<':
+            ku_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            ku_buf_adds(b, "&gt;");
+            break;
+        case '"':
+            ku_buf_adds(b, "&quot;");
+            break;
+        case '\'':
+            ku_buf_adds(b, "&apos;");
+            break;
+        default:
+            ku_buf_add(b, s, 1);
         }
     }
 }
@@ -98,7 +109,7 @@ static void add_escaped(struct ku_buf *b, const char *s)
 void sts_render(const struct kms_error *e, const struct ident_caller *caller,
                 const char *request_id, struct http_response *resp)
 {
-    struct ku_buf b = {0};
+    struct ku_buf b = { 0 };
     int status = 200;
     if (!caller) {
         const char *code = e->sts_code[0] ? e->sts_code : e->type;
@@ -114,9 +125,9 @@ void sts_render(const struct kms_error *e, const struct ident_caller *caller,
         ku_buf_adds(&b, request_id);
         ku_buf_adds(&b, "</RequestId>\n</ErrorResponse>\n");
     } else {
-        ku_buf_adds(&b,
-                    "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
-                    "  <GetCallerIdentityResult>\n    <Arn>");
+        ku_buf_adds(
+            &b, "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
+                "  <GetCallerIdentityResult>\n    <Arn>");
         add_escaped(&b, caller->arn);
         ku_buf_adds(&b, "</Arn>\n    <UserId>");
         add_escaped(&b, caller->user_id);

@@ -10,7 +10,8 @@
  *     <ResponseMetadata><RequestId/></ResponseMetadata>
  *   </GetCallerIdentityResponse>
  *
- * and errors as <ErrorResponse><Error><Type>Sender</Type><Code/><Message/></Error><RequestId/></ErrorResponse>.
+ * and errors as
+ * <ErrorResponse><Error><Type>Sender</Type><Code/><Message/></Error><RequestId/></ErrorResponse>.
  */
 #ifndef CLOISTER_KMS_SERVE_STS_H
 #define CLOISTER_KMS_SERVE_STS_H

@@ -5,16 +5,17 @@
 int store_alias_create(struct store *st, const char *name, const char *key_id, double now,
                        struct cl_error *err)
 {
-    return db_exec_binds(st, "INSERT INTO aliases(name, key_id, created, updated) VALUES(?1,?2,?3,?3)",
-                      name, key_id, now, NULL, err);
+    return db_exec_binds(st,
+                         "INSERT INTO aliases(name, key_id, created, updated) VALUES(?1,?2,?3,?3)",
+                         name, key_id, now, NULL, err);
 }
 
 int store_alias_update(struct store *st, const char *name, const char *key_id, double now,
                        struct cl_error *err)
 {
     int changes = 0;
-    int rc = db_exec_binds(st, "UPDATE aliases SET key_id=?2, updated=?3 WHERE name=?1", name, key_id,
-                        now, &changes, err);
+    int rc = db_exec_binds(st, "UPDATE aliases SET key_id=?2, updated=?3 WHERE name=?1", name,
+                           key_id, now, &changes, err);
     if (rc == 0 && changes == 0)
         rc = cl_fail(err, CL_ENOTFOUND, "no alias %s", name);
     return rc;
@@ -53,9 +54,9 @@ int store_alias_list(struct store *st, const char *key_id, const char *after, si
     sqlite3 *db;
     sqlite3_stmt *s;
     int rc = db_stmt_open(st,
-                       "SELECT name, key_id, created, updated FROM aliases WHERE name > ?1"
-                       " AND (?2 IS NULL OR key_id = ?2) ORDER BY name LIMIT ?3",
-                       &db, &s, err);
+                          "SELECT name, key_id, created, updated FROM aliases WHERE name > ?1"
+                          " AND (?2 IS NULL OR key_id = ?2) ORDER BY name LIMIT ?3",
+                          &db, &s, err);
     if (rc < 0)
         return rc;
     json_t *arr = json_array();
@@ -71,11 +72,11 @@ int store_alias_list(struct store *st, const char *key_id, const char *after, si
                 *more = true;
                 break;
             }
-            json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:f, s:f}", "AliasName", sqlite3_column_text(s, 0),
-                               "TargetKeyId", sqlite3_column_text(s, 1), "CreationDate",
-                               sqlite3_column_double(s, 2), "LastUpdatedDate",
-                               sqlite3_column_double(s, 3)));
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:f}", "AliasName",
+                                                 sqlite3_column_text(s, 0), "TargetKeyId",
+                                                 sqlite3_column_text(s, 1), "CreationDate",
+                                                 sqlite3_column_double(s, 2), "LastUpdatedDate",
+                                                 sqlite3_column_double(s, 3)));
         }
         if (r != SQLITE_ROW && r != SQLITE_DONE)
             rc = db_fail(err, db, "store read failed");

@@ -52,7 +52,7 @@ void store_cache_drop(struct store *st, enum ckind kind, const char *id, uint32_
 {
     pthread_mutex_lock(&st->cache_lock);
     if (ver == 0 && kind == C_MAT) {
-        store_cache_flush(st);   /* all versions of a key: rare (deletion) */
+        store_cache_flush(st); /* all versions of a key: rare (deletion) */
     } else {
         struct centry **pp = &st->cache[chash(kind, id, ver)];
         while (*pp) {
@@ -93,7 +93,7 @@ static bool copy_principal(struct store_principal *dst, const struct store_princ
 
 /* Looks up and copies out; true on a hit. */
 bool store_cache_get(struct store *st, enum ckind kind, const char *id, uint32_t ver, void *out,
-                      uint8_t **bytes, size_t *len)
+                     uint8_t **bytes, size_t *len)
 {
     bool hit = false;
     double now = ku_now();
@@ -104,9 +104,16 @@ bool store_cache_get(struct store *st, enum ckind kind, const char *id, uint32_t
         if (e->expires && now > e->expires)
             break;
         switch (kind) {
-        case C_KEY: hit = copy_key(out, e->data); break;
-        case C_PR: hit = copy_principal(out, e->data); break;
-        case C_AK: memcpy(out, e->data, sizeof(struct store_access_key)); hit = true; break;
+        case C_KEY:
+            hit = copy_key(out, e->data);
+            break;
+        case C_PR:
+            hit = copy_principal(out, e->data);
+            break;
+        case C_AK:
+            memcpy(out, e->data, sizeof(struct store_access_key));
+            hit = true;
+            break;
         case C_MAT:
             *bytes = malloc(e->len + 1);
             if (*bytes) {
@@ -124,7 +131,7 @@ bool store_cache_get(struct store *st, enum ckind kind, const char *id, uint32_t
 }
 
 void store_cache_put(struct store *st, enum ckind kind, const char *id, uint32_t ver,
-                      const void *value, size_t len)
+                     const void *value, size_t len)
 {
     if (strlen(id) >= sizeof(((struct centry *)0)->id))
         return;

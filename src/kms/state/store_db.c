@@ -205,7 +205,7 @@ void db_copy_col(char *dst, size_t cap, sqlite3_stmt *s, int i)
  * held and *db, *s are NULL; either way db_stmt_close() may be called.
  */
 int db_stmt_open(struct store *st, const char *sql, sqlite3 **db, sqlite3_stmt **s,
-                     struct cl_error *err)
+                 struct cl_error *err)
 {
     *db = NULL;
     *s = NULL;
@@ -234,7 +234,7 @@ void db_stmt_close(struct store *st, sqlite3 *db, sqlite3_stmt *s)
  * and then calls db_stmt_close(st, *db, *s) whatever this returned.
  */
 int db_select_one(struct store *st, const char *sql, const char *key, sqlite3 **db,
-                      sqlite3_stmt **s, struct cl_error *err)
+                  sqlite3_stmt **s, struct cl_error *err)
 {
     int rc = db_stmt_open(st, sql, db, s, err);
     if (rc < 0)
@@ -250,7 +250,7 @@ int db_select_one(struct store *st, const char *sql, const char *key, sqlite3 **
 
 /* Runs a "SELECT count(*) ... WHERE <col>=?1" query for key. */
 int db_count_where(struct store *st, const char *sql, const char *key, int64_t *n,
-                       struct cl_error *err)
+                   struct cl_error *err)
 {
     sqlite3 *db;
     sqlite3_stmt *s;
@@ -272,7 +272,7 @@ int db_count_where(struct store *st, const char *sql, const char *key, int64_t *
  * *changes (if not NULL) gets the number of rows changed.
  */
 int db_exec_binds(struct store *st, const char *sql, const char *a, const char *b, double now,
-                      int *changes, struct cl_error *err)
+                  int *changes, struct cl_error *err)
 {
     sqlite3 *db;
     sqlite3_stmt *s;
@@ -307,6 +307,6 @@ int store_meta_get(struct store *st, const char *name, char **value, struct cl_e
 
 int store_meta_set(struct store *st, const char *name, const char *value, struct cl_error *err)
 {
-    return db_exec_binds(st, "INSERT OR REPLACE INTO meta(name, value) VALUES(?, ?)", name, value, 0,
-                      NULL, err);
+    return db_exec_binds(st, "INSERT OR REPLACE INTO meta(name, value) VALUES(?, ?)", name, value,
+                         0, NULL, err);
 }

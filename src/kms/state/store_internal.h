@@ -30,8 +30,8 @@
  * seen soon. Unwrapped material is wiped when evicted.
  */
 #define CACHE_BUCKETS 1024
-#define CACHE_MAX 8192
-#define CACHE_TTL 2.0
+#define CACHE_MAX     8192
+#define CACHE_TTL     2.0
 
 enum ckind { C_KEY, C_MAT, C_AK, C_PR };
 

@@ -38,8 +38,8 @@ static int insert_material(struct store *st, sqlite3 *db, const char *id, uint32
     if (rc < 0)
         return rc;
     sqlite3_stmt *s = NULL;
-    rc = db_prep(db, "INSERT INTO key_material(key_id, version, created, wrapped) VALUES(?,?,?,?)", &s,
-              err);
+    rc = db_prep(db, "INSERT INTO key_material(key_id, version, created, wrapped) VALUES(?,?,?,?)",
+                 &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, id);
         sqlite3_bind_int64(s, 2, version);
@@ -64,10 +64,10 @@ int store_key_create(struct store *st, const struct store_key *k, const uint8_t 
     if (rc < 0)
         goto out;
     rc = db_prep(db,
-              "INSERT INTO keys(id, created, description, key_usage, key_spec, origin, state,"
-              " deletion_date, pending_days, rotation_enabled, rotation_period, next_rotation,"
-              " policy, current_version) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
-              &s, err);
+                 "INSERT INTO keys(id, created, description, key_usage, key_spec, origin, state,"
+                 " deletion_date, pending_days, rotation_enabled, rotation_period, next_rotation,"
+                 " policy, current_version) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
+                 &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, k->id);
         sqlite3_bind_double(s, 2, k->created);
@@ -104,10 +104,10 @@ static int db_key_get(struct store *st, const char *id, struct store_key *out, s
     sqlite3 *db;
     sqlite3_stmt *s;
     int rc = db_select_one(st,
-                        "SELECT id, created, description, key_usage, key_spec, origin, state,"
-                        " deletion_date, pending_days, rotation_enabled, rotation_period,"
-                        " next_rotation, policy, current_version FROM keys WHERE id=?",
-                        id, &db, &s, err);
+                           "SELECT id, created, description, key_usage, key_spec, origin, state,"
+                           " deletion_date, pending_days, rotation_enabled, rotation_period,"
+                           " next_rotation, policy, current_version FROM keys WHERE id=?",
+                           id, &db, &s, err);
     if (rc == 1) {
         rc = 0;
         db_copy_col(out->id, sizeof(out->id), s, 0);
@@ -146,10 +146,11 @@ int store_key_update(struct store *st, const struct store_key *k, struct cl_erro
     store_cache_drop(st, C_KEY, k->id, 0);
     sqlite3 *db;
     sqlite3_stmt *s;
-    int rc = db_stmt_open(st,
-                       "UPDATE keys SET description=?, state=?, deletion_date=?, pending_days=?,"
-                       " rotation_enabled=?, rotation_period=?, next_rotation=?, policy=? WHERE id=?",
-                       &db, &s, err);
+    int rc =
+        db_stmt_open(st,
+                     "UPDATE keys SET description=?, state=?, deletion_date=?, pending_days=?,"
+                     " rotation_enabled=?, rotation_period=?, next_rotation=?, policy=? WHERE id=?",
+                     &db, &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, k->description ? k->description : "");
         db_bind_text(s, 2, key_state_name(k->state));
@@ -224,7 +225,8 @@ int store_key_list_expired(struct store *st, double now, json_t **ids, struct cl
     *ids = NULL;
     sqlite3 *db;
     sqlite3_stmt *s;
-    int rc = db_stmt_open(st, "SELECT id FROM keys WHERE state=? AND deletion_date <= ?", &db, &s, err);
+    int rc =
+        db_stmt_open(st, "SELECT id FROM keys WHERE state=? AND deletion_date <= ?", &db, &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, key_state_name(KEY_PENDING_DELETION));
         sqlite3_bind_double(s, 2, now);
@@ -241,8 +243,8 @@ static int db_material_get(struct store *st, const char *id, uint32_t version, u
     *len = 0;
     sqlite3 *db;
     sqlite3_stmt *s;
-    int rc = db_stmt_open(st, "SELECT wrapped FROM key_material WHERE key_id=? AND version=?", &db, &s,
-                       err);
+    int rc = db_stmt_open(st, "SELECT wrapped FROM key_material WHERE key_id=? AND version=?", &db,
+                          &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, id);
         sqlite3_bind_int64(s, 2, version);
@@ -250,10 +252,12 @@ static int db_material_get(struct store *st, const char *id, uint32_t version, u
         if (r == SQLITE_ROW) {
             char aad[128];
             material_aad(aad, sizeof(aad), id, version);
-            rc = blob_gcm_open(st->master, (const uint8_t *)aad, strlen(aad), sqlite3_column_blob(s, 0),
-                               (size_t)sqlite3_column_bytes(s, 0), material, len, err);
+            rc = blob_gcm_open(st->master, (const uint8_t *)aad, strlen(aad),
+                               sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+                               material, len, err);
             if (rc < 0)
-                cl_error_prefix(err, "key material of %s version %u does not unwrap with the master key",
+                cl_error_prefix(err,
+                                "key material of %s version %u does not unwrap with the master key",
                                 id, version);
         } else if (r == SQLITE_DONE) {
             rc = cl_fail(err, CL_ENOTFOUND, "no material version %u for key %s", version, id);

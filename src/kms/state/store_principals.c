@@ -25,10 +25,11 @@ int store_principal_create(struct store *st, const struct store_principal *p, do
 {
     sqlite3 *db;
     sqlite3_stmt *s;
-    int rc = db_stmt_open(st,
-                       "INSERT INTO principals(arn, name, kind, unique_id, identity_policy, created)"
-                       " VALUES(?,?,?,?,?,?)",
-                       &db, &s, err);
+    int rc =
+        db_stmt_open(st,
+                     "INSERT INTO principals(arn, name, kind, unique_id, identity_policy, created)"
+                     " VALUES(?,?,?,?,?,?)",
+                     &db, &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, p->arn);
         db_bind_text(s, 2, p->name);
@@ -52,9 +53,9 @@ static int db_principal_get(struct store *st, const char *arn, struct store_prin
     memset(out, 0, sizeof(*out));
     sqlite3 *db;
     sqlite3_stmt *s;
-    int rc = db_select_one(st,
-                        "SELECT arn, name, kind, unique_id, identity_policy FROM principals WHERE arn=?",
-                        arn, &db, &s, err);
+    int rc = db_select_one(
+        st, "SELECT arn, name, kind, unique_id, identity_policy FROM principals WHERE arn=?", arn,
+        &db, &s, err);
     if (rc == 1) {
         rc = 0;
         db_copy_col(out->arn, sizeof(out->arn), s, 0);
@@ -86,16 +87,17 @@ int store_access_key_create(struct store *st, const struct store_access_key *k, 
     secret_aad(aad, sizeof(aad), k->akid);
     uint8_t *w = NULL;
     size_t wlen = 0;
-    int rc = blob_gcm_seal(st->master, (const uint8_t *)aad, strlen(aad), (const uint8_t *)k->secret,
-                           strlen(k->secret), &w, &wlen, err);
+    int rc = blob_gcm_seal(st->master, (const uint8_t *)aad, strlen(aad),
+                           (const uint8_t *)k->secret, strlen(k->secret), &w, &wlen, err);
     if (rc < 0)
         return rc;
     sqlite3 *db;
     sqlite3_stmt *s;
-    rc = db_stmt_open(st,
-                   "INSERT INTO access_keys(akid, wrapped_secret, principal_arn, caller_arn, user_id,"
-                   " token_hash, expiration, created) VALUES(?,?,?,?,?,?,?,?)",
-                   &db, &s, err);
+    rc = db_stmt_open(
+        st,
+        "INSERT INTO access_keys(akid, wrapped_secret, principal_arn, caller_arn, user_id,"
+        " token_hash, expiration, created) VALUES(?,?,?,?,?,?,?,?)",
+        &db, &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, k->akid);
         sqlite3_bind_blob(s, 2, w, (int)wlen, SQLITE_TRANSIENT);
@@ -121,10 +123,11 @@ static int db_access_key_get(struct store *st, const char *akid, struct store_ac
     memset(out, 0, sizeof(*out));
     sqlite3 *db;
     sqlite3_stmt *s;
-    int rc = db_select_one(st,
-                        "SELECT akid, wrapped_secret, principal_arn, caller_arn, user_id, token_hash,"
-                        " expiration FROM access_keys WHERE akid=?",
-                        akid, &db, &s, err);
+    int rc =
+        db_select_one(st,
+                      "SELECT akid, wrapped_secret, principal_arn, caller_arn, user_id, token_hash,"
+                      " expiration FROM access_keys WHERE akid=?",
+                      akid, &db, &s, err);
     if (rc == 1) {
         db_copy_col(out->akid, sizeof(out->akid), s, 0);
         char aad[96];

@@ -5,7 +5,8 @@
 int db_tags_set(sqlite3 *db, const char *key_id, const json_t *tags, struct cl_error *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = db_prep(db, "INSERT OR REPLACE INTO tags(key_id, tag_key, tag_value) VALUES(?,?,?)", &s, err);
+    int rc = db_prep(db, "INSERT OR REPLACE INTO tags(key_id, tag_key, tag_value) VALUES(?,?,?)",
+                     &s, err);
     size_t i;
     json_t *t;
     json_array_foreach((json_t *)tags, i, t)
@@ -39,7 +40,8 @@ int store_tags_set(struct store *st, const char *key_id, const json_t *tags, str
     return rc;
 }
 
-int store_tags_remove(struct store *st, const char *key_id, const json_t *keys, struct cl_error *err)
+int store_tags_remove(struct store *st, const char *key_id, const json_t *keys,
+                      struct cl_error *err)
 {
     sqlite3 *db;
     sqlite3_stmt *s = NULL;
@@ -76,9 +78,10 @@ int store_tags_list(struct store *st, const char *key_id, const char *after, siz
     *more = false;
     sqlite3 *db;
     sqlite3_stmt *s;
-    int rc = db_stmt_open(
-        st, "SELECT tag_key, tag_value FROM tags WHERE key_id=? AND tag_key > ? ORDER BY tag_key LIMIT ?",
-        &db, &s, err);
+    int rc = db_stmt_open(st,
+                          "SELECT tag_key, tag_value FROM tags WHERE key_id=? AND tag_key > ? "
+                          "ORDER BY tag_key LIMIT ?",
+                          &db, &s, err);
     if (rc < 0)
         return rc;
     json_t *arr = json_array();

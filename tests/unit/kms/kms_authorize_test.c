@@ -40,7 +40,8 @@ static int setup(void **state)
     char *q = quoted(POLICY);
     ts_create_key(&g, q, g_key);
     free(q);
-    snprintf(g_key_arn, sizeof(g_key_arn), "arn:aws:kms:" TS_REGION ":" TS_ACCOUNT ":key/%s", g_key);
+    snprintf(g_key_arn, sizeof(g_key_arn), "arn:aws:kms:" TS_REGION ":" TS_ACCOUNT ":key/%s",
+             g_key);
     return 0;
 }
 

@@ -179,8 +179,7 @@ static void sts_get_caller_identity(void **state)
     json_t *line = ts_last_audit(&g);
     assert_string_equal(json_string_value(json_object_get(line, "eventSource")),
                         "sts.amazonaws.com");
-    assert_string_equal(json_string_value(json_object_get(line, "operation")),
-                        "GetCallerIdentity");
+    assert_string_equal(json_string_value(json_object_get(line, "operation")), "GetCallerIdentity");
     assert_string_equal(json_string_value(json_object_get(line, "result")), "Success");
     json_decref(line);
 }
@@ -224,13 +223,14 @@ static void kms_error_shapes(void **state)
     /* 400 with "message" */
     ts_expect(&g, &g.admin, "DescribeKey", "{\"KeyId\": \"alias/none\"}", "NotFoundException",
               "Alias arn:aws:kms:" TS_REGION ":" TS_ACCOUNT ":alias/none is not found.");
-    ts_expect(&g, &g.admin, "DescribeKey",
-              "{\"KeyId\": \"11111111-2222-4333-8444-555555555555\"}", "NotFoundException",
+    ts_expect(&g, &g.admin, "DescribeKey", "{\"KeyId\": \"11111111-2222-4333-8444-555555555555\"}",
+              "NotFoundException",
               "Key 'arn:aws:kms:" TS_REGION ":" TS_ACCOUNT
               ":key/11111111-2222-4333-8444-555555555555' does not exist");
     /* 400 with "Message" */
     ts_expect(&g, &g.admin, "CreateKey", "{\"KeySpec\": \"HMAC_256\"}",
-              "UnsupportedOperationException", "KeySpec HMAC_256 is not supported by cloister-kms.");
+              "UnsupportedOperationException",
+              "KeySpec HMAC_256 is not supported by cloister-kms.");
     /* 412 */
     char key[37], body[256];
     ts_create_key(&g, NULL, key);
@@ -246,9 +246,9 @@ static void kms_error_shapes(void **state)
     snprintf(path, sizeof(path), "%s/kms.db", g.dir);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "UPDATE key_material SET wrapped = zeroblob(60)", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE key_material SET wrapped = zeroblob(60)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Plaintext\": \"AA==\"}", key);
     ts_kms(&g, &g.admin, "Encrypt", body, &a);

@@ -135,8 +135,9 @@ static void integers_and_booleans(void **state)
               V1 "Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have "
                  "value less than or equal to 1024");
     ts_expect(&g, &g.admin, "GenerateRandom", "{\"NumberOfBytes\": \"8\"}",
-              "SerializationException", "Unexpected value type for 'NumberOfBytes': expected an "
-                                        "integer");
+              "SerializationException",
+              "Unexpected value type for 'NumberOfBytes': expected an "
+              "integer");
     ts_expect(&g, &g.admin, "GenerateRandom", "{}", "ValidationException",
               V1 "Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be "
                  "null");
@@ -180,8 +181,9 @@ static void tags_and_lists(void **state)
                         "%s{\"TagKey\": \"k%d\", \"TagValue\": \"v\"}", i ? "," : "", i);
     strcpy(body + off, "]}");
     ts_expect(&g, &g.admin, "CreateKey", body, "TagException", "Too many tags: 51 (at most 50)");
-    ts_expect(&g, &g.admin, "CreateKey", "{\"Tags\": [{\"TagKey\": \"aws:x\", \"TagValue\": \"\"}]}",
-              "TagException", "Tags beginning with aws: are reserved");
+    ts_expect(&g, &g.admin, "CreateKey",
+              "{\"Tags\": [{\"TagKey\": \"aws:x\", \"TagValue\": \"\"}]}", "TagException",
+              "Tags beginning with aws: are reserved");
     ts_expect(&g, &g.admin, "CreateKey", "{\"Tags\": [{\"TagValue\": \"v\"}]}",
               "ValidationException",
               V1 "Value null at 'tagKey' failed to satisfy constraint: Member must not be null");
@@ -214,7 +216,7 @@ static uint8_t *make_doc(EVP_PKEY *key, size_t *len)
         .public_key_len = (size_t)spki_len,
     };
     uint8_t *doc = NULL;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (attest_doc_issue(g_signer, &f, &doc, len, &err) < 0)
         fail_msg("attest_doc_issue: %s", err.reason);
     OPENSSL_free(spki);
@@ -280,8 +282,8 @@ static void recipient_member(void **state)
     assert_null(json_object_get(a.json, "Plaintext"));
     ts_answer_free(&a);
     line = ts_last_audit(&g);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(line, "recipient"), "attestationDocumentModuleId")),
+    assert_string_equal(json_string_value(json_object_get(json_object_get(line, "recipient"),
+                                                          "attestationDocumentModuleId")),
                         "i-0123456789abcdef0-enc0123456789abcdef");
     json_decref(line);
     free(body);

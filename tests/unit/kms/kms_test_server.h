@@ -36,10 +36,10 @@
 #include "state/store.h"
 #include "util/kmsutil.h"
 
-#define TS_REGION "us-east-1"
+#define TS_REGION  "us-east-1"
 #define TS_ACCOUNT "111122223333"
-#define TS_ADMIN "arn:aws:iam::" TS_ACCOUNT ":user/admin"
-#define TS_ALICE "arn:aws:iam::" TS_ACCOUNT ":user/alice"
+#define TS_ADMIN   "arn:aws:iam::" TS_ACCOUNT ":user/admin"
+#define TS_ALICE   "arn:aws:iam::" TS_ACCOUNT ":user/alice"
 
 struct ts_identity {
     char akid[32];
@@ -68,10 +68,11 @@ static inline void ts_principal(struct ts *t, const char *name, const char *poli
                                 struct ts_identity *id)
 {
     json_t *out = NULL;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (ident_principal_create(t->store, TS_ACCOUNT, name, "user", policy, &out, &err) < 0)
         fail_msg("principal %s: %s", name, err.reason);
-    snprintf(id->akid, sizeof(id->akid), "%s", json_string_value(json_object_get(out, "AccessKeyId")));
+    snprintf(id->akid, sizeof(id->akid), "%s",
+             json_string_value(json_object_get(out, "AccessKeyId")));
     snprintf(id->secret, sizeof(id->secret), "%s",
              json_string_value(json_object_get(out, "SecretAccessKey")));
     json_decref(out);
@@ -86,7 +87,7 @@ static inline void ts_start(struct ts *t, const char *verifier_root_pem)
         fail_msg("mkdtemp failed");
     char path[128];
     uint8_t master[32] = { 7 };
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     snprintf(path, sizeof(path), "%s/kms.db", t->dir);
     if (store_open(path, master, &t->store, &err) < 0)
         fail_msg("store: %s", err.reason);
@@ -95,9 +96,8 @@ static inline void ts_start(struct ts *t, const char *verifier_root_pem)
         fail_msg("audit: %s", err.reason);
     if (attest_verifier_new(&t->verifier, &err) < 0)
         fail_msg("verifier: %s", err.reason);
-    if (verifier_root_pem &&
-        attest_verifier_add_root_pem(t->verifier, verifier_root_pem, strlen(verifier_root_pem),
-                                     &err) < 0)
+    if (verifier_root_pem && attest_verifier_add_root_pem(t->verifier, verifier_root_pem,
+                                                          strlen(verifier_root_pem), &err) < 0)
         fail_msg("root: %s", err.reason);
     t->svc = (struct kms_service){
         .store = t->store,
@@ -140,8 +140,7 @@ static inline void ts_answer_free(struct ts_answer *a)
  */
 static inline void ts_send(struct ts *t, const char *method, const char *path,
                            const char *const *headers, const char *body,
-                           const struct ts_identity *id, const char *service,
-                           struct ts_answer *a)
+                           const struct ts_identity *id, const char *service, struct ts_answer *a)
 {
     struct sigv4_header h[16];
     size_t n = 0;
@@ -169,15 +168,19 @@ static inline void ts_send(struct ts *t, const char *method, const char *path,
         char scope[128];
         snprintf(scope, sizeof(scope), "%.8s/%s/%s/aws4_request", date, TS_REGION, service);
         snprintf(auth, sizeof(auth),
-                 "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%064d",
-                 id->akid, scope, signed_headers, 0);
+                 "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%064d", id->akid,
+                 scope, signed_headers, 0);
         struct sigv4_auth parsed;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         if (sigv4_parse_authorization(auth, &parsed, &err) < 0)
             fail_msg("authorization: %s", err.reason);
         struct sigv4_request sr = {
-            .method = method, .path = path, .headers = h, .n_headers = n,
-            .body = (const uint8_t *)body, .body_len = body ? strlen(body) : 0,
+            .method = method,
+            .path = path,
+            .headers = h,
+            .n_headers = n,
+            .body = (const uint8_t *)body,
+            .body_len = body ? strlen(body) : 0,
         };
         char *canonical = NULL, *sts = NULL;
         if (sigv4_string_to_sign(&sr, &parsed, date, &canonical, &sts, &err) < 0)
@@ -188,16 +191,22 @@ static inline void ts_send(struct ts *t, const char *method, const char *path,
         sigv4_sign(key, sts, sig);
         free(canonical);
         free(sts);
-        snprintf(auth, sizeof(auth), "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
-                 id->akid, scope, signed_headers, sig);
+        snprintf(auth, sizeof(auth),
+                 "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s", id->akid,
+                 scope, signed_headers, sig);
         h[n++] = (struct sigv4_header){ "Authorization", auth };
     }
     struct http_request req = {
-        .method = method, .path = path, .headers = h, .n_headers = n,
-        .body = (const uint8_t *)body, .body_len = body ? strlen(body) : 0,
-        .peer_ip = "192.0.2.7", .tls = true,
+        .method = method,
+        .path = path,
+        .headers = h,
+        .n_headers = n,
+        .body = (const uint8_t *)body,
+        .body_len = body ? strlen(body) : 0,
+        .peer_ip = "192.0.2.7",
+        .tls = true,
     };
-    struct http_response resp = {0};
+    struct http_response resp = { 0 };
     kms_handle(&t->svc, &req, &resp);
     memset(a, 0, sizeof(*a));
     a->status = resp.status;
@@ -216,8 +225,8 @@ static inline void ts_kms(struct ts *t, const struct ts_identity *id, const char
 {
     char target[128];
     snprintf(target, sizeof(target), "TrentService.%s", op);
-    const char *headers[] = { "Content-Type", "application/x-amz-json-1.1", "X-Amz-Target",
-                              target, NULL };
+    const char *headers[] = { "Content-Type", "application/x-amz-json-1.1", "X-Amz-Target", target,
+                              NULL };
     ts_send(t, "POST", "/", headers, body, id, "kms", a);
 }
 
@@ -228,10 +237,10 @@ static inline void ts_expect_error(const struct ts_answer *a, int status, const 
 {
     if (a->status != status || !a->json)
         fail_msg("want %d %s, got %d %s", status, type, a->status, a->raw);
-    const char *member = (!strcmp(type, "AccessDeniedException") ||
-                          !strcmp(type, "UnsupportedOperationException"))
-                             ? "Message"
-                             : "message";
+    const char *member =
+        (!strcmp(type, "AccessDeniedException") || !strcmp(type, "UnsupportedOperationException"))
+            ? "Message"
+            : "message";
     assert_string_equal(a->content_type, "application/x-amz-json-1.1");
     assert_int_equal(json_object_size(a->json), 2);
     assert_string_equal(json_string_value(json_object_get(a->json, "__type")), type);
