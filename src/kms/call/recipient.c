@@ -119,6 +119,27 @@ static int read_fields(struct recipient *r, struct cl_error *err)
     return 0;
 }
 
+/* Why attest_verify() refused a document, in the words of the answer. */
+static const char *why_refused(int rc)
+{
+    switch (rc) {
+    case CL_ENOMEM:
+        return "out of memory";
+    case CL_EALGORITHM:
+        return "it uses an unsupported algorithm";
+    case CL_ECHAIN:
+        return "its certificate chain does not lead to a trusted root";
+    case CL_EEXPIRED:
+        return "a certificate of its chain is not valid at this time";
+    case CL_ESIGNATURE:
+        return "its signature does not verify";
+    case CL_EINVAL:
+        return "no trust root is configured";
+    default:
+        return "it is not a well-formed attestation document";
+    }
+}
+
 int recipient_verify(const uint8_t *doc, size_t doc_len, const struct recipient_opts *o,
                      struct recipient **out, struct cl_error *err)
 {
@@ -140,40 +161,14 @@ int recipient_verify(const uint8_t *doc, size_t doc_len, const struct recipient_
     struct cl_error verr = { 0 };
     rc = attest_verify(o->verifier, doc, doc_len, &vo, &r->doc, &verr);
     if (rc < 0) {
-        const char *why;
-        switch (rc) {
-        case CL_ENOMEM:
-            why = "out of memory";
-            break;
-        case CL_EALGORITHM:
-            why = "it uses an unsupported algorithm";
-            break;
-        case CL_ECHAIN:
-            why = "its certificate chain does not lead to a trusted root";
-            break;
-        case CL_EEXPIRED:
-            why = "a certificate of its chain is not valid at this time";
-            break;
-        case CL_ESIGNATURE:
-            why = "its signature does not verify";
-            break;
-        case CL_ESTALE:
-            why = "its timestamp is outside the accepted window";
-            break;
-        case CL_EINVAL:
-            why = "no trust root is configured";
-            break;
-        default:
-            why = "it is not a well-formed attestation document";
-            break;
-        }
         if (rc == CL_ESTALE)
             rc = cl_fail(err, rc,
                          "The attestation document in Recipient is not valid: its timestamp is "
                          "outside the accepted window (maximum age %u seconds).",
                          max_age);
         else
-            rc = cl_fail(err, rc, "The attestation document in Recipient is not valid: %s.", why);
+            rc = cl_fail(err, rc, "The attestation document in Recipient is not valid: %s.",
+                         why_refused(rc));
         goto out;
     }
 
