@@ -125,6 +125,9 @@ static int decrypt_symmetric(struct call *c, const uint8_t *blob, size_t blen, c
     call_name_key(c, k->id);
     if (!is_symmetric(k))
         return call_fail(c, "InvalidCiphertextException", "%s", "");
+    /* a key the request named has its condition keys already (resolve_key_id) */
+    if (!named && call_context_key(c, k) < 0)
+        return -1;
     if (require_usable(c, k) < 0 || call_context_encryption(c, ctx) < 0 ||
         authorize(c, action, k) < 0)
         return -1;

@@ -223,6 +223,48 @@ static void key_policies_are_validated(void **state)
               "Policy is missing the Version field.");
 }
 
+/* A key alice may use with the condition keys of the key itself. */
+static void key_with_policy(const char *alice_statements, char id[37])
+{
+    char policy[2048];
+    snprintf(policy, sizeof(policy),
+             "{\"Version\":\"2012-10-17\",\"Statement\":["
+             "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"" TS_ACCOUNT "\"},"
+             "\"Action\":\"kms:*\",\"Resource\":\"*\"},%s]}",
+             alice_statements);
+    char *q = quoted(policy);
+    ts_create_key(&g, q, id);
+    free(q);
+}
+
+#define ALICE_MAY(action, condition)                                                      \
+    "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"" TS_ALICE "\"},\"Action\":\"" action \
+    "\",\"Resource\":\"*\"" condition "}"
+#define IF_SYMMETRIC ",\"Condition\":{\"StringEquals\":{\"kms:KeySpec\":\"SYMMETRIC_DEFAULT\"}}"
+
+/* kms:KeySpec, kms:KeyUsage and kms:KeyOrigin are the key's whether or not
+ * the Decrypt request names it: the key comes from the ciphertext. */
+static void decrypt_without_key_id_has_the_key_condition_keys(void **state)
+{
+    (void)state;
+    char key[37], body[1024];
+    key_with_policy(ALICE_MAY("kms:Encrypt", "") "," ALICE_MAY("kms:Decrypt", IF_SYMMETRIC), key);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Plaintext\": \"c2VjcmV0\"}", key);
+    struct ts_answer a;
+    ts_ok(&g, &g.alice, "Encrypt", body, &a);
+    char blob[512];
+    snprintf(blob, sizeof(blob), "%s",
+             json_string_value(json_object_get(a.json, "CiphertextBlob")));
+    ts_answer_free(&a);
+    snprintf(body, sizeof(body), "{\"CiphertextBlob\": \"%s\", \"KeyId\": \"%s\"}", blob, key);
+    ts_ok(&g, &g.alice, "Decrypt", body, &a);
+    ts_answer_free(&a);
+    snprintf(body, sizeof(body), "{\"CiphertextBlob\": \"%s\"}", blob);
+    ts_ok(&g, &g.alice, "Decrypt", body, &a);
+    assert_string_equal(json_string_value(json_object_get(a.json, "Plaintext")), "c2VjcmV0");
+    ts_answer_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +274,7 @@ int main(void)
         cmocka_unit_test(key_less_operations),
         cmocka_unit_test(dry_run_comes_after_authorization),
         cmocka_unit_test(key_policies_are_validated),
+        cmocka_unit_test(decrypt_without_key_id_has_the_key_condition_keys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
