@@ -125,17 +125,18 @@ int op_re_encrypt(struct call *c)
     int rc = grant_tokens(c);
     if (rc == 0)
         rc = decrypt_blob(c, blob, blen, sctx, skey, salg, "kms:ReEncryptFrom", &src, &pt, &n);
-    if (rc == 0)
+    if (rc == 0) {
+        /* the destination is authorized with its own condition keys (the
+         * key's, the alias it was named by) and encryption context */
+        call_context_restart(c);
         rc = load_key(c, "DestinationKeyId", IDS_WITH_ALIAS, &dst);
+    }
     if (rc == 0)
         rc = require_usable(c, &dst);
     if (rc == 0)
         rc = require_usage(c, &dst, KEY_USAGE_ENCRYPT_DECRYPT, "ReEncrypt");
-    if (rc == 0) {
-        /* the destination is authorized with its own encryption context */
-        call_context_restart(c);
+    if (rc == 0)
         rc = call_context_encryption(c, dctx);
-    }
     if (rc == 0)
         rc = authorize(c, "kms:ReEncryptTo", &dst);
     if (rc == 0)

@@ -265,6 +265,41 @@ static void decrypt_without_key_id_has_the_key_condition_keys(void **state)
     ts_answer_free(&a);
 }
 
+/* ReEncryptTo is decided with the destination key's condition keys (and
+ * the alias it was named by), and its own encryption context. */
+static void re_encrypt_to_has_the_destination_condition_keys(void **state)
+{
+    (void)state;
+    char src[37], dst[37], body[1024];
+    key_with_policy(ALICE_MAY("kms:Encrypt", "") "," ALICE_MAY("kms:ReEncryptFrom", ""), src);
+    key_with_policy(ALICE_MAY("kms:ReEncryptTo",
+                              ",\"Condition\":{\"StringEquals\":{\"kms:KeySpec\":"
+                              "\"SYMMETRIC_DEFAULT\",\"kms:RequestAlias\":\"alias/dst\","
+                              "\"kms:EncryptionContext:to\":\"dst\"},"
+                              "\"Null\":{\"kms:EncryptionContext:from\":\"true\"}}"),
+                    dst);
+    snprintf(body, sizeof(body), "{\"AliasName\": \"alias/dst\", \"TargetKeyId\": \"%s\"}", dst);
+    struct ts_answer a;
+    ts_ok(&g, &g.admin, "CreateAlias", body, &a);
+    ts_answer_free(&a);
+    snprintf(body, sizeof(body),
+             "{\"KeyId\": \"%s\", \"Plaintext\": \"c2VjcmV0\", \"EncryptionContext\": {\"from\": "
+             "\"src\"}}",
+             src);
+    ts_ok(&g, &g.alice, "Encrypt", body, &a);
+    char blob[512];
+    snprintf(blob, sizeof(blob), "%s",
+             json_string_value(json_object_get(a.json, "CiphertextBlob")));
+    ts_answer_free(&a);
+    snprintf(body, sizeof(body),
+             "{\"CiphertextBlob\": \"%s\", \"SourceEncryptionContext\": {\"from\": \"src\"}, "
+             "\"DestinationKeyId\": \"alias/dst\", \"DestinationEncryptionContext\": {\"to\": "
+             "\"dst\"}}",
+             blob);
+    ts_ok(&g, &g.alice, "ReEncrypt", body, &a);
+    ts_answer_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +310,7 @@ int main(void)
         cmocka_unit_test(dry_run_comes_after_authorization),
         cmocka_unit_test(key_policies_are_validated),
         cmocka_unit_test(decrypt_without_key_id_has_the_key_condition_keys),
+        cmocka_unit_test(re_encrypt_to_has_the_destination_condition_keys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
