@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The key service's HTTP server over libmicrohttpd (http.h): one whole
+ * request in, one whole response out; bodies bounded and wiped. */
 #include "serve/http.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* SigV4, the verifying side (sigv4.h): the strict Authorization parser,
+ * the canonical request and string to sign, the key chain and the
+ * constant-time comparison. */
 #include "serve/sigv4.h"
 
 #include <ctype.h>

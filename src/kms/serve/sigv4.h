@@ -22,17 +22,17 @@
 #include <cloister/error.h>
 
 #define SIGV4_MAX_SIGNED_HEADERS 64
-#define SIGV4_MAX_AUTH_LEN 4096
+#define SIGV4_MAX_AUTH_LEN       4096
 
 /* The parsed Authorization header. Plain data: no pointers to free. */
 struct sigv4_auth {
     char access_key[129];
-    char date[9];        /* YYYYMMDD of the credential scope */
+    char date[9]; /* YYYYMMDD of the credential scope */
     char region[64];
     char service[64];
-    char signed_headers[2048];  /* as received: "h1;h2;..." */
+    char signed_headers[2048]; /* as received: "h1;h2;..." */
     size_t n_signed;
-    char *signed_names[SIGV4_MAX_SIGNED_HEADERS];  /* point into names_buf */
+    char *signed_names[SIGV4_MAX_SIGNED_HEADERS]; /* point into names_buf */
     char names_buf[2048];
     uint8_t signature[32];
 };
@@ -43,7 +43,8 @@ struct sigv4_auth {
  * CL_EUNSUPPORTED (another algorithm than AWS4-HMAC-SHA256), with AWS-style
  * reasons.
  */
-CL_MUST_USE int sigv4_parse_authorization(const char *value, struct sigv4_auth *out, struct cl_error *err);
+CL_MUST_USE int sigv4_parse_authorization(const char *value, struct sigv4_auth *out,
+                                          struct cl_error *err);
 
 /* One request header as received; names in any case, duplicates allowed. */
 struct sigv4_header {
@@ -53,11 +54,14 @@ struct sigv4_header {
 
 /* The parts of a request that SigV4 covers. */
 struct sigv4_request {
-    const char *method;           /* "POST" */
-    const char *path;             /* raw (still percent-encoded) path, e.g. "/" */
-    const struct sigv4_header *query; size_t n_query;   /* decoded query parameters */
-    const struct sigv4_header *headers; size_t n_headers;
-    const uint8_t *body; size_t body_len;
+    const char *method; /* "POST" */
+    const char *path;   /* raw (still percent-encoded) path, e.g. "/" */
+    const struct sigv4_header *query;
+    size_t n_query; /* decoded query parameters */
+    const struct sigv4_header *headers;
+    size_t n_headers;
+    const uint8_t *body;
+    size_t body_len;
 };
 
 /*
@@ -68,8 +72,8 @@ struct sigv4_request {
  * not present in the request").
  */
 CL_MUST_USE int sigv4_string_to_sign(const struct sigv4_request *r, const struct sigv4_auth *a,
-                         const char *amz_date, char **canonical, char **string_to_sign,
-                         struct cl_error *err);
+                                     const char *amz_date, char **canonical, char **string_to_sign,
+                                     struct cl_error *err);
 
 /* kSigning = HMAC chain over "AWS4"+secret, date, region, service, "aws4_request". */
 void sigv4_signing_key(const char *secret, const char *date, const char *region,
@@ -83,8 +87,8 @@ void sigv4_sign(const uint8_t key[32], const char *string_to_sign, char out[65])
  * with auth's. 0 when it matches, CL_ESIGNATURE when it does not, other
  * codes (see sigv4_string_to_sign) when it cannot be computed.
  */
-CL_MUST_USE int sigv4_verify(const struct sigv4_request *r, const struct sigv4_auth *a, const char *amz_date,
-                 const char *secret, struct cl_error *err);
+CL_MUST_USE int sigv4_verify(const struct sigv4_request *r, const struct sigv4_auth *a,
+                             const char *amz_date, const char *secret, struct cl_error *err);
 
 /* RFC 3986 percent-encoding as SigV4 wants it (unreserved kept, %XX upper);
  * keep_slash keeps '/'. malloc'd, NULL on allocation failure. */

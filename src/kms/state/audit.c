@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The hash-chained audit log and its head file (audit.h). */
 #include "state/audit.h"
 
 #include <errno.h>

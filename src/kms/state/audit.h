@@ -26,7 +26,7 @@
 
 #include <cloister/error.h>
 
-struct audit;   /* opaque; thread-safe */
+struct audit; /* opaque; thread-safe */
 
 /*
  * Opens path for appending (creating it), after cutting off a last line

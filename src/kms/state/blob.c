@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Cloister's ciphertext blob and the AES-256-GCM wrapping under the master
+ * key (blob.h). */
 #include "state/blob.h"
 
 #include "base/byteorder.h"

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Principals, access keys and sessions of the one account (identities.h). */
 #include "state/identities.h"
 
 #include <stdio.h>

@@ -27,8 +27,8 @@ bool ident_valid_name(const char *name);
  * the secret is shown. CL_EEXIST if the name is taken.
  */
 CL_MUST_USE int ident_principal_create(struct store *st, const char *account, const char *name,
-                           const char *kind, const char *identity_policy, json_t **out,
-                           struct cl_error *err);
+                                       const char *kind, const char *identity_policy, json_t **out,
+                                       struct cl_error *err);
 
 /*
  * Issues temporary credentials for role (a role name or role ARN) valid for
@@ -38,18 +38,18 @@ CL_MUST_USE int ident_principal_create(struct store *st, const char *account, co
  * CL_ENOTFOUND when the role does not exist.
  */
 CL_MUST_USE int ident_session_create(struct store *st, const char *account, const char *role,
-                         const char *session_name, long duration_s, json_t **out,
-                         struct cl_error *err);
+                                     const char *session_name, long duration_s, json_t **out,
+                                     struct cl_error *err);
 
 /* Who is calling: resolved from an access key id (+ session token). */
 struct ident_caller {
-    char arn[320];            /* user ARN or assumed-role session ARN */
-    char principal_arn[256];  /* user or role ARN (whose identity policy applies) */
+    char arn[320];           /* user ARN or assumed-role session ARN */
+    char principal_arn[256]; /* user or role ARN (whose identity policy applies) */
     char account[16];
-    char user_id[160];        /* STS GetCallerIdentity UserId */
+    char user_id[160]; /* STS GetCallerIdentity UserId */
     char access_key[129];
-    char secret[64];          /* for SigV4; wiped by ident_caller_clear */
-    char *identity_policy;    /* owned; NULL: none */
+    char secret[64];       /* for SigV4; wiped by ident_caller_clear */
+    char *identity_policy; /* owned; NULL: none */
 };
 void ident_caller_clear(struct ident_caller *c);
 
@@ -57,9 +57,9 @@ void ident_caller_clear(struct ident_caller *c);
  * ExpiredTokenException). */
 enum ident_failure {
     IDENT_OK = 0,
-    IDENT_UNKNOWN_KEY,   /* "The security token included in the request is invalid." */
-    IDENT_BAD_TOKEN,     /* same message: token missing, wrong, or on a long-term key */
-    IDENT_EXPIRED,       /* "The security token included in the request is expired" */
+    IDENT_UNKNOWN_KEY, /* "The security token included in the request is invalid." */
+    IDENT_BAD_TOKEN,   /* same message: token missing, wrong, or on a long-term key */
+    IDENT_EXPIRED,     /* "The security token included in the request is expired" */
 };
 
 /*
@@ -68,7 +68,8 @@ enum ident_failure {
  * negative code with *why set (and CL_EIO etc. for store failures, *why =
  * IDENT_OK).
  */
-CL_MUST_USE int ident_lookup(struct store *st, const char *akid, const char *session_token, double now,
-                 struct ident_caller *out, enum ident_failure *why, struct cl_error *err);
+CL_MUST_USE int ident_lookup(struct store *st, const char *akid, const char *session_token,
+                             double now, struct ident_caller *out, enum ident_failure *why,
+                             struct cl_error *err);
 
 #endif

@@ -248,24 +248,6 @@ int db_select_one(struct store *st, const char *sql, const char *key, sqlite3 **
     return db_fail(err, *db, "store read failed");
 }
 
-/* Runs a "SELECT count(*) ... WHERE <col>=?1" query for key. */
-int db_count_where(struct store *st, const char *sql, const char *key, int64_t *n,
-                   struct cl_error *err)
-{
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    int rc = db_stmt_open(st, sql, &db, &s, err);
-    if (rc == 0) {
-        db_bind_text(s, 1, key);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            *n = sqlite3_column_int64(s, 0);
-        else
-            rc = db_fail(err, db, "store read failed");
-    }
-    db_stmt_close(st, db, s);
-    return rc;
-}
-
 /*
  * Runs one write statement on a pooled connection with ?1 = a, ?2 = b (when
  * the statement has a second parameter) and ?3 = now (when now > 0);

@@ -90,9 +90,6 @@ void db_stmt_close(struct store *st, sqlite3 *db, sqlite3_stmt *s);
  */
 int db_select_one(struct store *st, const char *sql, const char *key, sqlite3 **db,
                   sqlite3_stmt **s, struct cl_error *err);
-/* Runs a "SELECT count(*) ... WHERE <col>=?1" query for key. */
-CL_MUST_USE int db_count_where(struct store *st, const char *sql, const char *key, int64_t *n,
-                               struct cl_error *err);
 /*
  * Runs one write statement on a pooled connection with ?1 = a, ?2 = b (when
  * the statement has a second parameter) and ?3 = now (when now > 0);

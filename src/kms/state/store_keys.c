@@ -314,15 +314,6 @@ out:
     return rc;
 }
 
-int store_material_count(struct store *st, const char *id, uint32_t *count, struct cl_error *err)
-{
-    int64_t n = 0;
-    int rc = db_count_where(st, "SELECT count(*) FROM key_material WHERE key_id=?", id, &n, err);
-    if (rc == 0)
-        *count = (uint32_t)n;
-    return rc;
-}
-
 int store_key_get(struct store *st, const char *id, struct store_key *out, struct cl_error *err)
 {
     if (store_cache_get(st, C_KEY, id, 0, out, NULL, NULL))

@@ -107,12 +107,3 @@ int store_tags_list(struct store *st, const char *key_id, const char *after, siz
     db_stmt_close(st, db, s);
     return rc;
 }
-
-int store_tags_count(struct store *st, const char *key_id, size_t *count, struct cl_error *err)
-{
-    int64_t n = 0;
-    int rc = db_count_where(st, "SELECT count(*) FROM tags WHERE key_id=?", key_id, &n, err);
-    if (rc == 0)
-        *count = (size_t)n;
-    return rc;
-}

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The service's own TLS CA and server certificate, made on first start
+ * (tlsgen.h). */
 #include "state/tlsgen.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The key service's small shared helpers (kmsutil.h). */
 #include "util/kmsutil.h"
 
 #include <stdarg.h>

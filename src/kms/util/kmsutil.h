@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Small helpers the key service's modules share: strict base64 (AWS blobs),
- * UUIDs (key ids, request ids), the SigV4 date format, SHA-256 in hex.
+ * Small helpers the key service's layers share, at the bottom of them:
+ * UUIDs (key ids, request ids), dates (SigV4's format, ISO 8601), SHA-256
+ * in hex, random bytes, wiping frees and a growable buffer.
  */
 #ifndef CLOISTER_KMS_KMSUTIL_H
 #define CLOISTER_KMS_KMSUTIL_H
@@ -51,13 +52,13 @@ void *ku_wipe_realloc(void *p, size_t used, size_t new_size);
 
 /* A growable byte buffer; an allocation failure sticks in oom (checked once at the end). */
 struct ku_buf {
-    char *p;       /* owned; NUL-terminated while not oom */
+    char *p; /* owned; NUL-terminated while not oom */
     size_t len, cap;
     bool oom;
 };
 void ku_buf_add(struct ku_buf *b, const void *data, size_t len);
 void ku_buf_adds(struct ku_buf *b, const char *s);
 void ku_buf_printf(struct ku_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ku_buf_free(struct ku_buf *b);   /* wipes and frees */
+void ku_buf_free(struct ku_buf *b); /* wipes and frees */
 
 #endif
