@@ -75,7 +75,7 @@ RULES = {
 
 
 def kms_rules():
-    """The key service in layers that only call downward (docs/kms.md)."""
+    """The key service in layers that only call downward (docs/kms.md, "Code layout")."""
     sdk = lib("base", "cose", "attest", "cms")
     layers = {}
     if os.path.isdir(os.path.join(ROOT, "src/kms")):

@@ -21,8 +21,9 @@
 #include <cloister/error.h>
 
 #include "base/fileio.h"
-#include "base/hex.h"
-#include "policy.h"
+#include "call/context.h"
+#include "call/recipient.h"
+#include "policy/policy.h"
 
 #define EXPLAIN_MAX_IDENTITY 16
 
@@ -41,15 +42,14 @@ static int fail(const char *what, const struct cl_error *err)
     return 2;
 }
 
-static int load_policy(const char *path, bool key_policy, struct policy **out,
-                       struct cl_error *err)
+static int load_policy(const char *path, bool key_policy, struct policy **out, struct cl_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = file_read_all(path, 4 * POLICY_MAX_BYTES, &data, &len, err);
     if (rc < 0)
         return rc;
-    struct policy_parse_opts o = {.key_policy = key_policy};
+    struct policy_parse_opts o = { .key_policy = key_policy };
     rc = policy_parse((const char *)data, len, &o, out, err);
     if (rc < 0)
         cl_error_prefix(err, "%s (%s)", path, policy_error_type(rc));
@@ -57,31 +57,19 @@ static int load_policy(const char *path, bool key_policy, struct policy **out,
     return rc;
 }
 
+/* The document's kms:RecipientAttestation:* keys, as the server would add
+ * them for a verified Recipient; this document is not verified. */
 static int add_doc_context(const char *path, struct policy_context *ctx, struct cl_error *err)
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    struct attest_doc *d = NULL;
+    struct recipient *r = NULL;
     int rc = file_read_all(path, ATTEST_MAX_DOCUMENT, &data, &len, err);
-    if (rc < 0)
-        return rc;
-    rc = attest_doc_parse_unverified(data, len, &d, err);
-    if (rc < 0)
-        goto out;
-    for (unsigned i = 0; i < ATTEST_MAX_PCRS && rc == 0; i++) {
-        size_t n = 0;
-        const uint8_t *v = attest_doc_pcr(d, i, &n);
-        if (!v || n == 0 || n > 64)
-            continue;
-        char hex[129], key[48];
-        hex_encode(hex, v, n);
-        snprintf(key, sizeof(key), "kms:RecipientAttestation:PCR%u", i);
-        rc = policy_context_add(ctx, key, hex, err);
-        if (rc == 0 && i == 0)
-            rc = policy_context_add(ctx, "kms:RecipientAttestation:ImageSha384", hex, err);
-    }
-out:
-    attest_doc_free(d);
+    if (rc == 0)
+        rc = recipient_parse_unverified(data, len, &r, err);
+    if (rc == 0)
+        rc = context_add_recipient(ctx, r, err);
+    recipient_free(r);
     free(data);
     return rc;
 }
@@ -104,133 +92,145 @@ static bool account_of(const char *arn, char out[13])
     return true;
 }
 
-int kms_explain_main(int argc, char **argv)
+/* What the flags ask for. */
+struct explain_args {
+    const char *policy_path, *action, *principal, *account, *resource, *doc_path;
+    const char *identity_paths[EXPLAIN_MAX_IDENTITY];
+    size_t n_identity;
+    bool is_root;
+};
+
+/* Reads the flags; --context values go into ctx. Returns 0, or the exit
+ * status (2) after saying why, or -1 for --help (exit 0). */
+static int parse_args(int argc, char **argv, struct explain_args *a, struct policy_context *ctx)
 {
     static const struct option opts[] = {
-        {"policy", required_argument, NULL, 'p'},
-        {"action", required_argument, NULL, 'a'},
-        {"principal", required_argument, NULL, 'P'},
-        {"account", required_argument, NULL, 'A'},
-        {"root", no_argument, NULL, 'R'},
-        {"resource", required_argument, NULL, 'r'},
-        {"identity-policy", required_argument, NULL, 'i'},
-        {"context", required_argument, NULL, 'c'},
-        {"attestation-doc", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "policy", required_argument, NULL, 'p' },
+        { "action", required_argument, NULL, 'a' },
+        { "principal", required_argument, NULL, 'P' },
+        { "account", required_argument, NULL, 'A' },
+        { "root", no_argument, NULL, 'R' },
+        { "resource", required_argument, NULL, 'r' },
+        { "identity-policy", required_argument, NULL, 'i' },
+        { "context", required_argument, NULL, 'c' },
+        { "attestation-doc", required_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
-    const char *policy_path = NULL, *action = NULL, *principal = NULL, *account = NULL,
-               *resource = NULL, *doc_path = NULL;
-    const char *identity_paths[EXPLAIN_MAX_IDENTITY];
-    size_t n_identity = 0;
-    bool is_root = false;
-    struct cl_error err = {0};
-    struct policy_context *ctx = NULL;
-    struct policy *kp = NULL;
-    struct policy *ips[EXPLAIN_MAX_IDENTITY] = {0};
-    char *json = NULL;
-    char acct[13];
-    int status = 2;
-
-    if (policy_context_new(&ctx, &err) < 0)
-        return fail("context", &err);
+    memset(a, 0, sizeof(*a));
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
-            policy_path = optarg;
+            a->policy_path = optarg;
             break;
         case 'a':
-            action = optarg;
+            a->action = optarg;
             break;
         case 'P':
-            principal = optarg;
+            a->principal = optarg;
             break;
         case 'A':
-            account = optarg;
+            a->account = optarg;
             break;
         case 'R':
-            is_root = true;
+            a->is_root = true;
             break;
         case 'r':
-            resource = optarg;
+            a->resource = optarg;
             break;
         case 'i':
-            if (n_identity == EXPLAIN_MAX_IDENTITY) {
+            if (a->n_identity == EXPLAIN_MAX_IDENTITY) {
                 fprintf(stderr, "cloister-kms explain: at most %d --identity-policy\n",
                         EXPLAIN_MAX_IDENTITY);
-                goto out;
+                return 2;
             }
-            identity_paths[n_identity++] = optarg;
+            a->identity_paths[a->n_identity++] = optarg;
             break;
         case 'c': {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
                 fprintf(stderr, "cloister-kms explain: --context wants KEY=VALUE, got %s\n",
                         optarg);
-                goto out;
+                return 2;
             }
             *eq = '\0';
+            struct cl_error err = { 0 };
             int rc = policy_context_add(ctx, optarg, eq + 1, &err);
             *eq = '=';
-            if (rc < 0) {
-                status = fail("context", &err);
-                goto out;
-            }
+            if (rc < 0)
+                return fail("context", &err);
             break;
         }
         case 'd':
-            doc_path = optarg;
+            a->doc_path = optarg;
             break;
         case 'h':
             usage();
-            status = 0;
-            goto out;
+            return -1;
         default:
-            status = usage();
-            goto out;
+            return usage();
         }
     }
-    if (optind != argc || !policy_path || !action || !principal) {
-        status = usage();
+    if (optind != argc || !a->policy_path || !a->action || !a->principal)
+        return usage();
+    return 0;
+}
+
+int kms_explain_main(int argc, char **argv)
+{
+    struct explain_args a;
+    struct cl_error err = { 0 };
+    struct policy_context *ctx = NULL;
+    struct policy *kp = NULL;
+    struct policy *ips[EXPLAIN_MAX_IDENTITY] = { 0 };
+    char *json = NULL;
+    char acct[13];
+    int status = 2;
+
+    if (policy_context_new(&ctx, &err) < 0)
+        return fail("context", &err);
+    int rc = parse_args(argc, argv, &a, ctx);
+    if (rc != 0) {
+        status = rc < 0 ? 0 : rc;
         goto out;
     }
-    if (!account) {
-        if (!account_of(principal, acct)) {
+    if (!a.account) {
+        if (!account_of(a.principal, acct)) {
             fprintf(stderr, "cloister-kms explain: cannot tell the account of %s; pass --account\n",
-                    principal);
+                    a.principal);
             goto out;
         }
-        account = acct;
+        a.account = acct;
     }
-    if (!is_root) {
+    if (!a.is_root) {
         char root_arn[64];
-        snprintf(root_arn, sizeof(root_arn), "arn:aws:iam::%s:root", account);
-        is_root = strcmp(principal, root_arn) == 0;
+        snprintf(root_arn, sizeof(root_arn), "arn:aws:iam::%s:root", a.account);
+        a.is_root = strcmp(a.principal, root_arn) == 0;
     }
-    if (load_policy(policy_path, true, &kp, &err) < 0) {
+    if (load_policy(a.policy_path, true, &kp, &err) < 0) {
         status = fail("key policy", &err);
         goto out;
     }
-    for (size_t i = 0; i < n_identity; i++) {
-        if (load_policy(identity_paths[i], false, &ips[i], &err) < 0) {
+    for (size_t i = 0; i < a.n_identity; i++) {
+        if (load_policy(a.identity_paths[i], false, &ips[i], &err) < 0) {
             status = fail("identity policy", &err);
             goto out;
         }
     }
-    if (doc_path && add_doc_context(doc_path, ctx, &err) < 0) {
+    if (a.doc_path && add_doc_context(a.doc_path, ctx, &err) < 0) {
         status = fail("attestation document", &err);
         goto out;
     }
     struct policy_request req = {
-        .action = action,
-        .principal_arn = principal,
-        .account = account,
-        .is_account_root = is_root,
-        .resource_arn = resource,
+        .action = a.action,
+        .principal_arn = a.principal,
+        .account = a.account,
+        .is_account_root = a.is_root,
+        .resource_arn = a.resource,
         .identity_policies = (const struct policy *const *)ips,
-        .n_identity = n_identity,
+        .n_identity = a.n_identity,
         .context = ctx,
     };
     struct policy_result res;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `cloister-kms explain`: evaluates a key policy for one request offline and
- * prints which statement decided and why (docs/kms-policy.md). Owner:
- * KMS-POLICY; cloister-kms's main dispatches argv[0] == "explain" here.
+ * prints which statement decided and why (docs/kms-policy.md, "Explain");
+ * cloister-kms's main dispatches argv[0] == "explain" here.
  */
 #ifndef CLOISTER_KMS_EXPLAIN_CMD_H
 #define CLOISTER_KMS_EXPLAIN_CMD_H

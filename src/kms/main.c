@@ -31,21 +31,22 @@
 #include <cloister/attestation.h>
 #include <cloister/error.h>
 
-#include "api.h"
-#include "audit.h"
+#include "call/call.h"
+#include "serve/dispatch.h"
+#include "state/audit.h"
 #include "explain_cmd.h"
 #include "base/fileio.h"
-#include "http.h"
-#include "identities.h"
-#include "kmsutil.h"
-#include "policy.h"
-#include "request.h"
-#include "store.h"
-#include "tlsgen.h"
+#include "serve/http.h"
+#include "state/identities.h"
+#include "util/kmsutil.h"
+#include "policy/policy.h"
+#include "call/request.h"
+#include "state/store.h"
+#include "state/tlsgen.h"
 
-#define DEFAULT_REGION "us-east-1"
+#define DEFAULT_REGION  "us-east-1"
 #define DEFAULT_CA_ROOT "/var/lib/cloister/attestation-ca/root.pem"
-#define ADMIN_POLICY \
+#define ADMIN_POLICY                                                               \
     "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"AdministratorAccess\"," \
     "\"Effect\":\"Allow\",\"Action\":\"kms:*\",\"Resource\":\"*\"}]}"
 
@@ -61,8 +62,10 @@ static int usage(void)
             "usage: cloister-kms serve --data-dir DIR --listen HOST:PORT [--http] [--region R]\n"
             "                          [--account-id N] [--trust-root PEM]... [--aws-nitro-root]\n"
             "                          [--attestation-max-age S] [--threads N] [--config FILE]\n"
-            "       cloister-kms principal create NAME [--role] [--identity-policy FILE] --data-dir DIR\n"
-            "       cloister-kms session create ROLE [--duration S] [--session-name NAME] --data-dir DIR\n"
+            "       cloister-kms principal create NAME [--role] [--identity-policy FILE] "
+            "--data-dir DIR\n"
+            "       cloister-kms session create ROLE [--duration S] [--session-name NAME] "
+            "--data-dir DIR\n"
             "       cloister-kms audit verify --data-dir DIR\n"
             "       cloister-kms explain --policy FILE --action ACTION --principal ARN ...\n");
     return 2;
@@ -94,7 +97,8 @@ static int master_key(const char *path, uint8_t key[32], struct cl_error *err)
         return rc;
     }
     if (st.st_mode & 077)
-        return cl_fail(err, CL_EPERM, "%s must not be readable by group or others (mode 0600)", path);
+        return cl_fail(err, CL_EPERM, "%s must not be readable by group or others (mode 0600)",
+                       path);
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = file_read_all(path, 64, &data, &len, err);
@@ -131,8 +135,8 @@ static bool valid_region(const char *r)
 }
 
 /* A setting that is fixed at the first start: flag, else stored, else default. */
-static int setting(struct store *st, const char *name, const char *flag, const char *def,
-                   char *out, size_t cap, struct cl_error *err)
+static int setting(struct store *st, const char *name, const char *flag, const char *def, char *out,
+                   size_t cap, struct cl_error *err)
 {
     char *stored = NULL;
     int rc = store_meta_get(st, name, &stored, NULL);
@@ -156,8 +160,8 @@ static int setting(struct store *st, const char *name, const char *flag, const c
  * credentials in DIR/credentials and the region in DIR/config, and the TLS
  * CA and server certificate under DIR/tls.
  */
-static int open_datadir(const char *dir, const char *region, const char *account,
-                        struct datadir *d, struct cl_error *err)
+static int open_datadir(const char *dir, const char *region, const char *account, struct datadir *d,
+                        struct cl_error *err)
 {
     memset(d, 0, sizeof(*d));
     if (strlen(dir) > 1500)
@@ -201,11 +205,13 @@ static int open_datadir(const char *dir, const char *region, const char *account
         free(done);
     } else {
         json_t *cred = NULL;
-        rc = ident_principal_create(d->store, d->account, "admin", "user", ADMIN_POLICY, &cred, err);
+        rc =
+            ident_principal_create(d->store, d->account, "admin", "user", ADMIN_POLICY, &cred, err);
         if (rc < 0)
             return rc;
         char text[512];
-        snprintf(text, sizeof(text), "[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+        snprintf(text, sizeof(text),
+                 "[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
                  json_string_value(json_object_get(cred, "AccessKeyId")),
                  json_string_value(json_object_get(cred, "SecretAccessKey")));
         path_in(d, "credentials", p, sizeof(p));
@@ -286,7 +292,8 @@ static int read_config(const char *path, struct serve_opts *o, json_t **keep, st
     free(data);
     if (!j || !json_is_object(j)) {
         json_decref(j);
-        return cl_fail(err, CL_EFORMAT, "%s: not a JSON object (%s, line %d)", path, je.text, je.line);
+        return cl_fail(err, CL_EFORMAT, "%s: not a JSON object (%s, line %d)", path, je.text,
+                       je.line);
     }
     const char *k;
     json_t *v;
@@ -328,9 +335,14 @@ static int read_config(const char *path, struct serve_opts *o, json_t **keep, st
     return 0;
 }
 
-static int cmd_serve(int argc, char **argv)
+/*
+ * The serve flags, --config's settings under them, and the listen address.
+ * Returns 0, or the exit status after saying why (*cfg, which the options
+ * borrow from, is the caller's to release either way).
+ */
+static int serve_args(int argc, char **argv, struct serve_opts *o, json_t **cfg, char *host,
+                      size_t cap, uint16_t *port)
 {
-    struct serve_opts o = { .max_age = -1, .threads = -1 };
     const char *config = NULL;
     static const struct option longopts[] = {
         { "data-dir", required_argument, NULL, 'd' },
@@ -349,105 +361,98 @@ static int cmd_serve(int argc, char **argv)
     char *end;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'd': o.data_dir = optarg; break;
-        case 'l': o.listen = optarg; break;
-        case 'H': o.http = true; break;
-        case 'r': o.region = optarg; break;
-        case 'a': o.account = optarg; break;
-        case 't':
-            if (o.n_roots == 32)
-                return fail("at most 32 --trust-root", NULL);
-            o.roots[o.n_roots++] = optarg;
+        case 'd':
+            o->data_dir = optarg;
             break;
-        case 'A': o.aws_root = true; break;
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 'H':
+            o->http = true;
+            break;
+        case 'r':
+            o->region = optarg;
+            break;
+        case 'a':
+            o->account = optarg;
+            break;
+        case 't':
+            if (o->n_roots == 32)
+                return fail("at most 32 --trust-root", NULL);
+            o->roots[o->n_roots++] = optarg;
+            break;
+        case 'A':
+            o->aws_root = true;
+            break;
         case 'm':
-            o.max_age = strtol(optarg, &end, 10);
-            if (*end || o.max_age < 1 || o.max_age > 86400)
+            o->max_age = strtol(optarg, &end, 10);
+            if (*end || o->max_age < 1 || o->max_age > 86400)
                 return fail("--attestation-max-age must be 1..86400 seconds", NULL);
             break;
         case 'T':
-            o.threads = strtol(optarg, &end, 10);
-            if (*end || o.threads < 1 || o.threads > 256)
+            o->threads = strtol(optarg, &end, 10);
+            if (*end || o->threads < 1 || o->threads > 256)
                 return fail("--threads must be 1..256", NULL);
             break;
-        case 'c': config = optarg; break;
-        default: return usage();
+        case 'c':
+            config = optarg;
+            break;
+        default:
+            return usage();
         }
     }
     if (optind != argc)
         return usage();
-    struct cl_error err = {0};
-    json_t *cfg = NULL;
-    if (config && read_config(config, &o, &cfg, &err) < 0)
+    struct cl_error err = { 0 };
+    if (config && read_config(config, o, cfg, &err) < 0)
         return fail("bad --config", &err);
-    if (!o.data_dir || !o.listen) {
-        json_decref(cfg);
+    if (!o->data_dir || !o->listen)
         return usage();
-    }
-    char host[256];
-    uint16_t port;
-    if (parse_listen(o.listen, host, sizeof(host), &port) < 0) {
-        json_decref(cfg);
+    if (parse_listen(o->listen, host, cap, port) < 0)
         return fail("--listen must be HOST:PORT", NULL);
-    }
+    return 0;
+}
 
-    int status = 1;
-    struct datadir d;
-    struct attest_verifier *verifier = NULL;
-    struct audit *audit = NULL;
-    struct http_server *srv = NULL;
-    uint8_t *cert = NULL, *key = NULL;
-    size_t cert_len = 0, key_len = 0;
-    if (open_datadir(o.data_dir, o.region, o.account, &d, &err) < 0) {
-        fail("cannot set up the data directory", &err);
-        goto out;
-    }
-    /* Attestation trust roots: the local attestation CA's root when present,
-     * every --trust-root, and the AWS Nitro root G1 when asked. */
-    if (attest_verifier_new(&verifier, &err) < 0) {
-        fail("attestation verifier", &err);
-        goto out;
-    }
+/* Attestation trust roots: the local attestation CA's root when present,
+ * every --trust-root, and the AWS Nitro root G1 when asked. 0, or 1 after
+ * saying why. */
+static int open_verifier(const struct serve_opts *o, struct attest_verifier **out)
+{
+    struct cl_error err = { 0 };
+    if (attest_verifier_new(out, &err) < 0)
+        return fail("attestation verifier", &err);
     const char *ca_root = getenv("CLOISTER_ATTESTATION_ROOT");
     if (!ca_root)
         ca_root = DEFAULT_CA_ROOT;
-    if (access(ca_root, R_OK) == 0 && attest_verifier_add_root_file(verifier, ca_root, &err) < 0) {
-        fail("cannot load the attestation CA root", &err);
-        goto out;
-    }
-    for (size_t i = 0; i < o.n_roots; i++)
-        if (attest_verifier_add_root_file(verifier, o.roots[i], &err) < 0) {
-            fail("cannot load --trust-root", &err);
-            goto out;
-        }
-    if (o.aws_root && attest_verifier_add_aws_root(verifier, &err) < 0) {
-        fail("cannot load the AWS Nitro root", &err);
-        goto out;
-    }
+    if (access(ca_root, R_OK) == 0 && attest_verifier_add_root_file(*out, ca_root, &err) < 0)
+        return fail("cannot load the attestation CA root", &err);
+    for (size_t i = 0; i < o->n_roots; i++)
+        if (attest_verifier_add_root_file(*out, o->roots[i], &err) < 0)
+            return fail("cannot load --trust-root", &err);
+    if (o->aws_root && attest_verifier_add_aws_root(*out, &err) < 0)
+        return fail("cannot load the AWS Nitro root", &err);
+    return 0;
+}
+
+/* The server's TLS certificate and key from DIR/tls; 0, or 1 after saying why. */
+static int read_tls(const struct datadir *d, uint8_t **cert, size_t *cert_len, uint8_t **key,
+                    size_t *key_len)
+{
+    struct cl_error err = { 0 };
     char p[2100];
-    path_in(&d, "audit.log", p, sizeof(p));
-    if (audit_open(p, &audit, &err) < 0) {
-        fail("cannot open the audit log", &err);
-        goto out;
-    }
-    struct kms_service svc = {
-        .store = d.store, .audit = audit, .verifier = verifier,
-        .attestation_max_age = o.max_age > 0 ? (uint32_t)o.max_age : 300, .clock_skew_s = 300,
-    };
-    snprintf(svc.region, sizeof(svc.region), "%s", d.region);
-    snprintf(svc.account, sizeof(svc.account), "%s", d.account);
-    if (!o.http) {
-        path_in(&d, "tls/server.pem", p, sizeof(p));
-        if (file_read_all(p, 1 << 16, &cert, &cert_len, &err) < 0) {
-            fail("cannot read the TLS certificate", &err);
-            goto out;
-        }
-        path_in(&d, "tls/server.key", p, sizeof(p));
-        if (file_read_all(p, 1 << 16, &key, &key_len, &err) < 0) {
-            fail("cannot read the TLS key", &err);
-            goto out;
-        }
-    }
+    path_in(d, "tls/server.pem", p, sizeof(p));
+    if (file_read_all(p, 1 << 16, cert, cert_len, &err) < 0)
+        return fail("cannot read the TLS certificate", &err);
+    path_in(d, "tls/server.key", p, sizeof(p));
+    if (file_read_all(p, 1 << 16, key, key_len, &err) < 0)
+        return fail("cannot read the TLS key", &err);
+    return 0;
+}
+
+/* Serves until SIGINT or SIGTERM; 0, or 1 after saying why it could not start. */
+static int run_server(const struct serve_opts *o, const char *host, uint16_t port,
+                      struct kms_service *svc, const uint8_t *cert, const uint8_t *key)
+{
     /* Block the stop signals before any thread starts, then wait for them here. */
     sigset_t set;
     sigemptyset(&set);
@@ -456,22 +461,73 @@ static int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     struct http_opts ho = {
-        .host = host, .port = port, .tls = !o.http, .cert_pem = (char *)cert, .key_pem = (char *)key,
-        .threads = o.threads > 0 ? (unsigned)o.threads : 0, .max_body = REQ_MAX_BODY,
-        .handler = kms_api_handle, .arg = &svc,
+        .host = host,
+        .port = port,
+        .tls = !o->http,
+        .cert_pem = (const char *)cert,
+        .key_pem = (const char *)key,
+        .threads = o->threads > 0 ? (unsigned)o->threads : 0,
+        .max_body = REQ_MAX_BODY,
+        .handler = kms_handle,
+        .arg = svc,
     };
-    if (http_start(&ho, &srv, &err) < 0) {
-        fail("cannot start the server", &err);
-        goto out;
-    }
-    printf("cloister-kms: listening on %s://%s:%u (region %s, account %s, %zu attestation root(s))\n",
-           o.http ? "http" : "https", host, http_port(srv), d.region, d.account,
-           attest_verifier_root_count(verifier));
+    struct http_server *srv = NULL;
+    struct cl_error err = { 0 };
+    if (http_start(&ho, &srv, &err) < 0)
+        return fail("cannot start the server", &err);
+    printf(
+        "cloister-kms: listening on %s://%s:%u (region %s, account %s, %zu attestation root(s))\n",
+        o->http ? "http" : "https", host, http_port(srv), svc->region, svc->account,
+        attest_verifier_root_count(svc->verifier));
     fflush(stdout);
     int sig;
     sigwait(&set, &sig);
     http_stop(srv);
-    status = 0;
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct serve_opts o = { .max_age = -1, .threads = -1 };
+    json_t *cfg = NULL;
+    char host[256];
+    uint16_t port = 0;
+    int status = serve_args(argc, argv, &o, &cfg, host, sizeof(host), &port);
+    if (status != 0) {
+        json_decref(cfg);
+        return status;
+    }
+    status = 1;
+    struct cl_error err = { 0 };
+    struct datadir d;
+    struct attest_verifier *verifier = NULL;
+    struct audit *audit = NULL;
+    uint8_t *cert = NULL, *key = NULL;
+    size_t cert_len = 0, key_len = 0;
+    char p[2100];
+    if (open_datadir(o.data_dir, o.region, o.account, &d, &err) < 0) {
+        fail("cannot set up the data directory", &err);
+        goto out;
+    }
+    if (open_verifier(&o, &verifier) != 0)
+        goto out;
+    path_in(&d, "audit.log", p, sizeof(p));
+    if (audit_open(p, &audit, &err) < 0) {
+        fail("cannot open the audit log", &err);
+        goto out;
+    }
+    struct kms_service svc = {
+        .store = d.store,
+        .audit = audit,
+        .verifier = verifier,
+        .attestation_max_age = o.max_age > 0 ? (uint32_t)o.max_age : 300,
+        .clock_skew_s = 300,
+    };
+    snprintf(svc.region, sizeof(svc.region), "%s", d.region);
+    snprintf(svc.account, sizeof(svc.account), "%s", d.account);
+    if (!o.http && read_tls(&d, &cert, &cert_len, &key, &key_len) != 0)
+        goto out;
+    status = run_server(&o, host, port, &svc, cert, key);
 out:
     if (key) {
         OPENSSL_cleanse(key, key_len);
@@ -535,7 +591,7 @@ static int cmd_principal(int argc, char **argv)
         else
             return usage();
     }
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     char *policy = NULL;
     if (policy_file) {
         uint8_t *data = NULL;
@@ -589,7 +645,7 @@ static int cmd_session(int argc, char **argv)
             return usage();
         }
     }
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     struct datadir d;
     int status = 1;
     if (open_datadir(dir, NULL, NULL, &d, &err) < 0) {
@@ -613,7 +669,7 @@ static int cmd_audit(int argc, char **argv)
     char p[2100];
     snprintf(p, sizeof(p), "%s/audit.log", dir);
     size_t lines = 0;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     if (audit_verify(p, &lines, &err) < 0)
         return fail("audit log verification failed", &err);
     printf("audit log %s: %zu lines, chain intact\n", p, lines);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libFuzzer target: the key-policy parser (src/kms/policy.c), then the
- * evaluator and explain trace on whatever parses. Linked with
+/* libFuzzer target: the key-policy parser (src/kms/policy/parse.c), then
+ * the evaluator and explain trace on whatever parses. Linked with
  * cloister_kms_core (src/kms/CMakeLists.txt). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,13 +24,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct policy_context *ctx = NULL;
     if (policy_context_new(&ctx, NULL) < 0)
         goto out;
-    policy_context_add(ctx, "kms:RecipientAttestation:PCR0", "00ab", NULL);
-    policy_context_add(ctx, "kms:EncryptionContextKeys", "a", NULL);
-    policy_context_add(ctx, "kms:EncryptionContextKeys", "b", NULL);
-    policy_context_add(ctx, "aws:SourceIp", "192.0.2.1", NULL);
-    policy_context_add(ctx, "aws:SecureTransport", "true", NULL);
-    policy_context_add(ctx, "aws:CurrentTime", "2025-01-01T00:00:00Z", NULL);
-    policy_context_add(ctx, "kms:ScheduleKeyDeletionPendingWindowInDays", "7", NULL);
+    static const char *const keys[][2] = {
+        { "kms:RecipientAttestation:PCR0", "00ab" },
+        { "kms:EncryptionContextKeys", "a" },
+        { "kms:EncryptionContextKeys", "b" },
+        { "aws:SourceIp", "192.0.2.1" },
+        { "aws:SecureTransport", "true" },
+        { "aws:CurrentTime", "2025-01-01T00:00:00Z" },
+        { "kms:ScheduleKeyDeletionPendingWindowInDays", "7" },
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (policy_context_add(ctx, keys[i][0], keys[i][1], NULL) < 0)
+            goto out;
     const struct policy *ips[1] = {ip};
     static const char *const principals[] = {
         "arn:aws:iam::111122223333:root",

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sigv4.h"
+#include "serve/sigv4.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,7 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct sigv4_request r = { .method = "POST", .path = "/", .headers = h, .n_headers = 4,
                                    .query = q, .n_query = 1, .body = (const uint8_t *)"{}",
                                    .body_len = 2 };
-        sigv4_verify(&r, &a, "20150830T123600Z", "secret", NULL);
+        /* the fuzzer cannot make an HMAC with "secret": a match is a bug */
+        if (sigv4_verify(&r, &a, "20150830T123600Z", "secret", NULL) == 0)
+            abort();
     }
     free(s);
     return 0;

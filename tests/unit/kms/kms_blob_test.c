@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "blob.h"
+#include "state/blob.h"
 
-static const uint8_t KEY[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t KEY[32] = { 1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
 static const uint8_t KID[16] = { 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
 
@@ -51,7 +51,8 @@ static void test_layout_and_round_trip(void **state)
     /* two seals of the same plaintext differ (random nonce) */
     uint8_t *blob2 = NULL;
     size_t len2 = 0;
-    assert_int_equal(blob_seal(KEY, KID, 7, c, (const uint8_t *)"hello", 5, &blob2, &len2, NULL), 0);
+    assert_int_equal(blob_seal(KEY, KID, 7, c, (const uint8_t *)"hello", 5, &blob2, &len2, NULL),
+                     0);
     assert_memory_not_equal(blob + 21, blob2 + 21, 12);
     free(blob2);
     free(blob);
@@ -64,17 +65,18 @@ static void test_every_byte_is_authenticated(void **state)
     (void)state;
     uint8_t *blob = NULL, *pt = NULL;
     size_t len = 0, n = 0;
-    assert_int_equal(blob_seal(KEY, KID, 1, NULL, (const uint8_t *)"0123456789", 10, &blob, &len, NULL), 0);
+    assert_int_equal(
+        blob_seal(KEY, KID, 1, NULL, (const uint8_t *)"0123456789", 10, &blob, &len, NULL), 0);
     for (size_t i = 1; i < len; i++) {
         blob[i] ^= 0x80;
-        struct cl_error err = {0};
+        struct cl_error err = { 0 };
         assert_int_equal(blob_open(KEY, NULL, blob, len, &pt, &n, &err), CL_ECRYPTO);
         assert_string_equal(err.reason, "authentication failed");
         assert_null(pt);
         blob[i] ^= 0x80;
     }
     blob[0] = 2;
-    struct cl_error err = {0};
+    struct cl_error err = { 0 };
     assert_int_equal(blob_open(KEY, NULL, blob, len, &pt, &n, &err), CL_EFORMAT);
     assert_string_equal(err.reason, "unknown ciphertext blob version 2");
     blob[0] = 1;
@@ -139,13 +141,16 @@ static void test_gcm_wrap(void **state)
     (void)state;
     uint8_t *w = NULL, *u = NULL;
     size_t wl = 0, ul = 0;
-    assert_int_equal(blob_gcm_seal(KEY, (const uint8_t *)"aad", 3, (const uint8_t *)"material", 8, &w, &wl, NULL), 0);
+    assert_int_equal(blob_gcm_seal(KEY, (const uint8_t *)"aad", 3, (const uint8_t *)"material", 8,
+                                   &w, &wl, NULL),
+                     0);
     assert_int_equal(wl, 12 + 8 + 16);
     assert_int_equal(blob_gcm_open(KEY, (const uint8_t *)"aad", 3, w, wl, &u, &ul, NULL), 0);
     assert_memory_equal(u, "material", 8);
     free(u);
-    assert_int_equal(blob_gcm_open(KEY, (const uint8_t *)"aae", 3, w, wl, &u, &ul, NULL), CL_ECRYPTO);
-    struct cl_error err = {0};
+    assert_int_equal(blob_gcm_open(KEY, (const uint8_t *)"aae", 3, w, wl, &u, &ul, NULL),
+                     CL_ECRYPTO);
+    struct cl_error err = { 0 };
     assert_int_equal(blob_gcm_open(KEY, NULL, 0, w, 27, &u, &ul, &err), CL_EFORMAT);
     assert_string_equal(err.reason, "wrapped value too short");
     free(w);

@@ -20,7 +20,9 @@
 
 #include "attest_ca/attest_issue.h"
 #include "cms/cms.h"
-#include "recipient.h"
+#include "call/context.h"
+#include "call/recipient.h"
+#include "policy/policy.h"
 
 static struct attest_signer *g_signer, *g_other_signer;
 static struct attest_verifier *g_verifier, *g_other_verifier;
@@ -100,7 +102,7 @@ static void accepts_production_document(void **state)
     struct recipient_opts o = {.verifier = g_verifier};
     struct recipient *r = NULL;
     struct cl_error err = {0};
-    assert_int_equal(recipient_verify(doc, len, "RSAES_OAEP_SHA_256", &o, &r, &err), 0);
+    assert_int_equal(recipient_verify(doc, len, &o, &r, &err), 0);
     assert_string_equal(recipient_module_id(r), "i-0123456789abcdef0-enc0123456789abcdef");
     assert_false(recipient_is_debug(r));
     assert_int_equal(recipient_rsa_bits(r), 2048);
@@ -111,10 +113,10 @@ static void accepts_production_document(void **state)
     assert_null(recipient_pcr_hex(r, 16));     /* not in the document */
     assert_null(recipient_pcr_hex(r, 99));
 
-    /* Condition keys (research §2.1). */
+    /* Condition keys (docs/kms-policy.md, "Condition keys the server fills in"). */
     struct policy_context *ctx = NULL;
     assert_int_equal(policy_context_new(&ctx, NULL), 0);
-    assert_int_equal(recipient_add_context(r, ctx, &err), 0);
+    assert_int_equal(context_add_recipient(ctx, r, &err), 0);
     size_t n;
     const char *const *v = policy_context_get(ctx, "kms:RecipientAttestation:ImageSha384", &n);
     assert_int_equal(n, 1);
@@ -125,6 +127,29 @@ static void accepts_production_document(void **state)
     assert_memory_equal(v[0], "4400", 4);
     assert_null(policy_context_get(ctx, "kms:RecipientAttestation:PCR16", &n));
     policy_context_free(ctx);
+
+    /* explain --attestation-doc's path: the same keys from the document
+     * parsed without verification. */
+    struct recipient *u = NULL;
+    assert_int_equal(recipient_parse_unverified(doc, len, &u, &err), 0);
+    assert_int_equal(policy_context_new(&ctx, NULL), 0);
+    assert_int_equal(context_add_recipient(ctx, u, &err), 0);
+    v = policy_context_get(ctx, "kms:RecipientAttestation:ImageSha384", &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0], pcr0);
+    for (unsigned i = 0; i < 17; i++) {
+        char key[48];
+        snprintf(key, sizeof(key), "kms:RecipientAttestation:PCR%u", i);
+        v = policy_context_get(ctx, key, &n);
+        if (i < 16)
+            assert_string_equal(v[0], recipient_pcr_hex(r, i));
+        else
+            assert_null(v);
+    }
+    policy_context_free(ctx);
+    recipient_free(u);
+    assert_int_equal(recipient_parse_unverified((const uint8_t *)"hello", 5, &u, &err), CL_EFORMAT);
+    assert_null(u);
 
     /* Audit object. */
     json_t *a = recipient_audit_json(r);
@@ -147,9 +172,6 @@ static void accepts_production_document(void **state)
     free(pt);
     free(blob);
     recipient_free(r);
-    /* KeyEncryptionAlgorithm may be absent. */
-    assert_int_equal(recipient_verify(doc, len, NULL, &o, &r, &err), 0);
-    recipient_free(r);
     free(doc);
 }
 
@@ -160,7 +182,7 @@ static void accepts_debug_document(void **state)
     uint8_t *doc = make_doc(g_rsa, true, now_ms(), &len);
     struct recipient_opts o = {.verifier = g_verifier};
     struct recipient *r = NULL;
-    assert_int_equal(recipient_verify(doc, len, "RSAES_OAEP_SHA_256", &o, &r, NULL), 0);
+    assert_int_equal(recipient_verify(doc, len, &o, &r, NULL), 0);
     assert_true(recipient_is_debug(r));
     assert_string_equal(recipient_pcr_hex(r, 0),
                         "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
@@ -171,13 +193,12 @@ static void accepts_debug_document(void **state)
     free(doc);
 }
 
-static void expect_refused(const uint8_t *doc, size_t len, const char *alg,
-                           const struct recipient_opts *o, int code, const char *type,
+static void expect_refused(const uint8_t *doc, size_t len, const struct recipient_opts *o, int code, const char *type,
                            const char *msg)
 {
     struct recipient *r = (struct recipient *)1;
     struct cl_error err = {0};
-    int rc = recipient_verify(doc, len, alg, o, &r, &err);
+    int rc = recipient_verify(doc, len, o, &r, &err);
     if (rc != code || strcmp(err.reason, msg) != 0)
         fail_msg("got %d \"%s\", want %d \"%s\"", rc, err.reason, code, msg);
     assert_null(r);
@@ -192,40 +213,33 @@ static void refuses_bad_documents(void **state)
     size_t len;
     uint8_t *doc = make_doc(g_rsa, false, now_ms(), &len);
     struct recipient_opts o = {.verifier = g_verifier};
-    /* Parameters (botocore RecipientInfo constraints). */
-    expect_refused(doc, len, "RSAES_OAEP_SHA_1", &o, CL_EINVAL, "ValidationException",
-                   "1 validation error detected: Value 'RSAES_OAEP_SHA_1' at 'recipient.keyEncryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_OAEP_SHA_256]");
-    expect_refused(doc, 0, "RSAES_OAEP_SHA_256", &o, CL_EINVAL, "ValidationException",
-                   "1 validation error detected: Value at 'recipient.attestationDocument' failed to satisfy constraint: Member must have length greater than or equal to 1");
-    uint8_t *huge = calloc(1, RECIPIENT_DOC_MAX_BYTES + 1);
-    expect_refused(huge, RECIPIENT_DOC_MAX_BYTES + 1, NULL, &o, CL_EINVAL, "ValidationException",
-                   "1 validation error detected: Value at 'recipient.attestationDocument' failed to satisfy constraint: Member must have length less than or equal to 262144");
-    free(huge);
+    /* The Recipient member's own constraints (algorithm, document length)
+     * are checked where the member is read: kms_request_test.c. */
     struct recipient_opts none = {0};
-    expect_refused(doc, len, NULL, &none, CL_EINVAL, "ValidationException",
+    expect_refused(doc, len, &none, CL_EINVAL, "ValidationException",
                    "Recipient verification has no trust roots.");
 
     /* Wrong roots. */
     struct recipient_opts other = {.verifier = g_other_verifier};
-    expect_refused(doc, len, NULL, &other, CL_ECHAIN, "ValidationException",
+    expect_refused(doc, len, &other, CL_ECHAIN, "ValidationException",
                    BAD "its certificate chain does not lead to a trusted root.");
     /* Forged: signature bytes changed; payload changed. */
     uint8_t *forged = malloc(len);
     memcpy(forged, doc, len);
     forged[len - 1] ^= 0x01;
-    expect_refused(forged, len, NULL, &o, CL_ESIGNATURE, "ValidationException",
+    expect_refused(forged, len, &o, CL_ESIGNATURE, "ValidationException",
                    BAD "its signature does not verify.");
     memcpy(forged, doc, len);
     uint8_t *mod = memmem(forged, len, "i-0123456789abcdef0", 19);
     assert_non_null(mod);
     mod[2] = '9'; /* module_id edited in the signed payload */
-    expect_refused(forged, len, NULL, &o, CL_ESIGNATURE, "ValidationException",
+    expect_refused(forged, len, &o, CL_ESIGNATURE, "ValidationException",
                    BAD "its signature does not verify.");
     free(forged);
     /* Garbage and truncation. */
-    expect_refused((const uint8_t *)"hello", 5, NULL, &o, CL_EFORMAT, "ValidationException",
+    expect_refused((const uint8_t *)"hello", 5, &o, CL_EFORMAT, "ValidationException",
                    BAD "it is not a well-formed attestation document.");
-    expect_refused(doc, len / 2, NULL, &o, CL_EFORMAT, "ValidationException",
+    expect_refused(doc, len / 2, &o, CL_EFORMAT, "ValidationException",
                    BAD "it is not a well-formed attestation document.");
     free(doc);
 
@@ -233,26 +247,26 @@ static void refuses_bad_documents(void **state)
      * and custom max ages (the leaf certificate is still valid then). */
     doc = make_doc(g_rsa, false, now_ms(), &len);
     struct recipient_opts ten_min = {.verifier = g_verifier, .at = time(NULL) + 600};
-    expect_refused(doc, len, NULL, &ten_min, CL_ESTALE, "ValidationException",
+    expect_refused(doc, len, &ten_min, CL_ESTALE, "ValidationException",
                    BAD "its timestamp is outside the accepted window (maximum age 300 seconds).");
     struct recipient_opts lenient = {.verifier = g_verifier, .max_age_s = 900, .at = ten_min.at};
     struct recipient *r = NULL;
-    assert_int_equal(recipient_verify(doc, len, NULL, &lenient, &r, NULL), 0);
+    assert_int_equal(recipient_verify(doc, len, &lenient, &r, NULL), 0);
     recipient_free(r);
     struct recipient_opts strict = {.verifier = g_verifier, .max_age_s = 60, .at = time(NULL) + 120};
-    expect_refused(doc, len, NULL, &strict, CL_ESTALE, "ValidationException",
+    expect_refused(doc, len, &strict, CL_ESTALE, "ValidationException",
                    BAD "its timestamp is outside the accepted window (maximum age 60 seconds).");
     free(doc);
     /* From the future. */
     doc = make_doc(g_rsa, false, now_ms() + 3600 * 1000, &len);
-    expect_refused(doc, len, NULL, &o, CL_ESTALE, "ValidationException",
+    expect_refused(doc, len, &o, CL_ESTALE, "ValidationException",
                    BAD "its timestamp is outside the accepted window (maximum age 300 seconds).");
     free(doc);
     /* After the leaf certificate (3 h) expired: the chain check comes
      * before the age check. */
     struct recipient_opts later = {.verifier = g_verifier, .at = time(NULL) + 4 * 3600};
     doc = make_doc(g_rsa, false, now_ms(), &len);
-    expect_refused(doc, len, NULL, &later, CL_EEXPIRED, "ValidationException",
+    expect_refused(doc, len, &later, CL_EEXPIRED, "ValidationException",
                    BAD "a certificate of its chain is not valid at this time.");
     free(doc);
 }
@@ -263,18 +277,18 @@ static void refuses_bad_public_keys(void **state)
     size_t len;
     struct recipient_opts o = {.verifier = g_verifier};
     uint8_t *doc = make_doc(NULL, false, now_ms(), &len);
-    expect_refused(doc, len, NULL, &o, CL_EFORMAT, "ValidationException",
+    expect_refused(doc, len, &o, CL_EFORMAT, "ValidationException",
                    BAD "it carries no public key.");
     free(doc);
     EVP_PKEY *ec = EVP_EC_gen("P-256");
     doc = make_doc(ec, false, now_ms(), &len);
-    expect_refused(doc, len, NULL, &o, CL_EUNSUPPORTED, "ValidationException",
+    expect_refused(doc, len, &o, CL_EUNSUPPORTED, "ValidationException",
                    BAD "its public key is not an RSA SubjectPublicKeyInfo.");
     free(doc);
     EVP_PKEY_free(ec);
     EVP_PKEY *small = EVP_RSA_gen(1024);
     doc = make_doc(small, false, now_ms(), &len);
-    expect_refused(doc, len, NULL, &o, CL_EUNSUPPORTED, "ValidationException",
+    expect_refused(doc, len, &o, CL_EUNSUPPORTED, "ValidationException",
                    BAD "its RSA key has 1024 bits (2048 to 4096 accepted).");
     free(doc);
     EVP_PKEY_free(small);
@@ -282,7 +296,7 @@ static void refuses_bad_public_keys(void **state)
     EVP_PKEY *big = EVP_RSA_gen(4096);
     doc = make_doc(big, false, now_ms(), &len);
     struct recipient *r = NULL;
-    assert_int_equal(recipient_verify(doc, len, NULL, &o, &r, NULL), 0);
+    assert_int_equal(recipient_verify(doc, len, &o, &r, NULL), 0);
     assert_int_equal(recipient_rsa_bits(r), 4096);
     recipient_free(r);
     free(doc);
@@ -297,7 +311,7 @@ static void policy_with_document(void **state)
     struct recipient_opts o = {.verifier = g_verifier};
     uint8_t *prod = make_doc(g_rsa, false, now_ms(), &len);
     struct recipient *r = NULL;
-    assert_int_equal(recipient_verify(prod, len, NULL, &o, &r, NULL), 0);
+    assert_int_equal(recipient_verify(prod, len, &o, &r, NULL), 0);
     char pcr0_upper[97];
     snprintf(pcr0_upper, sizeof(pcr0_upper), "%s", recipient_pcr_hex(r, 0));
     for (char *c = pcr0_upper; *c; c++)
@@ -313,7 +327,7 @@ static void policy_with_document(void **state)
     assert_int_equal(policy_parse(text, strlen(text), NULL, &p, NULL), 0);
     struct policy_context *ctx = NULL;
     assert_int_equal(policy_context_new(&ctx, NULL), 0);
-    assert_int_equal(recipient_add_context(r, ctx, NULL), 0);
+    assert_int_equal(context_add_recipient(ctx, r, NULL), 0);
     struct policy_request req = {.action = "kms:Decrypt",
                                  .principal_arn = "arn:aws:sts::111122223333:assumed-role/enclave/i-1",
                                  .account = "111122223333",
@@ -327,9 +341,9 @@ static void policy_with_document(void **state)
     free(prod);
 
     uint8_t *dbg = make_doc(g_rsa, true, now_ms(), &len);
-    assert_int_equal(recipient_verify(dbg, len, NULL, &o, &r, NULL), 0);
+    assert_int_equal(recipient_verify(dbg, len, &o, &r, NULL), 0);
     assert_int_equal(policy_context_new(&ctx, NULL), 0);
-    assert_int_equal(recipient_add_context(r, ctx, NULL), 0);
+    assert_int_equal(context_add_recipient(ctx, r, NULL), 0);
     req.context = ctx;
     assert_int_equal(policy_evaluate(p, &req, &res, NULL), 0);
     assert_int_equal(res.decision, POLICY_DENY_IMPLICIT);

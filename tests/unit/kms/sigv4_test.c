@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "sigv4.h"
+#include "serve/sigv4.h"
 
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define DATE "20150830T123600Z"

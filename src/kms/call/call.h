@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One request being served, and the service it is served by.
+ *
+ * The serving layer (serve/) creates a call, authenticates it, decodes its
+ * body and hands it to an operation (ops/); operations read its members
+ * (call/request.h), write its condition keys (call/context.h), authorize
+ * it (call/authorize.h), act, and fill c->out or c->err. Nothing in this
+ * layer calls back up: a call is data plus the steps every operation
+ * shares.
+ */
+#ifndef CLOISTER_KMS_CALL_CALL_H
+#define CLOISTER_KMS_CALL_CALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <cloister/error.h>
+
+#include "call/kms_error.h"
+#include "state/identities.h"
+
+struct attest_verifier;
+struct audit;
+struct policy;
+struct policy_context;
+struct recipient;
+struct store;
+
+/* What the key service serves with; set up once by `cloister-kms serve`. */
+struct kms_service {
+    struct store *store; /* borrowed */
+    struct audit *audit; /* borrowed; NULL: no audit log */
+    char region[32];
+    char account[16];
+    struct attest_verifier *verifier; /* borrowed; attestation roots for Recipient */
+    uint32_t attestation_max_age;     /* seconds */
+    int clock_skew_s;                 /* allowed X-Amz-Date skew (AWS: 300) */
+};
+
+/* The key ARN of a key id in the service's region and account. */
+void kms_key_arn(const struct kms_service *s, const char *id, char *out, size_t cap);
+
+struct call {
+    struct kms_service *s;
+    char request_id[37];
+    const char *op;                       /* operation name; NULL until known */
+    bool sts;                             /* an STS (query protocol) request */
+    bool tls;                             /* the transport, as the HTTP server saw it */
+    const char *peer_ip;                  /* "" when unknown; borrowed for the call */
+    json_t *in;                           /* the request object (owned) */
+    json_t *out;                          /* the response object (owned) */
+    struct ident_caller caller;           /* who is calling, once authenticated */
+    const struct policy *identity_policy; /* parsed once, lazily (authorize.c); NULL: none */
+    bool identity_parsed;
+    struct policy_context *pctx; /* condition keys (context.c); created on first use */
+    struct recipient *recipient; /* the verified Recipient, if any (recipient.c) */
+    struct kms_error err;        /* why the request failed, if it did */
+    char key_arn[256];           /* the key the audit line names */
+    json_t *audit;               /* extra members of the audit line (owned) */
+};
+
+/* A new call on service s over a transport, with a fresh request id;
+ * *c is overwritten. */
+void call_init(struct call *c, struct kms_service *s, bool tls, const char *peer_ip);
+void call_free(struct call *c);
+
+/* Records an AWS error of type (status from the type); returns -1. */
+int call_fail(struct call *c, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records an internal failure (KMSInternalException, 500) whose reason is
+ * written to the audit line ("internalError") but not sent; returns -1. */
+int call_fail_internal(struct call *c, const struct cl_error *err);
+
+/* Names the call's key in the audit line, unless one is named already. */
+void call_name_key(struct call *c, const char *key_id);
+
+#endif

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The condition keys of a request, written in one place (context.h). */
+#include "call/context.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cloister/attestation.h>
+
+#include "call/recipient.h"
+#include "policy/context.h"
+
+/* The call's context, created with the transport and identity keys. */
+static struct policy_context *context_of(struct call *c)
+{
+    if (c->pctx)
+        return c->pctx;
+    struct cl_error err = { 0 };
+    struct policy_context *pc = NULL;
+    int rc = policy_context_new(&pc, &err);
+    if (rc == 0)
+        rc = policy_context_add(pc, "aws:SecureTransport", c->tls ? "true" : "false", &err);
+    if (rc == 0 && c->peer_ip[0])
+        rc = policy_context_add(pc, "aws:SourceIp", c->peer_ip, &err);
+    if (rc == 0)
+        rc = policy_context_add(pc, "aws:PrincipalArn", c->caller.arn, &err);
+    if (rc == 0)
+        rc = policy_context_add(pc, "aws:PrincipalAccount", c->caller.account, &err);
+    if (rc == 0)
+        rc = policy_context_add(pc, "kms:CallerAccount", c->caller.account, &err);
+    if (rc < 0) {
+        policy_context_free(pc);
+        call_fail_internal(c, &err);
+        return NULL;
+    }
+    c->pctx = pc;
+    return pc;
+}
+
+/* Adds one key to the call's context. */
+static int add(struct call *c, const char *key, const char *value)
+{
+    struct policy_context *pc = context_of(c);
+    if (!pc)
+        return -1;
+    struct cl_error err = { 0 };
+    if (policy_context_add(pc, key, value, &err) < 0)
+        return call_fail_internal(c, &err);
+    return 0;
+}
+
+const struct policy_context *call_context(struct call *c)
+{
+    return context_of(c);
+}
+
+int call_context_key(struct call *c, const struct store_key *k)
+{
+    if (add(c, "kms:KeySpec", k->key_spec) < 0 ||
+        add(c, "kms:KeyUsage", key_usage_name(k->usage)) < 0 ||
+        add(c, "kms:KeyOrigin", k->origin) < 0)
+        return -1;
+    return 0;
+}
+
+int call_context_alias(struct call *c, const char *alias)
+{
+    return add(c, "kms:RequestAlias", alias);
+}
+
+int call_context_encryption(struct call *c, const json_t *ctx)
+{
+    if (!context_of(c))
+        return -1;
+    if (!ctx)
+        return 0;
+    /* the audit line names the context keys, never their values */
+    json_t *keys = json_array();
+    int rc = keys ? 0 : call_fail_internal(c, NULL);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)ctx, k, v)
+    {
+        if (rc < 0)
+            break;
+        /* sized to the key (the whole context is at most 8192 bytes): a
+         * fixed buffer would cut long keys and let two of them collide */
+        static const char prefix[] = "kms:EncryptionContext:";
+        size_t klen = strlen(k);
+        char *name = malloc(sizeof(prefix) + klen);
+        if (!name) {
+            rc = call_fail_internal(c, NULL);
+            break;
+        }
+        memcpy(name, prefix, sizeof(prefix) - 1);
+        memcpy(name + sizeof(prefix) - 1, k, klen + 1);
+        rc = add(c, name, json_string_value(v));
+        free(name);
+        if (rc == 0)
+            rc = add(c, "kms:EncryptionContextKeys", k);
+        if (rc == 0)
+            json_array_append_new(keys, json_string(k));
+    }
+    if (rc == 0)
+        json_object_set_new(c->audit, "encryptionContextKeys", keys);
+    else
+        json_decref(keys);
+    return rc;
+}
+
+int call_context_encryption_algorithm(struct call *c, const char *alg)
+{
+    return add(c, "kms:EncryptionAlgorithm", alg ? alg : "SYMMETRIC_DEFAULT");
+}
+
+int call_context_signing(struct call *c, const char *alg, const char *message_type)
+{
+    if (add(c, "kms:SigningAlgorithm", alg) < 0 ||
+        add(c, "kms:MessageType", message_type ? message_type : "RAW") < 0)
+        return -1;
+    return 0;
+}
+
+int call_context_recipient(struct call *c, const struct recipient *r)
+{
+    struct policy_context *pc = context_of(c);
+    if (!pc)
+        return -1;
+    struct cl_error err = { 0 };
+    if (context_add_recipient(pc, r, &err) < 0)
+        return call_fail_internal(c, &err);
+    return 0;
+}
+
+void call_context_restart(struct call *c)
+{
+    policy_context_free(c->pctx);
+    c->pctx = NULL;
+}
+
+int context_add_recipient(struct policy_context *ctx, const struct recipient *r,
+                          struct cl_error *err)
+{
+    /* ImageSha384 is PCR0 under another name; both carry lowercase hex
+     * (docs/kms-policy.md, "Condition keys the server fills in"). */
+    int rc;
+    const char *pcr0 = recipient_pcr_hex(r, 0);
+    if (pcr0 &&
+        (rc = policy_context_add(ctx, "kms:RecipientAttestation:ImageSha384", pcr0, err)) < 0)
+        return rc;
+    for (unsigned i = 0; i < ATTEST_MAX_PCRS; i++) {
+        const char *h = recipient_pcr_hex(r, i);
+        if (!h)
+            continue;
+        char key[48];
+        snprintf(key, sizeof(key), "kms:RecipientAttestation:PCR%u", i);
+        if ((rc = policy_context_add(ctx, key, h, err)) < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What a key spec means for the operations (keyspec.h). */
+#include "ops/keyspec.h"
+
+#include <string.h>
+
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+bool is_symmetric(const struct store_key *k)
+{
+    return !strcmp(k->key_spec, "SYMMETRIC_DEFAULT");
+}
+
+bool is_rsa_spec(const char *spec)
+{
+    return !strncmp(spec, "RSA_", 4);
+}
+
+EVP_PKEY *generate_pair(const char *spec)
+{
+    if (!strcmp(spec, "RSA_2048"))
+        return EVP_RSA_gen(2048);
+    if (!strcmp(spec, "RSA_3072"))
+        return EVP_RSA_gen(3072);
+    if (!strcmp(spec, "RSA_4096"))
+        return EVP_RSA_gen(4096);
+    if (!strcmp(spec, "ECC_NIST_P256"))
+        return EVP_EC_gen("P-256");
+    if (!strcmp(spec, "ECC_NIST_P384"))
+        return EVP_EC_gen("P-384");
+    if (!strcmp(spec, "ECC_NIST_P521"))
+        return EVP_EC_gen("P-521");
+    if (!strcmp(spec, "ECC_SECG_P256K1"))
+        return EVP_EC_gen("secp256k1");
+    return NULL;
+}
+
+int der_public(EVP_PKEY *pk, uint8_t **out, size_t *len)
+{
+    unsigned char *d = NULL;
+    int n = i2d_PUBKEY(pk, &d);
+    if (n <= 0)
+        return -1;
+    *out = d;
+    *len = (size_t)n;
+    return 0;
+}
+
+int der_pkcs8(EVP_PKEY *pk, uint8_t **out, size_t *len)
+{
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pk);
+    if (!p8)
+        return -1;
+    unsigned char *d = NULL;
+    int n = i2d_PKCS8_PRIV_KEY_INFO(p8, &d);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    if (n <= 0)
+        return -1;
+    *out = d;
+    *len = (size_t)n;
+    return 0;
+}
+
+json_t *signing_algorithms(const char *spec)
+{
+    if (is_rsa_spec(spec))
+        return json_pack("[s,s,s,s,s,s]", "RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384",
+                         "RSASSA_PSS_SHA_512", "RSASSA_PKCS1_V1_5_SHA_256",
+                         "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512");
+    if (!strcmp(spec, "ECC_NIST_P384"))
+        return json_pack("[s]", "ECDSA_SHA_384");
+    if (!strcmp(spec, "ECC_NIST_P521"))
+        return json_pack("[s]", "ECDSA_SHA_512");
+    return json_pack("[s]", "ECDSA_SHA_256");
+}
+
+json_t *encryption_algorithms(const struct store_key *k)
+{
+    if (is_symmetric(k))
+        return json_pack("[s]", "SYMMETRIC_DEFAULT");
+    return json_pack("[s,s]", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256");
+}

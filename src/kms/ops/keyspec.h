@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What a key spec means for the operations: its algorithms as KeyMetadata
+ * and GetPublicKey list them, generating a key pair of a spec, and the DER
+ * forms AWS returns (SubjectPublicKeyInfo, PKCS#8).
+ */
+#ifndef CLOISTER_KMS_OPS_KEYSPEC_H
+#define CLOISTER_KMS_OPS_KEYSPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "state/store.h"
+
+bool is_symmetric(const struct store_key *k);
+bool is_rsa_spec(const char *spec);
+
+/* A new key pair of an asymmetric spec (RSA_*, ECC_*), or NULL. */
+EVP_PKEY *generate_pair(const char *spec);
+/* DER SubjectPublicKeyInfo / PKCS#8 of a key; *out OPENSSL_malloc'd. -1 on failure. */
+int der_public(EVP_PKEY *pk, uint8_t **out, size_t *len);
+int der_pkcs8(EVP_PKEY *pk, uint8_t **out, size_t *len);
+
+/* The SigningAlgorithms of a spec / the EncryptionAlgorithms of a key (new references). */
+json_t *signing_algorithms(const char *spec);
+json_t *encryption_algorithms(const struct store_key *k);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A key's state and usage as the server reasons about them: enums, with
+ * AWS's names (KeyMetadata's KeyState and KeyUsage, which are also what
+ * the store's columns hold) only where they cross the store, the JSON
+ * answers, messages and condition keys.
+ */
+#ifndef CLOISTER_KMS_STATE_KEY_ATTRS_H
+#define CLOISTER_KMS_STATE_KEY_ATTRS_H
+
+#include <cloister/error.h>
+
+/* The states a key of cloister-kms can be in (AWS has more: Creating,
+ * PendingImport, Unavailable... for features not implemented). */
+enum key_state {
+    KEY_ENABLED,
+    KEY_DISABLED,
+    KEY_PENDING_DELETION,
+};
+
+/* The usages of the keys cloister-kms makes (no HMAC or key agreement keys). */
+enum key_usage {
+    KEY_USAGE_ENCRYPT_DECRYPT,
+    KEY_USAGE_SIGN_VERIFY,
+};
+
+/* "Enabled", "Disabled", "PendingDeletion". */
+const char *key_state_name(enum key_state s);
+/* "ENCRYPT_DECRYPT", "SIGN_VERIFY". */
+const char *key_usage_name(enum key_usage u);
+
+/* The enum of a name; CL_EFORMAT for any other text. */
+CL_MUST_USE int key_state_parse(const char *name, enum key_state *out);
+CL_MUST_USE int key_usage_parse(const char *name, enum key_usage *out);
+
+#endif

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The key service's durable state, in SQLite (store_sqlite.c): keys, their
+ * key material versions (wrapped by the master key with AES-256-GCM),
+ * aliases, key policies, tags, principals, access keys and sessions.
+ *
+ * WAL mode with synchronous=FULL: a call that returned 0 is on disk, so a
+ * key whose CreateKey was answered survives kill -9 (and power loss, as far
+ * as fsync goes). Every function is safe to call from several threads at
+ * once: each borrows a connection from a pool. Several processes (the
+ * server and `cloister-kms principal create`) may share a store.
+ */
+#ifndef CLOISTER_KMS_STORE_H
+#define CLOISTER_KMS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <cloister/error.h>
+
+#include "state/key_attrs.h"
+
+struct store; /* opaque */
+
+/*
+ * Opens (creating when missing) DIR/kms.db and its schema. master_key (32
+ * bytes, copied) wraps key material and secret access keys.
+ */
+CL_MUST_USE int store_open(const char *path, const uint8_t master_key[32], struct store **out,
+                           struct cl_error *err);
+void store_close(struct store *st);
+
+/* Settings (account id, region, ...): *value malloc'd, CL_ENOTFOUND when unset. */
+CL_MUST_USE int store_meta_get(struct store *st, const char *name, char **value,
+                               struct cl_error *err);
+CL_MUST_USE int store_meta_set(struct store *st, const char *name, const char *value,
+                               struct cl_error *err);
+
+/* A KMS key's metadata (everything but the material). Strings owned by the
+ * struct: release with store_key_clear(). */
+struct store_key {
+    char id[37];
+    double created;
+    char *description;
+    enum key_usage usage;
+    char key_spec[32]; /* SYMMETRIC_DEFAULT | RSA_2048 | ... */
+    char origin[16];   /* AWS_KMS */
+    enum key_state state;
+    double deletion_date; /* when PendingDeletion */
+    int pending_days;
+    bool rotation_enabled;
+    int rotation_period_days;
+    double next_rotation; /* when rotation_enabled */
+    char *policy;         /* the key policy document, as stored */
+    uint32_t current_version;
+};
+void store_key_clear(struct store_key *k);
+
+/*
+ * Inserts a key with its first material version (1) and its tags (a JSON
+ * array of {"TagKey","TagValue"}, or NULL), in one transaction.
+ */
+CL_MUST_USE int store_key_create(struct store *st, const struct store_key *k,
+                                 const uint8_t *material, size_t material_len, const json_t *tags,
+                                 struct cl_error *err);
+/* CL_ENOTFOUND when there is no such key. */
+CL_MUST_USE int store_key_get(struct store *st, const char *id, struct store_key *out,
+                              struct cl_error *err);
+/* Writes back the mutable fields (description, state, deletion, rotation, policy). */
+CL_MUST_USE int store_key_update(struct store *st, const struct store_key *k, struct cl_error *err);
+/* Removes a key, its material, aliases and tags. */
+CL_MUST_USE int store_key_delete(struct store *st, const char *id, struct cl_error *err);
+/*
+ * Up to limit key ids greater than after (NULL: from the start), in id
+ * order: a JSON array of strings (new reference). *more says whether more follow.
+ */
+CL_MUST_USE int store_key_list(struct store *st, const char *after, size_t limit, json_t **ids,
+                               bool *more, struct cl_error *err);
+/* Ids of keys pending deletion whose date has passed. */
+CL_MUST_USE int store_key_list_expired(struct store *st, double now, json_t **ids,
+                                       struct cl_error *err);
+
+/* Unwrapped key material of a version; *material malloc'd (caller wipes+frees). */
+CL_MUST_USE int store_material_get(struct store *st, const char *id, uint32_t version,
+                                   uint8_t **material, size_t *len, struct cl_error *err);
+/*
+ * Adds material version current+1 and makes it current, keeping the old
+ * versions (so old ciphertexts still decrypt); updates next_rotation.
+ * *new_version receives the new version.
+ */
+CL_MUST_USE int store_key_rotate(struct store *st, const char *id, const uint8_t *material,
+                                 size_t len, double next_rotation, uint32_t *new_version,
+                                 struct cl_error *err);
+
+/* Aliases. create: CL_EEXIST when the name is taken. update/delete/get:
+ * CL_ENOTFOUND when it does not exist. get: *key_id malloc'd. */
+CL_MUST_USE int store_alias_create(struct store *st, const char *name, const char *key_id,
+                                   double now, struct cl_error *err);
+CL_MUST_USE int store_alias_update(struct store *st, const char *name, const char *key_id,
+                                   double now, struct cl_error *err);
+CL_MUST_USE int store_alias_delete(struct store *st, const char *name, struct cl_error *err);
+CL_MUST_USE int store_alias_get(struct store *st, const char *name, char **key_id,
+                                struct cl_error *err);
+/*
+ * Aliases in name order after `after`, optionally only those of key_id:
+ * a JSON array of {"AliasName","TargetKeyId","CreationDate","LastUpdatedDate"}.
+ */
+CL_MUST_USE int store_alias_list(struct store *st, const char *key_id, const char *after,
+                                 size_t limit, json_t **out, bool *more, struct cl_error *err);
+
+/* Tags: set (insert or replace) each {"TagKey","TagValue"} of a JSON array;
+ * remove each key of a JSON array of strings; list in key order. */
+CL_MUST_USE int store_tags_set(struct store *st, const char *key_id, const json_t *tags,
+                               struct cl_error *err);
+CL_MUST_USE int store_tags_remove(struct store *st, const char *key_id, const json_t *keys,
+                                  struct cl_error *err);
+CL_MUST_USE int store_tags_list(struct store *st, const char *key_id, const char *after,
+                                size_t limit, json_t **out, bool *more, struct cl_error *err);
+
+/* Principals (IAM users and roles of the one account). */
+struct store_principal {
+    char arn[256];
+    char name[129];
+    char kind[8];          /* "user" | "role" */
+    char unique_id[32];    /* AIDA... / AROA... */
+    char *identity_policy; /* NULL: none; owned */
+};
+void store_principal_clear(struct store_principal *p);
+CL_MUST_USE int store_principal_create(struct store *st, const struct store_principal *p,
+                                       double now, struct cl_error *err); /* CL_EEXIST when taken */
+CL_MUST_USE int store_principal_get(struct store *st, const char *arn, struct store_principal *out,
+                                    struct cl_error *err);
+
+/* Access keys: long-term (session_token NULL) or temporary (a session). */
+struct store_access_key {
+    char akid[32];
+    char secret[64];         /* unwrapped; wipe with store_access_key_clear */
+    char principal_arn[256]; /* the user or role whose policies apply */
+    char caller_arn[320];    /* the identity of requests: user ARN or assumed-role session ARN */
+    char user_id[160];       /* STS UserId: AIDA... or AROA...:session */
+    bool has_session;
+    uint8_t token_hash[32]; /* SHA-256 of the session token */
+    double expiration;      /* 0 for long-term keys */
+};
+void store_access_key_clear(struct store_access_key *k);
+CL_MUST_USE int store_access_key_create(struct store *st, const struct store_access_key *k,
+                                        double now, struct cl_error *err);
+/* CL_ENOTFOUND when there is no such access key id. */
+CL_MUST_USE int store_access_key_get(struct store *st, const char *akid,
+                                     struct store_access_key *out, struct cl_error *err);
+
+#endif
