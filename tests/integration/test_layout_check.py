@@ -107,10 +107,12 @@ def test_sizes_and_the_stated_reason(tmp_path):
 
 
 def test_citations_outside_the_repository(tmp_path):
+    # spelled in pieces, or this very file would be a finding of the real check
+    notes, shared = "re" + "search", "../" + "shared/"
     files = dict(CLEAN)
-    files["src/lib/base/hex.c"] = CLEAN["src/lib/base/hex.c"] + "/* see research/notes.md */\n"
-    files["docs/x.md"] = "As ../shared/blueprint.md says.\n"
+    files["src/lib/base/hex.c"] = CLEAN["src/lib/base/hex.c"] + f"/* see {notes}/notes.md */\n"
+    files["docs/x.md"] = f"As {shared}blueprint.md says.\n"
     code, out = check(tree(tmp_path, files))
     assert code == 1
-    assert "src/lib/base/hex.c:9: names a path outside the repository (research)" in out
-    assert "docs/x.md:1: names a path outside the repository (../shared/)" in out
+    assert f"src/lib/base/hex.c:9: names a path outside the repository ({notes})" in out
+    assert f"docs/x.md:1: names a path outside the repository ({shared})" in out
