@@ -287,10 +287,13 @@ def denied(world, action, key=None, user="user/enclave-app"):
     """kmstool's whole output when cloister-kms refuses: exit 1, nothing on
     stdout, the AWS error type and message on stderr."""
     acct, region = world.srv.account, world.srv.region
-    resource = f"arn:aws:kms:{region}:{acct}:key/{key}" if key else "*"
+    if key:
+        why = (f"on resource: arn:aws:kms:{region}:{acct}:key/{key} because no resource-based "
+               "policy")
+    else:  # a key-less operation, in AWS's words
+        why = "because no identity-based policy"
     return (1, "", f"{ERR}AccessDeniedException: User: arn:aws:iam::{acct}:{user} is not authorized "
-                   f"to perform: {action} on resource: {resource} because no resource-based policy "
-                   f"allows the {action} action\n")
+                   f"to perform: {action} {why} allows the {action} action\n")
 
 
 # --------------------------------------------------------------------------

@@ -420,6 +420,8 @@ out:
     return rc;
 }
 
+/* A key-less operation (resource "*") is refused as AWS words it: no
+ * resource in the text, "no identity-based policy allows". */
 void policy_denied_message(const struct policy_request *req, const struct policy_result *res,
                            char *buf, size_t cap)
 {
@@ -433,7 +435,7 @@ void policy_denied_message(const struct policy_request *req, const struct policy
                  req->principal_arn, req->action, res_arn,
                  res->source == POLICY_SOURCE_IDENTITY ? "an identity-based policy"
                                                        : "a resource-based policy");
-    else if (req->resource_arn)
+    else if (req->resource_arn && strcmp(req->resource_arn, "*") != 0)
         snprintf(buf, cap,
                  "User: %s is not authorized to perform: %s on resource: %s because no "
                  "resource-based policy allows the %s action",

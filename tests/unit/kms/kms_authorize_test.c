@@ -154,15 +154,14 @@ static void explicit_deny(void **state)
 static void key_less_operations(void **state)
 {
     (void)state;
-    /* the resource of a key-less operation is "*" (AWS words this one
-     * "because no identity-based policy allows"; docs/kms-policy.md, "Known
-     * differences from AWS") */
+    /* the resource of a key-less operation is "*"; AWS's refusal names no
+     * resource and no resource-based policy */
     ts_expect(&g, &g.alice, "GenerateRandom", "{\"NumberOfBytes\": 8}", "AccessDeniedException",
-              "User: " TS_ALICE " is not authorized to perform: kms:GenerateRandom on resource: * "
-              "because no resource-based policy allows the kms:GenerateRandom action");
+              "User: " TS_ALICE " is not authorized to perform: kms:GenerateRandom "
+              "because no identity-based policy allows the kms:GenerateRandom action");
     ts_expect(&g, &g.alice, "ListKeys", "{}", "AccessDeniedException",
-              "User: " TS_ALICE " is not authorized to perform: kms:ListKeys on resource: * "
-              "because no resource-based policy allows the kms:ListKeys action");
+              "User: " TS_ALICE " is not authorized to perform: kms:ListKeys "
+              "because no identity-based policy allows the kms:ListKeys action");
     struct ts_answer a;
     ts_ok(&g, &g.admin, "GenerateRandom", "{\"NumberOfBytes\": 8}", &a);
     assert_non_null(json_object_get(a.json, "Plaintext"));
