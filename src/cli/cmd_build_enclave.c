@@ -267,24 +267,24 @@ static int check_args(struct args *a)
 }
 
 /*
- * BuildTime and the ramdisks' mtime: --build-time, else SOURCE_DATE_EPOCH,
- * else 0 (https://reproducible-builds.org/specs/source-date-epoch/); only
- * SOURCE_DATE_EPOCH sets the mtime. 0, or the error number it printed.
+ * BuildTime: --build-time, else SOURCE_DATE_EPOCH, else 0
+ * (https://reproducible-builds.org/specs/source-date-epoch/). 0, or the
+ * error number it printed.
  */
-static int build_time(const char *arg, char when[static 40], long long *epoch)
+static int build_time(const char *arg, char when[static 40])
 {
     struct cl_error err = { 0 };
     const char *sde = getenv("SOURCE_DATE_EPOCH");
-    *epoch = 0;
+    long long epoch = 0;
     if (sde && *sde) {
         uint64_t v;
         if (num_parse_u64(sde, 253402300799ull, &v) != 0)
             return cli_fail(E_INVALID_ARGUMENT,
                             "SOURCE_DATE_EPOCH '%s' is not a number of seconds since the epoch",
                             sde);
-        *epoch = (long long)v;
+        epoch = (long long)v;
     }
-    if (arg ? build_time_text(arg, when, &err) < 0 : image_rfc3339(*epoch, when, &err) < 0)
+    if (arg ? build_time_text(arg, when, &err) < 0 : image_rfc3339(epoch, when, &err) < 0)
         return cli_fail_lib(E_INVALID_ARGUMENT, &err);
     return 0;
 }
@@ -330,7 +330,7 @@ static enum nitro_errno build_errno(const struct image_build_opts *o,
 }
 
 /* Runs the pipeline and prints its outcome as nitro-cli does. */
-static int build(const struct args *a, const char *blobs, const char *when, long long epoch)
+static int build(const struct args *a, const char *blobs, const char *when)
 {
     struct progress pr = { .on = isatty(STDERR_FILENO) == 1, .last = -1 };
     struct image_build_opts o = {
@@ -342,7 +342,6 @@ static int build(const struct args *a, const char *blobs, const char *when, long
         .name = a->val[O_NAME],
         .version = a->val[O_VERSION],
         .build_time = when,
-        .mtime = epoch,
         .custom_metadata_path = a->val[O_METADATA],
         .blobs_dir = blobs,
         .signing_cert_path = a->val[O_CERT],
@@ -371,7 +370,6 @@ int cmd_build_enclave(int argc, char **argv)
         return cli_fail(E_UNSPECIFIED, "out of memory");
     const char *blobs = NULL;
     char *blobs_alloc = NULL, when[40];
-    long long epoch = 0;
     int ret = parse_args(argc, argv, &a);
     if (ret == 0 && a.help) {
         usage(stdout);
@@ -380,11 +378,11 @@ int cmd_build_enclave(int argc, char **argv)
     if (ret == 0)
         ret = check_args(&a);
     if (ret == 0)
-        ret = build_time(a.val[O_BUILD_TIME], when, &epoch);
+        ret = build_time(a.val[O_BUILD_TIME], when);
     if (ret == 0)
         ret = find_blobs(a.val[O_BLOBS], &blobs, &blobs_alloc);
     if (ret == 0)
-        ret = build(&a, blobs, when, epoch);
+        ret = build(&a, blobs, when);
 out:
     free(blobs_alloc);
     free(a.envs);

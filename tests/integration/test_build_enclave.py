@@ -19,7 +19,7 @@ import tarfile
 
 import pytest
 
-from conftest import BUILD_DIR, cloister, run
+from conftest import BUILD_DIR, SHARED_DIR, cloister, run
 
 BLOBS = BUILD_DIR / "share" / "cloister" / "blobs"
 Z48 = b"\0" * 48
@@ -56,21 +56,30 @@ def expected_pcrs(path):
 
 
 def cpio_entries(buf):
-    """newc: returns [(name, mode, uid, gid, nlink, mtime, ino, data)]."""
-    out, off = [], 0
+    """newc as linuxkit's writer lays it out (docs/build-enclave.md): returns
+    [(name, mode, uid, gid, nlink, mtime, ino, data, (rdevmajor, rdevminor))]
+    after checking what every header shares: ino 721, 722, ... (the trailer
+    too), dev 3/1, check 0, nlink 2 for a directory and 1 otherwise, and the
+    trailer followed by zeros up to a multiple of 512 bytes."""
+    out, off, ino_next = [], 0, 721
     while True:
         h = buf[off:off + 110]
         assert h[:6] == b"070701", h[:6]
         f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
-        ino, mode, uid, gid, nlink, mtime, size, _, _, _, _, namesize, _ = f
+        ino, mode, uid, gid, nlink, mtime, size, dmaj, dmin, rmaj, rmin, namesize, check = f
+        assert (ino, dmaj, dmin, check) == (ino_next, 3, 1, 0)
+        ino_next += 1
         name = buf[off + 110:off + 110 + namesize - 1].decode()
+        assert buf[off + 110 + namesize - 1] == 0
         off = (off + 110 + namesize + 3) & ~3
         data = buf[off:off + size]
         off = (off + size + 3) & ~3
         if name == "TRAILER!!!":
-            assert off == len(buf), "bytes after the trailer"
+            assert (mode, uid, gid, nlink, mtime, size, rmaj, rmin) == (0, 0, 0, 1, 0, 0, 0, 0)
+            assert len(buf) % 512 == 0 and buf[off:] == bytes(len(buf) - off)
             return out
-        out.append((name, mode, uid, gid, nlink, mtime, ino, data))
+        assert nlink == (2 if stat.S_ISDIR(mode) else 1), name
+        out.append((name, mode, uid, gid, nlink, mtime, ino, data, (rmaj, rmin)))
 
 
 def ramdisks(path):
@@ -113,6 +122,7 @@ def assert_failed(p, out, code, message):
 
 
 def make_rootfs(d):
+    """A root directory with fixed times (they are part of the image)."""
     (d / "bin").mkdir(parents=True)
     (d / "etc").mkdir()
     (d / "bin" / "hello").write_text("#!/bin/sh\necho hello\n")
@@ -123,7 +133,17 @@ def make_rootfs(d):
     os.symlink("../../../outside", d / "etc" / "far")  # stored, never followed
     (d / "tmp").mkdir(mode=0o1777)
     (d / "tmp").chmod(0o1777)
+    for i, name in enumerate(["bin/hello", "etc/motd", "motd", "etc/far", "bin", "etc", "tmp"]):
+        os.utime(d / name, (1700000001 + i, 1700000001 + i), follow_symlinks=False)
     return d
+
+
+# What Docker's init layer and linuxkit add to every customer ramdisk
+# (docs/build-enclave.md): linuxkit's time, and its `files:` tail.
+LK = 1492533000
+FILES_TAIL = [("rootfs", 0o40755), ("rootfs/dev", 0o40755), ("rootfs/run", 0o40755),
+              ("rootfs/sys", 0o40755), ("rootfs/var", 0o40755), ("rootfs/proc", 0o40755),
+              ("rootfs/tmp", 0o40755), ("cmd", 0o100644), ("env", 0o100644)]
 
 
 def tar_bytes(members):
@@ -135,11 +155,11 @@ def tar_bytes(members):
     return buf.getvalue()
 
 
-def ti_file(name, data, mode=0o644):
+def ti_file(name, data, mode=0o644, mtime=1234567):
     ti = tarfile.TarInfo(name)
     ti.size = len(data)
     ti.mode = mode
-    ti.mtime = 1234567
+    ti.mtime = mtime
     return ti, data
 
 
@@ -232,28 +252,45 @@ def test_rootfs_layout_measurements_and_metadata(tmp_path):
     assert s[1][1] == (BLOBS / "cmdline").read_bytes().strip()
 
     boot, cust = ramdisks(o)
-    assert [e[0] for e in boot] == ["dev", "init"]
-    assert boot[1][7] == (BLOBS / "init").read_bytes() and boot[1][1] == 0o100755
-    names = [e[0] for e in cust]
-    assert names == sorted(names, key=lambda n: n.encode())
-    assert names == ["cmd", "env", "rootfs", "rootfs/bin", "rootfs/bin/hello", "rootfs/dev",
-                     "rootfs/etc", "rootfs/etc/far", "rootfs/etc/motd", "rootfs/etc/motd.link",
-                     "rootfs/motd", "rootfs/proc", "rootfs/run", "rootfs/sys", "rootfs/tmp",
-                     "rootfs/var"]
-    for e in boot + cust:
-        assert (e[2], e[3], e[5]) == (0, 0, 0), e[0]  # uid, gid, mtime
+    assert [(e[0], e[1], e[2], e[3], e[5]) for e in boot] == [
+        ("dev", 0o40755, 0, 0, LK), ("init", 0o100755, 0, 0, LK)]
+    assert boot[1][7] == (BLOBS / "init").read_bytes()
+    # the directory as a one-layer image: `docker export`'s walk under
+    # rootfs/ (byte order, directories with '/'), the entries' own modes,
+    # owners and times, Docker's init layer as linuxkit filters it, then
+    # linuxkit's `files:`
+    u, g = os.getuid(), os.getgid()
+    assert [(e[0], e[1], e[2], e[3], e[5]) for e in cust] == [
+        ("rootfs", 0o40755, 0, 0, LK),
+        ("rootfs/bin/", 0o40755, u, g, 1700000005),
+        ("rootfs/bin/hello", 0o100755, u, g, 1700000001),
+        ("rootfs/dev/", 0o40755, 0, 0, LK),
+        ("rootfs/dev/pts/", 0o40755, 0, 0, LK),
+        ("rootfs/dev/shm/", 0o40755, 0, 0, LK),
+        ("rootfs/etc/", 0o40755, u, g, LK),
+        ("rootfs/etc/far", 0o120777, u, g, 1700000004),
+        ("rootfs/etc/hosts", 0o100755, 0, 0, LK),
+        ("rootfs/etc/motd", 0o100644, u, g, 1700000002),
+        ("rootfs/etc/motd.link", 0o120644, u, g, 1700000002),
+        ("rootfs/etc/mtab", 0o120777, 0, 0, LK),
+        ("rootfs/etc/resolv.conf", 0o120755, 0, 0, LK),
+        ("rootfs/motd", 0o120777, u, g, 1700000003),
+        ("rootfs/proc/", 0o40755, 0, 0, LK),
+        ("rootfs/sys/", 0o40755, 0, 0, LK),
+        ("rootfs/tmp/", 0o41777, u, g, 1700000007),
+    ] + [(n, m, 0, 0, LK) for n, m in FILES_TAIL]
     c = {e[0]: e for e in cust}
-    assert c["cmd"][7] == b"/bin/hello\nworld\n" and c["cmd"][1] == 0o100644
+    assert c["cmd"][7] == b"/bin/hello\nworld\n"
     assert c["env"][7] == b"A=1\nB=x=y\n"
     assert c["rootfs/bin/hello"][7] == b"#!/bin/sh\necho hello\n"
-    assert c["rootfs/bin/hello"][1] == 0o100755
-    assert c["rootfs/motd"][1] == 0o120777 and c["rootfs/motd"][7] == b"/etc/motd"
+    assert c["rootfs/motd"][7] == b"/etc/motd"
     assert c["rootfs/etc/far"][7] == b"../../../outside"
-    assert c["rootfs/tmp"][1] == 0o41777  # the image's own tmp wins
-    assert c["rootfs/var"][1] == 0o40755
-    # a hard-link group: one inode, nlink 2, the data on the last link
-    a, b = c["rootfs/etc/motd"], c["rootfs/etc/motd.link"]
-    assert a[6] == b[6] and a[4] == b[4] == 2 and a[7] == b"" and b[7] == b"welcome\n"
+    assert c["rootfs/etc/hosts"][7].startswith(b"127.0.0.1       localhost\n")
+    assert c["rootfs/etc/mtab"][7] == b"/proc/mounts"
+    assert c["rootfs/etc/resolv.conf"][7] == b"/run/resolvconf/resolv.conf"
+    # a hard link: the first name the walk meets has the data, the others
+    # are symbolic links to it, relative to their own directory
+    assert c["rootfs/etc/motd"][7] == b"welcome\n" and c["rootfs/etc/motd.link"][7] == b"motd"
 
     kver = (BLOBS / "bzImage.config").read_text().splitlines()[2].split(" ")[2]
     assert metadata(o) == (
@@ -273,17 +310,18 @@ def test_reproducible_and_source_date_epoch(tmp_path):
     j1, o1 = ok_build(tmp_path, *args, out="1.eif")
     j2, o2 = ok_build(tmp_path, *args, out="2.eif")
     assert o1.read_bytes() == o2.read_bytes()
-    # The files' own times are never recorded: touching them changes nothing.
+    # The files' own times are part of the image, as in nitro-cli's ramdisk:
+    # touching one changes PCR0 and PCR2, not PCR1 (the bootstrap ramdisk).
     os.utime(root / "bin" / "hello", (1, 1))
     j1b, o1b = ok_build(tmp_path, *args, out="1b.eif")
-    assert o1b.read_bytes() == o1.read_bytes()
-    # SOURCE_DATE_EPOCH is every entry's mtime (measured) and the BuildTime.
+    for pcr, same in (("PCR0", False), ("PCR1", True), ("PCR2", False)):
+        assert (j1b["Measurements"][pcr] == j1["Measurements"][pcr]) == same, pcr
+    # SOURCE_DATE_EPOCH is the BuildTime only (metadata, not measured).
     sde = {"SOURCE_DATE_EPOCH": "1700000000"}
     j3, o3 = ok_build(tmp_path, *args, out="3.eif", env=sde)
     j3b, o3b = ok_build(tmp_path, *args, out="3b.eif", env=sde)
     assert o3.read_bytes() == o3b.read_bytes()
-    for pcr in ("PCR0", "PCR1", "PCR2"):
-        assert j3["Measurements"][pcr] != j1["Measurements"][pcr]
+    assert j3 == j1b
     m = json.loads(metadata(o3))
     assert m["BuildMetadata"]["BuildTime"] == "2023-11-14T22:13:20+00:00"
     assert (m["ImageName"], m["ImageVersion"]) == ("n", "7")
@@ -311,6 +349,47 @@ def test_custom_metadata_and_blobs_env(tmp_path):
     meta.write_text('{"k": "' + "x" * (4096 - 9) + '"}')
     assert meta.stat().st_size == 4096
     ok_build(tmp_path, "--rootfs", root, "--cmd", "x", "--metadata", meta, out="b.eif")
+
+
+# --------------------------------------------------------------------------
+# nitro-cli's own ramdisks: vectors made by its real tool chain
+
+
+VECTORS = SHARED_DIR / "testdata" / "nitro-cli-ramdisks"
+
+
+@pytest.mark.parametrize("source", ["--oci-archive", "--docker-archive"])
+def test_customer_ramdisk_is_nitro_clis(tmp_path, source):
+    """Image A through both readers of its hybrid archive: the customer
+    ramdisk nitro-cli wrote for it, byte for byte, hence its PCR2."""
+    want = (VECTORS / "customer-a-docker" / "customer-initrd.img-initrd.img").read_bytes()
+    j, o = ok_build(tmp_path, source, VECTORS / "inputs" / "oci-image-a.tar")
+    rds = [d for t, d in sections(o) if t == 3]
+    assert rds[1] == want
+    assert j["Measurements"]["PCR2"] == pcr(want)
+    assert hashlib.sha384(want).hexdigest() == (
+        VECTORS / "customer-a-docker" / "sha384.txt").read_text().split()[0]
+
+
+def test_bootstrap_ramdisk_with_aws_blobs_is_nitro_clis(tmp_path):
+    """With AWS's init, nsm.ko and cmdline beside a kernel, the bootstrap
+    ramdisk is nitro-cli's byte for byte; PCR0 and PCR1 are then nitro-cli's
+    for the same kernel (AWS's bzImage is not in the vectors)."""
+    blobs = tmp_path / "aws-blobs"
+    blobs.mkdir()
+    for name in ("bzImage", "bzImage.config"):
+        shutil.copy(BLOBS / name, blobs / name)
+    for name in ("init", "nsm.ko", "cmdline"):
+        shutil.copy(VECTORS / "blobs" / name, blobs / name)
+    want = (VECTORS / "bootstrap" / "bootstrap-initrd.img-initrd.img").read_bytes()
+    j, o = ok_build(tmp_path, "--docker-archive", VECTORS / "inputs" / "oci-image-a.tar",
+                    "--blobs", blobs)
+    s = sections(o)
+    rds = [d for t, d in s if t == 3]
+    assert rds[0] == want
+    assert [d for t, d in s if t == 2][0] == (VECTORS / "blobs" / "cmdline").read_bytes().strip()
+    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == expected_pcrs(o)
+    assert [e[0] for e in cpio_entries(want)] == ["dev", "init", "nsm.ko"]
 
 
 # --------------------------------------------------------------------------
@@ -404,10 +483,15 @@ def test_docker_archive_layers_whiteouts_links(tmp_path):
     j, o = ok_build(tmp_path, "--docker-archive", arch)
     assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == expected_pcrs(o)
     c = customer(o)
-    rootfs = sorted(n[7:] for n in c if n.startswith("rootfs/"))
-    assert rootfs == ["bin", "bin/app", "bin/app2", "data", "data/new", "dev", "lib", "proc",
-                      "run", "setuid", "sys", "tmp", "usr", "usr/lib", "usr/lib/libx.so", "var"]
-    assert c["rootfs/bin/app2"][7] == b"app v2" and c["rootfs/bin/app"][4] == 2
+    rootfs = [e[0][7:] for e in ramdisks(o)[1][1:-len(FILES_TAIL)]]
+    assert rootfs == ["bin/", "bin/app", "bin/app2", "data/", "data/new", "dev/", "dev/pts/",
+                      "dev/shm/", "etc/", "etc/hosts", "etc/mtab", "etc/resolv.conf", "lib",
+                      "proc/", "setuid", "sys/", "usr/", "usr/lib/", "usr/lib/libx.so"]
+    assert c["rootfs/bin/app"][7] == b"app v2" and c["rootfs/bin/app2"][7] == b"app"
+    # a hard-link entry's mode, owner and time become the file's, as Docker
+    # applies a layer (tarfile's defaults here: 0644, 0:0, time 0)
+    assert [c[n][1:6:4] for n in ("rootfs/bin/app", "rootfs/bin/app2")] == [(0o100644, 0),
+                                                                             (0o120644, 0)]
     assert c["rootfs/setuid"][1] == 0o104755
     assert c["rootfs/usr/lib/libx.so"][7] == b"via the symlink"
     assert c["cmd"][7] == b"/bin/app\n--serve\n"
@@ -511,8 +595,20 @@ BAD_LAYERS = [
      "'h': hard link to '/etc/passwd' points out of the tree"),
     ("hard link missing", [ti_link("h", "nothere", tarfile.LNKTYPE)],
      "'h': hard link to 'nothere', which is not in the tree"),
-    ("device node", [dev_node("dev/null")], "'dev/null': device node"),
 ]
+
+
+# Times the ramdisk's cpio headers cannot hold: refused as the ramdisk is
+# written, named by their place in it.
+BAD_TIMES = [("before 1970", -1), ("after 2106", 1 << 32)]
+
+
+@pytest.mark.parametrize("name,mtime", BAD_TIMES, ids=[b[0] for b in BAD_TIMES])
+def test_time_a_cpio_header_cannot_hold(tmp_path, name, mtime):
+    arch, _ = layer_archive(tmp_path, [ti_file("x", b"x", mtime=mtime)])
+    p, out = build(tmp_path, "--docker-archive", arch)
+    assert_failed(p, out, 48, f"[ E48 ] Could not build EIF file. 'rootfs/x': mtime {mtime} does "
+                              "not fit a cpio header")
 
 
 @pytest.mark.parametrize("name,members,reason", BAD_LAYERS, ids=[b[0] for b in BAD_LAYERS])
@@ -535,15 +631,34 @@ def test_bad_oci_layer_is_refused(tmp_path, oci):
     assert ": layer 3 ('blobs/sha256/" in p.stderr
 
 
-def test_rootfs_device_node_is_refused(tmp_path):
+def test_device_nodes_and_fifos_are_kept(tmp_path):
+    """As nitro-cli keeps them: the type, the mode and the device numbers."""
+    fifo = tarfile.TarInfo("run/fifo")
+    fifo.type, fifo.mode = tarfile.FIFOTYPE, 0o620
+    blk = tarfile.TarInfo("dev/loop9")
+    blk.type, blk.mode, blk.devmajor, blk.devminor = tarfile.BLKTYPE, 0o660, 7, 9
+    arch, _ = layer_archive(tmp_path, [dev_node("dev/null"), (blk, None), (fifo, None)])
+    j, o = ok_build(tmp_path, "--docker-archive", arch)
+    c = customer(o)
+    assert (c["rootfs/dev/null"][1], c["rootfs/dev/null"][8]) == (0o20644, (1, 3))
+    assert (c["rootfs/dev/loop9"][1], c["rootfs/dev/loop9"][8]) == (0o60660, (7, 9))
+    assert (c["rootfs/run/fifo"][1], c["rootfs/run/fifo"][8]) == (0o10620, (0, 0))
+    # the same from a directory (mknod needs CAP_MKNOD, which the suite has as root)
     root = make_rootfs(tmp_path / "r")
-    try:
-        os.mknod(root / "etc" / "null", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
-    except PermissionError:
-        pytest.skip("mknod needs CAP_MKNOD")
+    os.mknod(root / "etc" / "null", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    j, o = ok_build(tmp_path, "--rootfs", root, "--cmd", "x", out="r.eif")
+    assert customer(o)["rootfs/etc/null"][8] == (1, 3)
+
+
+def test_rootfs_socket_is_refused(tmp_path):
+    import socket
+    root = make_rootfs(tmp_path / "r")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(root / "etc" / "sock"))
+    sock.close()
     p, out = build(tmp_path, "--rootfs", root, "--cmd", "x")
     assert_failed(p, out, 48, f"[ E48 ] Could not build EIF file. rootfs '{root}': "
-                              "'etc/null': device node")
+                              "'etc/sock': unsupported file type")
 
 
 def test_missing_blob(tmp_path):

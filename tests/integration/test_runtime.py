@@ -124,10 +124,11 @@ def copy_with_libs(binary, root, dest):
             shutil.copy2(os.path.realpath(lib), t)
 
 
-def build_image(tmp, name, cmd, extra=()):
-    """An EIF whose root holds the probe (as /bin/probe) and extra binaries
-    (as /bin/<name>), running cmd (a list). Returns (path, describe-eif JSON)."""
-    root = Path(tmp) / f"{name}-root"
+def build_image(tmp, name, cmd, extra=(), root=None):
+    """An EIF whose root (a new directory, or root with what it holds) has
+    the probe (as /bin/probe) and extra binaries (as /bin/<name>), running
+    cmd (a list). Returns (path, describe-eif JSON)."""
+    root = root or Path(tmp) / f"{name}-root"
     copy_with_libs(PROBE, root, "/bin/probe")
     for b in extra:
         copy_with_libs(b, root, "/bin/" + Path(b).name)

@@ -11,6 +11,7 @@ says so); reaching another enclave's vsock port (while the parent can)."""
 import json
 import os
 import socket
+import stat
 import threading
 import time
 from pathlib import Path
@@ -129,6 +130,48 @@ def test_what_an_enclave_cannot_do(rt, tmp_path):
     for check in ["ptrace", "mount", "unshare-user", "unshare-net", "clone-ns", "finit_module",
                   "init_module", "hostvsock", "raw", "packet", "bpf", "keyctl"]:
         assert res[check] == ("fail", "EPERM"), (check, res.get(check))
+
+
+def test_device_nodes_setuid_and_fifos_of_an_image(rt, tmp_path):
+    """build-enclave keeps an image's device nodes, FIFOs and setuid bits as
+    nitro-cli does (docs/build-enclave.md); the runtime unpacks none of the
+    device nodes (an enclave cannot make one, and a node would reach a host
+    device), drops setuid and setgid (no_new_privs voids them anyway), keeps
+    FIFOs and the sticky bit, and /dev is its own (docs/runtime.md)."""
+    root = tmp_path / "devroot"
+    checks = ["stat=/dev/sda", "stat=/dev/null", "read=/dev/null", "stat=/etc/kmem",
+              "stat=/bin/su", "stat=/bin/sg", "stat=/srv/fifo", "stat=/srv/sticky",
+              "stat=/srv/hard", "read=/srv/hard"]
+    for d in ("bin", "dev", "etc", "srv"):
+        (root / d).mkdir(parents=True)
+    for name, mode in (("su", 0o4755), ("sg", 0o2755)):
+        (root / "bin" / name).write_bytes(b"")
+        (root / "bin" / name).chmod(mode)
+    os.mknod(root / "dev" / "sda", 0o660 | stat.S_IFBLK, os.makedev(8, 0))
+    os.mknod(root / "etc" / "kmem", 0o640 | stat.S_IFCHR, os.makedev(1, 2))
+    os.mkfifo(root / "srv" / "fifo")
+    (root / "srv" / "fifo").chmod(0o620)
+    (root / "srv" / "sticky").mkdir()
+    (root / "srv" / "sticky").chmod(0o1777)
+    (root / "srv" / "file").write_text("hard-linked\n")
+    os.link(root / "srv" / "file", root / "srv" / "hard")
+    eif, _ = build_image(tmp_path, "devroot", ["/bin/probe", *checks], root=root)
+    info, _ = rt.run_enclave(eif, "--debug-mode")
+    lines = rt.console_lines(info["EnclaveID"])
+    stats = {next(w for w in l.split() if w.startswith("/")): l.split(" ", 2)[2] for l in lines
+             if l.startswith("PROBE stat ")}
+    reads = {l.split()[-1]: l.split()[2] for l in lines if l.startswith("PROBE read ")}
+    assert stats["/dev/sda"] == "fail ENOENT /dev/sda", lines
+    assert stats["/dev/null"] == "ok /dev/null type=chr mode=0666 rdev=1,3"
+    assert reads["/dev/null"] == "ok"
+    assert stats["/etc/kmem"] == "fail ENOENT /etc/kmem"
+    assert stats["/bin/su"] == "ok /bin/su type=reg mode=0755 rdev=0,0"
+    assert stats["/bin/sg"] == "ok /bin/sg type=reg mode=0755 rdev=0,0"
+    assert stats["/srv/fifo"] == "ok /srv/fifo type=fifo mode=0620 rdev=0,0"
+    assert stats["/srv/sticky"] == "ok /srv/sticky type=dir mode=1777 rdev=0,0"
+    # a hard link is a relative symbolic link in nitro-cli's ramdisk
+    assert stats["/srv/hard"] == "ok /srv/hard type=lnk mode=0777 rdev=0,0"
+    assert reads["/srv/hard"] == "ok"
 
 
 def test_memory_limit_stops_the_enclave(rt, tmp_path):

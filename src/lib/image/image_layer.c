@@ -109,7 +109,10 @@ static int step(struct walker *w, struct image_node *dir, const char *name, bool
         }
         if (image_tree_count(w->t) >= IMAGE_MAX_NODES) /* cheap enough: only on creation */
             return cl_fail(err, CL_ELIMIT, "'%s': more than %u files", w->entry, IMAGE_MAX_NODES);
-        c = image_node_put(w->t, dir, name, IMAGE_DIR, 0755, w->layer, err);
+        /* as Docker's extraction makes a missing parent: 0755, root's; its
+         * time is the extraction's there, 0 here (docs/build-enclave.md) */
+        c = image_node_put(w->t, dir, name, IMAGE_DIR, &(struct image_attrs){ .mode = 0755 },
+                           w->layer, err);
         if (!c)
             return CL_ENOMEM;
     }
@@ -204,7 +207,7 @@ static ssize_t read_entry_data(void *ctx, void *buf, size_t len, struct cl_error
 }
 
 static int apply_hardlink(struct walker *w, struct image_node *dir, const char *name,
-                          const char *target, uint32_t mode, struct cl_error *err)
+                          const char *target, const struct image_attrs *a, struct cl_error *err)
 {
     struct split ts;
     struct cl_error tmp = { 0 };
@@ -235,11 +238,16 @@ static int apply_hardlink(struct walker *w, struct image_node *dir, const char *
                      w->entry, target);
         goto out;
     }
-    if (tn->parent == dir && !strcmp(tn->name, name))
-        goto out; /* a link to itself: nothing changes */
     struct image_content *c = tn->content;
+    if (tn->parent == dir && !strcmp(tn->name, name)) {
+        c->attrs = *a; /* a link to itself: only the inode's attributes change */
+        c->attrs.mode &= 07777;
+        goto out;
+    }
     c->refs++; /* keep it alive while a node at `name` may be replaced */
-    struct image_node *n = image_node_put(w->t, dir, name, IMAGE_REG, mode, w->layer, err);
+    /* the link entry's attributes become the inode's, as extraction
+     * chmods, chowns and times the new name (image_node_set_content) */
+    struct image_node *n = image_node_put(w->t, dir, name, IMAGE_REG, a, w->layer, err);
     if (n)
         image_node_set_content(n, c);
     if (--c->refs == 0)
@@ -280,7 +288,7 @@ static int apply_whiteout(struct walker *w, const struct split *s, const char *b
 }
 
 static int apply_symlink(struct walker *w, struct archive_entry *e, struct image_node *dir,
-                         const char *base, struct cl_error *err)
+                         const char *base, const struct image_attrs *a, struct cl_error *err)
 {
     const char *target = archive_entry_symlink(e);
     if (!target)
@@ -293,7 +301,10 @@ static int apply_symlink(struct walker *w, struct archive_entry *e, struct image
     char *copy = strdup(target);
     if (!copy)
         return cl_fail(err, CL_ENOMEM, "out of memory");
-    struct image_node *n = image_node_put(w->t, dir, base, IMAGE_SYMLINK, 0777, w->layer, err);
+    /* a symbolic link's own mode is always 0777 on Linux, whatever the tar says */
+    struct image_attrs la = *a;
+    la.mode = 0777;
+    struct image_node *n = image_node_put(w->t, dir, base, IMAGE_SYMLINK, &la, w->layer, err);
     if (!n) {
         free(copy);
         return CL_ENOMEM;
@@ -304,7 +315,7 @@ static int apply_symlink(struct walker *w, struct archive_entry *e, struct image
 
 /* A regular file: its data goes to the tree's spool as it streams. */
 static int apply_regular(struct walker *w, struct archive *a, struct archive_entry *e,
-                         struct image_node *dir, const char *base, uint32_t mode,
+                         struct image_node *dir, const char *base, const struct image_attrs *attrs,
                          struct cl_error *err)
 {
     if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
@@ -317,7 +328,7 @@ static int apply_regular(struct walker *w, struct archive *a, struct archive_ent
         cl_error_prefix(err, "'%s'", w->entry);
         return rc;
     }
-    struct image_node *n = image_node_put(w->t, dir, base, IMAGE_REG, mode, w->layer, err);
+    struct image_node *n = image_node_put(w->t, dir, base, IMAGE_REG, attrs, w->layer, err);
     if (!n) {
         image_content_discard(c);
         return CL_ENOMEM;
@@ -326,15 +337,38 @@ static int apply_regular(struct walker *w, struct archive *a, struct archive_ent
     return 0;
 }
 
-/* The entry's type, checked before anything else about it. */
-static int check_type(const struct walker *w, mode_t ft, bool hardlink, struct cl_error *err)
+/* The node type of a tar entry's file type; 0 for one a tar cannot hold
+ * (sockets) or does not name. */
+static enum image_node_type node_type(mode_t ft)
 {
-    if (hardlink)
-        return 0;
-    if (ft == AE_IFCHR || ft == AE_IFBLK)
-        return cl_fail(err, CL_EPERM, "'%s': device node", w->entry);
-    if (ft != AE_IFREG && ft != AE_IFDIR && ft != AE_IFLNK && ft != AE_IFIFO)
-        return cl_fail(err, CL_EUNSUPPORTED, "'%s': unsupported file type", w->entry);
+    switch (ft) {
+    case AE_IFREG: return IMAGE_REG;
+    case AE_IFDIR: return IMAGE_DIR;
+    case AE_IFLNK: return IMAGE_SYMLINK;
+    case AE_IFIFO: return IMAGE_FIFO;
+    case AE_IFCHR: return IMAGE_CHR;
+    case AE_IFBLK: return IMAGE_BLK;
+    default: return 0;
+    }
+}
+
+/* The inode attributes a tar entry sets: mode with the setuid, setgid and
+ * sticky bits, numeric owner, mtime in whole seconds, device numbers. */
+static int entry_attrs(const struct walker *w, struct archive_entry *e, struct image_attrs *a,
+                       struct cl_error *err)
+{
+    la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+    if (uid < 0 || uid > UINT32_MAX || gid < 0 || gid > UINT32_MAX)
+        return cl_fail(err, CL_EFORMAT, "'%s': owner %lld:%lld out of range", w->entry,
+                       (long long)uid, (long long)gid);
+    *a = (struct image_attrs){
+        .mode = (uint32_t)archive_entry_perm(e) & 07777,
+        .uid = (uint32_t)uid,
+        .gid = (uint32_t)gid,
+        .mtime = (int64_t)archive_entry_mtime(e),
+        .rdev_major = (uint32_t)archive_entry_rdevmajor(e),
+        .rdev_minor = (uint32_t)archive_entry_rdevminor(e),
+    };
     return 0;
 }
 
@@ -347,9 +381,13 @@ static int apply_entry(struct walker *w, struct archive *a, struct archive_entry
         goto out;
     mode_t ft = archive_entry_filetype(e);
     const char *hardlink = archive_entry_hardlink(e);
-    uint32_t mode = (uint32_t)archive_entry_perm(e) & 07777;
-    rc = check_type(w, ft, hardlink != NULL, err);
-    if (rc < 0)
+    enum image_node_type type = node_type(ft);
+    struct image_attrs attrs;
+    if (!hardlink && !type) {
+        rc = cl_fail(err, CL_EUNSUPPORTED, "'%s': unsupported file type", w->entry);
+        goto out;
+    }
+    if ((rc = entry_attrs(w, e, &attrs, err)) < 0)
         goto out;
     if (s.n == 0) {
         /* "./" itself: the root keeps its fixed mode. */
@@ -371,16 +409,13 @@ static int apply_entry(struct walker *w, struct archive *a, struct archive_entry
         goto out;
     }
     if (hardlink)
-        rc = apply_hardlink(w, dir, base, hardlink, mode, err);
-    else if (ft == AE_IFDIR || ft == AE_IFIFO)
-        rc = image_node_put(w->t, dir, base, ft == AE_IFDIR ? IMAGE_DIR : IMAGE_FIFO, mode,
-                            w->layer, err)
-                 ? 0
-                 : CL_ENOMEM;
-    else if (ft == AE_IFLNK)
-        rc = apply_symlink(w, e, dir, base, err);
-    else
-        rc = apply_regular(w, a, e, dir, base, mode, err);
+        rc = apply_hardlink(w, dir, base, hardlink, &attrs, err);
+    else if (type == IMAGE_SYMLINK)
+        rc = apply_symlink(w, e, dir, base, &attrs, err);
+    else if (type == IMAGE_REG)
+        rc = apply_regular(w, a, e, dir, base, &attrs, err);
+    else /* a directory, a FIFO or a device node: attributes only */
+        rc = image_node_put(w->t, dir, base, type, &attrs, w->layer, err) ? 0 : CL_ENOMEM;
 out:
     free(s.buf);
     return rc;

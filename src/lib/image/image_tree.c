@@ -36,8 +36,8 @@ static void node_free(struct image_node *n)
     free(n);
 }
 
-static struct image_node *node_new(const char *name, enum image_node_type type, uint32_t mode,
-                                   unsigned layer)
+static struct image_node *node_new(const char *name, enum image_node_type type,
+                                   const struct image_attrs *a, unsigned layer)
 {
     struct image_node *n = calloc(1, sizeof(*n));
     if (!n)
@@ -48,7 +48,8 @@ static struct image_node *node_new(const char *name, enum image_node_type type, 
         return NULL;
     }
     n->type = type;
-    n->mode = mode & 07777;
+    n->attrs = *a;
+    n->attrs.mode &= 07777;
     n->layer = layer;
     return n;
 }
@@ -67,7 +68,7 @@ int image_tree_new(const char *spool_dir, struct image_tree **out, struct cl_err
             spool_dir = "/tmp";
     }
     t->spool_dir = strdup(spool_dir);
-    t->root = node_new("", IMAGE_DIR, 0755, 0);
+    t->root = node_new("", IMAGE_DIR, &(struct image_attrs){ .mode = 0755 }, 0);
     if (!t->spool_dir || !t->root) {
         image_tree_free(t);
         return cl_fail(err, CL_ENOMEM, "out of memory");
@@ -168,8 +169,8 @@ static int attach(struct image_node *dir, struct image_node *child)
 }
 
 struct image_node *image_node_put(struct image_tree *t, struct image_node *dir, const char *name,
-                                  enum image_node_type type, uint32_t mode, unsigned layer,
-                                  struct cl_error *err)
+                                  enum image_node_type type, const struct image_attrs *a,
+                                  unsigned layer, struct cl_error *err)
 {
     if (!dir || dir->type != IMAGE_DIR) {
         cl_fail(err, CL_EINVAL, "'%s': parent is not a directory", name);
@@ -177,13 +178,14 @@ struct image_node *image_node_put(struct image_tree *t, struct image_node *dir, 
     }
     struct image_node *old = image_node_child(dir, name);
     if (old && old->type == IMAGE_DIR && type == IMAGE_DIR) {
-        old->mode = mode & 07777;
+        old->attrs = *a;
+        old->attrs.mode &= 07777;
         old->layer = layer;
         return old;
     }
     if (old)
         image_node_remove(t, old);
-    struct image_node *n = node_new(name, type, mode, layer);
+    struct image_node *n = node_new(name, type, a, layer);
     if (!n || attach(dir, n) < 0) {
         node_free(n);
         cl_fail(err, CL_ENOMEM, "out of memory");
@@ -326,8 +328,15 @@ void image_node_set_content(struct image_node *node, struct image_content *c)
     if (node->content && --node->content->refs == 0)
         image_content_discard(node->content);
     node->content = c;
-    if (c)
+    if (c) {
         c->refs++;
+        c->attrs = node->attrs;
+    }
+}
+
+const struct image_attrs *image_node_attrs(const struct image_node *n)
+{
+    return n->type == IMAGE_REG && n->content ? &n->content->attrs : &n->attrs;
 }
 
 void image_content_discard(struct image_content *c)
@@ -339,125 +348,49 @@ void image_content_discard(struct image_content *c)
     free(c);
 }
 
-int image_tree_graft(struct image_tree *dst, const char *name, struct image_tree *src,
-                     struct cl_error *err)
-{
-    if (dst->spool_fd >= 0 || dst->host_root_fd >= 0)
-        return cl_fail(err, CL_ESTATE, "graft target already has host files");
-    struct image_node *d = image_node_put(dst, dst->root, name, IMAGE_DIR, 0755, 0, err);
-    if (!d)
-        return err ? err->code : CL_ENOMEM;
-    struct image_node *s = src->root;
-    for (size_t i = 0; i < s->nchildren; i++) {
-        struct image_node *c = s->children[i];
-        struct image_node *old = image_node_child(d, c->name);
-        if (old)
-            image_node_remove(dst, old);
-        if (attach(d, c) < 0)
-            return cl_fail(err, CL_ENOMEM, "out of memory");
-        s->children[i] = NULL;
-        dst->nodes += 1 + count_nodes(c);
-    }
-    /* Everything moved: forget the children without freeing them. */
-    s->nchildren = 0;
-    src->nodes = 0;
-    dst->spool_fd = src->spool_fd;
-    dst->spool_size = src->spool_size;
-    dst->host_root_fd = src->host_root_fd;
-    src->spool_fd = -1;
-    src->host_root_fd = -1;
-    return 0;
-}
+/* ---- the walk ---- */
 
-/* ---- sorted listing ---- */
-
-struct list_ctx {
-    struct image_entry *e;
-    size_t n, cap;
+struct walk_ctx {
+    image_visit_fn fn;
+    void *ctx;
     char path[IMAGE_PATH_MAX + 1];
 };
 
-static int list_walk(struct list_ctx *L, const struct image_node *dir, size_t plen,
-                     struct cl_error *err)
+static int walk_dir(struct walk_ctx *W, const struct image_node *dir, size_t plen,
+                    struct cl_error *err)
 {
+    /* children are kept sorted by name (child_index): byte order */
     for (size_t i = 0; i < dir->nchildren; i++) {
         const struct image_node *c = dir->children[i];
         size_t nlen = strlen(c->name);
         size_t len = plen + (plen ? 1 : 0) + nlen;
         if (len > IMAGE_PATH_MAX)
             return cl_fail(err, CL_ELIMIT, "'%.*s/%s': path longer than %d bytes", (int)plen,
-                           L->path, c->name, IMAGE_PATH_MAX);
+                           W->path, c->name, IMAGE_PATH_MAX);
         if (plen)
-            L->path[plen] = '/';
-        memcpy(L->path + plen + (plen ? 1 : 0), c->name, nlen + 1);
-        if (L->n == L->cap) {
-            size_t cap = L->cap ? L->cap * 2 : 256;
-            struct image_entry *e = realloc(L->e, cap * sizeof(*e));
-            if (!e)
-                return cl_fail(err, CL_ENOMEM, "out of memory");
-            L->e = e;
-            L->cap = cap;
-        }
-        L->e[L->n].path = strdup(L->path);
-        if (!L->e[L->n].path)
-            return cl_fail(err, CL_ENOMEM, "out of memory");
-        L->e[L->n].node = c;
-        L->n++;
-        if (c->type == IMAGE_DIR) {
-            int rc = list_walk(L, c, len, err);
-            if (rc < 0)
-                return rc;
-        }
-        L->path[plen] = '\0';
+            W->path[plen] = '/';
+        memcpy(W->path + plen + (plen ? 1 : 0), c->name, nlen + 1);
+        int rc = W->fn(W->ctx, W->path, c, err);
+        if (rc == 0 && c->type == IMAGE_DIR)
+            rc = walk_dir(W, c, len, err);
+        if (rc < 0)
+            return rc;
+        W->path[plen] = '\0';
     }
     return 0;
 }
 
-static int entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct image_entry *)a)->path, ((const struct image_entry *)b)->path);
-}
-
-int image_tree_list(const struct image_tree *t, struct image_entry **out, size_t *count,
+int image_tree_walk(const struct image_tree *t, image_visit_fn fn, void *ctx,
                     struct cl_error *err)
 {
-    *out = NULL;
-    *count = 0;
-    struct list_ctx *L = calloc(1, sizeof(*L));
-    if (!L)
+    struct walk_ctx *W = calloc(1, sizeof(*W));
+    if (!W)
         return cl_fail(err, CL_ENOMEM, "out of memory");
-    int rc = list_walk(L, t->root, 0, err);
-    if (rc < 0) {
-        image_entries_free(L->e, L->n);
-        free(L);
-        return rc;
-    }
-    /* Byte order of the full path (as `LC_ALL=C sort` of `find` output):
-     * a prefix sorts first, so a directory precedes its contents. */
-    if (L->n)
-        qsort(L->e, L->n, sizeof(L->e[0]), entry_cmp);
-    *out = L->e;
-    *count = L->n;
-    free(L);
-    return 0;
-}
-
-void image_entries_free(struct image_entry *e, size_t count)
-{
-    if (!e)
-        return;
-    for (size_t i = 0; i < count; i++)
-        free(e[i].path);
-    free(e);
-}
-
-uint64_t image_entries_content_size(const struct image_entry *e, size_t count)
-{
-    uint64_t total = 0;
-    for (size_t i = 0; i < count; i++)
-        if (e[i].node->type == IMAGE_REG && e[i].node->content)
-            total += e[i].node->content->size;
-    return total;
+    W->fn = fn;
+    W->ctx = ctx;
+    int rc = walk_dir(W, t->root, 0, err);
+    free(W);
+    return rc;
 }
 
 /* Opens path below rootfd one component at a time, never following a

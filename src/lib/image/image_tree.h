@@ -33,6 +33,17 @@ enum image_node_type {
     IMAGE_REG,
     IMAGE_SYMLINK,
     IMAGE_FIFO,
+    IMAGE_CHR, /* character device */
+    IMAGE_BLK, /* block device */
+};
+
+/* What an inode says of a file besides its type and data, as a tar header
+ * or lstat() gives it. */
+struct image_attrs {
+    uint32_t mode; /* permission bits with setuid, setgid and sticky (07777) */
+    uint32_t uid, gid;
+    int64_t mtime;                   /* seconds since the epoch */
+    uint32_t rdev_major, rdev_minor; /* IMAGE_CHR, IMAGE_BLK */
 };
 
 /* Where a regular file's bytes are. */
@@ -51,19 +62,17 @@ struct image_content {
     enum image_content_kind kind;
     uint64_t size;
     unsigned refs;
+    struct image_attrs attrs; /* the inode's: set by the last node given this content */
     bool host_relative;    /* HOST: host_path is relative to the tree's host root */
     char *host_path;       /* HOST: owned */
     uint64_t spool_offset; /* SPOOL */
     uint8_t *data;         /* MEMORY: owned */
-    /* Used by the ramdisk writer while emitting one archive. */
-    unsigned emitted;
-    uint32_t ino;
 };
 
 struct image_node {
     char *name; /* owned; "" for the root */
     enum image_node_type type;
-    uint32_t mode;                 /* permission bits (07777) only */
+    struct image_attrs attrs;      /* a regular file's are its content's: image_node_attrs() */
     char *symlink;                 /* SYMLINK: target, owned */
     struct image_content *content; /* REG: shared, refcounted */
     unsigned layer;                /* the layer that last wrote the node (whiteouts) */
@@ -89,15 +98,23 @@ struct image_node *image_tree_root(struct image_tree *t);
 struct image_node *image_node_child(const struct image_node *dir, const char *name);
 
 /*
- * Creates (or replaces) the child `name` of dir. An existing directory
- * stays in place when the new node is a directory too (its mode and layer
- * are updated, its children kept, as a tar layer does); anything else
- * existing is removed first. The new node has no content: the caller sets
- * symlink/content. Returns NULL and fills err on failure (CL_ENOMEM).
+ * Creates (or replaces) the child `name` of dir with attributes a (mode
+ * masked to 07777). An existing directory stays in place when the new node
+ * is a directory too (its attributes and layer are updated, its children
+ * kept, as a tar layer does); anything else existing is removed first. The
+ * new node has no content: the caller sets symlink/content. Returns NULL
+ * and fills err on failure (CL_ENOMEM).
  */
 struct image_node *image_node_put(struct image_tree *t, struct image_node *dir, const char *name,
-                                  enum image_node_type type, uint32_t mode, unsigned layer,
-                                  struct cl_error *err);
+                                  enum image_node_type type, const struct image_attrs *a,
+                                  unsigned layer, struct cl_error *err);
+
+/*
+ * A node's attributes: for a regular file its content's, since hard links
+ * share one inode (a tar entry that links to a file sets the attributes of
+ * every name of it, as extracting it does).
+ */
+const struct image_attrs *image_node_attrs(const struct image_node *n);
 
 /* Removes node (and its subtree) from its parent and frees it. */
 void image_node_remove(struct image_tree *t, struct image_node *node);
@@ -125,36 +142,22 @@ typedef ssize_t (*image_read_fn)(void *ctx, void *buf, size_t len, struct cl_err
 CL_MUST_USE int image_content_new_spool(struct image_tree *t, image_read_fn read, void *ctx,
                                         uint64_t size, struct image_content **out,
                                         struct cl_error *err);
+/* Gives node the content c (a reference taken) and c the node's attributes. */
 void image_node_set_content(struct image_node *node, struct image_content *c);
 /* Frees a content nobody took (refs == 0). */
 void image_content_discard(struct image_content *c);
 
 /*
- * Moves every child of src's root under a new directory `name` (mode
- * 0755) of dst's root, and hands src's spool and host root to dst (src
- * must then only be freed). dst must have neither yet. Used to put an image under "rootfs/" of the
- * customer ramdisk.
+ * Visits every node but the root in the order of Go's filepath.Walk, the
+ * order `docker export` lists a filesystem in: a directory, then each of its
+ * children by name in byte order, depth first. path is relative, without a
+ * trailing '/', valid during the call. fn returns 0 to go on or a negative
+ * CL_E* code to stop the walk with it.
  */
-CL_MUST_USE int image_tree_graft(struct image_tree *dst, const char *name, struct image_tree *src,
-                                 struct cl_error *err);
-
-/* One entry of a sorted listing. */
-struct image_entry {
-    char *path; /* owned by the listing */
-    const struct image_node *node;
-};
-
-/*
- * Every node but the root, sorted by full path in byte order (so a
- * directory always comes before what it holds). *out is owned by the
- * caller: image_entries_free().
- */
-CL_MUST_USE int image_tree_list(const struct image_tree *t, struct image_entry **out, size_t *count,
+typedef int (*image_visit_fn)(void *ctx, const char *path, const struct image_node *n,
+                              struct cl_error *err);
+CL_MUST_USE int image_tree_walk(const struct image_tree *t, image_visit_fn fn, void *ctx,
                                 struct cl_error *err);
-void image_entries_free(struct image_entry *e, size_t count);
-
-/* Total bytes of regular-file content in the listing (for progress). */
-uint64_t image_entries_content_size(const struct image_entry *e, size_t count);
 
 /*
  * Streams a content's bytes to fn in chunks. A host file is opened without

@@ -18,8 +18,6 @@
 #define CMDLINE_MAX (64 * 1024)
 #define BUILD_TOOL  "cloister"
 
-enum { BOOTSTRAP, CUSTOMER, RAMDISK_COUNT };
-
 struct build {
     const struct image_build_opts *o;
     struct image_build_result *res;
@@ -33,10 +31,9 @@ struct build {
     /* 2. image */
     struct image *img;
     char *metadata; /* the metadata section's JSON */
-    /* 3. ramdisks, in EIF order */
-    struct image_tree *ramdisk[RAMDISK_COUNT];
-    /* 4. EIF */
+    /* 3. the EIF, with the ramdisks written into it */
     struct eif_writer *w;
+    bool writer_failed; /* a ramdisk stopped because the EIF writer did */
 };
 
 /* Records where the build failed when rc says it did; returns rc. */
@@ -170,29 +167,49 @@ static int read_image(struct build *b, struct cl_error *err)
     return rc;
 }
 
-/*
- * Stage 3, the ramdisk layout: the blobs become the bootstrap ramdisk's
- * tree, and the image's tree (moved: b->img keeps an empty one) with its
- * command and environment the customer ramdisk's. The only stage that
- * knows the layout (ramdisk.h).
- */
-static int lay_out_ramdisks(struct build *b, struct cl_error *err)
-{
-    struct image *img = b->img;
-    int rc = ramdisk_bootstrap_tree(b->o->blobs_dir, &b->ramdisk[BOOTSTRAP], err);
-    if (rc == 0)
-        rc = ramdisk_customer_tree(img->tree, img->cmd, img->ncmd, img->env, img->nenv,
-                                   &b->ramdisk[CUSTOMER], err);
-    return at(b, IMAGE_BUILD_RAMDISKS, rc);
-}
-
 static int writer_sink(void *ctx, const void *buf, size_t len, struct cl_error *err)
 {
-    return eif_writer_write(ctx, buf, len, err);
+    struct build *b = ctx;
+    int rc = eif_writer_write(b->w, buf, len, err);
+    b->writer_failed = rc < 0;
+    return rc;
 }
 
-/* Stage 4: kernel, cmdline and metadata, then each ramdisk streamed as it
- * is written, then the signature, the header and the rename. */
+/* A ramdisk's failure is the writer's when the sink failed, else the
+ * layout's (a blob, a cmd or env line, a file that changed). */
+static int ramdisk_at(struct build *b, int rc)
+{
+    return at(b, b->writer_failed ? IMAGE_BUILD_EIF_WRITE : IMAGE_BUILD_RAMDISKS, rc);
+}
+
+/*
+ * Stage 3, the ramdisks: the bootstrap ramdisk from the blobs, the
+ * customer ramdisk from the image's tree, its command and environment, each
+ * streamed into the EIF as it is laid out (ramdisk.h: nitro-cli's layout,
+ * the one stage that knows it).
+ */
+static int write_ramdisks(struct build *b, struct cl_error *err)
+{
+    const struct image_build_opts *o = b->o;
+    struct image *img = b->img;
+    struct ramdisk_progress progress = { o->on_progress, o->ctx };
+    int rc = at(b, IMAGE_BUILD_EIF_WRITE, eif_writer_begin_ramdisk(b->w, err));
+    if (rc == 0)
+        rc = ramdisk_at(b, ramdisk_write_bootstrap(o->blobs_dir, writer_sink, b, err));
+    if (rc == 0)
+        rc = at(b, IMAGE_BUILD_EIF_WRITE, eif_writer_end_ramdisk(b->w, err));
+    if (rc == 0)
+        rc = at(b, IMAGE_BUILD_EIF_WRITE, eif_writer_begin_ramdisk(b->w, err));
+    if (rc == 0)
+        rc = ramdisk_at(b, ramdisk_write_customer(img->tree, img->cmd, img->ncmd, img->env,
+                                                  img->nenv, &progress, writer_sink, b, err));
+    if (rc == 0)
+        rc = at(b, IMAGE_BUILD_EIF_WRITE, eif_writer_end_ramdisk(b->w, err));
+    return rc;
+}
+
+/* Stage 4: kernel, cmdline and metadata, then the ramdisks (stage 3), then
+ * the signature, the header and the rename. */
 static int write_eif(struct build *b, struct cl_error *err)
 {
     const struct image_build_opts *o = b->o;
@@ -206,22 +223,8 @@ static int write_eif(struct build *b, struct cl_error *err)
         .flags = b->img->eif_flags,
     };
     int rc = at(b, IMAGE_BUILD_EIF_OPEN, eif_writer_new(o->output_path, &p, &b->w, err));
-    for (int i = 0; i < RAMDISK_COUNT && rc == 0; i++) {
-        /* Every entry's mtime is the caller's (SOURCE_DATE_EPOCH), never the
-         * files' own, so the same input gives the same bytes; the mtimes
-         * are measured (docs/build-enclave.md, "The ramdisks"). */
-        struct ramdisk_opts ro = { .mtime = o->mtime };
-        if (i == CUSTOMER) {
-            ro.progress = o->on_progress;
-            ro.progress_ctx = o->ctx;
-        }
-        rc = eif_writer_begin_ramdisk(b->w, err);
-        if (rc == 0)
-            rc = ramdisk_write(b->ramdisk[i], &ro, writer_sink, b->w, err);
-        if (rc == 0)
-            rc = eif_writer_end_ramdisk(b->w, err);
-        rc = at(b, IMAGE_BUILD_EIF_WRITE, rc);
-    }
+    if (rc == 0)
+        rc = write_ramdisks(b, err);
     if (rc == 0)
         rc = at(b, IMAGE_BUILD_EIF_FINISH, eif_writer_finish(b->w, &b->res->measurements, err));
     return rc;
@@ -238,13 +241,9 @@ int image_build(const struct image_build_opts *o, struct image_build_result *res
         rc = read_image(&b, err);
     }
     if (rc == 0)
-        rc = lay_out_ramdisks(&b, err);
-    if (rc == 0)
         rc = write_eif(&b, err);
 
     eif_writer_free(b.w); /* removes the temporary file unless finished */
-    for (int i = 0; i < RAMDISK_COUNT; i++)
-        image_tree_free(b.ramdisk[i]);
     image_free(b.img);
     free(b.metadata);
     json_decref(b.custom);

@@ -7,11 +7,11 @@
  *   2. image     the source produces a tree and a config (image.h); the
  *                command and environment overrides are applied; the
  *                metadata section is made (image_metadata.c)
- *   3. ramdisks  the tree and the blobs are laid out as the bootstrap and
- *                customer ramdisks (ramdisk.h)
- *   4. EIF       kernel, cmdline, metadata and the ramdisks, in that order,
- *                streamed into the EIF writer (<cloister/eif.h>), which
- *                hashes as it writes and renames the file into place
+ *   3. ramdisks  the blobs and the image's tree are laid out as nitro-cli's
+ *                bootstrap and customer ramdisks (ramdisk.h), streamed into
+ *   4. EIF       the EIF writer (<cloister/eif.h>) after kernel, cmdline and
+ *                metadata; it hashes as it writes and renames the file into
+ *                place
  *
  * The image is read once and nothing big is held in memory: file contents
  * stay in the host file or an unlinked spool until the cpio writer streams
@@ -43,7 +43,7 @@ enum image_build_step {
     IMAGE_BUILD_OVERRIDES,  /* the command or an environment override is invalid */
     IMAGE_BUILD_COMMAND,    /* neither the image config nor the override gave a command */
     IMAGE_BUILD_METADATA,   /* making the metadata section */
-    IMAGE_BUILD_RAMDISKS,   /* laying out the ramdisks */
+    IMAGE_BUILD_RAMDISKS,   /* laying out the ramdisks (a blob, a cmd or env line, a file) */
     IMAGE_BUILD_EIF_OPEN,   /* the EIF writer refused its parameters (kernel, key, certificate) */
     IMAGE_BUILD_EIF_WRITE,  /* streaming the ramdisks into the EIF */
     IMAGE_BUILD_EIF_FINISH, /* the signature, the header, the rename into place */
@@ -65,7 +65,6 @@ struct image_build_opts {
     const char *name;                 /* ImageName; NULL: the source's default */
     const char *version;              /* ImageVersion; NULL: the source's default */
     const char *build_time;           /* BuildTime text, as it is (image_rfc3339() or RFC 3339) */
-    int64_t mtime;                    /* every ramdisk entry's mtime (SOURCE_DATE_EPOCH) */
     const char *custom_metadata_path; /* NULL: CustomMetadata is null */
     const char *blobs_dir;
     const char *signing_cert_path; /* both NULL: unsigned; both set: signed (PCR8) */

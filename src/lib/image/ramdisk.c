@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * nitro-cli's ramdisks (ramdisk.h): linuxkit's steps in the order it takes
+ * them, over the export stream of docker_export.h, into the cpio writer of
+ * cpio_newc.h. The sources and every rule: docs/build-enclave.md.
+ */
 #include "image/ramdisk.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,297 +17,429 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "image/docker_export.h"
 
-struct writer {
-    struct archive *a;
-    ramdisk_sink_fn sink;
-    void *sink_ctx;
-    struct cl_error *err;
-    int sink_rc;
-    const struct ramdisk_opts *o;
-    uint64_t done, total;
+#define PREFIX      "rootfs/"
+#define RESOLV_LINK "/run/resolvconf/resolv.conf"
+#define CHUNK       (256 * 1024)
+
+/* linuxkit's text for etc/hosts (moby/build/image.go, `replace`). */
+static const char HOSTS[] = "127.0.0.1       localhost\n"
+                            "::1     localhost ip6-localhost ip6-loopback\n"
+                            "fe00::0 ip6-localnet\n"
+                            "ff00::0 ip6-mcastprefix\n"
+                            "ff02::1 ip6-allnodes\n"
+                            "ff02::2 ip6-allrouters\n";
+
+/* Entries of the export stream linuxkit drops (`exclude`): names as the
+ * stream spells them, so the directories dev/pts/ and dev/shm/ pass. */
+static const char *const EXCLUDE[] = { ".dockerenv", "Dockerfile",  "dev/console",
+                                       "dev/pts",    "dev/shm",     "etc/hostname" };
+
+/* Entries that must be there (`touch`), in byte order: their time is set
+ * to linuxkit's; those the stream lacks are added after it. */
+static const struct {
+    const char *name;
+    enum cpio_type type;
+    uint32_t perm;
+} TOUCH[] = {
+    { "dev/", CPIO_DIR, 0755 },          { "dev/pts/", CPIO_DIR, 0755 },
+    { "dev/shm/", CPIO_DIR, 0755 },      { "etc/", CPIO_DIR, 0755 },
+    { "etc/hosts", CPIO_REG, 0644 },     { "etc/mtab", CPIO_SYMLINK, 0755 },
+    { "etc/resolv.conf", CPIO_REG, 0644 }, { "proc/", CPIO_DIR, 0755 },
+    { "sys/", CPIO_DIR, 0755 },
 };
+#define NTOUCH (sizeof(TOUCH) / sizeof(TOUCH[0]))
+
+/* One entry on its way into the archive, as linuxkit's tar header holds it. */
+struct lk_entry {
+    const char *name;
+    enum cpio_type type;
+    struct image_attrs attrs;
+    const char *link;    /* SYMLINK: the target; hard link: the earlier name */
+    bool hardlink;
+    uint64_t size;       /* REG */
+    const struct image_content *content; /* REG data, or */
+    const void *bytes;                   /* REG data held in memory */
+    int fd;                              /* REG data read from a file (when >= 0) */
+};
+
+struct lk_writer {
+    struct cpio_writer *cw;
+    const struct image_tree *tree; /* where contents are */
+    const struct ramdisk_progress *progress;
+    uint64_t done, total;
+    bool touched[NTOUCH];
+};
+
+/* ---- paths ---- */
+
+/* Splits a clean relative path into its components ("." has none). */
+static size_t components(char *path, char **comp, size_t max)
+{
+    size_t n = 0;
+    for (char *save = NULL, *c = strtok_r(path, "/", &save); c && n < max;
+         c = strtok_r(NULL, "/", &save))
+        if (strcmp(c, "."))
+            comp[n++] = c;
+    return n;
+}
 
 /*
- * A sink failure is remembered and the bytes are swallowed rather than
- * reported to libarchive: libarchive 3.6 leaks its output filter when a
- * write callback fails (the archive goes FATAL and is never closed). The
- * caller checks sink_rc after every libarchive call and stops.
+ * Go's filepath.Rel(from, to) for two clean relative paths: the path of to
+ * seen from the directory from, "." when they are the same.
  */
-static la_ssize_t write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
-{
-    (void)a;
-    struct writer *w = ctx;
-    if (w->sink_rc == 0)
-        w->sink_rc = w->sink(w->sink_ctx, buf, len, w->err);
-    return (la_ssize_t)len;
-}
-
-static int archive_failed(struct writer *w, const char *what)
-{
-    if (w->sink_rc < 0)
-        return w->sink_rc; /* the sink's reason is already in err */
-    return cl_fail(w->err, CL_EIO, "%s: %s", what,
-                   archive_error_string(w->a) ? archive_error_string(w->a) : "cpio writer failed");
-}
-
-static int data_cb(void *ctx, const void *buf, size_t len, struct cl_error *err)
-{
-    struct writer *w = ctx;
-    (void)err;
-    const uint8_t *p = buf;
-    while (len > 0) {
-        la_ssize_t n = archive_write_data(w->a, p, len);
-        if (n <= 0 || w->sink_rc < 0)
-            return archive_failed(w, "cannot write file data");
-        p += n;
-        len -= (size_t)n;
-        w->done += (uint64_t)n;
-    }
-    if (w->o && w->o->progress)
-        w->o->progress(w->o->progress_ctx, w->done, w->total);
-    return 0;
-}
-
-int ramdisk_write(const struct image_tree *t, const struct ramdisk_opts *o, ramdisk_sink_fn sink,
-                  void *ctx, struct cl_error *err)
-{
-    int rc = 0;
-    struct image_entry *list = NULL;
-    size_t count = 0;
-    struct archive_entry *ae = NULL;
-    struct writer w = { .sink = sink, .sink_ctx = ctx, .err = err, .o = o };
-
-    rc = image_tree_list(t, &list, &count, err);
-    if (rc < 0)
-        return rc;
-    w.total = image_entries_content_size(list, count);
-    for (size_t i = 0; i < count; i++)
-        if (list[i].node->content) {
-            list[i].node->content->emitted = 0;
-            list[i].node->content->ino = 0;
-        }
-
-    w.a = archive_write_new();
-    ae = archive_entry_new();
-    if (!w.a || !ae) {
-        rc = cl_fail(err, CL_ENOMEM, "out of memory");
-        goto out;
-    }
-    /* newc (the "070701" format the kernel's initramfs unpacker reads),
-     * unblocked: no padding past the trailer, writes go straight through. */
-    if (archive_write_set_format_cpio_newc(w.a) != ARCHIVE_OK ||
-        archive_write_add_filter_none(w.a) != ARCHIVE_OK ||
-        archive_write_set_bytes_per_block(w.a, 0) != ARCHIVE_OK ||
-        archive_write_open2(w.a, &w, NULL, write_cb, NULL, NULL) != ARCHIVE_OK) {
-        rc = archive_failed(&w, "cannot start the cpio archive");
-        goto out;
-    }
-
-    int64_t mtime = o ? o->mtime : 0;
-    uint32_t next_ino = 1;
-    for (size_t i = 0; i < count; i++) {
-        const struct image_node *n = list[i].node;
-        struct image_content *c = n->content;
-        archive_entry_clear(ae);
-        archive_entry_set_pathname(ae, list[i].path);
-        archive_entry_set_uid(ae, 0);
-        archive_entry_set_gid(ae, 0);
-        archive_entry_set_mtime(ae, mtime, 0);
-        archive_entry_set_dev(ae, 0);
-        archive_entry_set_rdev(ae, 0);
-        bool with_data = false;
-        switch (n->type) {
-        case IMAGE_DIR:
-            archive_entry_set_filetype(ae, AE_IFDIR);
-            archive_entry_set_nlink(ae, 2);
-            archive_entry_set_ino(ae, next_ino++);
-            archive_entry_set_size(ae, 0);
-            break;
-        case IMAGE_SYMLINK:
-            archive_entry_set_filetype(ae, AE_IFLNK);
-            archive_entry_set_symlink(ae, n->symlink);
-            /* newc stores the target as the body; libarchive sizes it itself */
-            archive_entry_set_size(ae, 0);
-            archive_entry_set_nlink(ae, 1);
-            archive_entry_set_ino(ae, next_ino++);
-            break;
-        case IMAGE_FIFO:
-            archive_entry_set_filetype(ae, AE_IFIFO);
-            archive_entry_set_nlink(ae, 1);
-            archive_entry_set_ino(ae, next_ino++);
-            archive_entry_set_size(ae, 0);
-            break;
-        case IMAGE_REG:
-            archive_entry_set_filetype(ae, AE_IFREG);
-            if (!c) {
-                rc = cl_fail(err, CL_ESTATE, "'%s' has no content", list[i].path);
-                goto out;
-            }
-            if (c->refs > 1) {
-                /* A hard-link group: one inode, data on the last link. */
-                if (!c->ino)
-                    c->ino = next_ino++;
-                archive_entry_set_ino(ae, c->ino);
-                archive_entry_set_nlink(ae, c->refs);
-                with_data = ++c->emitted == c->refs;
-            } else {
-                archive_entry_set_ino(ae, next_ino++);
-                archive_entry_set_nlink(ae, 1);
-                with_data = true;
-            }
-            archive_entry_set_size(ae, with_data ? (la_int64_t)c->size : 0);
-            break;
-        }
-        archive_entry_set_perm(ae, n->type == IMAGE_SYMLINK ? 0777 : (n->mode & 07777));
-        if (archive_write_header(w.a, ae) < ARCHIVE_WARN || w.sink_rc < 0) {
-            rc = archive_failed(&w, "cannot write a cpio header");
-            cl_error_prefix(err, "'%s'", list[i].path);
-            goto out;
-        }
-        if (with_data && c->size > 0) {
-            rc = image_content_stream(t, c, data_cb, &w, err);
-            if (rc < 0)
-                goto out;
-        }
-    }
-    if (archive_write_close(w.a) != ARCHIVE_OK || w.sink_rc < 0) {
-        rc = archive_failed(&w, "cannot finish the cpio archive");
-        goto out;
-    }
-out:
-    if (w.a)
-        archive_write_free(w.a);
-    archive_entry_free(ae);
-    image_entries_free(list, count);
-    return rc;
-}
-
-/* ---- a buffered file sink ---- */
-
-#define FD_BUF (1 << 20)
-
-struct fd_sink {
-    int fd;
-    uint8_t *buf;
-    size_t len;
-    uint64_t total;
-};
-
-static int fd_sink_flush(struct fd_sink *s, struct cl_error *err)
-{
-    if (s->len == 0)
-        return 0;
-    int rc = fd_write_all(s->fd, s->buf, s->len, err);
-    s->len = 0;
-    return rc;
-}
-
-static int fd_sink_write(void *ctx, const void *buf, size_t len, struct cl_error *err)
-{
-    struct fd_sink *s = ctx;
-    s->total += len;
-    if (s->len + len <= FD_BUF) {
-        memcpy(s->buf + s->len, buf, len);
-        s->len += len;
-        return 0;
-    }
-    int rc = fd_sink_flush(s, err);
-    if (rc < 0)
-        return rc;
-    if (len >= FD_BUF)
-        return fd_write_all(s->fd, buf, len, err);
-    memcpy(s->buf, buf, len);
-    s->len = len;
-    return 0;
-}
-
-int ramdisk_write_fd(const struct image_tree *t, const struct ramdisk_opts *o, int fd,
-                     uint64_t *size, struct cl_error *err)
-{
-    struct fd_sink s = { .fd = fd, .buf = malloc(FD_BUF) };
-    if (!s.buf)
-        return cl_fail(err, CL_ENOMEM, "out of memory");
-    int rc = ramdisk_write(t, o, fd_sink_write, &s, err);
-    if (rc == 0)
-        rc = fd_sink_flush(&s, err);
-    if (rc == 0 && size)
-        *size = s.total;
-    free(s.buf);
-    return rc;
-}
-
-/* ---- the two trees ---- */
-
-static int add_blob(struct image_tree *t, const char *dir, const char *name, bool required,
+static int rel_path(const char *from, const char *to, char *out, size_t cap,
                     struct cl_error *err)
 {
-    char *path = NULL;
-    if (asprintf(&path, "%s/%s", dir, name) < 0)
+    char f[IMAGE_PATH_MAX + 16], t[IMAGE_PATH_MAX + 16];
+    char *fc[IMAGE_PATH_MAX / 2 + 1], *tc[IMAGE_PATH_MAX / 2 + 1];
+    snprintf(f, sizeof(f), "%s", from);
+    snprintf(t, sizeof(t), "%s", to);
+    size_t nf = components(f, fc, sizeof(fc) / sizeof(fc[0]));
+    size_t nt = components(t, tc, sizeof(tc) / sizeof(tc[0]));
+    size_t common = 0;
+    while (common < nf && common < nt && !strcmp(fc[common], tc[common]))
+        common++;
+    size_t len = 0;
+    for (size_t i = common; i < nf; i++)
+        len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%s..", len ? "/" : "");
+    for (size_t i = common; i < nt; i++)
+        len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%s%s", len ? "/" : "",
+                                tc[i]);
+    if (len == 0)
+        len = (size_t)snprintf(out, cap, ".");
+    if (len >= cap)
+        return cl_fail(err, CL_ELIMIT, "'%s': relative link too long", to);
+    return 0;
+}
+
+/* ---- writing one entry (linuxkit's initrd.go: typeconv, copyTarEntry) ---- */
+
+static int emit_data(struct lk_writer *w, const struct lk_entry *e, struct cl_error *err);
+
+static int emit(struct lk_writer *w, const struct lk_entry *e, struct cl_error *err)
+{
+    struct cpio_header h = {
+        .name = e->name,
+        .type = e->hardlink ? CPIO_SYMLINK : e->type,
+        .perm = e->attrs.mode,
+        .uid = e->attrs.uid,
+        .gid = e->attrs.gid,
+        .mtime = e->attrs.mtime,
+        .size = e->type == CPIO_REG && !e->hardlink ? e->size : 0,
+        .rdev_major = e->attrs.rdev_major,
+        .rdev_minor = e->attrs.rdev_minor,
+    };
+    char rel[IMAGE_PATH_MAX + 1];
+    const char *target = e->link;
+    if (e->hardlink) {
+        /* a hard link becomes a symbolic link relative to its directory */
+        char dir[IMAGE_PATH_MAX + 1];
+        const char *slash = strrchr(e->name, '/');
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - e->name) : 1,
+                 slash ? e->name : ".");
+        int rc = rel_path(dir, e->link, rel, sizeof(rel), err);
+        if (rc < 0)
+            return rc;
+        target = rel;
+    }
+    if (h.type == CPIO_SYMLINK)
+        h.size = strlen(target);
+    int rc = cpio_write_header(w->cw, &h, err);
+    if (rc == 0 && h.type == CPIO_SYMLINK)
+        rc = cpio_write_data(w->cw, target, h.size, err);
+    else if (rc == 0 && h.type == CPIO_REG && h.size)
+        rc = emit_data(w, e, err);
+    return rc;
+}
+
+static int data_sink(void *ctx, const void *buf, size_t len, struct cl_error *err)
+{
+    struct lk_writer *w = ctx;
+    int rc = cpio_write_data(w->cw, buf, len, err);
+    w->done += len;
+    if (rc == 0 && w->progress && w->progress->fn)
+        w->progress->fn(w->progress->ctx, w->done, w->total);
+    return rc;
+}
+
+static int emit_data(struct lk_writer *w, const struct lk_entry *e, struct cl_error *err)
+{
+    if (e->content)
+        return image_content_stream(w->tree, e->content, data_sink, w, err);
+    if (e->bytes)
+        return cpio_write_data(w->cw, e->bytes, (size_t)e->size, err);
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf)
         return cl_fail(err, CL_ENOMEM, "out of memory");
     int rc = 0;
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        if (errno == ENOENT && !required)
-            goto out;
-        rc = cl_fail_errno(err, errno == ENOENT ? CL_ENOTFOUND : CL_EIO, "missing blob '%s'", path);
-        goto out;
+    for (uint64_t left = e->size; left > 0 && rc == 0;) {
+        ssize_t n = read(e->fd, buf, left < CHUNK ? (size_t)left : CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = n < 0 ? cl_fail_errno(err, CL_EIO, "cannot read '%s'", e->name)
+                       : cl_fail(err, CL_ESTATE, "'%s' shrank while being read", e->name);
+        else {
+            rc = cpio_write_data(w->cw, buf, (size_t)n, err);
+            left -= (uint64_t)n;
+        }
     }
-    if (!S_ISREG(st.st_mode)) {
-        rc = cl_fail(err, CL_EINVAL, "blob '%s' is not a regular file", path);
-        goto out;
-    }
-    struct image_content *c = NULL;
-    rc = image_content_new_host(path, false, (uint64_t)st.st_size, &c, err);
-    if (rc < 0)
-        goto out;
-    /* nitro-cli's bootstrap YAML gives both files mode 0755. */
-    struct image_node *n = image_node_put(t, image_tree_root(t), name, IMAGE_REG, 0755, 0, err);
-    if (!n) {
-        image_content_discard(c);
-        rc = CL_ENOMEM;
-        goto out;
-    }
-    image_node_set_content(n, c);
-out:
-    free(path);
+    free(buf);
     return rc;
 }
 
-int ramdisk_bootstrap_tree(const char *blobs_dir, struct image_tree **out, struct cl_error *err)
+/* ---- linuxkit's `files:` (moby/build/build.go, filesystem) ---- */
+
+enum file_kind { FILE_DIR, FILE_BYTES, FILE_SOURCE };
+
+struct lk_file {
+    const char *path;
+    enum file_kind kind;
+    uint32_t mode;
+    const void *bytes; /* FILE_BYTES */
+    size_t len;
+    const char *source; /* FILE_SOURCE: a host file */
+};
+
+/* A directory mode as linuxkit derives it for a file's missing parents. */
+static uint32_t dir_mode(uint32_t mode)
 {
-    struct image_tree *t = NULL;
-    *out = NULL;
-    int rc = image_tree_new(NULL, &t, err);
+    if (mode & 0700)
+        mode |= 0100;
+    if (mode & 0070)
+        mode |= 0010;
+    if (mode & 0007)
+        mode |= 0001;
+    return mode;
+}
+
+static bool added(char **set, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(set[i], path))
+            return true;
+    return false;
+}
+
+static int add_path(char **set, size_t *n, const char *path, struct cl_error *err)
+{
+    if (!(set[*n] = strdup(path)))
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    (*n)++;
+    return 0;
+}
+
+static int emit_file(struct lk_writer *w, const struct lk_file *f, struct cl_error *err)
+{
+    struct lk_entry e = { .name = f->path, .fd = -1,
+                          .attrs = { .mode = f->mode, .mtime = RAMDISK_LINUXKIT_MTIME } };
+    if (f->kind == FILE_DIR) {
+        e.type = CPIO_DIR;
+        return emit(w, &e, err);
+    }
+    e.type = CPIO_REG;
+    if (f->kind == FILE_BYTES) {
+        e.bytes = f->bytes;
+        e.size = f->len;
+        return emit(w, &e, err);
+    }
+    e.fd = open(f->source, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (e.fd < 0 || fstat(e.fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        int rc = e.fd < 0 && errno == ENOENT
+                     ? cl_fail(err, CL_ENOTFOUND, "missing blob '%s'", f->source)
+                     : cl_fail(err, CL_EINVAL, "blob '%s' is not a readable regular file",
+                               f->source);
+        if (e.fd >= 0)
+            close(e.fd);
+        return rc;
+    }
+    e.size = (uint64_t)st.st_size;
+    int rc = emit(w, &e, err);
+    close(e.fd);
+    return rc;
+}
+
+/* Each file preceded by its parents not yet written by this section. */
+static int files_section(struct lk_writer *w, const struct lk_file *files, size_t n,
+                         struct cl_error *err)
+{
+    char *set[32];
+    size_t nset = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char parent[IMAGE_PATH_MAX + 1];
+        snprintf(parent, sizeof(parent), "%s", files[i].path);
+        for (char *s = strchr(parent, '/'); s && rc == 0; s = strchr(s + 1, '/')) {
+            *s = '\0';
+            if (!added(set, nset, parent)) {
+                struct lk_file d = { parent, FILE_DIR, dir_mode(files[i].mode) };
+                rc = emit_file(w, &d, err);
+                if (rc == 0)
+                    rc = add_path(set, &nset, parent, err);
+            }
+            *s = '/';
+        }
+        if (rc == 0)
+            rc = add_path(set, &nset, files[i].path, err);
+        if (rc == 0)
+            rc = emit_file(w, &files[i], err);
+    }
+    for (size_t i = 0; i < nset; i++)
+        free(set[i]);
+    return rc;
+}
+
+static int writer_open(struct lk_writer *w, cpio_sink_fn sink, void *ctx, struct cl_error *err)
+{
+    return cpio_writer_new(sink, ctx, &w->cw, err);
+}
+
+static int writer_close(struct lk_writer *w, int rc, struct cl_error *err)
+{
+    if (rc == 0)
+        rc = cpio_finish(w->cw, err);
+    cpio_writer_free(w->cw);
+    return rc;
+}
+
+int ramdisk_write_bootstrap(const char *blobs_dir, cpio_sink_fn sink, void *ctx,
+                            struct cl_error *err)
+{
+    char init[PATH_MAX], nsm[PATH_MAX];
+    snprintf(init, sizeof(init), "%s/init", blobs_dir);
+    snprintf(nsm, sizeof(nsm), "%s/nsm.ko", blobs_dir);
+    struct lk_file files[] = {
+        { "dev", FILE_DIR, 0755 },
+        { "init", FILE_SOURCE, 0755, .source = init },
+        { "nsm.ko", FILE_SOURCE, 0755, .source = nsm },
+    };
+    /* nitro-cli's YAML lists nsm.ko; Cloister's own blobs have none */
+    size_t n = access(nsm, F_OK) == 0 ? 3 : 2;
+    struct lk_writer w = { 0 };
+    int rc = writer_open(&w, sink, ctx, err);
     if (rc < 0)
         return rc;
-    if (!image_node_put(t, image_tree_root(t), "dev", IMAGE_DIR, 0755, 0, err)) {
-        rc = CL_ENOMEM;
-        goto out;
+    rc = files_section(&w, files, n, err);
+    return writer_close(&w, rc, err);
+}
+
+/* ---- the customer ramdisk: linuxkit's ImageTar over the export stream ---- */
+
+static bool excluded(const char *name)
+{
+    for (size_t i = 0; i < sizeof(EXCLUDE) / sizeof(EXCLUDE[0]); i++)
+        if (!strcmp(name, EXCLUDE[i]))
+            return true;
+    return false;
+}
+
+static int touch_index(const char *name)
+{
+    for (size_t i = 0; i < NTOUCH; i++)
+        if (!strcmp(name, TOUCH[i].name))
+            return (int)i;
+    return -1;
+}
+
+static enum cpio_type cpio_type_of(enum image_node_type t)
+{
+    switch (t) {
+    case IMAGE_DIR: return CPIO_DIR;
+    case IMAGE_REG: return CPIO_REG;
+    case IMAGE_SYMLINK: return CPIO_SYMLINK;
+    case IMAGE_FIFO: return CPIO_FIFO;
+    case IMAGE_CHR: return CPIO_CHR;
+    case IMAGE_BLK: return CPIO_BLK;
     }
-    rc = add_blob(t, blobs_dir, "init", true, err);
-    if (rc == 0)
-        rc = add_blob(t, blobs_dir, "nsm.ko", false, err);
-out:
-    if (rc < 0)
-        image_tree_free(t);
-    else
-        *out = t;
+    return CPIO_REG;
+}
+
+static int export_entry(void *ctx, const struct export_entry *x, struct cl_error *err)
+{
+    struct lk_writer *w = ctx;
+    if (excluded(x->name))
+        return 0;
+    char name[IMAGE_PATH_MAX + sizeof(PREFIX) + 1], link[IMAGE_PATH_MAX + sizeof(PREFIX) + 1];
+    snprintf(name, sizeof(name), PREFIX "%s", x->name);
+    const struct image_node *n = x->node;
+    struct lk_entry e = {
+        .name = name,
+        .type = cpio_type_of(n->type),
+        .attrs = *x->attrs,
+        .link = n->symlink,
+        .size = n->content ? n->content->size : 0,
+        .content = n->content,
+        .fd = -1,
+    };
+    if (x->hardlink) {
+        snprintf(link, sizeof(link), PREFIX "%s", x->hardlink);
+        e.hardlink = true;
+        e.link = link;
+    }
+    int t = touch_index(x->name);
+    if (t >= 0) {
+        w->touched[t] = true; /* AWS's patch: a replaced entry is touched too */
+        e.attrs.mtime = RAMDISK_LINUXKIT_MTIME;
+    }
+    if (!strcmp(x->name, "etc/hosts")) {
+        e.type = CPIO_REG;
+        e.hardlink = false;
+        e.content = NULL;
+        e.bytes = HOSTS;
+        e.size = sizeof(HOSTS) - 1;
+    } else if (!strcmp(x->name, "etc/resolv.conf")) {
+        e.type = CPIO_SYMLINK;
+        e.hardlink = false;
+        e.link = RESOLV_LINK;
+    }
+    return emit(w, &e, err);
+}
+
+/* The `touch` entries the stream did not have, from linuxkit's table. */
+static int touch_missing(struct lk_writer *w, struct cl_error *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < NTOUCH && rc == 0; i++) {
+        if (w->touched[i])
+            continue;
+        char name[64]; /* the table's headers name directories without a '/' */
+        snprintf(name, sizeof(name), PREFIX "%s", TOUCH[i].name);
+        size_t len = strlen(name);
+        if (name[len - 1] == '/')
+            name[len - 1] = '\0';
+        struct lk_entry e = { .name = name, .type = TOUCH[i].type, .fd = -1,
+                              .attrs = { .mode = TOUCH[i].perm,
+                                         .mtime = RAMDISK_LINUXKIT_MTIME } };
+        if (!strcmp(TOUCH[i].name, "etc/hosts")) {
+            e.bytes = HOSTS;
+            e.size = sizeof(HOSTS) - 1;
+        } else if (!strcmp(TOUCH[i].name, "etc/resolv.conf")) {
+            e.type = CPIO_SYMLINK;
+            e.link = RESOLV_LINK;
+        } else if (!strcmp(TOUCH[i].name, "etc/mtab")) {
+            e.link = "/proc/mounts";
+        }
+        rc = emit(w, &e, err);
+    }
     return rc;
 }
 
-static int lines_file(struct image_tree *t, const char *name, char *const *items, size_t n,
-                      const char *what, struct cl_error *err)
+/* One argument or KEY=VALUE per line, each ending in '\n'. */
+static int lines(char *const *items, size_t n, const char *file, const char *what, char **out,
+                 size_t *len, struct cl_error *err)
 {
-    size_t len = 0;
+    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (strchr(items[i], '\n'))
             return cl_fail(err, CL_EINVAL,
                            "%s '%s' contains a newline, which the %s file cannot hold", what,
-                           items[i], name);
-        len += strlen(items[i]) + 1;
+                           items[i], file);
+        total += strlen(items[i]) + 1;
     }
-    char *buf = malloc(len + 1);
+    char *buf = malloc(total + 1);
     if (!buf)
         return cl_fail(err, CL_ENOMEM, "out of memory");
     size_t off = 0;
@@ -311,49 +449,49 @@ static int lines_file(struct image_tree *t, const char *name, char *const *items
         buf[off + l] = '\n';
         off += l + 1;
     }
-    struct image_content *c = NULL;
-    int rc = image_content_new_memory(buf, len, &c, err);
-    free(buf);
-    if (rc < 0)
-        return rc;
-    struct image_node *node = image_node_put(t, image_tree_root(t), name, IMAGE_REG, 0644, 0, err);
-    if (!node) {
-        image_content_discard(c);
-        return CL_ENOMEM;
-    }
-    image_node_set_content(node, c);
+    *out = buf;
+    *len = total;
     return 0;
 }
 
-int ramdisk_customer_tree(struct image_tree *image, char *const *cmd, size_t ncmd, char *const *env,
-                          size_t nenv, struct image_tree **out, struct cl_error *err)
+int ramdisk_write_customer(struct image_tree *image, char *const *cmd, size_t ncmd,
+                           char *const *env, size_t nenv, const struct ramdisk_progress *progress,
+                           cpio_sink_fn sink, void *ctx, struct cl_error *err)
 {
-    static const char *const dirs[] = { "dev", "run", "sys", "var", "proc", "tmp" };
-    struct image_tree *t = NULL;
-    *out = NULL;
-    int rc = image_tree_new(NULL, &t, err);
-    if (rc < 0)
-        return rc;
-    rc = image_tree_graft(t, "rootfs", image, err);
+    char *cmd_text = NULL, *env_text = NULL;
+    size_t cmd_len = 0, env_len = 0;
+    struct lk_writer w = { .tree = image, .progress = progress };
+    int rc = lines(cmd, ncmd, "cmd", "command argument", &cmd_text, &cmd_len, err);
+    if (rc == 0)
+        rc = lines(env, nenv, "env", "environment entry", &env_text, &env_len, err);
+    if (rc == 0)
+        rc = docker_init_layer(image, err);
+    if (rc == 0)
+        rc = writer_open(&w, sink, ctx, err);
     if (rc < 0)
         goto out;
-    struct image_node *rootfs = image_node_child(image_tree_root(t), "rootfs");
-    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        /* The image's own entry wins (a 1777 tmp, a var symlink). */
-        if (image_node_child(rootfs, dirs[i]))
-            continue;
-        if (!image_node_put(t, rootfs, dirs[i], IMAGE_DIR, 0755, 0, err)) {
-            rc = CL_ENOMEM;
-            goto out;
-        }
-    }
-    rc = lines_file(t, "cmd", cmd, ncmd, "command argument", err);
+    w.total = docker_export_data_size(image);
+    /* the prefix directory, then the image below it (linuxkit's tarPrefix, ImageTar) */
+    rc = emit_file(&w, &(struct lk_file){ "rootfs", FILE_DIR, 0755 }, err);
     if (rc == 0)
-        rc = lines_file(t, "env", env, nenv, "environment entry", err);
+        rc = docker_export_walk(image, export_entry, &w, err);
+    if (rc == 0)
+        rc = touch_missing(&w, err);
+    if (rc == 0) {
+        const struct lk_file files[] = {
+            { "rootfs/dev", FILE_DIR, 0755 },  { "rootfs/run", FILE_DIR, 0755 },
+            { "rootfs/sys", FILE_DIR, 0755 },  { "rootfs/var", FILE_DIR, 0755 },
+            { "rootfs/proc", FILE_DIR, 0755 }, { "rootfs/tmp", FILE_DIR, 0755 },
+            { "cmd", FILE_BYTES, 0644, cmd_text, cmd_len },
+            { "env", FILE_BYTES, 0644, env_text, env_len },
+        };
+        rc = files_section(&w, files, sizeof(files) / sizeof(files[0]), err);
+    }
+    if (rc == 0 && progress && progress->fn)
+        progress->fn(progress->ctx, w.total, w.total);
+    rc = writer_close(&w, rc, err);
 out:
-    if (rc < 0)
-        image_tree_free(t);
-    else
-        *out = t;
+    free(cmd_text);
+    free(env_text);
     return rc;
 }

@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The ramdisks of an enclave image, laid out as nitro-cli's build-enclave
- * makes them (docs/build-enclave.md, "The ramdisks", with its sources):
+ * The two ramdisks of an enclave image, byte for byte as nitro-cli's
+ * build-enclave makes them with its linuxkit (docs/build-enclave.md, "The
+ * ramdisks", with the public sources and the rules):
  *
- *   bootstrap:  dev/  init  [nsm.ko]                        (first ramdisk)
- *   customer:   cmd  env  rootfs/  rootfs/{dev,proc,run,sys,tmp,var}/ and
- *               the image's own tree under rootfs/
+ *   bootstrap:  dev  init  [nsm.ko]
+ *               nitro-cli's bootstrap YAML's `files:` (with AWS's blobs, the
+ *               same bytes as nitro-cli's; Cloister's own blobs have no
+ *               nsm.ko);
+ *   customer:   rootfs, then the image as `docker export` of a container
+ *               lists it (docker_export.h) under rootfs/, filtered as
+ *               linuxkit filters it (.dockerenv, Dockerfile, dev/console and
+ *               etc/hostname dropped, etc/hosts replaced by linuxkit's text,
+ *               etc/resolv.conf a symlink to /run/resolvconf/resolv.conf,
+ *               fixed times on the entries Docker makes), then the customer
+ *               YAML's `files:` (rootfs again, rootfs/{dev,run,sys,var,proc,
+ *               tmp}, cmd, env).
  *
- * and written as cpio "newc" archives through libarchive, reproducibly:
- * entries sorted by full path in byte order, owner and group 0, every
- * mtime the caller's (SOURCE_DATE_EPOCH), device numbers 0, inode numbers
- * given in order from 1, directories nlink 2, no padding after the
- * trailer. Hard links inside the tree are kept: the links of a group share
- * an inode number and nlink, and the data rides on the last one (the newc
- * convention GNU cpio, libarchive and the kernel's initramfs unpacker use).
+ * Both are uncompressed cpio newc archives (cpio_newc.h); hard links become
+ * relative symbolic links, as linuxkit's writer makes them. Nothing big is
+ * held: file data streams from where the image tree left it.
  */
 #ifndef CLOISTER_RAMDISK_H
 #define CLOISTER_RAMDISK_H
@@ -23,44 +29,36 @@
 
 #include <cloister/error.h>
 
+#include "image/cpio_newc.h"
 #include "image/image_tree.h"
 
-struct ramdisk_opts {
-    int64_t mtime; /* of every entry, seconds since the epoch */
-    /* Called as content is written (may be NULL): bytes of file data so
-     * far and in all. */
-    void (*progress)(void *ctx, uint64_t done, uint64_t total);
-    void *progress_ctx;
+/* linuxkit's fixed time (defaultModTime: 2017-04-18 16:30:00 UTC) of every
+ * entry it makes itself. */
+#define RAMDISK_LINUXKIT_MTIME 1492533000
+
+struct ramdisk_progress {
+    /* Called as file data is written (may be NULL): bytes so far, of total. */
+    void (*fn)(void *ctx, uint64_t done, uint64_t total);
+    void *ctx;
 };
 
-/* Where archive bytes go: 0, or a negative CL_E* code with err filled. */
-typedef int (*ramdisk_sink_fn)(void *ctx, const void *buf, size_t len, struct cl_error *err);
-
-/* Writes t as a cpio newc archive to sink. */
-CL_MUST_USE int ramdisk_write(const struct image_tree *t, const struct ramdisk_opts *o,
-                              ramdisk_sink_fn sink, void *ctx, struct cl_error *err);
-
-/* The same into a file descriptor, buffered; *size gets the archive size. */
-CL_MUST_USE int ramdisk_write_fd(const struct image_tree *t, const struct ramdisk_opts *o, int fd,
-                                 uint64_t *size, struct cl_error *err);
+/*
+ * The bootstrap ramdisk from a blobs directory: dev (0755), init (0755)
+ * and, when the directory has one, nsm.ko (0755). A missing init is
+ * CL_ENOTFOUND "missing blob '<dir>/init'".
+ */
+CL_MUST_USE int ramdisk_write_bootstrap(const char *blobs_dir, cpio_sink_fn sink, void *ctx,
+                                        struct cl_error *err);
 
 /*
- * The bootstrap tree from a blobs directory: dev/ (0755), init (0755) and,
- * when the directory has one, nsm.ko (0755), as nitro-cli's bootstrap YAML.
- * A missing init is CL_ENOTFOUND "missing blob '<dir>/init'".
+ * The customer ramdisk of an image's merged tree (Docker's init layer is
+ * applied to it here), with the command (one argument per line of `cmd`)
+ * and the environment (one KEY=VALUE per line of `env`). Items with a
+ * newline are refused (CL_EINVAL: the files are line-based).
  */
-CL_MUST_USE int ramdisk_bootstrap_tree(const char *blobs_dir, struct image_tree **out,
-                                       struct cl_error *err);
-
-/*
- * The customer tree: image's tree moved under rootfs/ (image must then
- * only be freed), the directories rootfs/{dev,run,sys,var,proc,tmp} added
- * with mode 0755 where the image has no such entry, and the files cmd (one
- * argv element per line) and env (one KEY=VALUE per line), mode 0644.
- * Elements with a newline are refused (the files are line-based).
- */
-CL_MUST_USE int ramdisk_customer_tree(struct image_tree *image, char *const *cmd, size_t ncmd,
-                                      char *const *env, size_t nenv, struct image_tree **out,
-                                      struct cl_error *err);
+CL_MUST_USE int ramdisk_write_customer(struct image_tree *image, char *const *cmd, size_t ncmd,
+                                       char *const *env, size_t nenv,
+                                       const struct ramdisk_progress *progress,
+                                       cpio_sink_fn sink, void *ctx, struct cl_error *err);
 
 #endif

@@ -3,8 +3,10 @@
  * --rootfs DIR: a directory taken as the image's tree as it is. It is
  * listed with lstat and never followed through a symbolic link; file
  * contents stay on the host (opened again, below the root, when the
- * ramdisk is written: image_tree.h). Hard links inside the directory stay
- * hard links; device nodes are refused, as in layers.
+ * ramdisk is written: image_tree.h). Each entry keeps what lstat() says of
+ * it (mode with the setuid, setgid and sticky bits, owner, mtime, device
+ * numbers), as an image's merged filesystem would (docs/build-enclave.md);
+ * hard links inside the directory stay hard links.
  */
 #include "image/image.h"
 
@@ -14,10 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "image/image_internal.h"
 #include "image/image_layer.h"
+
+/* What lstat() says of an entry besides its type. */
+static struct image_attrs stat_attrs(const struct stat *st)
+{
+    return (struct image_attrs){
+        .mode = st->st_mode & 07777,
+        .uid = st->st_uid,
+        .gid = st->st_gid,
+        .mtime = (int64_t)st->st_mtim.tv_sec,
+        .rdev_major = major(st->st_rdev),
+        .rdev_minor = minor(st->st_rdev),
+    };
+}
 
 /* (dev, ino) -> content, so that the links of one file share its content. */
 struct link_map {
@@ -84,19 +100,20 @@ static int add_regular(struct rootfs_walk *w, struct image_node *dir, const char
         }
     }
     struct image_node *n =
-        image_node_put(w->img->tree, dir, name, IMAGE_REG, st->st_mode & 07777, 0, err);
+        image_node_put(w->img->tree, dir, name, IMAGE_REG, &(struct image_attrs){ 0 }, 0, err);
     if (!n) {
         if (c->refs == 0 && st->st_nlink <= 1)
             image_content_discard(c);
         return CL_ENOMEM;
     }
+    n->attrs = stat_attrs(st);
     image_node_set_content(n, c);
     return 0;
 }
 
 /* Stored, never followed: inside the enclave it resolves in its root. */
 static int add_symlink(struct rootfs_walk *w, int dfd, struct image_node *dir, const char *name,
-                       struct cl_error *err)
+                       const struct stat *st, struct cl_error *err)
 {
     char target[IMAGE_SYMLINK_MAX + 2];
     ssize_t tl = readlinkat(dfd, name, target, sizeof(target));
@@ -106,8 +123,9 @@ static int add_symlink(struct rootfs_walk *w, int dfd, struct image_node *dir, c
         return cl_fail(err, CL_ELIMIT, "'%s': symlink target empty or too long", w->path);
     target[tl] = '\0';
     char *copy = strdup(target);
+    struct image_attrs a = stat_attrs(st); /* 0777: a symbolic link's own mode on Linux */
     struct image_node *n =
-        copy ? image_node_put(w->img->tree, dir, name, IMAGE_SYMLINK, 0777, 0, err) : NULL;
+        copy ? image_node_put(w->img->tree, dir, name, IMAGE_SYMLINK, &a, 0, err) : NULL;
     if (!n) {
         free(copy);
         return cl_fail(err, CL_ENOMEM, "out of memory");
@@ -123,9 +141,9 @@ static int add_entry(struct rootfs_walk *w, int dfd, struct image_node *dir, con
     struct stat st;
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return cl_fail_errno(err, CL_EIO, "cannot stat '%s'", w->path);
-    uint32_t mode = st.st_mode & 07777;
+    struct image_attrs a = stat_attrs(&st);
     if (S_ISDIR(st.st_mode)) {
-        struct image_node *n = image_node_put(w->img->tree, dir, name, IMAGE_DIR, mode, 0, err);
+        struct image_node *n = image_node_put(w->img->tree, dir, name, IMAGE_DIR, &a, 0, err);
         if (!n)
             return CL_ENOMEM;
         int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -136,12 +154,14 @@ static int add_entry(struct rootfs_walk *w, int dfd, struct image_node *dir, con
     if (S_ISREG(st.st_mode))
         return add_regular(w, dir, name, &st, err);
     if (S_ISLNK(st.st_mode))
-        return add_symlink(w, dfd, dir, name, err);
-    if (S_ISFIFO(st.st_mode))
-        return image_node_put(w->img->tree, dir, name, IMAGE_FIFO, mode, 0, err) ? 0 : CL_ENOMEM;
-    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
-        return cl_fail(err, CL_EPERM, "'%s': device node", w->path);
-    return cl_fail(err, CL_EUNSUPPORTED, "'%s': unsupported file type", w->path);
+        return add_symlink(w, dfd, dir, name, &st, err);
+    enum image_node_type type = S_ISFIFO(st.st_mode)  ? IMAGE_FIFO
+                                : S_ISCHR(st.st_mode) ? IMAGE_CHR
+                                : S_ISBLK(st.st_mode) ? IMAGE_BLK
+                                                      : 0;
+    if (!type) /* a socket: no image layer can hold one */
+        return cl_fail(err, CL_EUNSUPPORTED, "'%s': unsupported file type", w->path);
+    return image_node_put(w->img->tree, dir, name, type, &a, 0, err) ? 0 : CL_ENOMEM;
 }
 
 /* Adds every entry of directory dfd (closed here) below dir; w->path holds

@@ -47,6 +47,8 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,6 +116,26 @@ static void check_read(const char *path)
     report("read", rc < 0 ? -1 : 0, path);
     if (fd >= 0)
         close(fd);
+}
+
+static void check_stat(const char *path)
+{
+    struct stat st;
+    int rc = lstat(path, &st);
+    char extra[400];
+    snprintf(extra, sizeof(extra), "%s", path);
+    if (rc == 0) {
+        const char *type = S_ISREG(st.st_mode)    ? "reg"
+                           : S_ISDIR(st.st_mode)  ? "dir"
+                           : S_ISLNK(st.st_mode)  ? "lnk"
+                           : S_ISCHR(st.st_mode)  ? "chr"
+                           : S_ISBLK(st.st_mode)  ? "blk"
+                           : S_ISFIFO(st.st_mode) ? "fifo"
+                                                  : "other";
+        snprintf(extra, sizeof(extra), "%s type=%s mode=%04o rdev=%u,%u", path, type,
+                 (unsigned)(st.st_mode & 07777), major(st.st_rdev), minor(st.st_rdev));
+    }
+    report("stat", rc, extra);
 }
 
 static void check_procs(void)
@@ -318,6 +340,8 @@ int main(int argc, char **argv)
             check_resolve(arg);
         else if (!strcmp(a, "read"))
             check_read(arg);
+        else if (!strcmp(a, "stat"))
+            check_stat(arg);
         else if (!strcmp(a, "procs"))
             check_procs();
         else if (!strcmp(a, "ptrace"))

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* image_tree: insertion and replacement, pruning below a layer (opaque
- * whiteouts), shared contents (hard links), the sorted listing and its
- * path limit, the three kinds of content streamed back, the checks made
- * while streaming a host file, grafting, and each error's exact reason. */
+/* image_tree: insertion and replacement, attributes (a regular file's are
+ * its content's, shared by hard links), pruning below a layer (opaque
+ * whiteouts), the walk in filepath.Walk order and its path limit, the three
+ * kinds of content streamed back, the checks made while streaming a host
+ * file, and each error's exact reason. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,7 +22,7 @@ static struct image_tree *new_tree(void)
 static struct image_node *put(struct image_tree *t, struct image_node *dir, const char *name,
                               enum image_node_type type, unsigned layer)
 {
-    struct image_node *n = image_node_put(t, dir, name, type, 0755, layer, NULL);
+    struct image_node *n = image_node_put(t, dir, name, type, &(struct image_attrs){ .mode = 0755 }, layer, NULL);
     assert_non_null(n);
     return n;
 }
@@ -39,20 +40,36 @@ static void put_file(struct image_tree *t, struct image_node *dir, const char *n
     image_node_set_content(put(t, dir, name, IMAGE_REG, layer), memory(text));
 }
 
-/* The sorted listing, paths joined with ' '. */
+struct listing {
+    char *out;
+    size_t cap;
+    size_t count;
+    const struct image_node *second; /* the second node visited */
+    size_t longest;
+};
+
+static int list_visit(void *ctx, const char *path, const struct image_node *n,
+                      struct cl_error *err)
+{
+    (void)err;
+    struct listing *l = ctx;
+    assert_true(strlen(l->out) + strlen(path) + 2 < l->cap);
+    if (l->count++)
+        strcat(l->out, " ");
+    strcat(l->out, path);
+    if (l->count == 2)
+        l->second = n;
+    if (strlen(path) > l->longest)
+        l->longest = strlen(path);
+    return 0;
+}
+
+/* The walk, paths joined with ' '. */
 static void listing(const struct image_tree *t, char *out, size_t cap)
 {
-    struct image_entry *e = NULL;
-    size_t n = 0;
-    assert_int_equal(image_tree_list(t, &e, &n, NULL), 0);
+    struct listing l = { out, cap };
     out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        assert_true(strlen(out) + strlen(e[i].path) + 2 < cap);
-        strcat(out, e[i].path);
-        if (i + 1 < n)
-            strcat(out, " ");
-    }
-    image_entries_free(e, n);
+    assert_int_equal(image_tree_walk(t, list_visit, &l, NULL), 0);
 }
 
 static int append_fn(void *ctx, const void *buf, size_t len, struct cl_error *err)
@@ -78,7 +95,7 @@ static void insertion_and_replacement(void **state)
     struct image_node *root = image_tree_root(t);
     assert_string_equal(root->name, "");
     assert_int_equal(root->type, IMAGE_DIR);
-    assert_int_equal(root->mode, 0755);
+    assert_int_equal(root->attrs.mode, 0755);
 
     struct image_node *etc = put(t, root, "etc", IMAGE_DIR, 1);
     put_file(t, etc, "passwd", "root", 1);
@@ -89,9 +106,9 @@ static void insertion_and_replacement(void **state)
     assert_null(image_node_child(image_node_child(etc, "passwd"), "x")); /* not a directory */
 
     /* a directory over a directory keeps its children, takes mode and layer */
-    struct image_node *again = image_node_put(t, root, "etc", IMAGE_DIR, 0700, 2, NULL);
+    struct image_node *again = image_node_put(t, root, "etc", IMAGE_DIR, &(struct image_attrs){ .mode = 0700 }, 2, NULL);
     assert_ptr_equal(again, etc);
-    assert_int_equal(etc->mode, 0700);
+    assert_int_equal(etc->attrs.mode, 0700);
     assert_int_equal(etc->layer, 2);
     assert_int_equal(image_tree_count(t), 3);
 
@@ -107,8 +124,8 @@ static void insertion_and_replacement(void **state)
     assert_int_equal(image_tree_count(t), 2);
 
     /* modes keep permission bits only */
-    struct image_node *m = image_node_put(t, root, "m", IMAGE_FIFO, 0107777, 1, NULL);
-    assert_int_equal(m->mode, 07777);
+    struct image_node *m = image_node_put(t, root, "m", IMAGE_FIFO, &(struct image_attrs){ .mode = 0107777 }, 1, NULL);
+    assert_int_equal(m->attrs.mode, 07777);
 
     image_node_remove(t, image_node_child(root, "etc"));
     image_node_remove(t, root); /* the root stays */
@@ -126,11 +143,11 @@ static void put_under_a_non_directory_fails(void **state)
     put_file(t, image_tree_root(t), "file", "x", 1);
     struct cl_error err = { 0 };
     assert_null(image_node_put(t, image_node_child(image_tree_root(t), "file"), "x", IMAGE_REG,
-                               0644, 1, &err));
+                               &(struct image_attrs){ .mode = 0644 }, 1, &err));
     assert_int_equal(err.code, CL_EINVAL);
     assert_string_equal(err.reason, "'x': parent is not a directory");
     cl_error_clear(&err);
-    assert_null(image_node_put(t, NULL, "y", IMAGE_DIR, 0755, 1, &err));
+    assert_null(image_node_put(t, NULL, "y", IMAGE_DIR, &(struct image_attrs){ .mode = 0755 }, 1, &err));
     assert_string_equal(err.reason, "'y': parent is not a directory");
     image_tree_free(t);
 }
@@ -157,7 +174,7 @@ static void prune_below_keeps_the_upper_layers(void **state)
     image_tree_free(t);
 }
 
-static void listing_is_in_byte_order(void **state)
+static void walk_is_filepath_walk_order(void **state)
 {
     (void)state;
     struct image_tree *t = new_tree();
@@ -169,20 +186,42 @@ static void listing_is_in_byte_order(void **state)
     put_file(t, r, "B", "", 1);
     put(t, a, "z", IMAGE_DIR, 1);
     char out[256];
-    listing(t, out, sizeof(out));
-    /* '-' < '.' < '/': a directory comes before what it holds, not before
-     * its siblings that share its name as a prefix */
-    assert_string_equal(out, "B a a-b a.c a/file a/z");
-    struct image_entry *e = NULL;
-    size_t n = 0;
-    assert_int_equal(image_tree_list(t, &e, &n, NULL), 0);
-    assert_int_equal(n, 6);
-    assert_ptr_equal(e[1].node, a);
-    image_entries_free(e, n);
+    struct listing l = { out, sizeof(out) };
+    out[0] = '\0';
+    assert_int_equal(image_tree_walk(t, list_visit, &l, NULL), 0);
+    /* each directory's names in byte order, a directory's contents right
+     * after it: a/ before a-b and a.c although '-' < '.' < '/' */
+    assert_string_equal(out, "B a a/file a/z a-b a.c");
+    assert_int_equal(l.count, 6);
+    assert_ptr_equal(l.second, a);
     image_tree_free(t);
 }
 
-static void listing_refuses_a_path_over_the_limit(void **state)
+static int stop_at_second(void *ctx, const char *path, const struct image_node *n,
+                          struct cl_error *err)
+{
+    (void)path;
+    (void)n;
+    int *seen = ctx;
+    return ++*seen == 2 ? cl_fail(err, CL_ECHECKSUM, "stop") : 0;
+}
+
+static void walk_stops_on_the_callbacks_error(void **state)
+{
+    (void)state;
+    struct image_tree *t = new_tree();
+    put_file(t, image_tree_root(t), "a", "", 1);
+    put_file(t, image_tree_root(t), "b", "", 1);
+    put_file(t, image_tree_root(t), "c", "", 1);
+    int seen = 0;
+    struct cl_error err = { 0 };
+    assert_int_equal(image_tree_walk(t, stop_at_second, &seen, &err), CL_ECHECKSUM);
+    assert_int_equal(seen, 2);
+    assert_string_equal(err.reason, "stop");
+    image_tree_free(t);
+}
+
+static void walk_refuses_a_path_over_the_limit(void **state)
 {
     (void)state;
     struct image_tree *t = new_tree();
@@ -193,18 +232,18 @@ static void listing_refuses_a_path_over_the_limit(void **state)
     struct image_node *d = image_tree_root(t);
     for (int i = 0; i < 16; i++)
         d = put(t, d, name, IMAGE_DIR, 1);
-    struct image_entry *e = NULL;
-    size_t n = 0;
-    assert_int_equal(image_tree_list(t, &e, &n, NULL), 0);
-    assert_int_equal(n, 16);
-    assert_int_equal(strlen(e[15].path), IMAGE_PATH_MAX);
-    image_entries_free(e, n);
+    static char out[65536];
+    struct listing l = { out, sizeof(out) };
+    out[0] = '\0';
+    assert_int_equal(image_tree_walk(t, list_visit, &l, NULL), 0);
+    assert_int_equal(l.count, 16);
+    assert_int_equal(l.longest, IMAGE_PATH_MAX);
 
     put(t, d, "x", IMAGE_REG, 1);
     struct cl_error err = { 0 };
-    assert_int_equal(image_tree_list(t, &e, &n, &err), CL_ELIMIT);
-    assert_null(e);
-    assert_int_equal(n, 0);
+    l = (struct listing){ out, sizeof(out) };
+    out[0] = '\0';
+    assert_int_equal(image_tree_walk(t, list_visit, &l, &err), CL_ELIMIT);
     /* the message names the full path: 16 names joined by '/' */
     char want[8192], path[IMAGE_PATH_MAX + 1] = "";
     for (int i = 0; i < 16; i++) {
@@ -227,12 +266,20 @@ static void hard_links_share_one_content(void **state)
     image_node_set_content(put(t, r, "a", IMAGE_REG, 1), c);
     image_node_set_content(put(t, r, "b", IMAGE_REG, 1), c);
     assert_int_equal(c->refs, 2);
-    struct image_entry *e = NULL;
-    size_t n = 0;
-    assert_int_equal(image_tree_list(t, &e, &n, NULL), 0);
-    /* counted per link (as today; a ramdisk carries the data once) */
-    assert_int_equal(image_entries_content_size(e, n), 12);
-    image_entries_free(e, n);
+    /* one inode: the attributes of the last node given the content are
+     * every name's */
+    struct image_node *x = image_node_put(t, r, "x", IMAGE_REG,
+                                          &(struct image_attrs){ .mode = 04711, .uid = 7,
+                                                                 .gid = 8, .mtime = 9 },
+                                          1, NULL);
+    image_node_set_content(x, c);
+    const struct image_attrs *aa = image_node_attrs(image_node_child(r, "a"));
+    assert_int_equal(aa->mode, 04711);
+    assert_int_equal(aa->uid, 7);
+    assert_int_equal(aa->gid, 8);
+    assert_int_equal(aa->mtime, 9);
+    assert_ptr_equal(image_node_attrs(x), aa);
+    image_node_remove(t, x);
     image_node_remove(t, image_node_child(r, "a"));
     assert_int_equal(c->refs, 1);
     streams(t, image_node_child(r, "b")->content, "shared");
@@ -367,50 +414,19 @@ static void a_failing_writer_stops_the_stream(void **state)
     image_tree_free(t);
 }
 
-static void graft_moves_a_tree_under_a_name(void **state)
-{
-    (void)state;
-    struct image_tree *src = new_tree(), *dst = new_tree();
-    struct image_node *bin = put(src, image_tree_root(src), "bin", IMAGE_DIR, 1);
-    const char *text = "spooled";
-    struct image_content *c = NULL;
-    assert_int_equal(image_content_new_spool(src, read_from, &text, 7, &c, NULL), 0);
-    image_node_set_content(put(src, bin, "app", IMAGE_REG, 1), c);
-    put_file(dst, image_tree_root(dst), "cmd", "/bin/app\n", 0);
-    assert_int_equal(image_tree_graft(dst, "rootfs", src, NULL), 0);
-    char out[256];
-    listing(dst, out, sizeof(out));
-    assert_string_equal(out, "cmd rootfs rootfs/bin rootfs/bin/app");
-    assert_int_equal(image_tree_count(dst), 4);
-    assert_int_equal(image_tree_count(src), 0);
-    /* the spool moved with the contents */
-    struct image_node *app = image_node_child(
-        image_node_child(image_node_child(image_tree_root(dst), "rootfs"), "bin"), "app");
-    streams(dst, app->content, "spooled");
-    image_tree_free(src);
-
-    /* a second graft would need the destination's spool: refused */
-    struct image_tree *more = new_tree();
-    struct cl_error err = { 0 };
-    assert_int_equal(image_tree_graft(dst, "again", more, &err), CL_ESTATE);
-    assert_string_equal(err.reason, "graft target already has host files");
-    image_tree_free(more);
-    image_tree_free(dst);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(insertion_and_replacement),
         cmocka_unit_test(put_under_a_non_directory_fails),
         cmocka_unit_test(prune_below_keeps_the_upper_layers),
-        cmocka_unit_test(listing_is_in_byte_order),
-        cmocka_unit_test(listing_refuses_a_path_over_the_limit),
+        cmocka_unit_test(walk_is_filepath_walk_order),
+        cmocka_unit_test(walk_stops_on_the_callbacks_error),
+        cmocka_unit_test(walk_refuses_a_path_over_the_limit),
         cmocka_unit_test(hard_links_share_one_content),
         cmocka_unit_test(spooled_contents),
         cmocka_unit_test(host_contents_are_checked_when_streamed),
         cmocka_unit_test(a_failing_writer_stops_the_stream),
-        cmocka_unit_test(graft_moves_a_tree_under_a_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

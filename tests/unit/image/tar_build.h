@@ -36,6 +36,8 @@ struct tar_entry {
     const char *data;
     unsigned mode; /* 0: 0644 */
     size_t len;    /* TAR_FILE: bytes of data; 0: strlen(data) */
+    unsigned uid, gid;
+    long long mtime; /* 0: 1234567 */
 };
 
 enum tar_filter { TAR_PLAIN, TAR_GZIP, TAR_ZSTD };
@@ -64,7 +66,9 @@ static inline size_t tar_build(const struct tar_entry *e, size_t n, enum tar_fil
         archive_entry_set_pathname(ae, e[i].name);
         archive_entry_set_filetype(ae, type[e[i].kind]);
         archive_entry_set_perm(ae, e[i].mode ? e[i].mode : 0644);
-        archive_entry_set_mtime(ae, 1234567, 0);
+        archive_entry_set_mtime(ae, e[i].mtime ? (time_t)e[i].mtime : 1234567, 0);
+        archive_entry_set_uid(ae, e[i].uid);
+        archive_entry_set_gid(ae, e[i].gid);
         size_t len = e[i].kind != TAR_FILE ? 0 : e[i].len ? e[i].len : strlen(e[i].data);
         archive_entry_set_size(ae, (la_int64_t)len);
         if (e[i].kind == TAR_SYMLINK)
