@@ -4,8 +4,11 @@
 
 Run from anywhere: scripts/check-layout.py [SOURCE_DIR]. `make check` runs it
 (ctest entry layout/check). It reads every C file under src/, include/,
-tests/, bench/ and examples/, resolves each #include "..." and
-#include <cloister/...> to a file of the repository, and checks:
+tests/, bench/ and examples/, resolves each #include to a file of the
+repository (a quoted include as the compiler looks for it; an angle-bracket
+include against include/ and the repository's folders the build puts on the
+include path: src/lib, and src/kms, src/runtime, src/init for their programs
+and the tests), and checks:
 
   1. dependencies: a component includes only what RULES lets it include
      (a component is a libcloister folder, a key-service layer or a program);
@@ -146,6 +149,22 @@ def include_roots(path):
     return roots
 
 
+def angle_roots(path):
+    """The repository's folders on the compiler's include path for this file
+    (the targets' PUBLIC include directories, src/*/CMakeLists.txt): where an
+    #include <...> other than <cloister/...> could land inside the repository."""
+    r = rel(path).split(os.sep)
+    me = component(path) or ""
+    roots = [os.path.join(ROOT, "src/lib")]
+    if me == "kms" or me.startswith("kms/") or r[0] == "tests":
+        roots.append(os.path.join(ROOT, "src/kms"))
+    if me in ("cli", "runtime") or r[0] == "tests":
+        roots.append(os.path.join(ROOT, "src/runtime"))
+    if r[0] == "tests":
+        roots.append(os.path.join(ROOT, "src/init"))
+    return roots
+
+
 INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
 
 
@@ -163,6 +182,10 @@ def resolve(path, kind, name):
         if name.startswith("cloister/"):
             p = os.path.join(ROOT, "include", name)
             return p if os.path.exists(p) else None
+        for root in angle_roots(path):
+            p = os.path.normpath(os.path.join(root, name))
+            if os.path.isfile(p):
+                return p
         return "system"
     for root in include_roots(path):
         p = os.path.normpath(os.path.join(root, name))
@@ -191,7 +214,10 @@ def check_includes(files):
                 continue
             edges.append(target)
             it = component(target)
-            if rel(target).startswith("src/lib/") and "/" not in name:
+            if kind == "<" and not name.startswith("cloister/"):
+                good = rel(target)[8:] if rel(target).startswith("src/lib/") else name
+                findings.append(f"{where}: include the repository's headers with quotes: \"{good}\"")
+            elif rel(target).startswith("src/lib/") and "/" not in name:
                 findings.append(f"{where}: include libcloister headers by folder: \"{rel(target)[8:]}\"")
             if me in PUBLIC_ONLY and rel(target).startswith("src/lib/"):
                 findings.append(f"{where}: {me} may use libcloister only through include/cloister/ ({name})")

@@ -116,3 +116,18 @@ def test_citations_outside_the_repository(tmp_path):
     assert code == 1
     assert f"src/lib/base/hex.c:9: names a path outside the repository ({notes})" in out
     assert f"docs/x.md:1: names a path outside the repository ({shared})" in out
+
+
+def test_angle_brackets_on_a_header_of_the_repository(tmp_path):
+    # src/lib is on every program's include path: <image/image.h> compiles
+    # in the key service, and is still an include of libcloister
+    files = dict(CLEAN)
+    files["src/lib/image/image.h"] = "int image(void);\n"
+    files["src/kms/main.c"] = "#include <stdio.h>\n#include <image/image.h>\n"
+    code, out = check(tree(tmp_path, files))
+    assert code == 1
+    assert out == [
+        "src/kms/main.c:2: include the repository's headers with quotes: \"image/image.h\"",
+        "src/kms/main.c:2: kms may not include lib/image (image/image.h)",
+    ]
+
