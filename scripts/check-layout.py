@@ -251,7 +251,71 @@ def check_includes(files):
             visit(n)
 
 
-FUNC_START = re.compile(r'^(?!static\s+const\b)(?:[A-Za-z_][\w \t\*]*?)\b([A-Za-z_]\w*)\s*\([^;{]*\)\s*(?:__attribute__\(\(.*\)\)\s*)?$')
+# A function's head, once its lines are joined and its attributes removed:
+# a return type, the name, the parameters; no ";" (a declaration) and no
+# "=" (an initialiser) before the body's "{".
+FUNC_START = re.compile(r'^(?:[A-Za-z_][\w \t\*]*?)\b([A-Za-z_]\w*)\s*\([^;{=]*\)\s*$')
+ATTRIBUTE = re.compile(r'__attribute__\s*\(\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)\)')
+LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|/\*.*?\*/|//.*$')
+
+
+def function_name(head):
+    """The name before the parameter list (the last parenthesised group)."""
+    depth = 0
+    for k in range(len(head) - 1, -1, -1):
+        if head[k] == ")":
+            depth += 1
+        elif head[k] == "(":
+            depth -= 1
+            if depth == 0:
+                m = re.search(r'([A-Za-z_]\w*)\s*$', head[:k])
+                return m.group(1) if m else None
+    return None
+
+
+def block_end(lines, start):
+    """The line of the "}" that closes the block opened on line start: a
+    "}" at column 0, or the braces (outside literals and comments) back to 0."""
+    depth = 0
+    for k in range(start, len(lines)):
+        if k > start and lines[k].startswith("}"):
+            return k
+        code = LITERAL.sub("", lines[k])
+        depth += code.count("{") - code.count("}")
+        if depth <= 0 and k > start:
+            return k
+    return len(lines) - 1
+
+
+def definitions(lines):
+    """Each top-level definition with a body: (first line, the line of its
+    closing brace, the name of the function, or None when it is not one)."""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not re.match(r'[A-Za-z_]', line):
+            i += 1
+            continue
+        # the head: this line and its indented continuations, up to the "{"
+        head, j = line, i
+        while "{" not in head and ";" not in head and j + 1 < len(lines):
+            nxt = lines[j + 1]
+            if nxt.startswith("{"):
+                head += " " + nxt
+                j += 1
+            elif nxt.startswith((" ", "\t")) and nxt.strip():
+                head += " " + nxt.strip()
+                j += 1
+            else:
+                break
+        before = head.split("{", 1)[0]
+        if "{" not in head or ";" in before:
+            i = j + 1
+            continue
+        end = block_end(lines, j)
+        m = FUNC_START.match(ATTRIBUTE.sub("", before).strip())
+        yield i, end, (function_name(ATTRIBUTE.sub("", before).strip()) if m else None)
+        i = end + 1
 
 
 def check_sizes(files):
@@ -263,30 +327,12 @@ def check_sizes(files):
             findings.append(f"{rel(path)}: {len(lines)} lines (at most {MAX_FILE_LINES})")
         if not path.endswith(".c"):
             continue
-        i = 0
-        while i < len(lines):
-            # a function definition: its body's "{" alone at column 0
-            if lines[i] == "{" and i > 0:
-                j = i - 1
-                while j > 0 and lines[j].startswith((" ", "\t")) and not lines[j].strip().endswith(";"):
-                    j -= 1   # a signature split over several lines
-                start = j
-                depth, k = 0, i
-                while k < len(lines):
-                    depth += lines[k].count("{") - lines[k].count("}")
-                    if depth == 0 and k > i or lines[k] == "}":
-                        break
-                    k += 1
-                length = k - start + 1
-                head = lines[start]
-                m = re.search(r'([A-Za-z_]\w*)\s*\(', head)
-                before = lines[start - 1] if start > 0 else ""
-                if (length > MAX_FUNCTION_LINES and m and "long:" not in before
-                        and not head.startswith(("struct", "static const", "const", "enum", "union"))):
-                    findings.append(f"{rel(path)}:{start + 1}: {m.group(1)}() is {length} lines "
-                                    f"(at most {MAX_FUNCTION_LINES}, or say why on the line before: /* long: ... */)")
-                i = k
-            i += 1
+        for start, end, name in definitions(lines):
+            length = end - start + 1
+            before = lines[start - 1] if start > 0 else ""
+            if name and length > MAX_FUNCTION_LINES and "long:" not in before:
+                findings.append(f"{rel(path)}:{start + 1}: {name}() is {length} lines "
+                                f"(at most {MAX_FUNCTION_LINES}, or say why on the line before: /* long: ... */)")
 
 
 OUTSIDE = re.compile(r'\bresearch\b|\.\./shared/(?!testdata)|shared/(?:research|seeds)')

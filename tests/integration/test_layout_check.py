@@ -131,3 +131,25 @@ def test_angle_brackets_on_a_header_of_the_repository(tmp_path):
         "src/kms/main.c:2: kms may not include lib/image (image/image.h)",
     ]
 
+def test_function_sizes_whatever_the_head(tmp_path):
+    files = dict(CLEAN)
+    body = "".join(f"    x += {i};\n" for i in range(150))
+    files["src/lib/base/heads.c"] = (
+        f"enum e long_fn(int x) {{\n{body}    return x;\n}}\n\n"
+        f"const char *f(int x)\n{{\n{body}    return \"{{\";\n}}\n\n"
+        f"static const char *g(int x,\n                     int y) {{\n{body}    return 0;\n}}\n\n"
+        f"struct s h(void)\n{{\n{body}}}\n")
+    # initialisers and type definitions are not functions, however long
+    files["src/lib/base/tables.c"] = (
+        "static const int table[] = {\n" + "    1,\n" * 150 + "};\n\n"
+        "struct big {\n" + "".join(f"    int m{i};\n" for i in range(150)) + "};\n\n"
+        "const struct big *const tables[] =\n{\n" + "    NULL,\n" * 150 + "};\n")
+    code, out = check(tree(tmp_path, files))
+    assert code == 1
+    assert out == [
+        f"src/lib/base/heads.c:{n}: {name}() is {length} lines (at most 120, or say why on the "
+        "line before: /* long: ... */)"
+        for n, name, length in ((1, "long_fn", 153), (155, "f", 154), (310, "g", 154),
+                                (465, "h", 153))
+    ]
+
