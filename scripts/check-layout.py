@@ -11,10 +11,14 @@ include path: src/lib, and src/kms, src/runtime, src/init for their programs
 and the tests), and checks:
 
   1. dependencies: a component includes only what RULES lets it include
-     (a component is a libcloister folder, a key-service layer or a program);
+     (a component is a libcloister folder, a key-service layer or a program;
+     a rule names components or single headers);
   2. spelling: a libcloister header is included by its folder
-     ("eif/eif_json.h", never "eif_json.h"), and every quoted include
-     resolves to a file of the repository;
+     ("eif/eif_json.h", never "eif_json.h"), a key-service header by its
+     layer ("call/call.h"), a header of the repository with quotes (only
+     the public include/cloister/ headers take <...>), every quoted
+     include resolves to a file of the repository, every public header
+     and every key-service folder has a rule;
   3. no include cycle between files;
   4. size: no C file over MAX_FILE_LINES lines, no function over
      MAX_FUNCTION_LINES lines unless the line before it says why
@@ -35,7 +39,26 @@ MAX_FUNCTION_LINES = 120
 # libcloister: the SDK folders, then the host-only ones (src/lib/CMakeLists.txt).
 SDK = ["base", "cose", "attest", "eif", "nsm", "vsock", "cms", "kms_client"]
 HOST = ["nitro_cli", "image", "attest_ca", "nsm_device", "vsock_broker"]
-LIBC_ONLY = ["lib/base", "lib/vsock", "lib/nsm"]  # what the init and the preload may use
+
+# The libc-only subset (src/lib/CMakeLists.txt, cloister_libc: base/error.c,
+# hex.c, num.c, the vsock/ folder, nsm/nsm_frame.c), header by header: the
+# headers of those sources and the header-only pieces they use. What the
+# static init, the preload library and cloister-nsm may include.
+LIBC_ONLY = {
+    "include/cloister/error.h", "src/lib/base/hex.h", "src/lib/base/num.h",
+    "src/lib/base/byteorder.h",
+    "include/cloister/vsock.h", "src/lib/vsock/vsock_core.h", "src/lib/vsock/vsock_proto.h",
+    "src/lib/vsock/vsock_sys.h",
+    "src/lib/nsm/nsm_frame.h", "src/lib/nsm/nsm_ioctl.h",
+}
+
+# The runtime's CLI side: the headers of the runtime that `cloister` uses to
+# find, describe, attach to and terminate enclaves and to start the monitor.
+# The monitor's and the sandbox's internals stay the runtime's own.
+RUNTIME_CLI_SIDE = {
+    "src/runtime/rt_cli.h", "src/runtime/rt_state.h", "src/runtime/rt_cpus.h",
+    "src/runtime/rt_util.h", "src/runtime/rt_monitor.h",
+}
 
 
 def lib(*names):
@@ -45,7 +68,8 @@ def lib(*names):
 SDK_ALL = lib(*SDK)
 HOST_ALL = SDK_ALL | lib(*HOST)
 
-# component -> the components it may include (itself always).
+# component -> the components (or single files, by path) it may include;
+# itself always.
 RULES = {
     # the SDK: each folder over the ones before it
     "lib/base": set(),
@@ -63,12 +87,13 @@ RULES = {
     "lib/nsm_device": lib("base", "nsm", "eif", "attest_ca"),
     "lib/vsock_broker": lib("base", "vsock"),
     # programs
-    "cli": HOST_ALL | {"runtime"},
+    "cli": HOST_ALL | RUNTIME_CLI_SIDE,
     "runtime": HOST_ALL,
-    "runtime/preload": set(LIBC_ONLY),
+    "runtime/preload": LIBC_ONLY,
     "runtime/probe": SDK_ALL,
-    "init": set(LIBC_ONLY),
-    "nsm": HOST_ALL,
+    "init": LIBC_ONLY,
+    "cloister-nsm": LIBC_ONLY | lib("nsm"),   # and libnsm's client, the nsm/ folder
+    "nsm": HOST_ALL,                          # cloister-nsm-serve
     "proxy": lib("base", "vsock"),
     "kmstool": SDK_ALL,
     "example": SDK_ALL,   # through the public headers only (PUBLIC_ONLY)
@@ -76,25 +101,28 @@ RULES = {
     "bench": None,
 }
 
+# Files that are a component of their own rather than their folder's.
+FILE_COMPONENTS = {
+    "src/nsm/cloister_nsm.c": "cloister-nsm",
+}
+
+# From the top (serving) to the bottom (state, shared helpers).
+KMS_LAYERS = ["serve", "ops", "call", "policy", "state", "util"]
+
 
 def kms_rules():
     """The key service in layers that only call downward (docs/kms.md, "Code layout")."""
     sdk = lib("base", "cose", "attest", "cms")
-    layers = {}
-    if os.path.isdir(os.path.join(ROOT, "src/kms")):
-        for d in sorted(os.listdir(os.path.join(ROOT, "src/kms"))):
-            if os.path.isdir(os.path.join(ROOT, "src/kms", d)):
-                layers["kms/" + d] = None
-    order = KMS_LAYERS
-    for i, layer in enumerate(order):
-        RULES["kms/" + layer] = sdk | {"kms/" + x for x in order[i + 1:]}
-    RULES["kms"] = sdk | {"kms/" + x for x in order}  # main.c and the flat files
-    for layer in layers:
-        RULES.setdefault(layer, sdk | {"kms"})
+    for i, layer in enumerate(KMS_LAYERS):
+        RULES["kms/" + layer] = sdk | {"kms/" + x for x in KMS_LAYERS[i + 1:]}
+    RULES["kms"] = sdk | {"kms/" + x for x in KMS_LAYERS}  # main.c and the flat files
+    kms = os.path.join(ROOT, "src/kms")
+    if os.path.isdir(kms):
+        for d in sorted(os.listdir(kms)):
+            if os.path.isdir(os.path.join(kms, d)) and d not in KMS_LAYERS:
+                findings.append(f"src/kms/{d}: a key-service folder that is not a layer "
+                                "(KMS_LAYERS in scripts/check-layout.py, docs/kms.md \"Code layout\")")
 
-
-# From the top (serving) to the bottom (state, shared helpers).
-KMS_LAYERS = ["serve", "ops", "call", "policy", "state", "util"]
 
 # Components that may use libcloister only through include/cloister/.
 PUBLIC_ONLY = {"example"}
@@ -114,10 +142,13 @@ def rel(path):
 
 
 def component(path):
+    """The component a file belongs to; None for a public header PUBLIC does not know."""
     r = rel(path)
+    if r in FILE_COMPONENTS:
+        return FILE_COMPONENTS[r]
     parts = r.split(os.sep)
     if parts[0] == "include":
-        return PUBLIC.get(parts[-1], "lib/base")
+        return PUBLIC.get(parts[-1])
     if parts[0] == "src":
         if parts[1] == "lib":
             return "lib/" + parts[2] if len(parts) > 3 else "lib"
@@ -171,7 +202,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
 def c_files():
     for top in ("src", "include", "tests", "bench", "examples"):
         for dp, dn, fn in os.walk(os.path.join(ROOT, top)):
-            dn[:] = [d for d in dn if d != "corpus"]
+            dn[:] = sorted(d for d in dn if d != "corpus")   # one order: the report's
             for f in sorted(fn):
                 if f.endswith((".c", ".h")):
                     yield os.path.join(dp, f)
@@ -194,11 +225,31 @@ def resolve(path, kind, name):
     return None
 
 
+def spelling(target):
+    """How a header of the repository is included: (the spelling, what it is
+    included by), or None when any resolvable spelling will do (a program's
+    own headers, by name)."""
+    r = rel(target)
+    if r.startswith("src/lib/"):
+        return r[len("src/lib/"):], "libcloister headers by folder"
+    if r.startswith("src/kms/") and r.count("/") == 3:
+        return r[len("src/kms/"):], "key-service headers by layer"
+    return None
+
+
+def partly_allowed(allowed):
+    """The components a rule allows some headers of, by path."""
+    return {component(os.path.join(ROOT, a)) for a in allowed if a.startswith(("src/", "include/"))}
+
+
 def check_includes(files):
     graph = {}
     for path in files:
         text = open(path, encoding="utf-8", errors="replace").read()
         me = component(path)
+        if me is None:
+            findings.append(f"{rel(path)}: a public header with no component "
+                            "(PUBLIC in scripts/check-layout.py)")
         allowed = RULES.get(me, set())
         edges = []
         for m in INCLUDE.finditer(text):
@@ -214,21 +265,23 @@ def check_includes(files):
                 continue
             edges.append(target)
             it = component(target)
+            spelled = spelling(target)
             if kind == "<" and not name.startswith("cloister/"):
-                good = rel(target)[8:] if rel(target).startswith("src/lib/") else name
+                good = spelled[0] if spelled else name
                 findings.append(f"{where}: include the repository's headers with quotes: \"{good}\"")
-            elif rel(target).startswith("src/lib/") and "/" not in name:
-                findings.append(f"{where}: include libcloister headers by folder: \"{rel(target)[8:]}\"")
+            elif spelled and name != spelled[0]:
+                findings.append(f"{where}: include {spelled[1]}: \"{spelled[0]}\"")
             if me in PUBLIC_ONLY and rel(target).startswith("src/lib/"):
                 findings.append(f"{where}: {me} may use libcloister only through include/cloister/ ({name})")
                 continue
-            if it == me or allowed is None:
+            if me is None or it is None or it == me or allowed is None:
                 continue
             if me not in RULES:
                 findings.append(f"{where}: {me} has no dependency rule in scripts/check-layout.py")
                 continue
-            if it not in allowed:
-                findings.append(f"{where}: {me} may not include {it} ({name})")
+            if it not in allowed and rel(target) not in allowed:
+                what = rel(target) if it in partly_allowed(allowed) else it
+                findings.append(f"{where}: {me} may not include {what} ({name})")
         graph[path] = edges
     # cycles
     state = {}
