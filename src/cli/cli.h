@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What every `cloister` subcommand shares: nitro-cli's error numbers and
- * format, and its JSON output.
+ * What every `cloister` subcommand shares: nitro-cli's error format (the
+ * numbers and titles are in nitro_cli/nitro_errors.h, which the runtime
+ * uses too), its JSON output and clap's option-value errors.
  *
  * A subcommand is `int cmd_<name>(int argc, char **argv)` in its own file
  * (cmd_<name>.c), registered in main.c's table. It returns 0, or the value
