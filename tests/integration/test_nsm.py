@@ -221,6 +221,13 @@ def test_attest_limits(server, tmp_path):
 def test_usage_errors(server):
     nsm_err(server, 1, "invalid PCR index 'x'", "describe-pcr", "x")
     nsm_err(server, 1, "invalid PCR index '65536'", "describe-pcr", "65536")
+    # numbers are digits only, at most six of them
+    nsm_err(server, 1, "invalid PCR index '+16'", "describe-pcr", "+16")
+    nsm_err(server, 1, "invalid PCR index '0000016'", "describe-pcr", "0000016")
+    nsm_err(server, 1, "invalid PCR index '0000016'", "extend-pcr", "0000016", "--data", "00")
+    nsm_err(server, 1, "invalid range '0000016'", "lock-pcrs", "0000016")
+    nsm_err(server, 1, "usage: random N [--raw] (1 <= N <= 65536)", "random", "0000008")
+    assert json.loads(nsm_ok(server, "describe-pcr", "000016").stdout)["index"] == 16
     nsm_err(server, 1, "usage: extend-pcr N --data HEX", "extend-pcr", "16")
     nsm_err(server, 1, "usage: random N [--raw] (1 <= N <= 65536)", "random", "0")
     nsm_err(server, 1, "usage: describe", "describe", "extra")
