@@ -55,17 +55,6 @@ static int hex_option(const char *name, const char *hex, uint8_t *out, size_t *l
     return 0;
 }
 
-/* Library errors of the CA and files, as `attestation-ca` reports them. */
-static int fail_ca(const struct cl_error *err)
-{
-    switch (err->code) {
-    case CL_EPERM: return cli_fail_lib(E_FILE_PERMISSIONS, err);
-    case CL_ENOTFOUND:
-    case CL_EIO: return cli_fail_lib(E_FILE_OPERATION, err);
-    default: return cli_fail_lib(E_UNSPECIFIED, err);
-    }
-}
-
 /* The command line. */
 struct attest_args {
     const char *eif_path, *pk_path, *ud_hex, *nonce_hex, *ca_dir, *output;
@@ -146,7 +135,7 @@ static int enclave_module(const struct attest_args *a, struct eif **e, struct ns
         return cli_fail_lib(E_EIF_SIGNATURE_CHECKER, &err);
     struct attest_signer *signer = NULL;
     if (attest_signer_new_from_ca(a->ca_dir, &signer, &err) < 0)
-        return fail_ca(&err);
+        return cli_fail_lib(nitro_errno_of_ca(err.code), &err);
     struct nsm_enclave_config cfg = {
         .measurements = eif_measurements(*e),
         .debug_mode = a->debug,
