@@ -12,6 +12,9 @@
 #ifndef CLOISTER_CLI_H
 #define CLOISTER_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include <cloister/error.h>
@@ -46,5 +49,14 @@ int cli_print_json(json_t *json);
  * 0 with *i moved onto the value, or the number of the error it printed.
  */
 int cli_take_value(int argc, char **argv, int *i, const char **slot);
+
+/*
+ * Decodes an option's hex value (either case, base/hex.h) into out, at
+ * most cap bytes, *len the count, with the one error every subcommand
+ * gives: E_INVALID_ARGUMENT "<what>: <reason>" (what names the option,
+ * e.g. "--nonce" or "--pcr 4"). Returns 0 or the number of the error it
+ * printed.
+ */
+int cli_hex_value(const char *what, const char *hex, uint8_t *out, size_t cap, size_t *len);
 
 #endif
