@@ -4,14 +4,21 @@
 
 Run from anywhere: scripts/check-layout.py [SOURCE_DIR]. `make check` runs it
 (ctest entry layout/check). It reads every C file under src/, include/,
-tests/, bench/ and examples/, resolves each #include "..." and
-#include <cloister/...> to a file of the repository, and checks:
+tests/, bench/ and examples/, resolves each #include to a file of the
+repository (a quoted include as the compiler looks for it; an angle-bracket
+include against include/ and the repository's folders the build puts on the
+include path: src/lib, and src/kms, src/runtime, src/init for their programs
+and the tests), and checks:
 
   1. dependencies: a component includes only what RULES lets it include
-     (a component is a libcloister folder, a key-service layer or a program);
+     (a component is a libcloister folder, a key-service layer or a program;
+     a rule names components or single headers);
   2. spelling: a libcloister header is included by its folder
-     ("eif/eif_json.h", never "eif_json.h"), and every quoted include
-     resolves to a file of the repository;
+     ("eif/eif_json.h", never "eif_json.h"), a key-service header by its
+     layer ("call/call.h"), a header of the repository with quotes (only
+     the public include/cloister/ headers take <...>), every quoted
+     include resolves to a file of the repository, every public header
+     and every key-service folder has a rule;
   3. no include cycle between files;
   4. size: no C file over MAX_FILE_LINES lines, no function over
      MAX_FUNCTION_LINES lines unless the line before it says why
@@ -32,7 +39,26 @@ MAX_FUNCTION_LINES = 120
 # libcloister: the SDK folders, then the host-only ones (src/lib/CMakeLists.txt).
 SDK = ["base", "cose", "attest", "eif", "nsm", "vsock", "cms", "kms_client"]
 HOST = ["nitro_cli", "image", "attest_ca", "nsm_device", "vsock_broker"]
-LIBC_ONLY = ["lib/base", "lib/vsock", "lib/nsm"]  # what the init and the preload may use
+
+# The libc-only subset (src/lib/CMakeLists.txt, cloister_libc: base/error.c,
+# hex.c, num.c, the vsock/ folder, nsm/nsm_frame.c), header by header: the
+# headers of those sources and the header-only pieces they use. What the
+# static init, the preload library and cloister-nsm may include.
+LIBC_ONLY = {
+    "include/cloister/error.h", "src/lib/base/hex.h", "src/lib/base/num.h",
+    "src/lib/base/byteorder.h",
+    "include/cloister/vsock.h", "src/lib/vsock/vsock_core.h", "src/lib/vsock/vsock_proto.h",
+    "src/lib/vsock/vsock_sys.h",
+    "src/lib/nsm/nsm_frame.h", "src/lib/nsm/nsm_ioctl.h",
+}
+
+# The runtime's CLI side: the headers of the runtime that `cloister` uses to
+# find, describe, attach to and terminate enclaves and to start the monitor.
+# The monitor's and the sandbox's internals stay the runtime's own.
+RUNTIME_CLI_SIDE = {
+    "src/runtime/rt_cli.h", "src/runtime/rt_state.h", "src/runtime/rt_cpus.h",
+    "src/runtime/rt_util.h", "src/runtime/rt_monitor.h",
+}
 
 
 def lib(*names):
@@ -42,7 +68,8 @@ def lib(*names):
 SDK_ALL = lib(*SDK)
 HOST_ALL = SDK_ALL | lib(*HOST)
 
-# component -> the components it may include (itself always).
+# component -> the components (or single files, by path) it may include;
+# itself always.
 RULES = {
     # the SDK: each folder over the ones before it
     "lib/base": set(),
@@ -60,12 +87,13 @@ RULES = {
     "lib/nsm_device": lib("base", "nsm", "eif", "attest_ca"),
     "lib/vsock_broker": lib("base", "vsock"),
     # programs
-    "cli": HOST_ALL | {"runtime"},
+    "cli": HOST_ALL | RUNTIME_CLI_SIDE,
     "runtime": HOST_ALL,
-    "runtime/preload": set(LIBC_ONLY),
+    "runtime/preload": LIBC_ONLY,
     "runtime/probe": SDK_ALL,
-    "init": set(LIBC_ONLY),
-    "nsm": HOST_ALL,
+    "init": LIBC_ONLY,
+    "cloister-nsm": LIBC_ONLY | lib("nsm"),   # and libnsm's client, the nsm/ folder
+    "nsm": HOST_ALL,                          # cloister-nsm-serve
     "proxy": lib("base", "vsock"),
     "kmstool": SDK_ALL,
     "example": SDK_ALL,   # through the public headers only (PUBLIC_ONLY)
@@ -73,25 +101,28 @@ RULES = {
     "bench": None,
 }
 
+# Files that are a component of their own rather than their folder's.
+FILE_COMPONENTS = {
+    "src/nsm/cloister_nsm.c": "cloister-nsm",
+}
+
+# From the top (serving) to the bottom (state, shared helpers).
+KMS_LAYERS = ["serve", "ops", "call", "policy", "state", "util"]
+
 
 def kms_rules():
     """The key service in layers that only call downward (docs/kms.md, "Code layout")."""
     sdk = lib("base", "cose", "attest", "cms")
-    layers = {}
-    if os.path.isdir(os.path.join(ROOT, "src/kms")):
-        for d in sorted(os.listdir(os.path.join(ROOT, "src/kms"))):
-            if os.path.isdir(os.path.join(ROOT, "src/kms", d)):
-                layers["kms/" + d] = None
-    order = KMS_LAYERS
-    for i, layer in enumerate(order):
-        RULES["kms/" + layer] = sdk | {"kms/" + x for x in order[i + 1:]}
-    RULES["kms"] = sdk | {"kms/" + x for x in order}  # main.c and the flat files
-    for layer in layers:
-        RULES.setdefault(layer, sdk | {"kms"})
+    for i, layer in enumerate(KMS_LAYERS):
+        RULES["kms/" + layer] = sdk | {"kms/" + x for x in KMS_LAYERS[i + 1:]}
+    RULES["kms"] = sdk | {"kms/" + x for x in KMS_LAYERS}  # main.c and the flat files
+    kms = os.path.join(ROOT, "src/kms")
+    if os.path.isdir(kms):
+        for d in sorted(os.listdir(kms)):
+            if os.path.isdir(os.path.join(kms, d)) and d not in KMS_LAYERS:
+                findings.append(f"src/kms/{d}: a key-service folder that is not a layer "
+                                "(KMS_LAYERS in scripts/check-layout.py, docs/kms.md \"Code layout\")")
 
-
-# From the top (serving) to the bottom (state, shared helpers).
-KMS_LAYERS = ["serve", "ops", "call", "policy", "state", "util"]
 
 # Components that may use libcloister only through include/cloister/.
 PUBLIC_ONLY = {"example"}
@@ -111,10 +142,13 @@ def rel(path):
 
 
 def component(path):
+    """The component a file belongs to; None for a public header PUBLIC does not know."""
     r = rel(path)
+    if r in FILE_COMPONENTS:
+        return FILE_COMPONENTS[r]
     parts = r.split(os.sep)
     if parts[0] == "include":
-        return PUBLIC.get(parts[-1], "lib/base")
+        return PUBLIC.get(parts[-1])
     if parts[0] == "src":
         if parts[1] == "lib":
             return "lib/" + parts[2] if len(parts) > 3 else "lib"
@@ -146,13 +180,29 @@ def include_roots(path):
     return roots
 
 
+def angle_roots(path):
+    """The repository's folders on the compiler's include path for this file
+    (the targets' PUBLIC include directories, src/*/CMakeLists.txt): where an
+    #include <...> other than <cloister/...> could land inside the repository."""
+    r = rel(path).split(os.sep)
+    me = component(path) or ""
+    roots = [os.path.join(ROOT, "src/lib")]
+    if me == "kms" or me.startswith("kms/") or r[0] == "tests":
+        roots.append(os.path.join(ROOT, "src/kms"))
+    if me in ("cli", "runtime") or r[0] == "tests":
+        roots.append(os.path.join(ROOT, "src/runtime"))
+    if r[0] == "tests":
+        roots.append(os.path.join(ROOT, "src/init"))
+    return roots
+
+
 INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]', re.M)
 
 
 def c_files():
     for top in ("src", "include", "tests", "bench", "examples"):
         for dp, dn, fn in os.walk(os.path.join(ROOT, top)):
-            dn[:] = [d for d in dn if d != "corpus"]
+            dn[:] = sorted(d for d in dn if d != "corpus")   # one order: the report's
             for f in sorted(fn):
                 if f.endswith((".c", ".h")):
                     yield os.path.join(dp, f)
@@ -163,6 +213,10 @@ def resolve(path, kind, name):
         if name.startswith("cloister/"):
             p = os.path.join(ROOT, "include", name)
             return p if os.path.exists(p) else None
+        for root in angle_roots(path):
+            p = os.path.normpath(os.path.join(root, name))
+            if os.path.isfile(p):
+                return p
         return "system"
     for root in include_roots(path):
         p = os.path.normpath(os.path.join(root, name))
@@ -171,11 +225,31 @@ def resolve(path, kind, name):
     return None
 
 
+def spelling(target):
+    """How a header of the repository is included: (the spelling, what it is
+    included by), or None when any resolvable spelling will do (a program's
+    own headers, by name)."""
+    r = rel(target)
+    if r.startswith("src/lib/"):
+        return r[len("src/lib/"):], "libcloister headers by folder"
+    if r.startswith("src/kms/") and r.count("/") == 3:
+        return r[len("src/kms/"):], "key-service headers by layer"
+    return None
+
+
+def partly_allowed(allowed):
+    """The components a rule allows some headers of, by path."""
+    return {component(os.path.join(ROOT, a)) for a in allowed if a.startswith(("src/", "include/"))}
+
+
 def check_includes(files):
     graph = {}
     for path in files:
         text = open(path, encoding="utf-8", errors="replace").read()
         me = component(path)
+        if me is None:
+            findings.append(f"{rel(path)}: a public header with no component "
+                            "(PUBLIC in scripts/check-layout.py)")
         allowed = RULES.get(me, set())
         edges = []
         for m in INCLUDE.finditer(text):
@@ -191,18 +265,23 @@ def check_includes(files):
                 continue
             edges.append(target)
             it = component(target)
-            if rel(target).startswith("src/lib/") and "/" not in name:
-                findings.append(f"{where}: include libcloister headers by folder: \"{rel(target)[8:]}\"")
+            spelled = spelling(target)
+            if kind == "<" and not name.startswith("cloister/"):
+                good = spelled[0] if spelled else name
+                findings.append(f"{where}: include the repository's headers with quotes: \"{good}\"")
+            elif spelled and name != spelled[0]:
+                findings.append(f"{where}: include {spelled[1]}: \"{spelled[0]}\"")
             if me in PUBLIC_ONLY and rel(target).startswith("src/lib/"):
                 findings.append(f"{where}: {me} may use libcloister only through include/cloister/ ({name})")
                 continue
-            if it == me or allowed is None:
+            if me is None or it is None or it == me or allowed is None:
                 continue
             if me not in RULES:
                 findings.append(f"{where}: {me} has no dependency rule in scripts/check-layout.py")
                 continue
-            if it not in allowed:
-                findings.append(f"{where}: {me} may not include {it} ({name})")
+            if it not in allowed and rel(target) not in allowed:
+                what = rel(target) if it in partly_allowed(allowed) else it
+                findings.append(f"{where}: {me} may not include {what} ({name})")
         graph[path] = edges
     # cycles
     state = {}
@@ -225,7 +304,71 @@ def check_includes(files):
             visit(n)
 
 
-FUNC_START = re.compile(r'^(?!static\s+const\b)(?:[A-Za-z_][\w \t\*]*?)\b([A-Za-z_]\w*)\s*\([^;{]*\)\s*(?:__attribute__\(\(.*\)\)\s*)?$')
+# A function's head, once its lines are joined and its attributes removed:
+# a return type, the name, the parameters; no ";" (a declaration) and no
+# "=" (an initialiser) before the body's "{".
+FUNC_START = re.compile(r'^(?:[A-Za-z_][\w \t\*]*?)\b([A-Za-z_]\w*)\s*\([^;{=]*\)\s*$')
+ATTRIBUTE = re.compile(r'__attribute__\s*\(\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)\)')
+LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|/\*.*?\*/|//.*$')
+
+
+def function_name(head):
+    """The name before the parameter list (the last parenthesised group)."""
+    depth = 0
+    for k in range(len(head) - 1, -1, -1):
+        if head[k] == ")":
+            depth += 1
+        elif head[k] == "(":
+            depth -= 1
+            if depth == 0:
+                m = re.search(r'([A-Za-z_]\w*)\s*$', head[:k])
+                return m.group(1) if m else None
+    return None
+
+
+def block_end(lines, start):
+    """The line of the "}" that closes the block opened on line start: a
+    "}" at column 0, or the braces (outside literals and comments) back to 0."""
+    depth = 0
+    for k in range(start, len(lines)):
+        if k > start and lines[k].startswith("}"):
+            return k
+        code = LITERAL.sub("", lines[k])
+        depth += code.count("{") - code.count("}")
+        if depth <= 0 and k > start:
+            return k
+    return len(lines) - 1
+
+
+def definitions(lines):
+    """Each top-level definition with a body: (first line, the line of its
+    closing brace, the name of the function, or None when it is not one)."""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not re.match(r'[A-Za-z_]', line):
+            i += 1
+            continue
+        # the head: this line and its indented continuations, up to the "{"
+        head, j = line, i
+        while "{" not in head and ";" not in head and j + 1 < len(lines):
+            nxt = lines[j + 1]
+            if nxt.startswith("{"):
+                head += " " + nxt
+                j += 1
+            elif nxt.startswith((" ", "\t")) and nxt.strip():
+                head += " " + nxt.strip()
+                j += 1
+            else:
+                break
+        before = head.split("{", 1)[0]
+        if "{" not in head or ";" in before:
+            i = j + 1
+            continue
+        end = block_end(lines, j)
+        m = FUNC_START.match(ATTRIBUTE.sub("", before).strip())
+        yield i, end, (function_name(ATTRIBUTE.sub("", before).strip()) if m else None)
+        i = end + 1
 
 
 def check_sizes(files):
@@ -237,30 +380,12 @@ def check_sizes(files):
             findings.append(f"{rel(path)}: {len(lines)} lines (at most {MAX_FILE_LINES})")
         if not path.endswith(".c"):
             continue
-        i = 0
-        while i < len(lines):
-            # a function definition: its body's "{" alone at column 0
-            if lines[i] == "{" and i > 0:
-                j = i - 1
-                while j > 0 and lines[j].startswith((" ", "\t")) and not lines[j].strip().endswith(";"):
-                    j -= 1   # a signature split over several lines
-                start = j
-                depth, k = 0, i
-                while k < len(lines):
-                    depth += lines[k].count("{") - lines[k].count("}")
-                    if depth == 0 and k > i or lines[k] == "}":
-                        break
-                    k += 1
-                length = k - start + 1
-                head = lines[start]
-                m = re.search(r'([A-Za-z_]\w*)\s*\(', head)
-                before = lines[start - 1] if start > 0 else ""
-                if (length > MAX_FUNCTION_LINES and m and "long:" not in before
-                        and not head.startswith(("struct", "static const", "const", "enum", "union"))):
-                    findings.append(f"{rel(path)}:{start + 1}: {m.group(1)}() is {length} lines "
-                                    f"(at most {MAX_FUNCTION_LINES}, or say why on the line before: /* long: ... */)")
-                i = k
-            i += 1
+        for start, end, name in definitions(lines):
+            length = end - start + 1
+            before = lines[start - 1] if start > 0 else ""
+            if name and length > MAX_FUNCTION_LINES and "long:" not in before:
+                findings.append(f"{rel(path)}:{start + 1}: {name}() is {length} lines "
+                                f"(at most {MAX_FUNCTION_LINES}, or say why on the line before: /* long: ... */)")
 
 
 OUTSIDE = re.compile(r'\bresearch\b|\.\./shared/(?!testdata)|shared/(?:research|seeds)')

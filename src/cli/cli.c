@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hex.h"
+
 int cli_fail(enum nitro_errno e, const char *fmt, ...)
 {
     char detail[1024];
@@ -53,5 +55,13 @@ int cli_take_value(int argc, char **argv, int *i, const char **slot)
     if (*i + 1 >= argc)
         return cli_fail(E_MISSING_ARGUMENT, "User did not provide a value for `%s`.", f + 2);
     *slot = argv[++*i];
+    return 0;
+}
+
+int cli_hex_value(const char *what, const char *hex, uint8_t *out, size_t cap, size_t *len)
+{
+    struct cl_error err = { 0 };
+    if (hex_decode(out, cap, len, hex, &err) < 0)
+        return cli_fail(E_INVALID_ARGUMENT, "%s: %s", what, err.reason);
     return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What every `cloister` subcommand shares: nitro-cli's error numbers and
- * format, and its JSON output.
+ * What every `cloister` subcommand shares: nitro-cli's error format (the
+ * numbers and titles are in nitro_cli/nitro_errors.h, which the runtime
+ * uses too), its JSON output and clap's option-value errors.
  *
  * A subcommand is `int cmd_<name>(int argc, char **argv)` in its own file
  * (cmd_<name>.c), registered in main.c's table. It returns 0, or the value
@@ -10,6 +11,9 @@
  */
 #ifndef CLOISTER_CLI_H
 #define CLOISTER_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -45,5 +49,14 @@ int cli_print_json(json_t *json);
  * 0 with *i moved onto the value, or the number of the error it printed.
  */
 int cli_take_value(int argc, char **argv, int *i, const char **slot);
+
+/*
+ * Decodes an option's hex value (either case, base/hex.h) into out, at
+ * most cap bytes, *len the count, with the one error every subcommand
+ * gives: E_INVALID_ARGUMENT "<what>: <reason>" (what names the option,
+ * e.g. "--nonce" or "--pcr 4"). Returns 0 or the number of the error it
+ * printed.
+ */
+int cli_hex_value(const char *what, const char *hex, uint8_t *out, size_t cap, size_t *len);
 
 #endif

@@ -31,7 +31,6 @@
 #include "cli.h"
 #include "commands.h"
 #include "base/fileio.h"
-#include "base/hex.h"
 #include "nsm_device/hostconf.h"
 #include "nsm_device/nsm_module.h"
 #include "nsm/nsm_proto.h"
@@ -45,25 +44,6 @@ static void usage(FILE *out)
             "Issues the attestation document of an enclave running FILE (default CA "
             "directory %s).\n",
             ATTEST_CA_DEFAULT_DIR);
-}
-
-static int hex_option(const char *name, const char *hex, uint8_t *out, size_t *len)
-{
-    struct cl_error err = {0};
-    if (hex_decode(out, NSM_ATTEST_FIELD_MAX, len, hex, &err) < 0)
-        return cli_fail(E_INVALID_ARGUMENT, "%s: %s", name, err.reason);
-    return 0;
-}
-
-/* Library errors of the CA and files, as `attestation-ca` reports them. */
-static int fail_ca(const struct cl_error *err)
-{
-    switch (err->code) {
-    case CL_EPERM: return cli_fail_lib(E_FILE_PERMISSIONS, err);
-    case CL_ENOTFOUND:
-    case CL_EIO: return cli_fail_lib(E_FILE_OPERATION, err);
-    default: return cli_fail_lib(E_UNSPECIFIED, err);
-    }
 }
 
 /* The command line. */
@@ -146,7 +126,7 @@ static int enclave_module(const struct attest_args *a, struct eif **e, struct ns
         return cli_fail_lib(E_EIF_SIGNATURE_CHECKER, &err);
     struct attest_signer *signer = NULL;
     if (attest_signer_new_from_ca(a->ca_dir, &signer, &err) < 0)
-        return fail_ca(&err);
+        return cli_fail_lib(nitro_errno_of_ca(err.code), &err);
     struct nsm_enclave_config cfg = {
         .measurements = eif_measurements(*e),
         .debug_mode = a->debug,
@@ -208,9 +188,10 @@ int cmd_attest(int argc, char **argv)
     struct eif *e = NULL;
     struct nsm_module *m = NULL;
 
-    if (a.ud_hex && (rc = hex_option("--user-data", a.ud_hex, ud, &ud_len)))
+    if (a.ud_hex && (rc = cli_hex_value("--user-data", a.ud_hex, ud, sizeof(ud), &ud_len)))
         goto out;
-    if (a.nonce_hex && (rc = hex_option("--nonce", a.nonce_hex, nonce, &nonce_len)))
+    if (a.nonce_hex &&
+        (rc = cli_hex_value("--nonce", a.nonce_hex, nonce, sizeof(nonce), &nonce_len)))
         goto out;
     if (a.pk_path && file_read_all(a.pk_path, NSM_ATTEST_FIELD_MAX, &pk, &pk_len, &err) < 0) {
         cl_error_prefix(&err, "--public-key");

@@ -25,15 +25,10 @@ static void usage(FILE *out)
             ATTEST_CA_DEFAULT_DIR);
 }
 
+/* The CA's failures, numbered as every command that uses the CA does. */
 static int lib_fail(const struct cl_error *err)
 {
-    switch (err->code) {
-    case CL_EPERM: return cli_fail_lib(E_FILE_PERMISSIONS, err);
-    case CL_EINVAL: return cli_fail_lib(E_INVALID_ARGUMENT, err);
-    case CL_EIO: case CL_EEXIST: case CL_ENOTFOUND: case CL_EFORMAT:
-        return cli_fail_lib(E_FILE_OPERATION, err);
-    default: return cli_fail_lib(E_UNSPECIFIED, err);
-    }
+    return cli_fail_lib(nitro_errno_of_ca(err->code), err);
 }
 
 static void iso_time(char *out, size_t cap, int64_t t)

@@ -164,13 +164,13 @@ static int print_json(const struct attest_doc *d)
 /* Decodes HEX into a malloc'd buffer (at most cap bytes). */
 static int parse_hex_arg(const char *opt, const char *hex, size_t cap, uint8_t **out, size_t *len)
 {
-    struct cl_error err = { 0 };
     uint8_t *buf = malloc(cap ? cap : 1);
     if (!buf)
         return cli_fail(E_UNSPECIFIED, "out of memory");
-    if (hex_decode(buf, cap, len, hex, &err) < 0) {
+    int rc = cli_hex_value(opt, hex, buf, cap, len);
+    if (rc != 0) {
         free(buf);
-        return cli_fail(E_INVALID_ARGUMENT, "%s: %s", opt, err.reason);
+        return rc;
     }
     *out = buf;
     return 0;
@@ -209,10 +209,12 @@ static int parse_pcr(struct verify_args *a, char *arg)
     if (a->pcr_seen & (1u << index))
         return cli_fail(E_CONFLICTING_ARGUMENT, "--pcr %" PRIu64 " is given twice", index);
     size_t len = 0;
-    struct cl_error err = { 0 };
+    char what[16];
+    snprintf(what, sizeof(what), "--pcr %" PRIu64, index);
     uint8_t *value = a->pcr_values[a->n_pcrs];
-    if (hex_decode(value, sizeof(a->pcr_values[0]), &len, eq + 1, &err) < 0)
-        return cli_fail(E_INVALID_ARGUMENT, "--pcr %" PRIu64 ": %s", index, err.reason);
+    int rc = cli_hex_value(what, eq + 1, value, sizeof(a->pcr_values[0]), &len);
+    if (rc != 0)
+        return rc;
     a->pcr_seen |= 1u << index;
     a->pcrs[a->n_pcrs++] = (struct attest_expected_pcr){ (unsigned)index, value, len };
     return 0;

@@ -36,6 +36,7 @@
 #include "state/audit.h"
 #include "explain_cmd.h"
 #include "base/fileio.h"
+#include "base/num.h"
 #include "serve/http.h"
 #include "state/identities.h"
 #include "util/kmsutil.h"
@@ -55,6 +56,17 @@ static int fail(const char *what, const struct cl_error *err)
     fprintf(stderr, "cloister-kms: %s%s%s\n", what, err ? ": " : "", err ? err->reason : "");
     return 1;
 }
+
+/* A refused argument: what it must be, and what it was. */
+static int fail_arg(const char *what, const char *arg)
+{
+    fprintf(stderr, "cloister-kms: %s, not '%s'\n", what, arg);
+    return 1;
+}
+
+/* The bounds of the serve settings (flags and --config alike). */
+#define MAX_AGE_MAX 86400
+#define THREADS_MAX 256
 
 static int usage(void)
 {
@@ -271,9 +283,8 @@ static int parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
         return -1;
     memcpy(host, h, hl);
     host[hl] = 0;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p < 0 || p > 65535 || colon[1] == 0)
+    uint64_t p;
+    if (num_parse_u64(colon + 1, 65535, &p) != 0)
         return -1;
     *port = (uint16_t)p;
     return 0;
@@ -311,11 +322,22 @@ static int read_config(const char *path, struct serve_opts *o, json_t **keep, st
             o->account = json_string_value(v);
         else if (!strcmp(k, "aws_nitro_root") && json_is_boolean(v))
             o->aws_root = o->aws_root || json_is_true(v);
-        else if (!strcmp(k, "attestation_max_age") && json_is_integer(v) && o->max_age < 0)
-            o->max_age = (long)json_integer_value(v);
-        else if (!strcmp(k, "threads") && json_is_integer(v) && o->threads < 0)
-            o->threads = (long)json_integer_value(v);
-        else if (!strcmp(k, "trust_roots") && json_is_array(v)) {
+        else if (!strcmp(k, "attestation_max_age") && json_is_integer(v) && o->max_age < 0) {
+            json_int_t n = json_integer_value(v);
+            if (n < 1 || n > MAX_AGE_MAX) {
+                json_decref(j);
+                return cl_fail(err, CL_EFORMAT, "%s: attestation_max_age must be 1..%d seconds",
+                               path, MAX_AGE_MAX);
+            }
+            o->max_age = (long)n;
+        } else if (!strcmp(k, "threads") && json_is_integer(v) && o->threads < 0) {
+            json_int_t n = json_integer_value(v);
+            if (n < 1 || n > THREADS_MAX) {
+                json_decref(j);
+                return cl_fail(err, CL_EFORMAT, "%s: threads must be 1..%d", path, THREADS_MAX);
+            }
+            o->threads = (long)n;
+        } else if (!strcmp(k, "trust_roots") && json_is_array(v)) {
             size_t i;
             json_t *r;
             json_array_foreach(v, i, r)
@@ -358,7 +380,7 @@ static int serve_args(int argc, char **argv, struct serve_opts *o, json_t **cfg,
         { NULL, 0, NULL, 0 },
     };
     int ch;
-    char *end;
+    uint64_t n;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'd':
@@ -385,14 +407,14 @@ static int serve_args(int argc, char **argv, struct serve_opts *o, json_t **cfg,
             o->aws_root = true;
             break;
         case 'm':
-            o->max_age = strtol(optarg, &end, 10);
-            if (*end || o->max_age < 1 || o->max_age > 86400)
-                return fail("--attestation-max-age must be 1..86400 seconds", NULL);
+            if (num_parse_u64(optarg, MAX_AGE_MAX, &n) != 0 || n < 1)
+                return fail_arg("--attestation-max-age must be 1..86400 seconds", optarg);
+            o->max_age = (long)n;
             break;
         case 'T':
-            o->threads = strtol(optarg, &end, 10);
-            if (*end || o->threads < 1 || o->threads > 256)
-                return fail("--threads must be 1..256", NULL);
+            if (num_parse_u64(optarg, THREADS_MAX, &n) != 0 || n < 1)
+                return fail_arg("--threads must be 1..256", optarg);
+            o->threads = (long)n;
             break;
         case 'c':
             config = optarg;
@@ -409,7 +431,7 @@ static int serve_args(int argc, char **argv, struct serve_opts *o, json_t **cfg,
     if (!o->data_dir || !o->listen)
         return usage();
     if (parse_listen(o->listen, host, cap, port) < 0)
-        return fail("--listen must be HOST:PORT", NULL);
+        return fail_arg("--listen must be HOST:PORT, PORT 0..65535", o->listen);
     return 0;
 }
 
@@ -634,11 +656,12 @@ static int cmd_session(int argc, char **argv)
     const char *session_name = NULL;
     long duration = 3600;
     for (int i = 3; i < argc; i++) {
-        char *end;
+        uint64_t n;
         if (!strcmp(argv[i], "--duration") && i + 1 < argc) {
-            duration = strtol(argv[++i], &end, 10);
-            if (*end)
-                return fail("--duration must be a number of seconds", NULL);
+            /* digits here; the range (900..43200, STS's) is ident_session_create's */
+            if (num_parse_u64(argv[++i], INT32_MAX, &n) != 0)
+                return fail_arg("--duration must be a number of seconds", argv[i]);
+            duration = (long)n;
         } else if (!strcmp(argv[i], "--session-name") && i + 1 < argc) {
             session_name = argv[++i];
         } else {

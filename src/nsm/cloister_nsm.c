@@ -89,10 +89,17 @@ static int parse_hex(const char *opt, const char *s, uint8_t *out, size_t *len)
     return 0;
 }
 
+/* The longest number an index or a byte count may be written with: a
+ * u16 (the wire type) and 65536 have five digits; one leading zero is
+ * tolerated, a longer zero-padded number is refused as it always was. */
+#define NUMBER_MAX_CHARS 6
+
 /* A PCR index or a byte count: decimal digits up to max; -1 otherwise. */
 static long parse_index(const char *s, uint64_t max)
 {
     uint64_t v;
+    if (s == NULL || strlen(s) > NUMBER_MAX_CHARS)
+        return -1;
     return num_parse_u64(s, max, &v) == 0 ? (long)v : -1;
 }
 

@@ -37,10 +37,11 @@ struct allowlist {
  * Parses YAML text. On success *out is filled and owned by the caller
  * (allowlist_release). Errors name the line of the offending node.
  */
-int allowlist_parse(const char *yaml, size_t len, struct allowlist *out, struct cl_error *err);
+CL_MUST_USE int allowlist_parse(const char *yaml, size_t len, struct allowlist *out,
+                                struct cl_error *err);
 
 /* Reads and parses a file (at most ALLOWLIST_MAX_FILE bytes). */
-int allowlist_load(const char *path, struct allowlist *out, struct cl_error *err);
+CL_MUST_USE int allowlist_load(const char *path, struct allowlist *out, struct cl_error *err);
 
 void allowlist_release(struct allowlist *al);
 

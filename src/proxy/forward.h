@@ -22,7 +22,7 @@
 struct forwarder;
 
 /* Starts `workers` event-loop threads (>= 1). *out owned; forwarder_free. */
-int forwarder_new(unsigned workers, struct forwarder **out, struct cl_error *err);
+CL_MUST_USE int forwarder_new(unsigned workers, struct forwarder **out, struct cl_error *err);
 
 /*
  * Hands a connection to a worker: client_fd (owned from now on, closed on

@@ -31,8 +31,8 @@ struct resolved {
  * restricted to family (AF_UNSPEC, AF_INET, AF_INET6). Takes the first
  * record, as AWS's proxy does.
  */
-int resolver_resolve(const char *host, uint16_t port, int family, struct resolved *out,
-                     struct cl_error *err);
+CL_MUST_USE int resolver_resolve(const char *host, uint16_t port, int family, struct resolved *out,
+                                 struct cl_error *err);
 
 /* Has *r expired (and so should be resolved again)? */
 bool resolver_expired(const struct resolved *r);

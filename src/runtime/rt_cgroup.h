@@ -29,8 +29,8 @@ struct rt_cgroup;   /* owns its directories' names and the OOM fd */
  * limit (bytes, swap included where the host accounts it). Fails only when
  * memory runs out; host refusals become "not applied" entries.
  */
-int rt_cgroup_create(const char *enclave_id, const uint32_t *cpus, size_t ncpus,
-                     uint64_t mem_bytes, struct rt_cgroup **out, struct cl_error *err);
+CL_MUST_USE int rt_cgroup_create(const char *enclave_id, const uint32_t *cpus, size_t ncpus,
+                                 uint64_t mem_bytes, struct rt_cgroup **out, struct cl_error *err);
 
 /* The enclave's pids.max for a host whose kernel.pid_max is pid_max. */
 uint64_t rt_cgroup_pids_max(uint64_t pid_max);

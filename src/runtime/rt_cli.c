@@ -94,6 +94,20 @@ int rt_cli_console(struct rt_state *st, json_t *rec, long long timeout_s, struct
     return rc;
 }
 
+/*
+ * Removes the record of a monitor that is gone, under the runtime
+ * directory's lock. Best effort: without the lock the record is left for
+ * the next rt_state_list(), which cleans stale records itself; the
+ * enclave is gone either way.
+ */
+static void clean_stale_record(struct rt_state *st, json_t *rec)
+{
+    if (rt_state_lock(st, NULL) < 0)
+        return;
+    rt_state_clean_stale(st, rec);
+    rt_state_unlock(st);
+}
+
 int rt_cli_terminate(struct rt_state *st, json_t *rec, struct cl_error *err)
 {
     pid_t pid = (pid_t)rt_rec_int(rec, "ProcessID");
@@ -103,9 +117,7 @@ int rt_cli_terminate(struct rt_state *st, json_t *rec, struct cl_error *err)
     if (pfd < 0 || !rt_proc_alive(pid, start > 0 ? (unsigned long long)start : 0)) {
         if (pfd >= 0)
             close(pfd);
-        rt_state_lock(st, NULL);
-        rt_state_clean_stale(st, rec);
-        rt_state_unlock(st);
+        clean_stale_record(st, rec);
         return 0;
     }
     if (kill(pid, SIGTERM) < 0 && errno != ESRCH) {
@@ -122,9 +134,7 @@ int rt_cli_terminate(struct rt_state *st, json_t *rec, struct cl_error *err)
         /* It does not answer: kill it and clean up after it. */
         kill(pid, SIGKILL);
         poll(&p, 1, 5000);
-        rt_state_lock(st, NULL);
-        rt_state_clean_stale(st, rec);
-        rt_state_unlock(st);
+        clean_stale_record(st, rec);
     }
     close(pfd);
     return 0;

@@ -23,7 +23,7 @@ struct rt_cpuset {
 };
 
 /* Parses a kernel CPU list; CL_EFORMAT on junk (intervals like 0-3-7 included). */
-int rt_cpus_parse(const char *list, struct rt_cpuset *out, struct cl_error *err);
+CL_MUST_USE int rt_cpus_parse(const char *list, struct rt_cpuset *out, struct cl_error *err);
 
 /* The online CPUs (/sys/devices/system/cpu/online, or $CLOISTER_CPUS_ONLINE for tests). */
 int rt_cpus_online(struct rt_cpuset *out, struct cl_error *err);

@@ -37,8 +37,6 @@
 #include "rt_util.h"
 #include "vsock_broker/vsock_broker.h"
 
-#define MIB (1024ull * 1024ull)
-#define MAX_NSM_CONNECTIONS 64
 #include "rt_monitor_internal.h"
 
 /* ---- status to run-enclave ------------------------------------------ */

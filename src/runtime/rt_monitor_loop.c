@@ -34,10 +34,9 @@
 #include "rt_util.h"
 #include "vsock_broker/vsock_broker.h"
 
-#define MIB (1024ull * 1024ull)
-#define MAX_NSM_CONNECTIONS 64
 #include "rt_monitor_internal.h"
 
+/* NSM connections an enclave may hold at once, one thread each. */
 #define MAX_NSM_CONNECTIONS 64
 
 static atomic_int nsm_connections;

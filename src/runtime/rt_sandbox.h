@@ -78,8 +78,8 @@ struct rt_sandbox_config {
  * On success *pid is init's host pid (the monitor's child). On failure the
  * child is gone and err says why (CL_EFORMAT: the image; others: the host).
  */
-int rt_sandbox_start(const struct rt_sandbox_config *cfg, struct rt_cgroup *cg, pid_t *pid,
-                     struct cl_error *err);
+CL_MUST_USE int rt_sandbox_start(const struct rt_sandbox_config *cfg, struct rt_cgroup *cg,
+                                 pid_t *pid, struct cl_error *err);
 
 /* Whether the image's init is used (1) or the blob (0); set by the last start. */
 extern int rt_sandbox_used_image_init;

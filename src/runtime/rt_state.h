@@ -51,11 +51,11 @@ const char *rt_run_dir(void);
  * Opens the runtime directory (creating it when create is true, mode 0755).
  * A missing directory with create false is not an error: the state is empty.
  */
-int rt_state_open(bool create, struct rt_state **out, struct cl_error *err);
+CL_MUST_USE int rt_state_open(bool create, struct rt_state **out, struct cl_error *err);
 void rt_state_free(struct rt_state *st);
 const char *rt_state_dir(const struct rt_state *st);
 
-int rt_state_lock(struct rt_state *st, struct cl_error *err);
+CL_MUST_USE int rt_state_lock(struct rt_state *st, struct cl_error *err);
 void rt_state_unlock(struct rt_state *st);
 
 /*
@@ -91,9 +91,9 @@ long long rt_rec_internal_int(json_t *rec, const char *key);
  * - name: base name, made unique with _1, _2... as nitro-cli does;
  * - a free uid slot.
  */
-int rt_state_allocate(json_t *records, uint64_t want_cid, const char *base_name,
-                      uint32_t *cid, char *name, size_t name_cap, uint32_t *uid_slot,
-                      struct cl_error *err);
+CL_MUST_USE int rt_state_allocate(json_t *records, uint64_t want_cid, const char *base_name,
+                                  uint32_t *cid, char *name, size_t name_cap, uint32_t *uid_slot,
+                                  struct cl_error *err);
 
 /*
  * CPUs for --cpu-count n: the n online CPUs with the fewest enclaves on them

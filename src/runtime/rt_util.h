@@ -22,7 +22,7 @@ int rt_write_str(const char *path, const char *s, struct cl_error *err);
  * Reads a small text file (at most cap - 1 bytes) into buf, NUL-terminated,
  * trailing newlines removed. Fails with CL_ELIMIT when the file is larger.
  */
-int rt_read_str(const char *path, char *buf, size_t cap, struct cl_error *err);
+CL_MUST_USE int rt_read_str(const char *path, char *buf, size_t cap, struct cl_error *err);
 
 /*
  * Removes path and everything below it without following symbolic links and
@@ -51,8 +51,8 @@ int rt_path(char *buf, size_t cap, struct cl_error *err, const char *fmt, ...)
  * close-on-exec and non-blocking. rt_unix_connect: blocking, close-on-exec.
  * Both return the fd or a negative CL_E* code.
  */
-int rt_unix_listen(const char *path, mode_t mode, struct cl_error *err);
-int rt_unix_connect(const char *path, struct cl_error *err);
+CL_MUST_USE int rt_unix_listen(const char *path, mode_t mode, struct cl_error *err);
+CL_MUST_USE int rt_unix_connect(const char *path, struct cl_error *err);
 
 /*
  * Whether the peer of a connected Unix socket (SO_PEERCRED, its credentials

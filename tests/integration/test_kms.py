@@ -513,6 +513,48 @@ def test_sessions(srv, kms):
     assert p.returncode != 0 and "no principal" in p.stderr
     p = srv.cli("session", "create", "enclave-role", "--duration", "60")
     assert p.returncode != 0 and "900..43200" in p.stderr
+    for bad in ("+3600", " 3600", "3600s", "-1", "99999999999999999999"):
+        p = srv.cli("session", "create", "enclave-role", "--duration", bad)
+        assert (p.returncode, p.stderr) == (
+            1, f"cloister-kms: --duration must be a number of seconds, not '{bad}'\n")
+
+
+@pytest.mark.parametrize("args,stderr", [
+    (["--listen", "127.0.0.1:+80"], "--listen must be HOST:PORT, PORT 0..65535, not '127.0.0.1:+80'"),
+    (["--listen", "127.0.0.1: 80"], "--listen must be HOST:PORT, PORT 0..65535, not '127.0.0.1: 80'"),
+    (["--listen", "127.0.0.1:65536"],
+     "--listen must be HOST:PORT, PORT 0..65535, not '127.0.0.1:65536'"),
+    (["--listen", "127.0.0.1:"], "--listen must be HOST:PORT, PORT 0..65535, not '127.0.0.1:'"),
+    (["--attestation-max-age", "+300"],
+     "--attestation-max-age must be 1..86400 seconds, not '+300'"),
+    (["--attestation-max-age", "0"], "--attestation-max-age must be 1..86400 seconds, not '0'"),
+    (["--attestation-max-age", "86401"],
+     "--attestation-max-age must be 1..86400 seconds, not '86401'"),
+    (["--threads", "+4"], "--threads must be 1..256, not '+4'"),
+    (["--threads", " 4"], "--threads must be 1..256, not ' 4'"),
+    (["--threads", "257"], "--threads must be 1..256, not '257'"),
+    (["--threads", "18446744073709551617"], "--threads must be 1..256, not '18446744073709551617'"),
+])
+def test_serve_refuses_bad_numbers(tmp_path, args, stderr):
+    listen = [] if args[0] == "--listen" else ["--listen", "127.0.0.1:0"]
+    p = subprocess.run([str(KMS), "serve", "--data-dir", str(tmp_path / "kms"), *listen, *args],
+                       capture_output=True, text=True, timeout=60)
+    assert (p.returncode, p.stdout, p.stderr) == (1, "", f"cloister-kms: {stderr}\n")
+    assert not (tmp_path / "kms").exists()
+
+
+@pytest.mark.parametrize("setting,stderr", [
+    ({"threads": 0}, "threads must be 1..256"),
+    ({"threads": 100000}, "threads must be 1..256"),
+    ({"attestation_max_age": -5}, "attestation_max_age must be 1..86400 seconds"),
+])
+def test_serve_config_bounds(tmp_path, setting, stderr):
+    cfg = tmp_path / "kms.json"
+    cfg.write_text(json.dumps(setting))
+    p = subprocess.run([str(KMS), "serve", "--data-dir", str(tmp_path / "kms"), "--listen",
+                        "127.0.0.1:0", "--config", str(cfg)], capture_output=True, text=True,
+                       timeout=60)
+    assert (p.returncode, p.stderr) == (1, f"cloister-kms: bad --config: {cfg}: {stderr}\n")
 
 
 def test_unknown_operation_and_bad_body(srv):

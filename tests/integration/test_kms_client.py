@@ -120,6 +120,10 @@ def error(p):
     (["--endpoint", "kms.local:0"], "invalid endpoint 'kms.local:0'"),
     (["--endpoint", "kms.local:65536"], "invalid endpoint 'kms.local:65536'"),
     (["--endpoint", "kms.local:44x"], "invalid endpoint 'kms.local:44x'"),
+    # digits only: strtoul() took a sign and a space
+    (["--endpoint", "kms.local:+443"], "invalid endpoint 'kms.local:+443'"),
+    (["--endpoint", "kms.local: 443"], "invalid endpoint 'kms.local: 443'"),
+    (["--endpoint", "kms.local:-65093"], "invalid endpoint 'kms.local:-65093'"),
     (["--endpoint", ":443"], "invalid endpoint ':443'"),
     (["--endpoint-url", "http://127.0.0.1:1"],
      "the endpoint URL must start with https://, not 'http://127.0.0.1:1'"),

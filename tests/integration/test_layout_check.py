@@ -116,3 +116,106 @@ def test_citations_outside_the_repository(tmp_path):
     assert code == 1
     assert f"src/lib/base/hex.c:9: names a path outside the repository ({notes})" in out
     assert f"docs/x.md:1: names a path outside the repository ({shared})" in out
+
+
+def test_angle_brackets_on_a_header_of_the_repository(tmp_path):
+    # src/lib is on every program's include path: <image/image.h> compiles
+    # in the key service, and is still an include of libcloister
+    files = dict(CLEAN)
+    files["src/lib/image/image.h"] = "int image(void);\n"
+    files["src/kms/main.c"] = "#include <stdio.h>\n#include <image/image.h>\n"
+    code, out = check(tree(tmp_path, files))
+    assert code == 1
+    assert out == [
+        "src/kms/main.c:2: include the repository's headers with quotes: \"image/image.h\"",
+        "src/kms/main.c:2: kms may not include lib/image (image/image.h)",
+    ]
+
+
+def test_function_sizes_whatever_the_head(tmp_path):
+    files = dict(CLEAN)
+    body = "".join(f"    x += {i};\n" for i in range(150))
+    files["src/lib/base/heads.c"] = (
+        f"enum e long_fn(int x) {{\n{body}    return x;\n}}\n\n"
+        f"const char *f(int x)\n{{\n{body}    return \"{{\";\n}}\n\n"
+        f"static const char *g(int x,\n                     int y) {{\n{body}    return 0;\n}}\n\n"
+        f"struct s h(void)\n{{\n{body}}}\n")
+    # initialisers and type definitions are not functions, however long
+    files["src/lib/base/tables.c"] = (
+        "static const int table[] = {\n" + "    1,\n" * 150 + "};\n\n"
+        "struct big {\n" + "".join(f"    int m{i};\n" for i in range(150)) + "};\n\n"
+        "const struct big *const tables[] =\n{\n" + "    NULL,\n" * 150 + "};\n")
+    code, out = check(tree(tmp_path, files))
+    assert code == 1
+    assert out == [
+        f"src/lib/base/heads.c:{n}: {name}() is {length} lines (at most 120, or say why on the "
+        "line before: /* long: ... */)"
+        for n, name, length in ((1, "long_fn", 153), (155, "f", 154), (310, "g", 154),
+                                (465, "h", 153))
+    ]
+
+
+def test_the_libc_only_subset_is_a_list_of_headers(tmp_path):
+    files = dict(CLEAN)
+    files["src/lib/base/num.h"] = "int num(void);\n"
+    files["src/lib/base/fileio.h"] = "int fileio(void);\n"
+    files["src/lib/nsm/nsm_frame.h"] = "int frame(void);\n"
+    files["src/lib/nsm/nsm_dev.h"] = "int dev(void);\n"
+    files["src/init/init.c"] = '#include "base/hex.h"\n#include "base/fileio.h"\n'
+    files["src/runtime/preload/preload.c"] = '#include "nsm/nsm_frame.h"\n#include "nsm/nsm_dev.h"\n'
+    # cloister-nsm: the subset and libnsm's client; cloister-nsm-serve: the host library
+    files["src/nsm/cloister_nsm.c"] = ('#include "base/num.h"\n#include "nsm/nsm_dev.h"\n'
+                                       '#include "base/fileio.h"\n')
+    files["src/nsm/nsm_serve.c"] = '#include "base/fileio.h"\n'
+    code, out = check(tree(tmp_path, files))
+    assert code == 1
+    assert out == [
+        "src/init/init.c:2: init may not include src/lib/base/fileio.h (base/fileio.h)",
+        "src/nsm/cloister_nsm.c:3: cloister-nsm may not include src/lib/base/fileio.h "
+        "(base/fileio.h)",
+        "src/runtime/preload/preload.c:2: runtime/preload may not include src/lib/nsm/nsm_dev.h "
+        "(nsm/nsm_dev.h)",
+    ]
+
+
+def test_the_cli_includes_only_the_runtimes_cli_side(tmp_path):
+    files = dict(CLEAN)
+    files["src/runtime/rt_cli.h"] = "int rt_cli(void);\n"
+    files["src/runtime/rt_sandbox.h"] = "int rt_sandbox(void);\n"
+    files["src/runtime/rt_monitor_internal.h"] = "int rt_internal(void);\n"
+    files["src/cli/cmd_x.c"] = ('#include "rt_cli.h"\n#include "rt_sandbox.h"\n'
+                                '#include "rt_monitor_internal.h"\n')
+    code, out = check(tree(tmp_path, files))
+    assert code == 1
+    assert out == [
+        "src/cli/cmd_x.c:2: cli may not include src/runtime/rt_sandbox.h (rt_sandbox.h)",
+        "src/cli/cmd_x.c:3: cli may not include src/runtime/rt_monitor_internal.h "
+        "(rt_monitor_internal.h)",
+    ]
+
+
+def test_an_unknown_public_header(tmp_path):
+    files = dict(CLEAN)
+    files["include/cloister/extra.h"] = "int extra(void);\n"
+    files["src/lib/eif/pcr.c"] = CLEAN["src/lib/eif/pcr.c"] + "#include <cloister/extra.h>\n"
+    code, out = check(tree(tmp_path, files))
+    assert code == 1
+    assert out == ["include/cloister/extra.h: a public header with no component "
+                   "(PUBLIC in scripts/check-layout.py)"]
+
+
+def test_kms_folders_are_layers_spelled_by_layer(tmp_path):
+    files = dict(CLEAN)
+    files["src/kms/call/call.h"] = "int call(void);\n"
+    files["src/kms/call/call.c"] = '#include "call.h"\n'
+    files["src/kms/ops/keys.c"] = '#include "../call/call.h"\n#include "call/call.h"\n'
+    files["src/kms/extra/x.c"] = '#include "call/call.h"\n'
+    code, out = check(tree(tmp_path, files))
+    assert code == 1
+    assert out == [
+        'src/kms/extra: a key-service folder that is not a layer (KMS_LAYERS in '
+        'scripts/check-layout.py, docs/kms.md "Code layout")',
+        'src/kms/call/call.c:1: include key-service headers by layer: "call/call.h"',
+        "src/kms/extra/x.c:1: kms/extra has no dependency rule in scripts/check-layout.py",
+        'src/kms/ops/keys.c:1: include key-service headers by layer: "call/call.h"',
+    ]

@@ -11,6 +11,7 @@ and their PCRs come from `cloister describe-eif`.
 import hashlib
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -221,6 +222,13 @@ def test_attest_limits(server, tmp_path):
 def test_usage_errors(server):
     nsm_err(server, 1, "invalid PCR index 'x'", "describe-pcr", "x")
     nsm_err(server, 1, "invalid PCR index '65536'", "describe-pcr", "65536")
+    # numbers are digits only, at most six of them
+    nsm_err(server, 1, "invalid PCR index '+16'", "describe-pcr", "+16")
+    nsm_err(server, 1, "invalid PCR index '0000016'", "describe-pcr", "0000016")
+    nsm_err(server, 1, "invalid PCR index '0000016'", "extend-pcr", "0000016", "--data", "00")
+    nsm_err(server, 1, "invalid range '0000016'", "lock-pcrs", "0000016")
+    nsm_err(server, 1, "usage: random N [--raw] (1 <= N <= 65536)", "random", "0000008")
+    assert json.loads(nsm_ok(server, "describe-pcr", "000016").stdout)["index"] == 16
     nsm_err(server, 1, "usage: extend-pcr N --data HEX", "extend-pcr", "16")
     nsm_err(server, 1, "usage: random N [--raw] (1 <= N <= 65536)", "random", "0")
     nsm_err(server, 1, "usage: describe", "describe", "extra")
@@ -431,6 +439,21 @@ def test_cloister_attest_errors(env, tmp_path):
     assert p.returncode == 19
     assert p.stderr == ("[ E19 ] File operation failure. no attestation CA in "
                         f"'{tmp_path}/noca' (run `cloister attestation-ca init`)\n")
+    assert not out.exists()
+    # the CA's failures are numbered as attestation-ca numbers them
+    # (nitro_errno_of_ca): a bad directory name E03, a damaged CA E19
+    p = cloister("attest", "--eif-path", env["eif"], "--ca-dir", "", "--output", out,
+                 env={"CLOISTER_HOST_CONFIG": str(env["host"])})
+    assert (p.returncode, p.stderr) == (3, "[ E03 ] Invalid argument provided. "
+                                           "empty CA directory name\n")
+    damaged = tmp_path / "damaged"
+    shutil.copytree(env["ca"], damaged)
+    (damaged / "private" / "intermediate.pem").write_text("not PEM\n")
+    p = cloister("attest", "--eif-path", env["eif"], "--ca-dir", damaged, "--output", out,
+                 env={"CLOISTER_HOST_CONFIG": str(env["host"])})
+    assert p.returncode == 19, p.stderr
+    assert p.stderr == (f"[ E19 ] File operation failure. '{damaged}/private/intermediate.pem' "
+                        "holds no PEM private key: unsupported\n")
     assert not out.exists()
     broken = tmp_path / "broken.eif"
     data = bytearray(env["eif"].read_bytes())

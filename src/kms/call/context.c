@@ -111,7 +111,7 @@ int call_context_encryption(struct call *c, const json_t *ctx)
 
 int call_context_encryption_algorithm(struct call *c, const char *alg)
 {
-    return add(c, "kms:EncryptionAlgorithm", alg ? alg : "SYMMETRIC_DEFAULT");
+    return add(c, "kms:EncryptionAlgorithm", alg ? alg : KMS_ALG_SYMMETRIC_DEFAULT);
 }
 
 int call_context_signing(struct call *c, const char *alg, const char *message_type)

@@ -37,7 +37,11 @@ CL_MUST_USE int call_context_alias(struct call *c, const char *alias);
  * (multi-valued); the audit line gets the keys, never the values. ctx NULL:
  * nothing (the context itself is still created). */
 CL_MUST_USE int call_context_encryption(struct call *c, const json_t *ctx);
-/* kms:EncryptionAlgorithm (absent in the request: SYMMETRIC_DEFAULT). */
+/* The EncryptionAlgorithm of a request that names none, and the only one
+ * of a symmetric key (AWS's EncryptionAlgorithmSpec). */
+#define KMS_ALG_SYMMETRIC_DEFAULT "SYMMETRIC_DEFAULT"
+
+/* kms:EncryptionAlgorithm (absent in the request: KMS_ALG_SYMMETRIC_DEFAULT). */
 CL_MUST_USE int call_context_encryption_algorithm(struct call *c, const char *alg);
 /* kms:SigningAlgorithm and kms:MessageType (absent: RAW). */
 CL_MUST_USE int call_context_signing(struct call *c, const char *alg, const char *message_type);

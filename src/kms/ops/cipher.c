@@ -64,7 +64,7 @@ int encrypt_with(struct call *c, struct store_key *k, const char *alg, const jso
     char arn[KEY_ARN_MAX];
     key_arn(c, k, arn);
     if (is_symmetric(k)) {
-        if (alg && strcmp(alg, "SYMMETRIC_DEFAULT") != 0)
+        if (alg && strcmp(alg, KMS_ALG_SYMMETRIC_DEFAULT) != 0)
             return call_fail(c, "InvalidKeyUsageException",
                              "The encryption algorithm %s is not supported by %s.", alg, arn);
         uint8_t *m = NULL;
@@ -82,7 +82,7 @@ int encrypt_with(struct call *c, struct store_key *k, const char *alg, const jso
     if (!is_rsa_oaep(alg))
         return call_fail(c, "InvalidKeyUsageException",
                          "The encryption algorithm %s is not supported by %s.",
-                         alg ? alg : "SYMMETRIC_DEFAULT", arn);
+                         alg ? alg : KMS_ALG_SYMMETRIC_DEFAULT, arn);
     if (ctx && json_object_size(ctx) > 0)
         return call_fail(c, "ValidationException",
                          "EncryptionContext is not supported with asymmetric keys.");
@@ -179,7 +179,7 @@ int decrypt_blob(struct call *c, const uint8_t *blob, size_t blen, const json_t 
     if (key_ident && resolve_key_id(c, key_ident, IDS_WITH_ALIAS, &named) < 0)
         return -1;
     int rc;
-    if (!alg || !strcmp(alg, "SYMMETRIC_DEFAULT")) {
+    if (!alg || !strcmp(alg, KMS_ALG_SYMMETRIC_DEFAULT)) {
         rc =
             decrypt_symmetric(c, blob, blen, ctx, key_ident ? &named : NULL, action, k, pt, pt_len);
         store_key_clear(&named);

@@ -18,7 +18,7 @@
 #include "call/call.h"
 #include "state/store.h"
 
-/* Encrypts pt under k with alg (NULL: SYMMETRIC_DEFAULT) and the
+/* Encrypts pt under k with alg (NULL: KMS_ALG_SYMMETRIC_DEFAULT) and the
  * encryption context ctx; *out malloc'd (caller frees). */
 CL_MUST_USE int encrypt_with(struct call *c, struct store_key *k, const char *alg,
                              const json_t *ctx, const uint8_t *pt, size_t n, uint8_t **out,

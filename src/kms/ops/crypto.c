@@ -15,12 +15,12 @@
 #define PLAINTEXT_MAX  4096
 #define CIPHERTEXT_MAX 6144
 
-static const char *const ENC_ALGS[] = { "SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1",
+static const char *const ENC_ALGS[] = { KMS_ALG_SYMMETRIC_DEFAULT, "RSAES_OAEP_SHA_1",
                                         "RSAES_OAEP_SHA_256", "SM2PKE", NULL };
 
 static const char *alg_name(const char *alg)
 {
-    return alg ? alg : "SYMMETRIC_DEFAULT";
+    return alg ? alg : KMS_ALG_SYMMETRIC_DEFAULT;
 }
 
 int op_encrypt(struct call *c)

@@ -24,7 +24,7 @@
 #define DESCRIPTION_MAX 8192
 #define DAY             86400.0
 
-static const char *const KEY_SPECS[] = { "SYMMETRIC_DEFAULT",
+static const char *const KEY_SPECS[] = { KEY_SPEC_SYMMETRIC_DEFAULT,
                                          "RSA_2048",
                                          "RSA_3072",
                                          "RSA_4096",
@@ -101,7 +101,7 @@ static int create_key_args(struct call *c, struct create_args *a)
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
             "CustomerMasterKeySpec is deprecated.");
     if (!a->spec)
-        a->spec = cmk_spec ? cmk_spec : "SYMMETRIC_DEFAULT";
+        a->spec = cmk_spec ? cmk_spec : KEY_SPEC_SYMMETRIC_DEFAULT;
     if (origin && strcmp(origin, "AWS_KMS") != 0)
         return call_fail(c, "UnsupportedOperationException",
                          "Origin %s is not supported by cloister-kms; only AWS_KMS.", origin);
@@ -119,9 +119,9 @@ static int create_key_args(struct call *c, struct create_args *a)
      * key of cloister-kms does GENERATE_VERIFY_MAC or KEY_AGREEMENT */
     enum key_usage u;
     bool ok_usage = key_usage_parse(a->usage, &u) == 0 &&
-                    (!strcmp(spec, "SYMMETRIC_DEFAULT") ? u == KEY_USAGE_ENCRYPT_DECRYPT
-                     : is_rsa_spec(spec)                ? true
-                                                        : u == KEY_USAGE_SIGN_VERIFY);
+                    (!strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT) ? u == KEY_USAGE_ENCRYPT_DECRYPT
+                     : is_rsa_spec(spec)                       ? true
+                                                               : u == KEY_USAGE_SIGN_VERIFY);
     if (!ok_usage)
         return call_fail(c, "ValidationException", "KeyUsage %s is not compatible with KeySpec %s",
                          a->usage, spec);
@@ -148,7 +148,7 @@ static int initial_policy(struct call *c, const struct create_args *a, const cha
 static int new_material(struct call *c, const char *spec, uint8_t **material, size_t *len)
 {
     struct cl_error err = { 0 };
-    if (!strcmp(spec, "SYMMETRIC_DEFAULT")) {
+    if (!strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT)) {
         *material = malloc(32);
         *len = 32;
         if (!*material || ku_random(*material, 32, &err) < 0)

@@ -7,9 +7,11 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "call/context.h"
+
 bool is_symmetric(const struct store_key *k)
 {
-    return !strcmp(k->key_spec, "SYMMETRIC_DEFAULT");
+    return !strcmp(k->key_spec, KEY_SPEC_SYMMETRIC_DEFAULT);
 }
 
 bool is_rsa_spec(const char *spec)
@@ -78,6 +80,6 @@ json_t *signing_algorithms(const char *spec)
 json_t *encryption_algorithms(const struct store_key *k)
 {
     if (is_symmetric(k))
-        return json_pack("[s]", "SYMMETRIC_DEFAULT");
+        return json_pack("[s]", KMS_ALG_SYMMETRIC_DEFAULT);
     return json_pack("[s,s]", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256");
 }

@@ -16,6 +16,9 @@
 
 #include "state/store.h"
 
+/* The KeySpec of a key that names none (AWS's default: AES-256-GCM). */
+#define KEY_SPEC_SYMMETRIC_DEFAULT "SYMMETRIC_DEFAULT"
+
 bool is_symmetric(const struct store_key *k);
 bool is_rsa_spec(const char *spec);
 

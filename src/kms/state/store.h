@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The key service's durable state, in SQLite (store_sqlite.c): keys, their
+ * The key service's durable state, in SQLite (store_*.c): keys, their
  * key material versions (wrapped by the master key with AES-256-GCM),
  * aliases, key policies, tags, principals, access keys and sessions.
  *

@@ -88,8 +88,8 @@ void db_stmt_close(struct store *st, sqlite3 *db, sqlite3_stmt *s);
  * there is none, a negative CL_E* code otherwise. The caller reads the row
  * and then calls db_stmt_close(st, *db, *s) whatever this returned.
  */
-int db_select_one(struct store *st, const char *sql, const char *key, sqlite3 **db,
-                  sqlite3_stmt **s, struct cl_error *err);
+CL_MUST_USE int db_select_one(struct store *st, const char *sql, const char *key, sqlite3 **db,
+                              sqlite3_stmt **s, struct cl_error *err);
 /*
  * Runs one write statement on a pooled connection with ?1 = a, ?2 = b (when
  * the statement has a second parameter) and ?3 = now (when now > 0);

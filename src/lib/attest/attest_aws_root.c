@@ -3,9 +3,11 @@
  * The AWS Nitro Enclaves root G1 (C=US, O=Amazon, OU=AWS,
  * CN=aws.nitro-enclaves; P-384; 2019-10-28 to 2049-10-28), from
  * https://aws-nitro-enclaves.amazonaws.com/AWS_NitroEnclaves_Root-G1.zip
- * (docs/attestation_process.md §3.2.3.1). SHA-256 of the DER:
+ * (aws-nitro-enclaves-nsm-api docs/attestation_process.md §3.2.3.1).
+ * SHA-256 of the DER:
  * 641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b
- * (ATTEST_AWS_ROOT_G1_SHA256, checked by tests/unit/attest_verify_test.c).
+ * (ATTEST_AWS_ROOT_G1_SHA256, checked by
+ * tests/unit/attest/attest_aws_root_test.c and attest_verify_test.c).
  * Used only when a caller asks for it (attest_verifier_add_aws_root).
  */
 #include <cloister/attestation.h>

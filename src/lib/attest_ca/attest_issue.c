@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Issuing attestation documents; see attest_doc.h. */
+/* Issuing attestation documents; see attest_ca/attest_issue.h. */
 #include "attest_ca/attest_issue.h"
 
 #include <stdio.h>

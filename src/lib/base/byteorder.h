@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Big-endian loads and stores, for the binary formats Cloister reads and
- * writes (EIF headers, the NSM and vsock framings, the key service's blob
- * format, COSE's Sig_structure lengths). Byte by byte, so alignment and
- * host order never matter; libc only (the static init and the preload
- * library use it too).
+ * writes: EIF headers (eif/), the NSM and vsock framings (nsm_frame.c,
+ * vsock_proto.c), the key service's ciphertext blob (kms state/blob.c) and
+ * the length prefixes of the attestation verifier's chain-cache key
+ * (attest_verify.c). Byte by byte, so alignment and host order never
+ * matter; libc only (the static init and the preload library use it too,
+ * through the framings).
  */
 #ifndef CLOISTER_BASE_BYTEORDER_H
 #define CLOISTER_BASE_BYTEORDER_H

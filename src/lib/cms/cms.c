@@ -101,8 +101,8 @@ ASN1_SEQUENCE(KMS_CI) = {
  * is what the CMS API with CMS_USE_KEYID | CMS_STREAM wrote, byte for byte
  * in its structure, except that it now matches KMS's own bytes in two
  * places: the sha256 AlgorithmIdentifiers carry NULL parameters and the
- * content is one chunk (tests/unit/cms_test.c compares the skeleton with the
- * KMS sample and opens the output with OpenSSL's CMS_decrypt).
+ * content is one chunk (tests/unit/cms/cms_test.c compares the skeleton with
+ * the KMS sample and opens the output with OpenSSL's CMS_decrypt).
  */
 DEFINE_STACK_OF(ASN1_OCTET_STRING)
 

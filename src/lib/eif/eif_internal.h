@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Internals shared by eif.c (reader), eif_write.c (writer, sign-eif) and
- * eif_sig.c (the signature section). Not part of the public interface.
+ * Internals shared by eif.c (reader), eif_measure.c (PCRs and CRC),
+ * eif_write.c (writer, sign-eif) and eif_sig.c (the signature section).
+ * Not part of the public interface.
  */
 #ifndef CLOISTER_EIF_INTERNAL_H
 #define CLOISTER_EIF_INTERNAL_H

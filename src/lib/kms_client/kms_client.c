@@ -23,6 +23,7 @@
 #include <cloister/vsock.h>
 
 #include "base/base64.h"
+#include "base/num.h"
 #include "cms/cms.h"
 #include "kms_client/sock_bridge.h"
 
@@ -102,9 +103,8 @@ int kms_client_new(const struct kms_client_config *cfg, struct kms_client **out,
         c->host = strdup(cfg->endpoint);
         char *colon = c->host ? strrchr(c->host, ':') : NULL;
         if (colon) {
-            char *end;
-            unsigned long p = strtoul(colon + 1, &end, 10);
-            if (*end || p == 0 || p > 65535) {
+            uint64_t p;
+            if (num_parse_u64(colon + 1, 65535, &p) != 0 || p == 0) {
                 kms_client_free(c);
                 return cl_fail(err, CL_EINVAL, "invalid endpoint '%s'", cfg->endpoint);
             }

@@ -88,3 +88,17 @@ enum nitro_errno nitro_errno_of_eif_open(int cl_code)
     default: return E_EIF_PARSING;
     }
 }
+
+enum nitro_errno nitro_errno_of_ca(int cl_code)
+{
+    switch (cl_code) {
+    case CL_EPERM: return E_FILE_PERMISSIONS;
+    case CL_EINVAL: return E_INVALID_ARGUMENT;
+    case CL_ENOTFOUND:
+    case CL_EIO:
+    case CL_EEXIST:
+    case CL_EFORMAT:
+    case CL_ELIMIT: return E_FILE_OPERATION;
+    default: return E_UNSPECIFIED;
+    }
+}

@@ -87,4 +87,17 @@ const char *nitro_error_title(enum nitro_errno e);
  */
 enum nitro_errno nitro_errno_of_eif_open(int cl_code);
 
+/*
+ * The error number of a failure of the local attestation CA (attest_ca.h,
+ * attest_signer_new_from_ca()), the same for every command that uses it
+ * (attestation-ca, attest): a private directory or key open to others, or
+ * not readable, is E18; a CA directory name that is empty or too long E03;
+ * a CA that is missing, cannot be read or written, is already there
+ * (`init` without --force) or is damaged (a file that does not parse, a key
+ * that does not match its certificate, an intermediate the root did not
+ * sign, a file over its size limit) E19; anything else (out of memory,
+ * OpenSSL, an intermediate that expires and cannot be rotated) E00.
+ */
+enum nitro_errno nitro_errno_of_ca(int cl_code);
+
 #endif

@@ -3,10 +3,7 @@
  * The enclave side of the NSM transport, chosen when the device is opened
  * (docs/nsm.md, "Transports"):
  *  - a character device (the real /dev/nsm of a Nitro enclave): one ioctl
- *    per request, NSM_IOCTL with struct nsm_message (uapi linux/nsm.h
- *    NSM_IOCTL_RAW / struct nsm_raw; the out-of-tree driver's
- *    struct nsm_message {struct iovec request; struct iovec response;} has
- *    the same layout and number on 64-bit);
+ *    per request, NSM_IOCTL with struct nsm_message (nsm_ioctl.h, with the paths);
  *  - a Unix socket (Cloister's emulated endpoint): nsm_frame.h framing.
  * The path is $CLOISTER_NSM_DEVICE when set and not empty, else /dev/nsm.
  *
@@ -17,22 +14,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/ioctl.h>
-#include <sys/uio.h>
 
-#define NSM_DEV_PATH "/dev/nsm"
-#define NSM_DEV_ENV "CLOISTER_NSM_DEVICE"
-
-/* The ioctl argument (aws-nitro-enclaves-nsm-api src/driver/mod.rs
- * NsmMessage; aws-nitro-enclaves-sdk-bootstrap nsm-driver/nsm.c). */
-struct nsm_message {
-    struct iovec request;  /* CBOR request, <= 0x1000 bytes */
-    struct iovec response; /* buffer of 0x3000 bytes; iov_len updated by the driver */
-};
-
-#define NSM_IOCTL_MAGIC 0x0A
-/* _IOWR(0x0A, 0, struct nsm_message) = 0xC0200A00 on 64-bit Linux. */
-#define NSM_IOCTL _IOWR(NSM_IOCTL_MAGIC, 0, struct nsm_message)
+#include "nsm/nsm_ioctl.h"
 
 /* The device path in use: $CLOISTER_NSM_DEVICE or /dev/nsm. */
 const char *nsm_dev_path(void);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Framing of Cloister's emulated NSM transport (docs/nsm.md, "Transports";
- * helpers/interfaces.md): a Unix stream socket between an enclave and its
- * monitor; each request is a 4-byte big-endian length then the CBOR
- * request (at most NSM_REQUEST_MAX bytes), each response a 4-byte
- * big-endian length then the CBOR response (at most NSM_RESPONSE_MAX).
+ * Framing of Cloister's emulated NSM transport (docs/nsm.md, "Transports"):
+ * a Unix stream socket between an enclave and its monitor; each request is
+ * a 4-byte big-endian length then the CBOR request (at most
+ * NSM_REQUEST_MAX bytes), each response a 4-byte big-endian length then
+ * the CBOR response (at most NSM_RESPONSE_MAX).
  * One request, one response, in order.
  *
  * Linked into the enclave-side client (libnsm.so, cloister-nsm), so it

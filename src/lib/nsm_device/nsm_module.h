@@ -2,9 +2,9 @@
 /*
  * The Nitro Secure Module as a service object: it answers raw NSM CBOR
  * requests (nsm_proto.h) against its PCR bank (nsm_bank.h) and signs
- * attestation documents with an attest_signer (attest_doc.h). This is what
- * the runtime serves to every enclave (nsm_endpoint.h) and what
- * `cloister attest` asks for a document.
+ * attestation documents with an attest_signer (attest_ca/attest_issue.h).
+ * This is what the runtime serves to every enclave (nsm_endpoint.h) and
+ * what `cloister attest` asks for a document.
  *
  * Behaviour (docs/nsm.md, "The module"):
  *  - DescribePCR / ExtendPCR / LockPCR / LockPCRs over 32 registers;

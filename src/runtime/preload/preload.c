@@ -42,8 +42,8 @@
 
 #include <cloister/error.h>
 
-#include "nsm/nsm_dev.h"
 #include "nsm/nsm_frame.h"
+#include "nsm/nsm_ioctl.h"
 #include "vsock/vsock_core.h"
 
 #define EXPORT __attribute__((visibility("default")))

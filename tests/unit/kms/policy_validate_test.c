@@ -68,6 +68,7 @@ static void expect_invalid(const char *text, bool key_policy, int code, const ch
     V "[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:*\",\"Resource\":\"*\"" body \
       "}]}"
 
+/* ValidationException: the encoding; LimitExceededException: the size. */
 static void validation_errors(void **state)
 {
     (void)state;
@@ -94,7 +95,12 @@ static void validation_errors(void **state)
     struct policy *p = parse_ok(big, true);
     policy_free(p);
     free(big);
+}
 
+/* The document's JSON and its top level. */
+static void malformed_documents(void **state)
+{
+    (void)state;
     expect_invalid("{\"Version\":", true, CL_EFORMAT, MPD,
                    "The key policy is not valid JSON (line 1, column 11).");
     expect_invalid("{\"Version\":\"2012-10-17\",\"Version\":\"2012-10-17\"}", true, CL_EFORMAT, MPD,
@@ -117,6 +123,12 @@ static void validation_errors(void **state)
                    "Policy contains a statement that is not an object.");
     expect_invalid(V "[1]}", true, CL_EFORMAT, MPD,
                    "Policy contains a statement that is not an object.");
+}
+
+/* A statement's members. */
+static void malformed_statements(void **state)
+{
+    (void)state;
     expect_invalid(ST(",\"Foo\":1"), true, CL_EFORMAT, MPD,
                    "Policy contains a statement with an unknown field: Foo");
     expect_invalid(ST(",\"Sid\":1"), true, CL_EFORMAT, MPD,
@@ -136,7 +148,12 @@ static void validation_errors(void **state)
                    CL_EFORMAT, MPD, "Policy contains a statement with no principal.");
     expect_invalid(ST(",\"NotPrincipal\":\"*\""), true, CL_EFORMAT, MPD,
                    "Policy contains a statement with both Principal and NotPrincipal.");
-    /* Invalid principals (AWS KMS's own message). */
+}
+
+/* Invalid principals (AWS KMS's own message). */
+static void invalid_principals(void **state)
+{
+    (void)state;
     static const char *bad_principals[] = {
         "\"alice\"",
         "{}",
@@ -167,6 +184,12 @@ static void validation_errors(void **state)
     /* Identity policies must not name a principal. */
     expect_invalid(ST(""), false, CL_EFORMAT, MPD,
                    "Policy document should not specify a principal.");
+}
+
+/* Action, Resource and their Not- forms. */
+static void invalid_actions_and_resources(void **state)
+{
+    (void)state;
     expect_invalid(ST(",\"NotAction\":\"kms:Encrypt\""), true, CL_EFORMAT, MPD,
                    "Policy contains a statement with both Action and NotAction.");
     expect_invalid(ST(",\"NotResource\":\"*\""), true, CL_EFORMAT, MPD,
@@ -194,6 +217,12 @@ static void validation_errors(void **state)
         V
         "[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:*\",\"Resource\":\"key/1\"}]}",
         true, CL_EFORMAT, MPD, "Policy contains a statement with an invalid resource: key/1");
+}
+
+/* Condition: operators, keys, values. */
+static void invalid_conditions(void **state)
+{
+    (void)state;
     expect_invalid(ST(",\"Condition\":[]"), true, CL_EFORMAT, MPD,
                    "Policy contains a statement whose Condition is not an object.");
     expect_invalid(ST(",\"Condition\":{\"StringEqualz\":{\"a:b\":\"c\"}}"), true, CL_EFORMAT, MPD,
@@ -230,12 +259,17 @@ static void validation_errors(void **state)
                    true, CL_EFORMAT, MPD,
                    "Policy contains an overly permissive condition: ForAllValues with the "
                    "single-valued key kms:EncryptionContext:Dept.");
-    /* Accepted: a statement without Action/Resource, all Principal kinds,
-     * ForAllValues with kms:EncryptionContext in a Deny. */
-    p = parse_ok(V "[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"" ACCT "\",\"" SESSION
-                   "\",\"" ROLE "\",\"*\"],"
-                   "\"Service\":\"kms.amazonaws.com\"}}]}",
-                 true);
+}
+
+/* Accepted: a statement without Action/Resource, all Principal kinds,
+ * ForAllValues with kms:EncryptionContext in a Deny. */
+static void accepted_documents(void **state)
+{
+    (void)state;
+    struct policy *p = parse_ok(V "[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"" ACCT
+                                  "\",\"" SESSION "\",\"" ROLE "\",\"*\"],"
+                                  "\"Service\":\"kms.amazonaws.com\"}}]}",
+                                true);
     assert_int_equal(policy_statement_count(p), 1);
     assert_null(policy_statement_sid(p, 0));
     policy_free(p);
@@ -343,6 +377,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(validation_errors),
+        cmocka_unit_test(malformed_documents),
+        cmocka_unit_test(malformed_statements),
+        cmocka_unit_test(invalid_principals),
+        cmocka_unit_test(invalid_actions_and_resources),
+        cmocka_unit_test(invalid_conditions),
+        cmocka_unit_test(accepted_documents),
         cmocka_unit_test(principal_existence_callback),
         cmocka_unit_test(lockout_check),
         cmocka_unit_test(request_validation),

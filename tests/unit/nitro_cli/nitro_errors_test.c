@@ -62,6 +62,22 @@ static void eif_open_failures_map_to_e19_or_e35(void **state)
     assert_int_equal(nitro_errno_of_eif_open(CL_ELIMIT), E_EIF_PARSING);
 }
 
+static void ca_failures_map_to_one_number_for_every_command(void **state)
+{
+    (void)state;
+    assert_int_equal(nitro_errno_of_ca(CL_EPERM), E_FILE_PERMISSIONS);
+    assert_int_equal(nitro_errno_of_ca(CL_EINVAL), E_INVALID_ARGUMENT);
+    assert_int_equal(nitro_errno_of_ca(CL_ENOTFOUND), E_FILE_OPERATION);
+    assert_int_equal(nitro_errno_of_ca(CL_EIO), E_FILE_OPERATION);
+    assert_int_equal(nitro_errno_of_ca(CL_EEXIST), E_FILE_OPERATION);
+    /* a damaged CA: attest said E00 here, attestation-ca E19 */
+    assert_int_equal(nitro_errno_of_ca(CL_EFORMAT), E_FILE_OPERATION);
+    assert_int_equal(nitro_errno_of_ca(CL_ELIMIT), E_FILE_OPERATION);
+    assert_int_equal(nitro_errno_of_ca(CL_ENOMEM), E_UNSPECIFIED);
+    assert_int_equal(nitro_errno_of_ca(CL_ECRYPTO), E_UNSPECIFIED);
+    assert_int_equal(nitro_errno_of_ca(CL_ESTATE), E_UNSPECIFIED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -69,6 +85,7 @@ int main(void)
         cmocka_unit_test(titles_are_nitro_clis),
         cmocka_unit_test(unknown_numbers_are_unspecified),
         cmocka_unit_test(eif_open_failures_map_to_e19_or_e35),
+        cmocka_unit_test(ca_failures_map_to_one_number_for_every_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
