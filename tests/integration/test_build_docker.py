@@ -552,3 +552,23 @@ def test_docker_uri_calls(tmp_path, local, api):
     p2, o2 = build(tmp_path, "--docker-archive", arch, out="direct.eif")
     assert_built(p2, o2, START + DONE)
     assert ramdisks(o2) == ramdisks(o)
+
+
+def test_bad_image_from_the_daemon(tmp_path):
+    """A layer that climbs out, read from the daemon: E48 as from a file
+    (nitro-cli's number for what goes wrong once the daemon has the image),
+    the image named."""
+    config = {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/x"]},
+              "rootfs": {"type": "layers", "diff_ids": []}}
+    arch = tmp_path / "save.tar"
+    cfg_sha = docker_save_tarball(arch, {"../escape": b"x"}, config, "app:v1")
+    inspect = {"Id": "sha256:" + cfg_sha, "RepoTags": ["app:v1"], "Config": config["config"]}
+    sock = tmp_path / "docker.sock"
+    fake = FakeDocker(sock, arch, inspect, True, "1.41")
+    try:
+        p, out = build(tmp_path, "--docker-uri", "app:v1", env={"DOCKER_HOST": f"unix://{sock}"})
+    finally:
+        fake.close()
+    assert_failed(p, out, 48, re.compile(re.escape(
+        "[ E48 ] Could not build EIF file. Docker image 'app:v1': docker archive '/proc/self/fd/")
+        + r"\d+" + re.escape("': layer 1 ('l1/layer.tar'): '../escape': path contains '..'")))

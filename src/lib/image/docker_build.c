@@ -14,6 +14,7 @@
 #include "image/docker_daemon.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -32,8 +33,9 @@ static int spool_context(const char *dir, const char *spool_dir, int *fd, uint64
 {
     char tmpl[PATH_MAX];
     const char *sd = spool_dir ? spool_dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    snprintf(tmpl, sizeof(tmpl), "%s/cloister-context.XXXXXX", sd);
-    *fd = mkostemp(tmpl, O_CLOEXEC);
+    int l = snprintf(tmpl, sizeof(tmpl), "%s/cloister-context.XXXXXX", sd);
+    *fd =
+        l > 0 && (size_t)l < sizeof(tmpl) ? mkostemp(tmpl, O_CLOEXEC) : (errno = ENAMETOOLONG, -1);
     if (*fd < 0)
         return cl_fail_errno(err, CL_EIO, "cannot create a temporary file in '%s'", sd);
     unlink(tmpl);
@@ -53,9 +55,11 @@ static int post_build(const struct docker_engine *e, const char *ref, int fd, ui
     char *t = curl_easy_escape(NULL, ref, 0);
     if (!t)
         return cl_fail(err, CL_ENOMEM, "out of memory");
-    char path[2048];
-    snprintf(path, sizeof(path), "/build?dockerfile=Dockerfile&t=%s", t);
+    char path[4096]; /* a reference is at most 1024 bytes, 3 times that escaped */
+    int l = snprintf(path, sizeof(path), "/build?dockerfile=Dockerfile&t=%s", t);
     curl_free(t);
+    if (l < 0 || (size_t)l >= sizeof(path))
+        return cl_fail(err, CL_ELIMIT, "the reference '%s' is too long", ref);
     struct docker_call c = { .method = "POST",
                              .path = path,
                              .upload_fd = fd,

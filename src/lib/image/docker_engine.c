@@ -256,8 +256,10 @@ static int set_up(CURL *curl, const struct docker_engine *e, struct transfer *t,
     struct docker_call *c = t->c;
     bool post = !strcmp(c->method, "POST");
     char ctype[160];
-    snprintf(ctype, sizeof(ctype), "Content-Type:%s%s", c->content_type ? " " : "",
-             c->content_type ? c->content_type : "");
+    int l = snprintf(ctype, sizeof(ctype), "Content-Type:%s%s", c->content_type ? " " : "",
+                     c->content_type ? c->content_type : "");
+    if (l < 0 || (size_t)l >= sizeof(ctype))
+        return CL_EINVAL;
     struct curl_slist *h = curl_slist_append(NULL, "Expect:");
     if (h && post && !curl_slist_append(h, ctype)) {
         curl_slist_free_all(h);

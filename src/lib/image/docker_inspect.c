@@ -18,6 +18,7 @@
  */
 #include "image/docker_inspect.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -167,6 +168,18 @@ static const struct field IMAGE_INSPECT[] = {
     END,
 };
 
+/* A field's path for the messages ("Config.Cmd", "Manifests[0].ID"); a
+ * path too long for its buffer is cut, it only names the field. */
+static void field_path(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void field_path(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+}
+
 static int bad(struct cl_error *err, const char *path, const char *what)
 {
     return cl_fail(err, CL_EFORMAT, "the image inspect's '%s' %s", path, what);
@@ -271,7 +284,7 @@ static int project_array(const struct field *sub, json_t *v, const char *path, j
     json_array_foreach(v, i, e)
     {
         char p[256];
-        snprintf(p, sizeof(p), "%s[%zu]", path, i);
+        field_path(p, sizeof(p), "%s[%zu]", path, i);
         json_t *o = NULL;
         int rc = a ? project(sub, e, p, &o, err) : cl_fail(err, CL_ENOMEM, "out of memory");
         if (rc == 0 && json_array_append_new(a, o) < 0)
@@ -297,7 +310,7 @@ static int project(const struct field *fields, json_t *in, const char *path, jso
     int rc = 0;
     for (const struct field *f = fields; f->key && rc == 0; f++) {
         char p[256];
-        snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", f->key);
+        field_path(p, sizeof(p), "%s%s%s", path, *path ? "." : "", f->key);
         json_t *v = json_object_get(in, f->key), *c = NULL;
         if (!v && f->need != OPTIONAL)
             rc = bad(err, p, "is missing");

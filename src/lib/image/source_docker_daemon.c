@@ -12,6 +12,7 @@
  */
 #include "image/image.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -117,8 +118,9 @@ static int export_image(const struct docker_engine *e, const char *ref, const ch
 {
     char tmpl[PATH_MAX];
     const char *dir = spool_dir ? spool_dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    snprintf(tmpl, sizeof(tmpl), "%s/cloister-docker.XXXXXX", dir);
-    *fd = mkostemp(tmpl, O_CLOEXEC);
+    int l = snprintf(tmpl, sizeof(tmpl), "%s/cloister-docker.XXXXXX", dir);
+    *fd =
+        l > 0 && (size_t)l < sizeof(tmpl) ? mkostemp(tmpl, O_CLOEXEC) : (errno = ENAMETOOLONG, -1);
     if (*fd < 0)
         return cl_fail_errno(err, CL_EIO, "cannot create a temporary file in '%s'", dir);
     unlink(tmpl);
@@ -177,6 +179,8 @@ int image_from_docker_daemon(const char *uri, const char *socket_path, const cha
         char fdpath[64];
         snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
         rc = image_from_docker_archive(fdpath, spool_dir, &img, err);
+        if (rc < 0) /* the spool's name says little: name the image */
+            cl_error_prefix(err, "Docker image '%s'", ref);
     }
     if (rc == 0)
         rc = set_metadata(img, ref, inspect, err);
