@@ -260,7 +260,7 @@ static int walk_dir(struct walk *w, int dirfd, struct cl_error *err)
     char **names;
     size_t n;
     int rc = list_dir(dirfd, &names, &n, err);
-    if (rc == 0)
+    if (rc == 0 && n > 1)
         qsort(names, n, sizeof(*names), cmp_names);
     size_t plen = strlen(w->path);
     for (size_t i = 0; i < n && rc == 0; i++) {
