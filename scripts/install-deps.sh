@@ -16,13 +16,15 @@ build_pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
 # Tests and the demo: pytest and the Python modules the integration tests
 # import (boto3/botocore, cryptography, requests: all from Debian, run
 # through /usr/bin/python3), real AWS clients (awscli v2 at /usr/bin/aws),
-# umoci for OCI images without a Docker daemon, PostgreSQL for the replicated
+# umoci for OCI images without a Docker daemon, docker.io (dockerd 20.10 and
+# its client) for the tests that start a private Docker daemon of their own
+# (tests/integration/dockerd.py), PostgreSQL for the replicated
 # key-service store, binutils (objdump) and util-linux (unshare) for the
 # runtime and NSM tests, llvm (llvm-symbolizer: readable fuzz crash reports),
 # and the baselines and tools the benchmarks use (socat, wrk, nginx, bc,
 # hyperfine).
 test_pkgs="python3 python3-pytest python3-boto3 python3-botocore
-  python3-cryptography python3-requests awscli umoci jq cpio binutils
+  python3-cryptography python3-requests awscli umoci docker.io jq cpio binutils
   util-linux llvm socat wrk nginx bc hyperfine postgresql iproute2 procps"
 
 case "${1:-all}" in

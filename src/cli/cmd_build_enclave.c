@@ -4,8 +4,8 @@
  * that need no Docker daemon (docs/build-enclave.md).
  *
  *   cloister build-enclave --output-file OUT.eif
- *       ( --docker-uri URI | --docker-archive FILE[:TAG] | --oci-layout DIR[:TAG]
- *       | --oci-archive FILE[:TAG] | --rootfs DIR --cmd CMD )
+ *       ( --docker-uri URI [--docker-dir DIR] | --docker-archive FILE[:TAG]
+ *       | --oci-layout DIR[:TAG] | --oci-archive FILE[:TAG] | --rootfs DIR --cmd CMD )
  *       [--cmd CMD] [--env KEY=VALUE]... [--name N] [--version V]
  *       [--metadata JSON-FILE] [--signing-certificate PEM --private-key PEM]
  *       [--blobs DIR] [--build-time SECONDS|RFC3339]
@@ -41,6 +41,7 @@ static void usage(FILE *f)
             "Builds an enclave image file (EIF) from a container image or a directory.\n\n"
             "SOURCE (exactly one):\n"
             "    --docker-uri URI          an image of a local Docker daemon (pulled if needed)\n"
+            "      [--docker-dir DIR]      ... built first from DIR's Dockerfile, tagged URI\n"
             "    --docker-archive FILE     a `docker save` tarball (FILE:TAG picks one image)\n"
             "    --oci-layout DIR          an OCI image layout (DIR:TAG picks one image)\n"
             "    --oci-archive FILE        a tar of an OCI image layout (FILE:TAG)\n"
@@ -248,11 +249,14 @@ static int check_args(struct args *a)
                             OPTIONS[SOURCES[i].opt - 1].name);
         a->source = i;
     }
-    if (val[O_DOCKER_DIR])
-        return cli_fail(E_DOCKER_IMAGE_BUILD,
-                        "--docker-dir: Cloister does not build Dockerfiles; build the image "
-                        "with your tools and pass it as --docker-archive FILE (docker save), "
-                        "--oci-layout DIR or --oci-archive FILE");
+    /* --docker-dir builds the image that --docker-uri names, as nitro-cli's
+     * (which requires --docker-uri and builds when --docker-dir is given). */
+    if (val[O_DOCKER_DIR] && a->source >= 0 && SOURCES[a->source].opt != O_DOCKER_URI)
+        return cli_fail(E_CONFLICTING_ARGUMENT, "--docker-dir and --%s cannot be used together",
+                        OPTIONS[SOURCES[a->source].opt - 1].name);
+    if (val[O_DOCKER_DIR] && a->source < 0)
+        return cli_fail(E_MISSING_ARGUMENT,
+                        "--docker-dir needs --docker-uri TAG, the tag of the image it builds");
     if (a->source < 0)
         return cli_fail(E_MISSING_ARGUMENT, "one of --docker-uri, --docker-archive, --oci-layout, "
                                             "--oci-archive or --rootfs is required");
@@ -314,8 +318,10 @@ static enum nitro_errno build_errno(const struct image_build_opts *o,
 {
     bool signing = o->signing_cert_path != NULL;
     switch (r->failed_step) {
-    case IMAGE_BUILD_SOURCE:
-        return o->source == IMAGE_SOURCE_DOCKER_DAEMON ? E_DOCKER_IMAGE_PULL : E_EIF_BUILDING;
+    case IMAGE_BUILD_DOCKER_PULL:
+        return E_DOCKER_IMAGE_PULL;
+    case IMAGE_BUILD_DOCKER_BUILD:
+        return E_DOCKER_IMAGE_BUILD;
     case IMAGE_BUILD_OVERRIDES:
         return E_INVALID_ARGUMENT;
     case IMAGE_BUILD_EIF_OPEN:
@@ -336,6 +342,7 @@ static int build(const struct args *a, const char *blobs, const char *when)
     struct image_build_opts o = {
         .source = SOURCES[a->source].kind,
         .source_ref = a->val[SOURCES[a->source].opt],
+        .docker_dir = a->val[O_DOCKER_DIR],
         .cmd = a->val[O_CMD],
         .env = a->envs,
         .nenv = a->nenvs,

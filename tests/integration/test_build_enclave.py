@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`cloister build-enclave`: every image source (rootfs, OCI layout and
-archive made with umoci, docker-save tarballs made here), the ramdisk
-layout and its reproducibility, the metadata, signing, and every bad input
-with its exact error, exit status and no output left behind.
+"""`cloister build-enclave`: every image source but the Docker daemon
+(rootfs, OCI layout and archive made with umoci, docker-save tarballs made
+here; the daemon is test_build_docker.py's), the ramdisk layout and its
+reproducibility, the metadata, signing, and every bad input with its exact
+error, exit status and no output left behind.
 
 The EIF is checked independently of Cloister's reader: the sections are
 walked here, the cpio archives parsed here, and the PCRs recomputed with
@@ -689,15 +690,6 @@ def test_metadata_over_4096_bytes(tmp_path):
     assert f"metadata file '{meta}' is not JSON" in p.stderr
 
 
-def test_docker_uri_without_a_daemon(tmp_path):
-    sock = tmp_path / "docker.sock"
-    p, out = build(tmp_path, "--docker-uri", "hello:latest", env={"DOCKER_HOST": f"unix://{sock}"})
-    assert_failed(p, out, 50, f"[ E50 ] Docker image pull failure. no Docker daemon is reachable at "
-                              f"{sock} (No such file or directory); build without one from "
-                              "--docker-archive FILE (a `docker save` tarball), --oci-layout DIR, "
-                              "--oci-archive FILE or --rootfs DIR")
-
-
 def test_argument_errors(tmp_path):
     root = make_rootfs(tmp_path / "r")
     p, out = build(tmp_path, "--rootfs", root)
@@ -735,91 +727,3 @@ def test_not_a_docker_archive(tmp_path):
     p, out = build(tmp_path, "--docker-archive", arch)
     assert_failed(p, out, 48, f"[ E48 ] Could not build EIF file. docker archive '{arch}': "
                               "not a docker save archive (no manifest.json)")
-
-
-# --------------------------------------------------------------------------
-# --docker-uri against a stand-in for the Docker Engine API on a Unix socket
-
-
-class FakeDocker:
-    """Answers the three Engine API calls build-enclave makes."""
-
-    def __init__(self, path, archive, inspect, local):
-        import http.server
-        import socketserver
-        import threading
-        self.calls, fake = [], self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def address_string(self):
-                return "unix"
-
-            def log_message(self, *a):
-                pass
-
-            def answer(self, code, body, ctype="application/json"):
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                fake.calls.append(("GET", self.path))
-                if self.path == "/images/app:v1/json":
-                    if fake.local:
-                        self.answer(200, json.dumps(inspect).encode())
-                    else:
-                        self.answer(404, b'{"message":"No such image: app:v1"}')
-                elif self.path == "/images/app:v1/get":
-                    self.answer(200, archive.read_bytes(), "application/x-tar")
-                else:
-                    self.answer(404, b"{}")
-
-            def do_POST(self):
-                fake.calls.append(("POST", self.path))
-                fake.local = True
-                self.answer(200, b'{"status":"Pulling from library/app"}\n{"status":"Downloaded"}\n')
-
-        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-            daemon_threads = True
-
-        self.local = local
-        self.server = Server(str(path), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.mark.parametrize("local", [True, False], ids=["local", "pulled"])
-def test_docker_uri_through_a_daemon(tmp_path, local):
-    arch = tmp_path / "save.tar"
-    cfg_sha = docker_archive(arch, [tar_bytes([ti_file("bin/app", b"app", 0o755)])], BASE_CONFIG,
-                             tags=("app:v1",))
-    inspect = {"Id": "sha256:" + cfg_sha, "RepoTags": ["app:v1"], "Architecture": "amd64",
-               "Config": BASE_CONFIG["config"], "Os": "linux"}
-    sock = tmp_path / "docker.sock"
-    fake = FakeDocker(sock, arch, inspect, local)
-    try:
-        p, o = build(tmp_path, "--docker-uri", "app:v1", env={"DOCKER_HOST": f"unix://{sock}"})
-    finally:
-        fake.close()
-    assert p.returncode == 0, p.stderr
-    using = "Using the locally available Docker image...\n"
-    assert p.stderr == ("Start building the Enclave Image...\n" + (using if local else "")
-                        + "Enclave Image successfully created.\n")
-    want = [("GET", "/images/app:v1/json")]
-    if not local:
-        want += [("POST", "/images/create?fromImage=app:v1"), ("GET", "/images/app:v1/json")]
-    assert fake.calls == want + [("GET", "/images/app:v1/get")]
-    m = json.loads(metadata(o))
-    assert (m["ImageName"], m["ImageVersion"]) == ("app", cfg_sha)
-    assert m["DockerInfo"] == inspect
-    c = customer(o)
-    assert c["cmd"][7] == b"/bin/app\n--serve\n" and c["rootfs/bin/app"][7] == b"app"
-    # the same image from the tarball: the same measurements
-    j2, _ = ok_build(tmp_path, "--docker-archive", arch, out="direct.eif")
-    assert json.loads(p.stdout) == j2

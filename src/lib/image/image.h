@@ -14,9 +14,10 @@
  *   image_from_oci_archive()     -> manifest -> config + layers), or a tar
  *                                of one; every blob's digest is checked
  *                                (source_oci.c)
- *   image_from_docker_daemon()   `docker save` through a reachable local
- *                                daemon's API (/var/run/docker.sock)
- *                                (source_docker_daemon.c)
+ *   image_from_docker_daemon()   `docker save` of an image a reachable
+ *                                local daemon has, through its Engine API
+ *                                (source_docker_daemon.c; pulling or
+ *                                building it first: docker_daemon.h)
  *
  * Layers are applied in order with whiteouts (image_layer.h). From the
  * image config, as nitro-cli's build-enclave does (image_config.c; the
@@ -57,7 +58,6 @@ struct image {
     char *default_name;    /* owned: ImageName when --name is not given */
     char *default_version; /* owned: ImageVersion when --version is not given */
     uint16_t eif_flags;    /* EIF header flags from the image's architecture */
-    bool pulled;           /* daemon source: the image was pulled */
 };
 
 /*
@@ -74,11 +74,14 @@ CL_MUST_USE int image_from_oci_layout(const char *ref, const char *spool_dir, st
 CL_MUST_USE int image_from_oci_archive(const char *ref, const char *spool_dir, struct image **out,
                                        struct cl_error *err);
 /*
- * uri as `docker` takes it. socket_path NULL: $DOCKER_HOST when it is
- * unix://PATH, else /var/run/docker.sock. Without a reachable daemon:
- * CL_ENOTFOUND "no Docker daemon is reachable at <path> (<why>); build
- * without one from --docker-archive FILE (a `docker save` tarball),
- * --oci-layout DIR, --oci-archive FILE or --rootfs DIR".
+ * uri as `docker` takes it (":latest" added when it has no ':'), an image
+ * the daemon has: CL_ENOTFOUND "the Docker daemon has no image '<ref>'"
+ * otherwise (docker_daemon_pull() gets it first). socket_path NULL:
+ * $DOCKER_HOST when it is unix://PATH, else /var/run/docker.sock. Without
+ * a reachable daemon: CL_ENOTFOUND "no Docker daemon is reachable at
+ * <path> (<why>); build without one from --docker-archive FILE (a `docker
+ * save` tarball), --oci-layout DIR, --oci-archive FILE or --rootfs DIR".
+ * DockerInfo is nitro-cli's (docker_inspect.h).
  */
 CL_MUST_USE int image_from_docker_daemon(const char *uri, const char *socket_path,
                                          const char *spool_dir, struct image **out,

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "base/fileio.h"
+#include "image/docker_daemon.h"
 #include "image/image.h"
 #include "image/ramdisk.h"
 
@@ -148,14 +149,35 @@ static int make_metadata(struct build *b, struct cl_error *err)
     return image_metadata_json(&m, &b->metadata, err);
 }
 
+/*
+ * Before a Docker daemon source is read, the daemon must hold the image, as
+ * nitro-cli makes sure of before it reads one: --docker-dir builds it, else
+ * it is pulled unless the daemon has it ("Using the locally available
+ * Docker image...").
+ */
+static int prepare_docker_image(struct build *b, struct cl_error *err)
+{
+    const struct image_build_opts *o = b->o;
+    if (o->source != IMAGE_SOURCE_DOCKER_DAEMON)
+        return 0;
+    if (o->docker_dir)
+        return at(b, IMAGE_BUILD_DOCKER_BUILD,
+                  docker_daemon_build(o->docker_dir, o->source_ref, NULL, NULL, err));
+    bool pulled = false;
+    int rc = at(b, IMAGE_BUILD_DOCKER_PULL, docker_daemon_pull(o->source_ref, NULL, &pulled, err));
+    if (rc == 0 && !pulled)
+        notify(b, IMAGE_BUILD_USING_LOCAL_IMAGE);
+    return rc;
+}
+
 /* Stage 2: the image, with what it runs and what the EIF says about it. */
 static int read_image(struct build *b, struct cl_error *err)
 {
-    int rc = at(b, IMAGE_BUILD_SOURCE, read_source(b, err));
+    int rc = prepare_docker_image(b, err);
+    if (rc == 0)
+        rc = at(b, IMAGE_BUILD_SOURCE, read_source(b, err));
     if (rc < 0)
         return rc;
-    if (b->o->source == IMAGE_SOURCE_DOCKER_DAEMON && !b->img->pulled)
-        notify(b, IMAGE_BUILD_USING_LOCAL_IMAGE);
     rc = at(b, IMAGE_BUILD_OVERRIDES, apply_overrides(b, err));
     if (rc == 0 && !b->img->has_cmd)
         rc = at(b, IMAGE_BUILD_COMMAND,

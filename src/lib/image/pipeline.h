@@ -4,9 +4,12 @@
  *
  *   1. inputs    the blobs directory (bzImage, cmdline, bzImage.config,
  *                init) and the custom metadata file are checked and read
- *   2. image     the source produces a tree and a config (image.h); the
- *                command and environment overrides are applied; the
- *                metadata section is made (image_metadata.c)
+ *   2. image     for a Docker daemon source, the daemon is made to hold
+ *                the image first (docker_daemon.h: pulled when missing,
+ *                or built from --docker-dir); the source produces a tree
+ *                and a config (image.h); the command and environment
+ *                overrides are applied; the metadata section is made
+ *                (image_metadata.c)
  *   3. ramdisks  the blobs and the image's tree are laid out as nitro-cli's
  *                bootstrap and customer ramdisks (ramdisk.h), streamed into
  *   4. EIF       the EIF writer (<cloister/eif.h>) after kernel, cmdline and
@@ -47,6 +50,9 @@ enum image_build_step {
     IMAGE_BUILD_EIF_OPEN,   /* the EIF writer refused its parameters (kernel, key, certificate) */
     IMAGE_BUILD_EIF_WRITE,  /* streaming the ramdisks into the EIF */
     IMAGE_BUILD_EIF_FINISH, /* the signature, the header, the rename into place */
+    /* before IMAGE_BUILD_SOURCE, for IMAGE_SOURCE_DOCKER_DAEMON: */
+    IMAGE_BUILD_DOCKER_PULL,  /* reaching the daemon, or pulling an image it does not have */
+    IMAGE_BUILD_DOCKER_BUILD, /* reaching the daemon, or building docker_dir's Dockerfile */
 };
 
 /* What the build reports as it goes (nitro-cli prints a line for each). */
@@ -59,6 +65,9 @@ enum image_build_event {
 struct image_build_opts {
     enum image_source_kind source;
     const char *source_ref; /* a path, "PATH:TAG", or a Docker image reference */
+    /* With IMAGE_SOURCE_DOCKER_DAEMON, may be set: the directory whose
+     * Dockerfile the daemon builds first, tagged source_ref (--docker-dir). */
+    const char *docker_dir;
     const char *cmd;        /* NULL: the image's own (image_set_cmd() syntax) */
     const char *const *env; /* nenv "KEY=VALUE" overrides, applied in order */
     size_t nenv;
