@@ -138,7 +138,8 @@ def tar_member(t, name, kind, mode, data=b"", target="", uid=0, i=0):
 def make_context(d):
     """A Dockerfile FROM scratch: two files COPY'd from the context (0755,
     0600) and a tree ADDed from a tar the builder unpacks (directories
-    0750/0700/1777, a setuid file, a file of uid 1000, two symlinks). Every
+    0750/0700/1777, a setuid file and a hard link to it, a file of uid 1000,
+    two symlinks). Every
     mtime is fixed, so two builds give the same layers."""
     d.mkdir()
     (d / "Dockerfile").write_text('FROM scratch\nCOPY app.sh secret.txt /\nADD tree.tar /\n'
@@ -151,6 +152,7 @@ def make_context(d):
         tar_member(t, "srv/", tarfile.DIRTYPE, 0o750, i=1)
         tar_member(t, "srv/bin/", tarfile.DIRTYPE, 0o755, i=2)
         tar_member(t, "srv/bin/tool", tarfile.REGTYPE, 0o4755, b"tool\n", i=3)
+        tar_member(t, "srv/tool-link", tarfile.LNKTYPE, 0o4755, target="srv/bin/tool", i=3)
         tar_member(t, "srv/data/", tarfile.DIRTYPE, 0o700, uid=1000, i=4)
         tar_member(t, "srv/data/notes.txt", tarfile.REGTYPE, 0o640, b"notes\n", uid=1000, i=5)
         tar_member(t, "srv/shared/", tarfile.DIRTYPE, 0o1777, i=6)
@@ -324,6 +326,95 @@ def test_loaded_image_a_customer_ramdisk_is_nitro_clis(image_a):
     if got != want:
         pytest.fail(f"sha384 {hashlib.sha384(got).hexdigest()}, nitro-cli's "
                     f"{hashlib.sha384(want).hexdigest()}; {first_difference(got, want)}")
+
+
+# linuxkit's tables (v1.5.2 src/cmd/linuxkit/moby/build/image.go), as
+# nitro-cli's linuxkit applies them to the `docker export` stream.
+LK_TIME = 1492533000
+LK_EXCLUDE = {".dockerenv", "Dockerfile", "dev/console", "dev/pts", "dev/shm", "etc/hostname"}
+LK_HOSTS = (b"127.0.0.1       localhost\n::1     localhost ip6-localhost ip6-loopback\n"
+            b"fe00::0 ip6-localnet\nff00::0 ip6-mcastprefix\nff02::1 ip6-allnodes\n"
+            b"ff02::2 ip6-allrouters\n")
+LK_RESOLV = b"/run/resolvconf/resolv.conf"
+LK_TOUCH = {"dev/": 0o40755, "dev/pts/": 0o40755, "dev/shm/": 0o40755, "etc/": 0o40755,
+            "etc/mtab": 0o120755, "etc/resolv.conf": 0o100644, "etc/hosts": 0o100644,
+            "proc/": 0o40755, "sys/": 0o40755}
+
+
+def linuxkit_customer(export, cmd, env):
+    """The customer ramdisk's headers (name, mode, uid, gid, mtime, data)
+    that nitro-cli's linuxkit writes from a real `docker export` tarball:
+    an independent model of its rules, for comparing with Cloister's
+    rendering of the same image without Docker."""
+    kinds = {tarfile.DIRTYPE: 0o040000, tarfile.SYMTYPE: 0o120000, tarfile.LNKTYPE: 0o120000,
+             tarfile.CHRTYPE: 0o020000, tarfile.BLKTYPE: 0o060000, tarfile.FIFOTYPE: 0o010000}
+    out, seen = [("rootfs", 0o40755, 0, 0, LK_TIME, b"")], set()
+    with tarfile.open(fileobj=io.BytesIO(export)) as t:
+        for m in t:
+            name = m.name + ("/" if m.isdir() else "")  # tarfile drops the '/'
+            if name in LK_EXCLUDE:
+                continue
+            mode = kinds.get(m.type, 0o100000) | m.mode
+            data = t.extractfile(m).read() if m.isreg() else m.linkname.encode()
+            if m.islnk():  # a relative symbolic link to the first name
+                data = os.path.relpath("rootfs/" + m.linkname,
+                                       os.path.dirname("rootfs/" + name)).encode()
+            mtime = m.mtime
+            if name == "etc/hosts":
+                data = LK_HOSTS
+            elif name == "etc/resolv.conf":
+                mode, data = 0o120000 | m.mode, LK_RESOLV
+            if name in LK_TOUCH:
+                seen.add(name)
+                mtime = LK_TIME
+            out.append(("rootfs/" + name, mode, m.uid, m.gid, mtime, data))
+    for name in sorted(set(LK_TOUCH) - seen):
+        data = LK_HOSTS if name == "etc/hosts" else LK_RESOLV if name == "etc/resolv.conf" else \
+            b"/proc/mounts" if name == "etc/mtab" else b""
+        mode = 0o120644 if name == "etc/resolv.conf" else LK_TOUCH[name]
+        out.append(("rootfs/" + name.rstrip("/"), mode, 0, 0, LK_TIME, data))
+    for d in ("", "/dev", "/run", "/sys", "/var", "/proc", "/tmp"):
+        out.append(("rootfs" + d, 0o40755, 0, 0, LK_TIME, b""))
+    out.append(("cmd", 0o100644, 0, 0, LK_TIME, "".join(c + "\n" for c in cmd).encode()))
+    out.append(("env", 0o100644, 0, 0, LK_TIME, "".join(e + "\n" for e in env).encode()))
+    return out
+
+
+def cpio_list(buf):
+    """newc: [(name, mode, uid, gid, mtime, data)] in order, without the trailer."""
+    out, off = [], 0
+    while True:
+        h = buf[off:off + 110]
+        f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+        name = buf[off + 110:off + 110 + f[11] - 1].decode()
+        off = (off + 110 + f[11] + 3) & ~3
+        data = buf[off:off + f[6]]
+        off = (off + f[6] + 3) & ~3
+        if name == "TRAILER!!!":
+            return out
+        out.append((name, f[1], f[2], f[3], f[5], data))
+
+
+def test_customer_ramdisk_is_linuxkits_view_of_docker_export(dockerd, cli_image, tmp_path):
+    """The image the Dockerfile built (setuid, a hard link, uid 1000,
+    0750/0700/1777 directories, symlinks): the real daemon's `docker
+    export` of a container made from it, filtered by a model of linuxkit's
+    rules, gives the customer ramdisk Cloister wrote from the image's
+    layers without Docker, header by header."""
+    name = "cloister-test-export"
+    dockerd.docker("create", "--name", name, "cloister-test/scratch:v1")
+    try:
+        dockerd.docker("export", "-o", tmp_path / "export.tar", name)
+        export = (tmp_path / "export.tar").read_bytes()
+    finally:
+        dockerd.docker("rm", "-f", name, check=False)
+    cfg = cli_image["inspect"]["Config"]
+    want = linuxkit_customer(export, cfg["Cmd"], cfg["Env"])
+    got = cpio_list(ramdisks(cli_image["eif"])[1])
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, f"header {i}"
+    assert len(got) == len(want)
+    assert ("rootfs/srv/tool-link", 0o124755, 0, 0, MTIME + 3, b"bin/tool") in got
 
 
 def cpio_headers(buf):
