@@ -10,6 +10,7 @@
 #define FIRST_INO 721          /* gocpio's NewWriter starts here */
 #define BUF_SIZE  (256 * 1024) /* the chunk handed to the sink */
 #define FIELD_MAX 0xffffffffULL
+#define DIRECT_MIN (64 * 1024) /* data this large skips the buffer */
 
 struct cpio_writer {
     cpio_sink_fn sink;
@@ -58,6 +59,15 @@ static int flush(struct cpio_writer *w, struct cl_error *err)
 
 static int put(struct cpio_writer *w, const void *p, size_t len, struct cl_error *err)
 {
+    /* large data goes to the sink as it is, without a copy (the small
+     * headers and paddings around it are gathered) */
+    if (len >= DIRECT_MIN) {
+        int rc = flush(w, err);
+        if (rc == 0)
+            rc = w->sink(w->ctx, p, len, err);
+        w->length += len;
+        return rc;
+    }
     const uint8_t *b = p;
     while (len > 0) {
         if (w->used == BUF_SIZE) {
