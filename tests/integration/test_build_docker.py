@@ -12,22 +12,22 @@ The last part answers the Engine API calls with a stand-in on a Unix
 socket, for what a daemon without a registry cannot do (a pull that
 succeeds) and to pin the calls made, in order.
 
-The EIF is read here, independently of Cloister's reader: its sections
-walked, the PCRs recomputed with hashlib, the cpio archives parsed."""
+The EIF is read independently of Cloister's reader (eif_bytes.py): its
+sections walked, the PCRs recomputed with hashlib, the cpio archives
+parsed."""
 import hashlib
 import io
 import json
 import os
 import re
-import struct
 import tarfile
 
 import pytest
 
 from conftest import SHARED_DIR, cloister
 from dockerd import private_dockerd
+from eif_bytes import cpio_entries, first_difference, measured, metadata, ramdisks
 
-Z48 = b"\0" * 48
 START = "Start building the Enclave Image...\n"
 LOCAL = "Using the locally available Docker image...\n"
 DONE = "Enclave Image successfully created.\n"
@@ -41,58 +41,17 @@ def dockerd():
 
 
 # --------------------------------------------------------------------------
-# independent readers
-
-
-def sections(path):
-    data = open(path, "rb").read()
-    assert data[:4] == b".eif"
-    n = struct.unpack(">H", data[26:28])[0]
-    out, off = [], 548
-    while off < len(data):
-        typ, _, size = struct.unpack(">HHQ", data[off:off + 12])
-        out.append((typ, data[off + 12:off + 12 + size]))
-        off += 12 + size
-    assert off == len(data) and len(out) == n
-    return out
-
-
-def pcr(content):
-    return hashlib.sha384(Z48 + hashlib.sha384(content).digest()).hexdigest()
-
-
-def measured(path):
-    s = sections(path)
-    kernel, cmdline = [d for t, d in s if t == 1][0], [d for t, d in s if t == 2][0]
-    rds = [d for t, d in s if t == 3]
-    return {"PCR0": pcr(kernel + cmdline + b"".join(rds)), "PCR1": pcr(kernel + cmdline + rds[0]),
-            "PCR2": pcr(b"".join(rds[1:]))}
-
-
-def ramdisks(path):
-    return [d for t, d in sections(path) if t == 3]
+# independent readers (eif_bytes.py)
 
 
 def metadata_text(path):
-    return [d for t, d in sections(path) if t == 5][0].decode()
+    return metadata(path).decode()
 
 
 def cpio(buf):
-    """newc: {name without a trailing '/': (mode, data)}, the last of a
-    repeated name winning."""
-    out, off = {}, 0
-    while True:
-        h = buf[off:off + 110]
-        assert h[:6] == b"070701", h[:6]
-        f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
-        mode, size, namesize = f[1], f[6], f[11]
-        name = buf[off + 110:off + 110 + namesize - 1].decode()
-        off = (off + 110 + namesize + 3) & ~3
-        data = buf[off:off + size]
-        off = (off + size + 3) & ~3
-        if name == "TRAILER!!!":
-            return out
-        out[name.rstrip("/")] = (mode, data)
+    """{name without a trailing '/': (mode, data)}, the last of a repeated
+    name winning."""
+    return {e.name.rstrip("/"): (e.mode, e.data) for e in cpio_entries(buf)}
 
 
 def customer(path):
@@ -381,18 +340,8 @@ def linuxkit_customer(export, cmd, env):
 
 
 def cpio_list(buf):
-    """newc: [(name, mode, uid, gid, mtime, data)] in order, without the trailer."""
-    out, off = [], 0
-    while True:
-        h = buf[off:off + 110]
-        f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
-        name = buf[off + 110:off + 110 + f[11] - 1].decode()
-        off = (off + 110 + f[11] + 3) & ~3
-        data = buf[off:off + f[6]]
-        off = (off + f[6] + 3) & ~3
-        if name == "TRAILER!!!":
-            return out
-        out.append((name, f[1], f[2], f[3], f[5], data))
+    """[(name, mode, uid, gid, mtime, data)] in order."""
+    return [(e.name, e.mode, e.uid, e.gid, e.mtime, e.data) for e in cpio_entries(buf)]
 
 
 def test_customer_ramdisk_is_linuxkits_view_of_docker_export(dockerd, cli_image, tmp_path):
@@ -415,29 +364,6 @@ def test_customer_ramdisk_is_linuxkits_view_of_docker_export(dockerd, cli_image,
         assert g == w, f"header {i}"
     assert len(got) == len(want)
     assert ("rootfs/srv/tool-link", 0o124755, 0, 0, MTIME + 3, b"bin/tool") in got
-
-
-def cpio_headers(buf):
-    """newc: [(name, the 110 header bytes)] in order, the trailer included."""
-    out, off = [], 0
-    while off + 110 <= len(buf) and buf[off:off + 6] == b"070701":
-        h = buf[off:off + 110]
-        size, namesize = int(h[54:62], 16), int(h[94:102], 16)
-        name = buf[off + 110:off + 110 + namesize - 1].decode(errors="replace")
-        out.append((name, h))
-        off = (((off + 110 + namesize + 3) & ~3) + size + 3) & ~3
-        if name == "TRAILER!!!":
-            break
-    return out
-
-
-def first_difference(got, want):
-    g, w = cpio_headers(got), cpio_headers(want)
-    for i, (a, b) in enumerate(zip(g, w)):
-        if a != b:
-            return f"header {i} differs: got {a[0]!r} {a[1][6:].decode()}, want {b[0]!r} " \
-                   f"{b[1][6:].decode()}"
-    return f"{len(g)} headers against {len(w)}; the data of an entry or the padding differs"
 
 
 # --------------------------------------------------------------------------

@@ -5,9 +5,9 @@ here; the daemon is test_build_docker.py's), the ramdisk layout and its
 reproducibility, the metadata, signing, and every bad input with its exact
 error, exit status and no output left behind.
 
-The EIF is checked independently of Cloister's reader: the sections are
-walked here, the cpio archives parsed here, and the PCRs recomputed with
-hashlib (docs/eif.md)."""
+The EIF is checked independently of Cloister's reader (eif_bytes.py): the
+sections walked, the cpio archives parsed, the PCRs recomputed with hashlib
+(docs/eif.md)."""
 import hashlib
 import io
 import json
@@ -21,74 +21,16 @@ import tarfile
 import pytest
 
 from conftest import BUILD_DIR, SHARED_DIR, cloister, run
+from eif_bytes import cpio_entries, measured, metadata, pcr, ramdisks as ramdisk_bytes, sections
 
 BLOBS = BUILD_DIR / "share" / "cloister" / "blobs"
-Z48 = b"\0" * 48
 
 # --------------------------------------------------------------------------
-# independent readers
-
-
-def sections(path):
-    data = open(path, "rb").read()
-    assert data[:4] == b".eif"
-    n = struct.unpack(">H", data[26:28])[0]
-    out, off = [], 548
-    while off < len(data):
-        typ, flags, size = struct.unpack(">HHQ", data[off:off + 12])
-        out.append((typ, data[off + 12:off + 12 + size]))
-        off += 12 + size
-    assert off == len(data) and len(out) == n
-    return out
-
-
-def pcr(content):
-    return hashlib.sha384(Z48 + hashlib.sha384(content).digest()).hexdigest()
-
-
-def expected_pcrs(path):
-    s = sections(path)
-    kernel = [d for t, d in s if t == 1][0]
-    cmdline = [d for t, d in s if t == 2][0]
-    rds = [d for t, d in s if t == 3]
-    return {"PCR0": pcr(kernel + cmdline + b"".join(rds)),
-            "PCR1": pcr(kernel + cmdline + rds[0]),
-            "PCR2": pcr(b"".join(rds[1:]))}
-
-
-def cpio_entries(buf):
-    """newc as linuxkit's writer lays it out (docs/build-enclave.md): returns
-    [(name, mode, uid, gid, nlink, mtime, ino, data, (rdevmajor, rdevminor))]
-    after checking what every header shares: ino 721, 722, ... (the trailer
-    too), dev 3/1, check 0, nlink 2 for a directory and 1 otherwise, and the
-    trailer followed by zeros up to a multiple of 512 bytes."""
-    out, off, ino_next = [], 0, 721
-    while True:
-        h = buf[off:off + 110]
-        assert h[:6] == b"070701", h[:6]
-        f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
-        ino, mode, uid, gid, nlink, mtime, size, dmaj, dmin, rmaj, rmin, namesize, check = f
-        assert (ino, dmaj, dmin, check) == (ino_next, 3, 1, 0)
-        ino_next += 1
-        name = buf[off + 110:off + 110 + namesize - 1].decode()
-        assert buf[off + 110 + namesize - 1] == 0
-        off = (off + 110 + namesize + 3) & ~3
-        data = buf[off:off + size]
-        off = (off + size + 3) & ~3
-        if name == "TRAILER!!!":
-            assert (mode, uid, gid, nlink, mtime, size, rmaj, rmin) == (0, 0, 0, 1, 0, 0, 0, 0)
-            assert len(buf) % 512 == 0 and buf[off:] == bytes(len(buf) - off)
-            return out
-        assert nlink == (2 if stat.S_ISDIR(mode) else 1), name
-        out.append((name, mode, uid, gid, nlink, mtime, ino, data, (rmaj, rmin)))
+# independent readers (eif_bytes.py)
 
 
 def ramdisks(path):
-    return [cpio_entries(d) for t, d in sections(path) if t == 3]
-
-
-def metadata(path):
-    return [d for t, d in sections(path) if t == 5][0]
+    return [cpio_entries(d) for d in ramdisk_bytes(path)]
 
 
 def customer(path):
@@ -244,7 +186,7 @@ def test_rootfs_layout_measurements_and_metadata(tmp_path):
     assert list(j) == ["Measurements"]
     assert list(j["Measurements"]) == ["HashAlgorithm", "PCR0", "PCR1", "PCR2"]
     assert j["Measurements"]["HashAlgorithm"] == "Sha384 { ... }"
-    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == expected_pcrs(o)
+    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == measured(o)
 
     # section order kernel, cmdline, metadata, ramdisk, ramdisk; blobs as given
     s = sections(o)
@@ -315,8 +257,8 @@ def test_reproducible_and_source_date_epoch(tmp_path):
     # touching one changes PCR0 and PCR2, not PCR1 (the bootstrap ramdisk).
     os.utime(root / "bin" / "hello", (1, 1))
     j1b, o1b = ok_build(tmp_path, *args, out="1b.eif")
-    for pcr, same in (("PCR0", False), ("PCR1", True), ("PCR2", False)):
-        assert (j1b["Measurements"][pcr] == j1["Measurements"][pcr]) == same, pcr
+    for which, same in (("PCR0", False), ("PCR1", True), ("PCR2", False)):
+        assert (j1b["Measurements"][which] == j1["Measurements"][which]) == same, which
     # SOURCE_DATE_EPOCH is the BuildTime only (metadata, not measured).
     sde = {"SOURCE_DATE_EPOCH": "1700000000"}
     j3, o3 = ok_build(tmp_path, *args, out="3.eif", env=sde)
@@ -389,7 +331,7 @@ def test_bootstrap_ramdisk_with_aws_blobs_is_nitro_clis(tmp_path):
     rds = [d for t, d in s if t == 3]
     assert rds[0] == want
     assert [d for t, d in s if t == 2][0] == (VECTORS / "blobs" / "cmdline").read_bytes().strip()
-    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == expected_pcrs(o)
+    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == measured(o)
     assert [e[0] for e in cpio_entries(want)] == ["dev", "init", "nsm.ko"]
 
 
@@ -399,7 +341,7 @@ def test_bootstrap_ramdisk_with_aws_blobs_is_nitro_clis(tmp_path):
 
 def test_oci_layout_cmd_wins_over_entrypoint(tmp_path, oci):
     j, o = ok_build(tmp_path, "--oci-layout", oci)
-    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == expected_pcrs(o)
+    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == measured(o)
     c = customer(o)
     assert c["cmd"][7] == b"/bin/app\n--serve\n"  # Cmd only, Entrypoint not prepended
     assert b"MODE=prod\n" in c["env"][7]
@@ -482,7 +424,7 @@ def test_docker_archive_layers_whiteouts_links(tmp_path):
     arch = tmp_path / "app.tar"
     cfg_sha = docker_archive(arch, [l1, l2], BASE_CONFIG)
     j, o = ok_build(tmp_path, "--docker-archive", arch)
-    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == expected_pcrs(o)
+    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == measured(o)
     c = customer(o)
     rootfs = [e[0][7:] for e in ramdisks(o)[1][1:-len(FILES_TAIL)]]
     assert rootfs == ["bin/", "bin/app", "bin/app2", "data/", "data/new", "dev/", "dev/pts/",
