@@ -4,7 +4,9 @@
  * [--disconnect-timeout SECONDS]`: nitro-cli's console. Streams the
  * console of a debug-mode enclave (its monitor keeps it) to stdout until
  * the enclave ends or the timeout passes; any other enclave is refused with
- * E44, as on Nitro.
+ * E44, as on Nitro. An enclave that has ended shows what was kept of it
+ * (rt_trace.h): its console's tail (debug mode) and why it ended, which
+ * nitro-cli cannot show.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "commands.h"
 #include "rt_cli.h"
 #include "rt_state.h"
+#include "rt_trace.h"
 #include "rt_util.h"
 
 int cmd_console(int argc, char **argv)
@@ -46,16 +49,26 @@ int cmd_console(int argc, char **argv)
 
     struct cl_error err = { 0 };
     struct rt_state *st = NULL;
-    json_t *records = NULL, *rec = NULL;
+    json_t *records = NULL, *rec = NULL, *trace = NULL;
     int rc = 0;
     if (rt_state_open(false, &st, &err) < 0 || rt_state_list(st, &records, &err) < 0) {
         rc = cli_fail_lib(E_READ_FROM_DISK, &err);
         goto out;
     }
-    if ((rc = rt_cli_find(records, id, name, &rec, &err)) != 0 ||
-        (rc = rt_cli_console(st, rec, secs, &err)) != 0)
+    rc = rt_cli_find(records, id, name, &rec, &err);
+    if (rc != 0) {
+        /* Not running: an enclave that ended shows what was kept of it. */
+        if (rt_trace_find(st, id, name, &trace, NULL) == 0 && trace) {
+            err = (struct cl_error){ 0 };
+            rc = rt_cli_console_ended(st, trace, &err);
+        }
+    } else {
+        rc = rt_cli_console(st, rec, secs, &err);
+    }
+    if (rc != 0)
         rc = cli_fail_lib((enum nitro_errno)rc, &err);
 out:
+    json_decref(trace);
     json_decref(records);
     rt_state_free(st);
     return rc;

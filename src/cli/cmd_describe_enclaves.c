@@ -5,13 +5,13 @@
  * src/common/json_output.rs), one object per
  * running enclave of this runtime directory ($CLOISTER_RUN_DIR), in CID
  * order: EnclaveName, EnclaveID, ProcessID (the monitor), EnclaveCID,
- * NumberOfCPUs, CPUIDs, MemoryMiB, State (RUNNING, TERMINATING, or
- * Cloister's STOPPED after an out-of-memory kill), Flags (DEBUG_MODE or
+ * NumberOfCPUs, CPUIDs, MemoryMiB, State (RUNNING or TERMINATING; an
+ * enclave that ended is not listed: rt_trace.h keeps why), Flags (DEBUG_MODE or
  * NONE), Measurements (the image's PCRs, also for debug-mode enclaves,
  * whose documents carry zeros: nitro-cli shows them alike), then with
  * --metadata ImageName, ImageVersion and Metadata. Cloister adds
- * LimitsNotApplied (the cgroup limits the host refused) and StopReason,
- * only when there is something to say. Stale records are cleaned first.
+ * LimitsNotApplied (the cgroup limits the host refused), only when there
+ * is something to say. Stale records are cleaned first.
  */
 #include <stdio.h>
 #include <string.h>

@@ -35,6 +35,7 @@
 #include "rt_cpus.h"
 #include "rt_monitor.h"
 #include "rt_state.h"
+#include "rt_trace.h"
 #include "rt_util.h"
 
 #define STATUS_MAX 65536
@@ -443,6 +444,33 @@ static int read_status(int fd, json_t **out)
     return 0;
 }
 
+/* --attach-console: the enclave's console, or what was kept of it if it
+ * ended (the monitor kept it before it said so). */
+static int attach_console(const char *id, bool ended)
+{
+    struct cl_error err = { 0 };
+    struct rt_state *st = NULL;
+    json_t *records = NULL, *rec = NULL, *trace = NULL;
+    int rc = 0;
+    if (rt_state_open(false, &st, &err) < 0 || rt_state_list(st, &records, &err) < 0) {
+        rc = cli_fail_lib(E_READ_FROM_DISK, &err);
+        goto out;
+    }
+    if (!ended && rt_cli_find(records, id, NULL, &rec, NULL) == 0)
+        rc = rt_cli_console(st, rec, -1, &err);
+    else if (rt_trace_find(st, id, NULL, &trace, &err) == 0 && trace)
+        rc = rt_cli_console_ended(st, trace, &err);
+    else
+        rc = rt_cli_find(records, id, NULL, &rec, &err);  /* its error */
+    if (rc > 0)
+        rc = cli_fail_lib((enum nitro_errno)rc, &err);
+out:
+    json_decref(trace);
+    json_decref(records);
+    rt_state_free(st);
+    return rc;
+}
+
 int cmd_run_enclave(int argc, char **argv)
 {
     struct run_args a;
@@ -533,23 +561,19 @@ int cmd_run_enclave(int argc, char **argv)
     fprintf(stderr, "Started enclave with enclave-cid: %lld, memory: %lld MiB, cpu-ids: %s\n",
             (long long)json_integer_value(json_object_get(status, "EnclaveCID")),
             (long long)json_integer_value(json_object_get(status, "MemoryMiB")), list);
+    /* An enclave whose command ended well within the start window (the
+     * monitor says why): still nitro-cli's output, and a note. */
+    json_t *ended = json_incref(json_object_get(status, "Ended"));
+    json_object_del(status, "Ended");
+    const char *id = json_string_value(json_object_get(status, "EnclaveID"));
     json_t *rec_for_console = json_incref(status);
     rc = cli_print_json(status);
     status = NULL;
-    if (rc == 0 && a.attach) {
-        struct cl_error err = { 0 };
-        struct rt_state *st = NULL;
-        json_t *records = NULL, *rec = NULL;
-        if (rt_state_open(false, &st, &err) < 0 || rt_state_list(st, &records, &err) < 0)
-            rc = cli_fail_lib(E_READ_FROM_DISK, &err);
-        else if ((rc = rt_cli_find(records, json_string_value(json_object_get(rec_for_console, "EnclaveID")),
-                                   NULL, &rec, &err)) != 0)
-            rc = cli_fail_lib((enum nitro_errno)rc, &err);
-        else if ((rc = rt_cli_console(st, rec, -1, &err)) != 0)
-            rc = cli_fail_lib((enum nitro_errno)rc, &err);
-        json_decref(records);
-        rt_state_free(st);
-    }
+    if (ended)
+        fprintf(stderr, "The enclave %s already ended: %s.\n", id, json_string_value(ended));
+    if (rc == 0 && a.attach)
+        rc = attach_console(id, ended != NULL);
+    json_decref(ended);
     json_decref(rec_for_console);
 out:
     json_decref(status);

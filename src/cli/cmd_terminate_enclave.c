@@ -6,7 +6,9 @@
  * sockets and record, and exits. Prints "Successfully terminated enclave
  * <id>." on stderr and {"EnclaveName", "EnclaveID", "Terminated": true}
  * on stdout (an array of them with --all, every enclave of this runtime
- * directory, stale records cleaned on the way).
+ * directory, stale records cleaned on the way). What is kept of enclaves
+ * that ended by themselves (rt_trace.h) goes too: the one named, or all
+ * with --all.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "commands.h"
 #include "rt_cli.h"
 #include "rt_state.h"
+#include "rt_trace.h"
 
 int cmd_terminate_enclave(int argc, char **argv)
 {
@@ -64,12 +67,25 @@ int cmd_terminate_enclave(int argc, char **argv)
             fprintf(stderr, "Successfully terminated enclave %s.\n", rt_rec_str(r, "EnclaveID"));
             json_array_append_new(out, rt_cli_terminate_json(r));
         }
+        rt_trace_remove(st, NULL, NULL);  /* and what was kept of ended ones */
         rc = cli_print_json(out);
         goto out;
     }
-    json_t *rec = NULL;
-    if ((rc = rt_cli_find(records, id, name, &rec, &err)) != 0 ||
-        (rc = rt_cli_terminate(st, rec, &err)) != 0) {
+    json_t *rec = NULL, *trace = NULL;
+    if ((rc = rt_cli_find(records, id, name, &rec, &err)) != 0) {
+        /* An enclave that has ended: what was kept of it goes. */
+        struct cl_error terr = { 0 };
+        if (rt_trace_find(st, id, name, &trace, NULL) == 0 && trace &&
+            rt_trace_remove(st, rt_rec_str(trace, "EnclaveID"), &terr) == 0) {
+            fprintf(stderr, "Successfully terminated enclave %s.\n", rt_rec_str(trace, "EnclaveID"));
+            rc = cli_print_json(rt_cli_terminate_json(trace));
+        } else {
+            rc = cli_fail_lib((enum nitro_errno)rc, terr.reason[0] ? &terr : &err);
+        }
+        json_decref(trace);
+        goto out;
+    }
+    if ((rc = rt_cli_terminate(st, rec, &err)) != 0) {
         rc = cli_fail_lib((enum nitro_errno)rc, &err);
         goto out;
     }

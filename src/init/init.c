@@ -15,12 +15,15 @@
  *   4. run the command in a child with exactly that environment, cwd /;
  *   5. reap every child until the command exits, forwarding SIGTERM, SIGINT
  *      and SIGHUP to the command's process group;
- *   6. exit with the command's status (128 + signal when it was killed),
+ *   6. tell the monitor how the command ended ("exit N" or "signal N" on
+ *      the status pipe it passes as $CLOISTER_STATUS_FD, when it does), and
+ *      exit with the command's status (128 + signal when it was killed),
  *      which ends the PID namespace and so the enclave (AWS reboots here).
  *
  * Self-contained: linked statically against libc only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,7 +34,32 @@
 
 #include <cloister/vsock.h>
 
+#include "base/num.h"
 #include "init_config.h"
+
+/* The monitor's status pipe (-1: none), kept from the command. */
+static int status_fd = -1;
+
+static void open_status_pipe(void)
+{
+    const char *s = getenv("CLOISTER_STATUS_FD");
+    uint64_t fd;
+    if (s && num_parse_u64(s, 1024, &fd) == 0 && fd > 2 && fcntl((int)fd, F_SETFD, FD_CLOEXEC) == 0)
+        status_fd = (int)fd;
+}
+
+/* Tells the monitor how the command ended, then returns init's status. */
+static int command_ended(int st)
+{
+    char line[32];
+    int n = WIFSIGNALED(st) ? snprintf(line, sizeof(line), "signal %d\n", WTERMSIG(st))
+                            : snprintf(line, sizeof(line), "exit %d\n", WEXITSTATUS(st));
+    if (status_fd >= 0) {
+        ssize_t w = write(status_fd, line, (size_t)n);
+        (void)w;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
+}
 
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -96,6 +124,7 @@ int main(void)
     sigset_t all, orig;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &orig);
+    open_status_pipe();
 
     struct cl_error err = { 0 };
     if (vsock_send_heartbeat(&err) < 0) {
@@ -141,13 +170,8 @@ int main(void)
                 continue;
             if (p <= 0)
                 break;
-            if (p == child) {
-                if (WIFEXITED(st))
-                    return WEXITSTATUS(st);
-                if (WIFSIGNALED(st))
-                    return 128 + WTERMSIG(st);
-                return 1;
-            }
+            if (p == child)
+                return command_ended(st);
         }
         siginfo_t si;
         int sig = sigwaitinfo(&wanted, &si);

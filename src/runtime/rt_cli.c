@@ -4,15 +4,20 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "nitro_cli/nitro_errors.h"
 #include "base/fileio.h"
+#include "base/num.h"
+#include "nitro_cli/nitro_errors.h"
+#include "rt_console.h"
+#include "rt_trace.h"
 #include "rt_util.h"
 
 int rt_cli_find(json_t *records, const char *id, const char *name, json_t **rec,
@@ -37,6 +42,72 @@ int rt_cli_find(json_t *records, const char *id, const char *name, json_t **rec,
     return E_ENCLAVE_NAMING;
 }
 
+/* The monitor's first line: RT_CONSOLE_HELLO<dropped>; what follows it in
+ * buf[0..*n) is output, moved to the front. -1: not there yet. */
+static int take_hello(char *buf, size_t *n, unsigned long long *dropped)
+{
+    char *nl = memchr(buf, '\n', *n);
+    if (!nl)
+        return *n > 64 ? 0 : -1;
+    *nl = '\0';
+    size_t hl = strlen(RT_CONSOLE_HELLO);
+    uint64_t v = 0;
+    if (!strncmp(buf, RT_CONSOLE_HELLO, hl) && num_parse_u64(buf + hl, UINT64_MAX, &v) == 0)
+        *dropped = v;
+    size_t used = (size_t)(nl - buf) + 1;
+    memmove(buf, nl + 1, *n - used);
+    *n -= used;
+    return 0;
+}
+
+/* Copies the console socket fd to stdout until EOF or timeout_s seconds. */
+static int copy_console(int fd, long long timeout_s, struct cl_error *err)
+{
+    long long deadline = timeout_s >= 0 ? rt_now_ms() + timeout_s * 1000 : -1;
+    char buf[16384];
+    size_t have = 0;
+    bool hello = false;
+    for (;;) {
+        int wait = -1;
+        if (deadline >= 0) {
+            long long left = deadline - rt_now_ms();
+            if (left <= 0)
+                return 0;
+            wait = left > 60000 ? 60000 : (int)left;
+        }
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int p = poll(&pfd, 1, wait);
+        if (p < 0 && errno == EINTR)
+            continue;
+        if (p == 0)
+            continue;
+        ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            cl_fail_errno(err, CL_EIO, "reading the console");
+            return E_ENCLAVE_CONSOLE_READ;
+        }
+        if (n == 0)
+            return 0;  /* the enclave ended */
+        have += (size_t)n;
+        unsigned long long dropped = 0;
+        if (!hello) {
+            if (take_hello(buf, &have, &dropped) < 0)
+                continue;
+            hello = true;
+            if (dropped)
+                fprintf(stderr, "The first %llu bytes of the enclave's output are no longer kept "
+                        "(its console keeps the last %u KiB).\n", dropped, RT_CONSOLE_RING / 1024);
+        }
+        if (fd_write_all(STDOUT_FILENO, buf, have, NULL) < 0) {
+            cl_fail_errno(err, CL_EIO, "writing the console");
+            return E_ENCLAVE_CONSOLE_WRITE_OUTPUT;
+        }
+        have = 0;
+    }
+}
+
 int rt_cli_console(struct rt_state *st, json_t *rec, long long timeout_s, struct cl_error *err)
 {
     const char *id = rt_rec_str(rec, "EnclaveID");
@@ -57,40 +128,39 @@ int rt_cli_console(struct rt_state *st, json_t *rec, long long timeout_s, struct
         return E_ENCLAVE_CONSOLE_CONNECTION;
     printf("Successfully connected to the console.\n");
     fflush(stdout);
-    long long deadline = timeout_s >= 0 ? rt_now_ms() + timeout_s * 1000 : -1;
-    char buf[16384];
-    int rc = 0;
-    for (;;) {
-        int wait = -1;
-        if (deadline >= 0) {
-            long long left = deadline - rt_now_ms();
-            if (left <= 0)
-                break;
-            wait = left > 60000 ? 60000 : (int)left;
-        }
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int p = poll(&pfd, 1, wait);
-        if (p < 0 && errno == EINTR)
-            continue;
-        if (p == 0)
-            continue;
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            cl_fail_errno(err, CL_EIO, "reading the console");
-            rc = E_ENCLAVE_CONSOLE_READ;
-            break;
-        }
-        if (n == 0)
-            break;  /* the enclave ended */
-        if (fd_write_all(STDOUT_FILENO, buf, (size_t)n, NULL) < 0) {
-            cl_fail_errno(err, CL_EIO, "writing the console");
-            rc = E_ENCLAVE_CONSOLE_WRITE_OUTPUT;
-            break;
-        }
-    }
+    int rc = copy_console(fd, timeout_s, err);
     close(fd);
+    /* The enclave ended (the monitor keeps why before it closes the console). */
+    json_t *trace = NULL;
+    if (rc == 0 && rt_trace_find(st, id, NULL, &trace, NULL) == 0 && trace)
+        fprintf(stderr, "The enclave %s ended at %s: %s.\n", id, rt_rec_str(trace, "EndTime"),
+                rt_rec_str(trace, "Reason"));
+    json_decref(trace);
+    return rc;
+}
+
+int rt_cli_console_ended(struct rt_state *st, json_t *trace, struct cl_error *err)
+{
+    const char *id = rt_rec_str(trace, "EnclaveID"), *flags = rt_rec_str(trace, "Flags");
+    if (!flags || strcmp(flags, "DEBUG_MODE")) {
+        cl_fail(err, CL_EPERM, "The enclave %s was not started in debug mode (--debug-mode): its "
+                "console was not kept. It ended at %s: %s.", id, rt_rec_str(trace, "EndTime"),
+                rt_rec_str(trace, "Reason"));
+        return E_ENCLAVE_CONSOLE_CONNECTION;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    if (rt_trace_console(st, trace, &buf, &len, err) < 0)
+        return E_ENCLAVE_CONSOLE_READ;
+    int rc = 0;
+    if (len && fd_write_all(STDOUT_FILENO, buf, len, NULL) < 0) {
+        cl_fail_errno(err, CL_EIO, "writing the console");
+        rc = E_ENCLAVE_CONSOLE_WRITE_OUTPUT;
+    }
+    free(buf);
+    if (rc == 0)
+        fprintf(stderr, "The enclave %s ended at %s: %s.\n", id, rt_rec_str(trace, "EndTime"),
+                rt_rec_str(trace, "Reason"));
     return rc;
 }
 
@@ -162,10 +232,8 @@ json_t *rt_cli_describe_json(json_t *rec, bool metadata)
         for (size_t i = 0; i < 3; i++)
             json_object_set(o, meta[i], json_object_get(rec, meta[i]) ? json_object_get(rec, meta[i]) : json_null());
     }
-    /* Cloister's own, only when they say something. */
+    /* Cloister's own, only when it says something. */
     if (json_array_size(json_object_get(rec, "LimitsNotApplied")))
         json_object_set(o, "LimitsNotApplied", json_object_get(rec, "LimitsNotApplied"));
-    if (json_object_get(rec, "StopReason"))
-        json_object_set(o, "StopReason", json_object_get(rec, "StopReason"));
     return o;
 }

@@ -34,6 +34,14 @@ int rt_cli_find(json_t *records, const char *id, const char *name, json_t **rec,
 int rt_cli_console(struct rt_state *st, json_t *rec, long long timeout_s, struct cl_error *err);
 
 /*
+ * The console of an enclave that has ended (trace: rt_trace.h): what its
+ * console kept, on stdout, then "The enclave <id> ended at <time>:
+ * <reason>." on stderr. E44, with the reason, for an enclave that was not
+ * in debug mode (nothing of its console is kept).
+ */
+int rt_cli_console_ended(struct rt_state *st, json_t *trace, struct cl_error *err);
+
+/*
  * Asks the monitor of rec to terminate its enclave (SIGTERM) and waits for
  * it to be gone (it removes the record); a monitor that does not answer in
  * time is killed and its record cleaned as stale.

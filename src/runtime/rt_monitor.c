@@ -189,6 +189,7 @@ int rt_monitor_main(int argc, char **argv)
     memset(&m, 0, sizeof(m));
     m.status_fd = -1;
     m.nsm_listen = m.console_listen = m.console_rd = m.console_wr = m.heartbeat_fd = -1;
+    m.init_status_rd = -1;
     m.epfd = m.sigfd = -1;
     m.init_pid = -1;
     log_init("cloister-monitor");

@@ -33,8 +33,9 @@ int rt_monitor_main(int argc, char **argv);
 #define RT_PRELOAD_LIBRARY "libcloister-preload.so"
 #define RT_PRELOAD_ENCLAVE_PATH "/usr/lib/cloister/libcloister-preload.so"
 
-/* Seconds a stopped (OOM-killed) enclave's record is kept by its monitor,
- * unless $CLOISTER_STOPPED_RETENTION says otherwise. */
-#define RT_STOPPED_RETENTION_S 600
+/* After the heartbeat, run-enclave waits this long before it reports the
+ * enclave as running, so that a command that fails at once is reported as
+ * such (with its reason) rather than as a running enclave that vanishes. */
+#define RT_START_WINDOW_MS 500
 
 #endif

@@ -54,12 +54,16 @@ struct monitor {
     struct nsm_module *nsm;
     struct rt_console *console;
     struct vsock_broker *vsock;
-    int nsm_listen, console_listen, console_rd, console_wr, heartbeat_fd;
+    int nsm_listen, console_listen, heartbeat_fd;
+    int console_rd, console_wr;     /* the console's pseudo-terminal: master, slave */
+    char console_path[64];          /* the slave's host path, the enclave's /dev/console */
+    int init_status_rd;             /* init reports its command's end here */
     int epfd, sigfd;
     pid_t init_pid;
-    bool ready, stopping, stopped;
+    int init_status;                /* init's wait status, once it ended */
+    bool ready, stopping, oom;
+    long long ready_ms;             /* when the heartbeat came */
     uint64_t oom_base;
-    long long retention_deadline;
 };
 
 /* The status pipe to run-enclave: one JSON line (taken), then closed. */

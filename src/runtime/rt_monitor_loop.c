@@ -31,6 +31,7 @@
 #include "rt_cgroup.h"
 #include "rt_console.h"
 #include "rt_state.h"
+#include "rt_trace.h"
 #include "rt_util.h"
 #include "vsock_broker/vsock_broker.h"
 
@@ -116,7 +117,8 @@ static void console_read(struct monitor *m)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            if (n == 0) {
+            /* EIO: the pseudo-terminal has no slave open any more */
+            if (n == 0 || errno == EIO) {
                 epoll_ctl(m->epfd, EPOLL_CTL_DEL, m->console_rd, NULL);
                 close(m->console_rd);
                 m->console_rd = -1;
@@ -148,14 +150,10 @@ static void heartbeat_serve(struct monitor *m, int fd)
 static void stop_for_oom(struct monitor *m)
 {
     uint64_t kills = rt_cgroup_oom_kills(m->cg);
-    if (kills <= m->oom_base || m->stopped)
+    if (kills <= m->oom_base || m->oom)
         return;
     log_warn("%s: out of memory (%" PRIu64 " OOM kills): stopping the enclave", m->id, kills - m->oom_base);
-    m->stopped = true;
-    char reason[200];
-    snprintf(reason, sizeof(reason), "out of memory: the enclave exceeded its %" PRIu64 " MiB limit",
-             m->memory_mib);
-    json_object_set_new(m->rec, "StopReason", json_string(reason));
+    m->oom = true;
     if (m->init_pid > 0)
         kill(m->init_pid, SIGKILL);
 }
@@ -175,6 +173,7 @@ static void on_signals(struct monitor *m)
         while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
             if (p == m->init_pid) {
                 m->init_pid = -1;
+                m->init_status = st;
                 log_info("%s: init ended (%s %d)", m->id, WIFEXITED(st) ? "status" : "signal",
                          WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
             }
@@ -185,11 +184,7 @@ static void on_signals(struct monitor *m)
 static void on_console_clients(struct monitor *m, int fd)
 {
     for (int c; (c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0;) {
-        if (rt_console_add_client(m->console, c) < 0)
-            continue;
-        if (m->init_pid < 0)
-            rt_console_drop_client(m->console, c);  /* stopped: the output so far, then EOF */
-        else
+        if (rt_console_add_client(m->console, c) == 0)
             mon_ep_add(m, T_CONSOLE_CLIENT, c, EPOLLRDHUP);
     }
 }
@@ -230,23 +225,24 @@ static void on_event(struct monitor *m, enum tag t, int fd)
     }
 }
 
-/* How long the loop may sleep: until the boot deadline, the end of a
- * stopped enclave's retention, or the next OOM poll. -1: no limit. */
+/* How long the loop may sleep: until the boot deadline, the end of the
+ * start window, or the next OOM poll. -1: no limit. */
 static int loop_timeout(const struct monitor *m, long long boot_deadline)
 {
-    int timeout = -1;
-    long long now = rt_now_ms();
-    if (!m->ready && !m->stopped)
-        timeout = boot_deadline > now ? (int)(boot_deadline - now) : 0;
-    if (m->stopped && m->init_pid < 0)
-        timeout = m->retention_deadline > now ? (int)(m->retention_deadline - now) : 0;
-    if (m->cg && rt_cgroup_oom_fd(m->cg) < 0 && !m->stopped && (timeout < 0 || timeout > 1000))
+    long long now = rt_now_ms(), until = -1;
+    if (!m->ready)
+        until = boot_deadline;
+    else if (m->status_fd >= 0)
+        until = m->ready_ms + RT_START_WINDOW_MS;
+    int timeout = until < 0 ? -1 : until > now ? (int)(until - now) : 0;
+    if (m->cg && rt_cgroup_oom_fd(m->cg) < 0 && (timeout < 0 || timeout > 1000))
         timeout = 1000;  /* no OOM notification on this host: poll the counter */
     return timeout;
 }
 
-/* Booted: run-enclave gets the EnclaveRunInfo, the record says RUNNING. */
-static void report_running(struct monitor *m)
+/* Booted: run-enclave gets the EnclaveRunInfo, the record says RUNNING.
+ * ended: the enclave already ended well within the start window. */
+static void report_running(struct monitor *m, const char *ended)
 {
     mon_set_state(m, "RUNNING");
     json_t *info = json_object();
@@ -254,37 +250,90 @@ static void report_running(struct monitor *m)
                            "NumberOfCPUs", "CPUIDs", "MemoryMiB" };
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
         json_object_set(info, keys[k], json_object_get(m->rec, keys[k]));
+    if (ended)
+        json_object_set_new(info, "Ended", json_string(ended));
     mon_status_send(m, info);
 }
 
-/*
- * Stopped (OOM): nothing runs any more, but the record stays (State STOPPED
- * and StopReason) for describe-enclaves, until terminate-enclave or the
- * retention time.
- */
-static void keep_stopped_record(struct monitor *m)
+/* How the enclave ended: init's report of its command ("exit N" or
+ * "signal N" on the status pipe), else init's own wait status. */
+static struct rt_end read_end(struct monitor *m)
 {
-    if (m->status_fd >= 0)
-        mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "%s", rt_rec_str(m->rec, "StopReason"));
+    struct rt_end end = { .exit_status = -1, .out_of_memory = m->oom,
+                          .memory_mib = m->memory_mib };
+    char buf[64] = "";
+    ssize_t n = m->init_status_rd >= 0 ? read(m->init_status_rd, buf, sizeof(buf) - 1) : -1;
+    buf[n > 0 ? n : 0] = '\0';
+    char *nl = strchr(buf, '\n');
+    uint64_t v;
+    if (nl) {
+        *nl = '\0';
+        const char *sp = strchr(buf, ' ');
+        if (sp && num_parse_u64(sp + 1, 255, &v) == 0) {
+            end.command = true;
+            if (!strncmp(buf, "exit ", 5))
+                end.exit_status = (int)v;
+            else if (!strncmp(buf, "signal ", 7) && v > 0)
+                end.signal = (int)v;
+            else
+                end.command = false;
+        }
+    }
+    if (!end.command) {
+        if (WIFEXITED(m->init_status))
+            end.exit_status = WEXITSTATUS(m->init_status);
+        else if (WIFSIGNALED(m->init_status))
+            end.signal = WTERMSIG(m->init_status);
+    }
+    return end;
+}
+
+/*
+ * The enclave ended by itself (init exited, or the memory cgroup killed
+ * it): run-enclave hears why if it is still waiting, the end is logged and
+ * kept (rt_trace.h; the console tail for a debug enclave), and everything
+ * goes.
+ */
+static void enclave_ended(struct monitor *m)
+{
     if (m->console_rd >= 0)
-        console_read(m);
-    mon_teardown(m, false);
-    json_t *in = json_object_get(m->rec, "Internal");
-    json_object_set_new(in, "EnclavePID", json_integer(0));
-    mon_set_state(m, "STOPPED");
-    const char *env = getenv("CLOISTER_STOPPED_RETENTION");
-    uint64_t s;
-    if (!env || !*env || num_parse_u64(env, 7 * 24 * 3600, &s) != 0)
-        s = RT_STOPPED_RETENTION_S;
-    m->retention_deadline = rt_now_ms() + (long long)s * 1000 + 1;
+        console_read(m);  /* what is left of the console */
+    struct rt_end end = read_end(m);
+    char reason[200];
+    rt_end_reason(&end, reason, sizeof(reason));
+    /* an end the enclave did not choose is worth the log's default level */
+    log_msg(end.command && end.exit_status == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+            "%s: the enclave ended: %s", m->id, reason);
+    static char tail[RT_TRACE_CONSOLE + 1];
+    size_t tlen = rt_console_tail(m->console, tail, sizeof(tail));
+    const char *brief = tlen > 1500 ? tail + tlen - 1500 : tail;
+    /* kept before anyone hears of the end, so that they find it */
+    struct cl_error err = { 0 };
+    if (rt_trace_write(m->st, m->rec, &end, m->debug ? tail : NULL, tlen, &err) < 0)
+        log_error("%s: cannot keep the trace of its end: %s", m->id, err.reason);
+    if (m->status_fd >= 0 && !m->ready) {
+        mon_status_error(m, E_ENCLAVE_BOOT_FAILURE,
+                         "the enclave's init exited before its ready heartbeat (%s)%s%s", reason,
+                         tlen ? "; its last output:\n" : "", brief);
+    } else if (m->status_fd >= 0 && end.command && end.exit_status == 0 && !end.out_of_memory) {
+        report_running(m, reason);
+    } else if (m->status_fd >= 0) {
+        bool show = m->debug && tlen;
+        mon_status_error(m, E_ENCLAVE_BOOT_FAILURE,
+                         "the enclave ended %lld ms after it booted: %s%s%s",
+                         rt_now_ms() - m->ready_ms, reason, show ? "; its last output:\n" : "",
+                         show ? brief : "");
+    }
+    mon_teardown(m, true);
 }
 
 /* What the enclave's state asks for after a round of events: true when
  * the monitor is done (everything torn down). */
 static bool enclave_done(struct monitor *m, long long boot_deadline)
 {
-    if (m->ready && m->status_fd >= 0)
-        report_running(m);
+    long long now = rt_now_ms();
+    if (m->ready && !m->ready_ms)
+        m->ready_ms = now;
     if (m->stopping) {
         if (m->status_fd >= 0)
             mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "the enclave was terminated while booting");
@@ -292,28 +341,15 @@ static bool enclave_done(struct monitor *m, long long boot_deadline)
         mon_teardown(m, true);
         return true;
     }
-    if (m->init_pid < 0 && !m->stopped) {
-        /* init ended: so does the enclave (AWS's init reboots here). */
-        if (m->status_fd >= 0) {
-            char tail[1500];
-            rt_console_tail(m->console, tail, sizeof(tail));
-            mon_status_error(m, E_ENCLAVE_BOOT_FAILURE,
-                             "the enclave's init exited before its ready heartbeat%s%s",
-                             tail[0] ? "; its last output:\n" : "", tail);
-        }
-        /* Drain what is left of the console for connected clients. */
-        if (m->console_rd >= 0)
-            console_read(m);
-        mon_teardown(m, true);
+    if (m->init_pid < 0) {
+        enclave_ended(m);
         return true;
     }
-    if (m->stopped && m->init_pid < 0 && m->retention_deadline == 0)
-        keep_stopped_record(m);
-    if (m->stopped && m->init_pid < 0 && rt_now_ms() >= m->retention_deadline) {
-        mon_teardown(m, true);
-        return true;
-    }
-    if (!m->ready && !m->stopped && m->init_pid > 0 && rt_now_ms() >= boot_deadline) {
+    /* An enclave that ends within the start window is reported to
+     * run-enclave as such, not as running (docs/runtime.md). */
+    if (m->ready && m->status_fd >= 0 && now >= m->ready_ms + RT_START_WINDOW_MS)
+        report_running(m, NULL);
+    if (!m->ready && now >= boot_deadline) {
         mon_status_error(m, E_ENCLAVE_BOOT_FAILURE,
                          "no ready heartbeat from the enclave within %d ms", mon_boot_timeout_ms(m));
         mon_teardown(m, true);
@@ -321,7 +357,6 @@ static bool enclave_done(struct monitor *m, long long boot_deadline)
     }
     return false;
 }
-
 int mon_run_loop(struct monitor *m)
 {
     long long boot_deadline = rt_now_ms() + mon_boot_timeout_ms(m);
@@ -332,7 +367,7 @@ int mon_run_loop(struct monitor *m)
             return mon_status_error(m, E_EPOLL, "epoll_wait: %s", strerror(errno));
         for (int i = 0; i < n; i++)
             on_event(m, (enum tag)(evs[i].data.u64 >> 32), (int)(uint32_t)evs[i].data.u64);
-        if (m->cg && !m->stopped)
+        if (m->cg && !m->oom)
             stop_for_oom(m);
         if (enclave_done(m, boot_deadline))
             return 0;

@@ -278,8 +278,40 @@ void mon_teardown(struct monitor *m, bool remove_record)
     m->cg = NULL;
     if (m->console)
         rt_console_close_clients(m->console);
+    if (m->init_status_rd >= 0)
+        close(m->init_status_rd);
+    m->init_status_rd = -1;
     if (remove_record && m->st && m->id[0])
         rt_state_remove(m->st, m->id, NULL);
+}
+
+/* The console's terminal and socket, and init's status pipe (its write
+ * end in *status_wr, for the sandbox). 0 or the E-number reported. */
+static int open_console(struct monitor *m, int *status_wr)
+{
+    struct cl_error err = { 0 };
+    char path[4200];
+    /* The console: a terminal, as /dev/console is on Nitro (rt_console.h). */
+    m->console = rt_console_new();
+    if (!m->console)
+        return mon_status_error(m, E_UNSPECIFIED, "console: out of memory");
+    if (rt_console_open_pty(m->uid_base, &m->console_rd, &m->console_wr, m->console_path,
+                            sizeof(m->console_path), &err) < 0)
+        return mon_status_error(m, E_UNSPECIFIED, "console: %s", err.reason);
+    /* Init reports how its command ended on this pipe (docs/runtime.md). */
+    int sp[2];
+    if (pipe2(sp, O_CLOEXEC) < 0)
+        return mon_status_error(m, E_UNSPECIFIED, "init status pipe: %s", strerror(errno));
+    m->init_status_rd = sp[0];
+    *status_wr = sp[1];
+    fcntl(sp[0], F_SETFL, O_NONBLOCK);
+    if (m->debug && (rt_path(path, sizeof(path), &err, "%s/console.sock", m->dir) < 0 ||
+                     (m->console_listen = rt_unix_listen(path, 0600, &err)) < 0)) {
+        close(sp[1]);
+        *status_wr = -1;
+        return mon_status_error(m, E_SOCKET, "%s", err.reason);
+    }
+    return 0;
 }
 
 int mon_start(struct monitor *m)
@@ -323,18 +355,10 @@ int mon_start(struct monitor *m)
     char nsm_path[4200];
     snprintf(nsm_path, sizeof(nsm_path), "%s", path);
 
-    m->console = rt_console_new();
-    int pfd[2];
-    if (!m->console || pipe2(pfd, O_CLOEXEC) < 0)
-        return mon_status_error(m, E_UNSPECIFIED, "console: %s", strerror(errno));
-    m->console_rd = pfd[0];
-    m->console_wr = pfd[1];
-    fcntl(m->console_rd, F_SETFL, O_NONBLOCK);
-    if (m->debug) {
-        if (rt_path(path, sizeof(path), &err, "%s/console.sock", m->dir) < 0 ||
-            (m->console_listen = rt_unix_listen(path, 0600, &err)) < 0)
-            return mon_status_error(m, E_SOCKET, "%s", err.reason);
-    }
+    int status_wr = -1;
+    int rc = open_console(m, &status_wr);
+    if (rc != 0)
+        return rc;
 
     /* vsock: this enclave's broker (docs/vsock.md); the heartbeat comes to it. */
     if (vsock_broker_new(rt_state_dir(m->st), m->cid, &m->vsock, &err) < 0)
@@ -359,9 +383,10 @@ int mon_start(struct monitor *m)
 
     /* The broker's directory, and the preload library that maps AF_VSOCK
      * onto it for unmodified dynamically linked programs. */
-    struct rt_bind binds[2];
+    struct rt_bind binds[3];
     size_t nbinds = 0;
     const char *extra_env[2] = { NULL, NULL };
+    binds[nbinds++] = (struct rt_bind){ m->console_path, "/dev/console", false };
     binds[nbinds++] = (struct rt_bind){ vsock_broker_host_dir(m->vsock), VSOCK_ENCLAVE_DIR, true };
     char preload[4200];
     if (exe_dir(exe, sizeof(exe)) &&
@@ -383,10 +408,13 @@ int mon_start(struct monitor *m)
         .extra_env = extra_env,
         .hostname = "enclave",
         .console_fd = m->console_wr,
+        .status_fd = status_wr,
         .timeout_ms = mon_boot_timeout_ms(m),
     };
     pid_t pid;
-    if (rt_sandbox_start(&cfg, m->cg, &pid, &err) < 0) {
+    int started = rt_sandbox_start(&cfg, m->cg, &pid, &err);
+    close(status_wr);
+    if (started < 0) {
         if (err.code == CL_EFORMAT)
             return mon_status_error(m, E_EIF_PARSING, "%s", err.reason);
         return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "%s", err.reason);

@@ -478,14 +478,16 @@ static void enter_root(const char *root)
  */
 static void exec_init(const struct rt_sandbox_config *cfg, int init_fd, int sync)
 {
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null < 0)
-        child_fail_errno("open /dev/null");
-    if (dup2(null, 0) < 0 || dup2(cfg->console_fd, 1) < 0 || dup2(cfg->console_fd, 2) < 0)
+    if (dup2(cfg->console_fd, 0) < 0 || dup2(cfg->console_fd, 1) < 0 ||
+        dup2(cfg->console_fd, 2) < 0)
         child_fail_errno("dup2");
-    /* Every other descriptor of the monitor closes at exec. */
+    /* Every other descriptor of the monitor closes at exec, but the status
+     * pipe, which init gets as fd 3 (and keeps from its command). */
     if (syscall(SYS_close_range, 3u, ~0u, 4u /* CLOSE_RANGE_CLOEXEC */) < 0)
         child_fail_errno("close_range");
+    if (cfg->status_fd >= 0 && (cfg->status_fd == 3 ? fcntl(3, F_SETFD, 0)
+                                                    : dup2(cfg->status_fd, 3)) < 0)
+        child_fail_errno("the status pipe");
 
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         child_fail_errno("PR_SET_NO_NEW_PRIVS");
@@ -499,7 +501,8 @@ static void exec_init(const struct rt_sandbox_config *cfg, int init_fd, int sync
     if (rt_seccomp_load(&e) < 0)
         child_fail("%s", e.reason);
     char *const argv[] = { "init", NULL };
-    char *const envp[] = { "HOME=/", "TERM=linux", NULL };
+    char *const envp[] = { "HOME=/", "TERM=linux",
+                           cfg->status_fd >= 0 ? "CLOISTER_STATUS_FD=3" : NULL, NULL };
     syscall(SYS_execveat, init_fd, "", argv, envp, AT_EMPTY_PATH);
     child_fail_errno("cannot execute init");
 }

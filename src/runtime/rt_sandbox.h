@@ -30,8 +30,9 @@
  *   6. drops every capability (bounding, ambient, permitted, effective,
  *      inheritable; securebits NOROOT locked), sets no_new_privs and
  *      PR_SET_PDEATHSIG (SIGKILL when the monitor dies), loads the seccomp
- *      filter (rt_seccomp.h), and executes init with stdout/stderr on
- *      console_fd and stdin on /dev/null.
+ *      filter (rt_seccomp.h), and executes init with stdin, stdout and
+ *      stderr on console_fd and its status pipe as fd 3
+ *      (CLOISTER_STATUS_FD=3 in its environment).
  * Init is the image's /init when it is Cloister's (cloister-init); AWS's
  * init (or any other) needs privileges the sandbox never grants, so
  * cloister-init from the blobs directory (init_blob) runs instead. The
@@ -69,7 +70,8 @@ struct rt_sandbox_config {
     size_t nbinds;
     const char *const *extra_env;   /* NULL-terminated lines appended to /env; may be NULL */
     const char *hostname;
-    int console_fd;                 /* init's stdout and stderr */
+    int console_fd;                 /* init's stdin, stdout and stderr (the console's terminal) */
+    int status_fd;                  /* init's status pipe, its fd $CLOISTER_STATUS_FD; -1: none */
     int timeout_ms;                 /* for the whole preparation */
 };
 

@@ -17,7 +17,7 @@
  * A record is JSON: the describe-enclaves fields in nitro-cli's order
  * (EnclaveName, EnclaveID, ProcessID, EnclaveCID, NumberOfCPUs, CPUIDs,
  * MemoryMiB, State, Flags, Measurements, ImageName, ImageVersion, Metadata),
- * Cloister's LimitsNotApplied / StopReason, and an "Internal" object
+ * Cloister's LimitsNotApplied, and an "Internal" object
  * (ProcessStartTime, UidBase, Cgroups, EnclavePID) the commands use but
  * never print. ProcessID is the monitor's pid; a record whose monitor is
  * gone (pid absent, or reused: the start time differs) is stale, and the

@@ -30,6 +30,11 @@
  *   run=PROG       run PROG (with its args split on ','), print its stdout as hex
  *   sendrun=PORT:PROG  the same, but send the hex line to the parent (vsock CID 3, PORT)
  *   hostname       print the host name
+ *   tty            isatty() of stdin, stdout, stderr and whether /dev/console opens as one
+ *   sleep=MS       sleep MS milliseconds      spam=BYTES     write BYTES of 'x' lines
+ *   exit=N         exit with status N now     kill=SIG       kill itself with signal SIG
+ *   say=TEXT       printf TEXT and a newline, never flushed: shows only if stdout is
+ *                  line-buffered, as it is on a terminal
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -320,10 +325,28 @@ static void check_run(const char *arg, int port)
     free(copy);
 }
 
+static void check_tty(void)
+{
+    int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+    char extra[128];
+    snprintf(extra, sizeof(extra), "stdin=%d stdout=%d stderr=%d console=%d", isatty(0),
+             isatty(1), isatty(2), fd >= 0 && isatty(fd));
+    report("tty", fd < 0 ? -1 : 0, extra);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* BYTES of output in 64-byte lines, through stdio as programs write. */
+static void spam(size_t bytes)
+{
+    for (size_t done = 0; done + 64 <= bytes; done += 64)
+        printf("%063zu\n", done / 64);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     bool exit_after = false;
-    setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
         char *eq = strchr(a, '=');
@@ -390,6 +413,18 @@ int main(int argc, char **argv)
             const char *colon = strchr(arg, ':');
             check_run(colon ? colon + 1 : "", colon ? atoi(arg) : -1);
         }
+        else if (!strcmp(a, "say"))
+            printf("%s\n", arg);
+        else if (!strcmp(a, "tty"))
+            check_tty();
+        else if (!strcmp(a, "sleep"))
+            usleep((useconds_t)atoi(arg) * 1000);
+        else if (!strcmp(a, "spam"))
+            spam((size_t)atol(arg));
+        else if (!strcmp(a, "exit"))
+            exit(atoi(arg));
+        else if (!strcmp(a, "kill"))
+            kill(getpid(), atoi(arg));
         else if (!strcmp(a, "hostname")) {
             char h[256] = "";
             gethostname(h, sizeof(h));
