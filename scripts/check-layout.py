@@ -38,7 +38,7 @@ MAX_FUNCTION_LINES = 120
 
 # libcloister: the SDK folders, then the host-only ones (src/lib/CMakeLists.txt).
 SDK = ["base", "cose", "attest", "eif", "nsm", "vsock", "cms", "kms_client"]
-HOST = ["nitro_cli", "image", "attest_ca", "nsm_device", "vsock_broker"]
+HOST = ["nitro_cli", "image", "attest_ca", "nsm_device", "vsock_broker", "vsock_notify"]
 
 # The libc-only subset (src/lib/CMakeLists.txt, cloister_libc: base/error.c,
 # hex.c, num.c, the vsock/ folder, nsm/nsm_frame.c), header by header: the
@@ -86,6 +86,7 @@ RULES = {
     "lib/attest_ca": lib("base", "cose", "attest"),
     "lib/nsm_device": lib("base", "nsm", "eif", "attest_ca"),
     "lib/vsock_broker": lib("base", "vsock"),
+    "lib/vsock_notify": lib("base", "vsock"),
     # programs
     "cli": HOST_ALL | RUNTIME_CLI_SIDE,
     "runtime": HOST_ALL,

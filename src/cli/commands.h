@@ -24,5 +24,6 @@ int cmd_sign_eif(int argc, char **argv);
 int cmd_attestation_ca(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
 int cmd_verify_attestation(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 
 #endif

@@ -192,6 +192,7 @@ int rt_monitor_main(int argc, char **argv)
     m.init_status_rd = -1;
     m.epfd = m.sigfd = -1;
     m.init_pid = -1;
+    m.vsock_pid = -1;
     log_init("cloister-monitor");
     signal(SIGPIPE, SIG_IGN);
     umask(022);

@@ -60,6 +60,7 @@ struct monitor {
     int init_status_rd;             /* init reports its command's end here */
     int epfd, sigfd;
     pid_t init_pid;
+    pid_t vsock_pid;          /* the vsock supervisor (rt_vsock_supervisor.h) */
     int init_status;                /* init's wait status, once it ended */
     bool ready, stopping, oom;
     long long ready_ms;             /* when the heartbeat came */

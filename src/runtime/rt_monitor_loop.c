@@ -176,6 +176,12 @@ static void on_signals(struct monitor *m)
                 m->init_status = st;
                 log_info("%s: init ended (%s %d)", m->id, WIFEXITED(st) ? "status" : "signal",
                          WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+            } else if (p == m->vsock_pid) {
+                m->vsock_pid = -1;
+                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                    log_warn("%s: the vsock supervisor failed (%s %d)", m->id,
+                             WIFEXITED(st) ? "status" : "signal",
+                             WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
             }
         }
     }

@@ -37,6 +37,7 @@
 #include "rt_console.h"
 #include "rt_cpus.h"
 #include "rt_sandbox.h"
+#include "rt_vsock_supervisor.h"
 #include "rt_state.h"
 #include "rt_util.h"
 #include "vsock_broker/vsock_broker.h"
@@ -412,7 +413,8 @@ int mon_start(struct monitor *m)
         .timeout_ms = mon_boot_timeout_ms(m),
     };
     pid_t pid;
-    int started = rt_sandbox_start(&cfg, m->cg, &pid, &err);
+    int notify_fd;
+    int started = rt_sandbox_start(&cfg, m->cg, &pid, &notify_fd, &err);
     close(status_wr);
     if (started < 0) {
         if (err.code == CL_EFORMAT)
@@ -420,6 +422,13 @@ int mon_start(struct monitor *m)
         return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "%s", err.reason);
     }
     m->init_pid = pid;
+    /* init's heartbeat is its first vsock call: serve them from now on. */
+    char broker[4200];
+    snprintf(broker, sizeof(broker), "%s/broker", vsock_broker_host_dir(m->vsock));
+    started = rt_vsock_supervisor_start(notify_fd, pid, broker, &m->vsock_pid, &err);
+    close(notify_fd);
+    if (started < 0)
+        return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "vsock: %s", err.reason);
     close(m->console_wr);
     m->console_wr = -1;
     json_object_set_new(in, "EnclavePID", json_integer(pid));

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
@@ -76,6 +77,28 @@ static void say(const char *s)
 {
     if (send(g_sync, s, strlen(s), MSG_NOSIGNAL) < 0)
         _exit(1);
+}
+
+/* Hands the filter's notification listener to the monitor ("L" + the fd). */
+static void send_listener(int fd)
+{
+    char c = 'L';
+    struct iovec iov = { &c, 1 };
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    memset(&u, 0, sizeof(u));
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof(u.buf) };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    if (sendmsg(g_sync, &m, MSG_NOSIGNAL) != 1)
+        _exit(1);
+    close(fd);
 }
 
 static void join(char *out, size_t cap, const char *a, const char *b)
@@ -310,6 +333,9 @@ static void build_dev(const char *root, const struct rt_sandbox_config *cfg)
         bind_into(root, host, p, false);
     }
     bind_into(root, cfg->nsm_socket, "/dev/nsm", false);
+    /* /dev/vsock: a stand-in (the host's /dev/null) on which the vsock
+     * supervisor answers IOCTL_VM_SOCKETS_GET_LOCAL_CID (docs/vsock.md §6). */
+    bind_into(root, "/dev/null", "/dev/vsock", false);
     static const char *const links[][2] = {
         { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
         { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
@@ -498,8 +524,11 @@ static void exec_init(const struct rt_sandbox_config *cfg, int init_fd, int sync
     if (poll(&pfd, 1, 0) != 0)
         _exit(1);
     struct cl_error e = { 0 };
-    if (rt_seccomp_load(&e) < 0)
+    int notify_fd;
+    if (rt_seccomp_load(&notify_fd, &e) < 0)
         child_fail("%s", e.reason);
+    /* From here on every vsock call waits for the monitor's supervisor. */
+    send_listener(notify_fd);
     char *const argv[] = { "init", NULL };
     char *const envp[] = { "HOME=/", "TERM=linux",
                            cfg->status_fd >= 0 ? "CLOISTER_STATUS_FD=3" : NULL, NULL };
@@ -558,7 +587,7 @@ static void child_main(const struct rt_sandbox_config *cfg, int sync)
 
 /* ---- the monitor's side ------------------------------------------------ */
 
-static int recv_msg(int fd, char *msg, size_t cap, long long deadline)
+static int recv_msg(int fd, char *msg, size_t cap, long long deadline, int *passed)
 {
     for (;;) {
         long long left = deadline - rt_now_ms();
@@ -570,9 +599,26 @@ static int recv_msg(int fd, char *msg, size_t cap, long long deadline)
             continue;
         if (r <= 0)
             continue;
-        ssize_t n = recv(fd, msg, cap - 1, 0);
+        struct iovec iov = { msg, cap - 1 };
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(int))];
+        } u;
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                            .msg_controllen = sizeof(u.buf) };
+        ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
             continue;
+        struct cmsghdr *cm = n >= 0 ? CMSG_FIRSTHDR(&m) : NULL;
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len == CMSG_LEN(sizeof(int))) {
+            int got;
+            memcpy(&got, CMSG_DATA(cm), sizeof(int));
+            if (passed && *passed < 0)
+                *passed = got;
+            else
+                close(got);
+        }
         if (n < 0)
             return -errno;
         msg[n] = '\0';
@@ -596,11 +642,12 @@ static int write_maps(pid_t pid, uid_t base, struct cl_error *err)
 }
 
 int rt_sandbox_start(const struct rt_sandbox_config *cfg, struct rt_cgroup *cg, pid_t *pid,
-                     struct cl_error *err)
+                     int *notify_fd, struct cl_error *err)
 {
     int rc = 0;
     int sv[2];
     *pid = -1;
+    *notify_fd = -1;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return cl_fail_errno(err, CL_EIO, "socketpair");
     long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
@@ -626,7 +673,7 @@ int rt_sandbox_start(const struct rt_sandbox_config *cfg, struct rt_cgroup *cg, 
         rc = cl_fail_errno(err, CL_EIO, "the enclave's init process is gone");
         goto fail;
     }
-    int n = recv_msg(sync, msg, sizeof(msg), deadline);
+    int n = recv_msg(sync, msg, sizeof(msg), deadline, NULL);
     if (n <= 0 || msg[0] != 'U')
         goto child_error;
     rt_sandbox_used_image_init = msg[1] == '1';
@@ -636,8 +683,11 @@ int rt_sandbox_start(const struct rt_sandbox_config *cfg, struct rt_cgroup *cg, 
         rc = cl_fail_errno(err, CL_EIO, "the enclave's init process is gone");
         goto fail;
     }
-    n = recv_msg(sync, msg, sizeof(msg), deadline);
-    if (n == 0) {
+    /* The vsock listener ("L"), then the end of the connection at exec. */
+    n = recv_msg(sync, msg, sizeof(msg), deadline, notify_fd);
+    if (n == 1 && msg[0] == 'L' && *notify_fd >= 0)
+        n = recv_msg(sync, msg, sizeof(msg), deadline, NULL);
+    if (n == 0 && *notify_fd >= 0) {
         close(sync);
         *pid = child;
         return 0;
@@ -656,5 +706,8 @@ fail:
     while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
         ;
     close(sync);
+    if (*notify_fd >= 0)
+        close(*notify_fd);
+    *notify_fd = -1;
     return rc;
 }

@@ -77,11 +77,14 @@ struct rt_sandbox_config {
 
 /*
  * Starts the enclave; returns once init has been executed (or failed).
- * On success *pid is init's host pid (the monitor's child). On failure the
- * child is gone and err says why (CL_EFORMAT: the image; others: the host).
+ * On success *pid is init's host pid (the monitor's child) and *notify_fd
+ * the listener of its seccomp filter's vsock notifications, which must be
+ * served at once (lib/vsock_notify): init's first vsock call waits for it.
+ * On failure the child is gone and err says why (CL_EFORMAT: the image;
+ * others: the host).
  */
 CL_MUST_USE int rt_sandbox_start(const struct rt_sandbox_config *cfg, struct rt_cgroup *cg,
-                                 pid_t *pid, struct cl_error *err);
+                                 pid_t *pid, int *notify_fd, struct cl_error *err);
 
 /* Whether the image's init is used (1) or the blob (0); set by the last start. */
 extern int rt_sandbox_used_image_init;

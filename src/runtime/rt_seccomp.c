@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "rt_seccomp.h"
 
+#include "vsock_notify/vsock_notify.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -9,9 +11,6 @@
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
-#endif
-#ifndef AF_VSOCK
-#define AF_VSOCK 40
 #endif
 
 /* Refused outright, whatever the arguments. */
@@ -41,9 +40,10 @@ static const int ns_flags[] = {
     CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME,
 };
 
-int rt_seccomp_load(struct cl_error *err)
+int rt_seccomp_load(int *notify_fd, struct cl_error *err)
 {
     int rc = 0;
+    *notify_fd = -1;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx)
         return cl_fail(err, CL_ENOMEM, "seccomp_init failed");
@@ -77,14 +77,17 @@ int rt_seccomp_load(struct cl_error *err)
         rc = cl_fail(err, CL_EIO, "seccomp: cannot filter clone3");
         goto out;
     }
-    /* Sockets: no host vsock, no packet sockets, no raw sockets of any family.
+    /* vsock: served by the monitor's supervisor on the emulation, never the
+     * host's AF_VSOCK (docs/vsock.md §6). */
+    if ((rc = vsock_notify_add_rules(ctx, err)) < 0)
+        goto out;
+    /* Sockets: no packet sockets, no raw sockets of any family.
      * The family is an `int`: the kernel truncates the 64-bit register to
      * its low 32 bits (SYSCALL_DEFINE's casts) while a filter sees all 64,
      * so the comparison must mask the high half off, or
      * socket(AF_VSOCK | 1ULL << 32, ...) passes the filter and still makes
      * an AF_VSOCK socket (security review, docs/security-review.md S2). */
     struct { int a; scmp_datum_t mask, val; } sock_rules[] = {
-        { 0, 0xffffffffu, AF_VSOCK },
         { 0, 0xffffffffu, AF_PACKET },
         { 1, 0xf, SOCK_RAW },
         { 1, 0xf, SOCK_PACKET },
@@ -104,6 +107,8 @@ int rt_seccomp_load(struct cl_error *err)
     if (r < 0) {
         errno = -r;
         rc = cl_fail_errno(err, CL_EIO, "seccomp: cannot load the filter");
+    } else if ((*notify_fd = seccomp_notify_fd(ctx)) < 0) {
+        rc = cl_fail(err, CL_EIO, "seccomp: the filter has no notification descriptor");
     }
 out:
     seccomp_release(ctx);

@@ -65,10 +65,9 @@ int vcore_get(int fd, struct vcore_entry *e)
     if (fd < 0 || fd / PAGE_ENTRIES >= PAGE_COUNT)
         return 0;
     /*
-     * Untracked fds, by far the most common (every close() in a preloaded
-     * program), are answered without the lock: pages are never freed, and
-     * a signal handler's close() then cannot deadlock on a lock its own
-     * thread holds.
+     * Untracked fds, by far the most common, are answered without the
+     * lock: pages are never freed, and a signal handler's close() then
+     * cannot deadlock on a lock its own thread holds.
      */
     struct vcore_entry *page = __atomic_load_n(&pages[fd / PAGE_ENTRIES], __ATOMIC_ACQUIRE);
     if (!page || __atomic_load_n(&page[fd % PAGE_ENTRIES].kind, __ATOMIC_RELAXED) == VCORE_KIND_NONE)
@@ -115,17 +114,6 @@ void vcore_forget(int fd)
     if (p)
         memset(&p[fd % PAGE_ENTRIES], 0, sizeof(*p));
     unlock();
-}
-
-void vcore_dup(int oldfd, int newfd)
-{
-    struct vcore_entry e;
-    if (vcore_get(oldfd, &e)) {
-        e.has_path = false;   /* only the original removes the socket file */
-        vcore_set(newfd, &e);
-    } else {
-        vcore_forget(newfd);
-    }
 }
 
 /* ---- transport detection ------------------------------------------------ */

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The engine of Cloister's vsock (docs/vsock.md), shared by libcloister's
- * public API (vsock.c), the monitor's broker (vsock_broker.c), the enclave's
- * static init and the LD_PRELOAD library. libc only, and every socket call
- * is a raw system call so that, inside the preload library, the engine never
- * re-enters the functions the library interposes.
+ * public API (vsock.c), the monitor's broker (vsock_broker.c), the seccomp
+ * supervisor (vsock_notify/) and the enclave's static init. libc only, and
+ * every socket call is a raw system call: a program's own seccomp-notified
+ * calls are the supervisor's business, never the engine's.
  *
- * Error style (so that the init and the preload library need no libcloister):
+ * Error style (so that the static init needs no libcloister):
  * functions return >= 0 on success or -errno on failure, and point *why at a
  * static human reason. The public API turns that into a struct cl_error.
  *
  * Addresses of emulated sockets are kept in a per-process table indexed by
- * fd (what getsockname/getpeername answer from). It survives fork, not exec.
+ * fd (what getsockname/getpeername answer from). It survives fork, not exec;
+ * the supervisor keeps its own, by socket (vsock_notify_table.h).
  */
 #ifndef CLOISTER_VSOCK_CORE_H
 #define CLOISTER_VSOCK_CORE_H
@@ -50,8 +51,6 @@ const char *vcore_run_dir(void);
 enum vcore_kind {
     VCORE_KIND_NONE = 0,
     VCORE_KIND_VSOCK = 1,      /* an emulated AF_VSOCK socket */
-    VCORE_KIND_NSM = 2,        /* the preload library's /dev/nsm connection */
-    VCORE_KIND_VSOCKDEV = 3,   /* the preload library's /dev/vsock stand-in */
 };
 enum vcore_state {
     VCORE_NEW = 0,         /* socket() done */
@@ -70,7 +69,21 @@ struct vcore_entry {
     pid_t owner;           /* the process that made the socket file */
     /* setsockopt(AF_VSOCK, ...) values, reported back by getsockopt */
     uint64_t buf_size, buf_min, buf_max, connect_timeout_us;
+    int so_error;          /* SO_ERROR still to report (a refused non-blocking connect) */
 };
+
+/* A new socket's entry: unbound, Linux vsock's default options. */
+void vcore_entry_init(struct vcore_entry *e);
+
+/*
+ * getsockopt/setsockopt of an emulated socket, for SOL_SOCKET and AF_VSOCK
+ * levels (docs/vsock.md §6). Return 0 when answered (get: *len set to the
+ * value's size), 1 when the Unix socket underneath answers it as well
+ * (other SOL_SOCKET options), or -errno (-EINVAL for a short buffer,
+ * -ENOPROTOOPT, -EOPNOTSUPP for other levels, -EDOM for a bad timeout).
+ */
+int vcore_sockopt_get(const struct vcore_entry *e, int level, int name, void *val, socklen_t *len);
+int vcore_sockopt_set(struct vcore_entry *e, int level, int name, const void *val, socklen_t len);
 
 /* Copies fd's entry into *e: 1 if fd is tracked, 0 if not. */
 int vcore_get(int fd, struct vcore_entry *e);
@@ -78,8 +91,6 @@ int vcore_get(int fd, struct vcore_entry *e);
 int vcore_set(int fd, const struct vcore_entry *e);
 /* Forgets fd (no system call). */
 void vcore_forget(int fd);
-/* newfd becomes a copy of oldfd's entry (or forgotten if oldfd is untracked). */
-void vcore_dup(int oldfd, int newfd);
 
 /* --- operations on emulated sockets (transport HOST or ENCLAVE) --------- */
 
@@ -98,12 +109,18 @@ int vcore_listen(int fd, const char **why);
 int vcore_connect(int fd, uint32_t cid, uint32_t port, const char **why);
 
 /* Accepts one connection on a listening fd; flags SOCK_NONBLOCK and/or
- * SOCK_CLOEXEC apply to the new fd. Returns the new fd. */
+ * SOCK_CLOEXEC apply to the new fd; VCORE_DONTWAIT gives -EAGAIN instead of
+ * waiting, whatever the fd's O_NONBLOCK. Returns the new fd. */
+#define VCORE_DONTWAIT 0x1
 int vcore_accept(int fd, int flags, uint32_t *peer_cid, uint32_t *peer_port, const char **why);
 
 /* Forgets fd, removes a listener's socket file (only in the process that
  * made it), then closes fd. Returns close()'s result (-errno). */
 int vcore_close(int fd);
+
+/* Removes the socket file of e's listener if this process made it and it
+ * is still that socket (a host listener that has been closed). */
+void vcore_remove_listener_file(const struct vcore_entry *e);
 
 /* Our own CID (3 on the host; asked of the broker in an enclave). */
 int vcore_local_cid(uint32_t *cid, const char **why);

@@ -174,10 +174,8 @@ int vcore_socket(int flags, const char **why)
     int fd = sys_socket(AF_UNIX, SOCK_STREAM | (flags & (SOCK_NONBLOCK | SOCK_CLOEXEC)), 0);
     if (fd < 0)
         return *why = "cannot create a socket", fd;
-    struct vcore_entry e = { .kind = VCORE_KIND_VSOCK, .state = VCORE_NEW,
-                             .lcid = VMADDR_CID_ANY, .lport = VMADDR_PORT_ANY,
-                             .buf_size = 262144, .buf_min = 128, .buf_max = 262144,
-                             .connect_timeout_us = 2000000 };
+    struct vcore_entry e;
+    vcore_entry_init(&e);
     int rc = vcore_set(fd, &e);
     if (rc < 0) {
         vcore_sys_close(fd);
@@ -383,7 +381,7 @@ int vcore_accept(int fd, int flags, uint32_t *peer_cid, uint32_t *peer_port, con
         return *why = "not a vsock socket", -ENOTSOCK;
     if (e.state != VCORE_LISTENING)
         return *why = "socket is not listening", -EINVAL;
-    bool nonblock = is_nonblocking(fd);
+    bool nonblock = (flags & VCORE_DONTWAIT) || is_nonblocking(fd);
     for (;;) {
         struct vsock_hello h;
         int conn;
@@ -419,21 +417,26 @@ int vcore_accept(int fd, int flags, uint32_t *peer_cid, uint32_t *peer_port, con
     }
 }
 
+void vcore_remove_listener_file(const struct vcore_entry *e)
+{
+    if (e->state != VCORE_LISTENING || !e->has_path || e->owner != getpid())
+        return;
+    char dir[PATH_MAX], path[PATH_MAX];
+    struct stat st;
+    /* Remove the socket file only if it is still ours. */
+    if (vcore_cid_dir(vcore_run_dir(), e->lcid, dir, sizeof(dir)) == 0 &&
+        snprintf(path, sizeof(path), "%s/%u", dir, e->lport) < (int)sizeof(path) &&
+        sys_stat(path, &st, false) == 0 && (uint64_t)st.st_dev == e->path_dev &&
+        (uint64_t)st.st_ino == e->path_ino)
+        sys_unlink(path);
+}
+
 int vcore_close(int fd)
 {
     struct vcore_entry e;
     if (vcore_get(fd, &e)) {
         vcore_forget(fd);
-        if (e.state == VCORE_LISTENING && e.has_path && e.owner == getpid()) {
-            char dir[PATH_MAX], path[PATH_MAX];
-            struct stat st;
-            /* Remove the socket file only if it is still ours. */
-            if (vcore_cid_dir(vcore_run_dir(), e.lcid, dir, sizeof(dir)) == 0 &&
-                snprintf(path, sizeof(path), "%s/%u", dir, e.lport) < (int)sizeof(path) &&
-                sys_stat(path, &st, false) == 0 && (uint64_t)st.st_dev == e.path_dev &&
-                (uint64_t)st.st_ino == e.path_ino)
-                sys_unlink(path);
-        }
+        vcore_remove_listener_file(&e);
     }
     return vcore_sys_close(fd);
 }

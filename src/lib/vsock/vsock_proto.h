@@ -2,7 +2,7 @@
 /*
  * The wire formats of Cloister's emulated vsock (docs/vsock.md §3). Pure
  * functions over byte buffers: no I/O, libc only (the enclave's static init
- * and the preload library compile this file in).
+ * compiles this file in).
  *
  * Every message is a fixed 24 bytes, big-endian, beginning with a 4-byte
  * magic and a 2-byte version (1); a message of any other length, magic,

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The vsock engine's system calls, made raw: never the (possibly
- * interposed) libc symbols, since the preload library interposes socket(),
- * connect() and friends, and no glibc symbol newer than its 64-bit baseline,
- * so the preload library loads into old images. Each returns the result or
+ * The vsock engine's system calls, made raw: never libc symbols that a
+ * program's own LD_PRELOAD could interpose, and none newer than glibc's
+ * 64-bit baseline (the static init links them). Each returns the result or
  * -errno. Internal to vsock/.
  */
 #ifndef CLOISTER_VSOCK_SYS_H

@@ -75,13 +75,6 @@ static void address_table(void **state)
     assert_int_equal(vcore_get(5000, &got), 1);
     assert_int_equal(got.lport, 77);
     assert_true(got.has_path);
-    /* a duplicate never owns the socket file */
-    vcore_dup(5000, 5001);
-    assert_int_equal(vcore_get(5001, &got), 1);
-    assert_int_equal(got.lport, 77);
-    assert_false(got.has_path);
-    vcore_dup(4999, 5001); /* untracked old fd: the new one is forgotten */
-    assert_int_equal(vcore_get(5001, &got), 0);
     vcore_forget(5000);
     assert_int_equal(vcore_get(5000, &got), 0);
     vcore_forget(5000);
@@ -697,10 +690,6 @@ static void close_removes_only_its_own_file(void **state)
     if (pid == 0)
         _exit(vcore_close(l) == 0 ? 0 : 1);
     assert_int_equal(tl_child_status(pid), 0);
-    assert_int_equal(access(path, F_OK), 0);
-    int d = dup(l);
-    vcore_dup(l, d);
-    vcore_close(d);
     assert_int_equal(access(path, F_OK), 0);
     /* replaced behind its back by another socket: left alone */
     assert_int_equal(unlink(path), 0);
