@@ -25,7 +25,7 @@
  * environment"): the command is Config.Cmd if present, otherwise
  * Config.Entrypoint, never both; the environment is Config.Env; WORKDIR
  * and USER are not carried (the enclave's init runs the command as root
- * from /).
+ * from /): WORKDIR is kept in struct image only for build-enclave's note.
  *
  * A reference may name one image of several: "DIR:TAG" / "FILE:TAG" picks
  * the manifest whose org.opencontainers.image.ref.name (OCI) or RepoTags
