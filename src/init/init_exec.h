@@ -41,7 +41,8 @@ char *init_exec_path(const struct init_list *env);
  * environment, searching search_path when argv[0] has no '/'. Returns only
  * when nothing could be run: msg (size msgsz) then holds the one line to
  * print, without newline, and the result is the exit status
- * (INIT_EXEC_NOT_FOUND or INIT_EXEC_NOT_RUNNABLE). The lines:
+ * (INIT_EXEC_NOT_FOUND or INIT_EXEC_NOT_RUNNABLE). The lines, each one
+ * line (docs/runtime.md has the table), PATH the file tried:
  *
  *   init: cannot run 'NAME': No such file or directory (searched PATH P)
  *   init: cannot run 'PATH': <strerror>
