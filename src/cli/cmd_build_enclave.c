@@ -66,13 +66,18 @@ struct progress {
     int last;
 };
 
-static void on_event(void *ctx, enum image_build_event ev)
+static void on_event(void *ctx, enum image_build_event ev, const char *detail)
 {
     (void)ctx;
     if (ev == IMAGE_BUILD_READING_IMAGE)
         fprintf(stderr, "Start building the Enclave Image...\n");
     else if (ev == IMAGE_BUILD_USING_LOCAL_IMAGE)
         fprintf(stderr, "Using the locally available Docker image...\n");
+    else if (ev == IMAGE_BUILD_WORKDIR_IGNORED) /* Cloister's own note (docs/build-enclave.md) */
+        fprintf(stderr,
+                "Note: the image's WorkingDir '%s' is not used: the enclave's command starts "
+                "in /, as on Nitro Enclaves.\n",
+                detail);
 }
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)

@@ -12,7 +12,10 @@
  *      send 0xB7, require 0xB7 back; any failure is fatal, as in AWS's init
  *      (under Cloister the connection goes to the enclave's own monitor);
  *   3. read /env and /cmd (one entry per line), then unlink them;
- *   4. run the command in a child with exactly that environment, cwd /;
+ *   4. run the command in a child with exactly that environment, cwd /, as
+ *      AWS's init does with execvpe: PATH search, a file the kernel refuses
+ *      with ENOEXEC through /bin/sh (init_exec.h); when nothing runs, one
+ *      line on the console and exit 127 (not found) or 126 (not runnable);
  *   5. reap every child until the command exits, forwarding SIGTERM, SIGINT
  *      and SIGHUP to the command's process group;
  *   6. tell the monitor how the command ended ("exit N" or "signal N" on
@@ -36,6 +39,7 @@
 
 #include "base/num.h"
 #include "init_config.h"
+#include "init_exec.h"
 
 /* The monitor's status pipe (-1: none), kept from the command. */
 static int status_fd = -1;
@@ -107,16 +111,20 @@ static void run_child(const struct init_list *cmd, const struct init_list *env,
     sigprocmask(SIG_SETMASK, orig, NULL);
     /* Own session and process group, so signals reach the whole job. */
     setsid();
-    char path[4096];
-    if (init_resolve(cmd->v[0], init_search_path(env), path, sizeof(path)) < 0) {
-        int e = errno;
-        logmsg("init: cannot run %s: %s", cmd->v[0], strerror(e));
-        _exit(e == EACCES ? 126 : 127);
+    /* As AWS's init: execvpe, PATH search, ENOEXEC through /bin/sh (init_exec.h). */
+    char *search = init_exec_path(env);
+    if (!search) {
+        logmsg("init: cannot run '%s': %s", cmd->v[0], strerror(ENOMEM));
+        _exit(INIT_EXEC_NOT_RUNNABLE);
     }
-    execve(path, cmd->v, env->v);
-    int e = errno;
-    logmsg("init: cannot run %s: %s", cmd->v[0], strerror(e));
-    _exit(e == EACCES || e == ENOEXEC ? 126 : 127);
+    char msg[8192];
+    int st = init_exec(cmd->v, env->v, search, msg, sizeof(msg) - 1);
+    /* One write with its newline, as logmsg, but not cut at 512 bytes. */
+    size_t n = strlen(msg);
+    msg[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, msg, n);
+    (void)w;
+    _exit(st);
 }
 
 int main(void)

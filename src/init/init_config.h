@@ -16,7 +16,8 @@
 #define INIT_CONFIG_MAX_BYTES (1u << 20)
 #define INIT_CONFIG_MAX_LINES 16384u
 
-/* The environment when /env is missing (AWS init's DEFAULT_PATH_ENV). */
+/* The environment when /env is missing (AWS init's DEFAULT_PATH_ENV); also
+ * the PATH AWS's init searches the command in (init_exec.h). */
 #define INIT_DEFAULT_PATH "/sbin:/usr/sbin:/bin:/usr/bin"
 
 /* A NULL-terminated list of strings, all owned by the list. */
@@ -50,15 +51,6 @@ int init_default_cmd(struct init_list *out);
  * INIT_DEFAULT_PATH. Points into env or at a constant; never NULL.
  */
 const char *init_search_path(const struct init_list *env);
-
-/*
- * Resolves file against search_path like execvp: a name containing '/' is
- * used as is; otherwise each directory is tried and the first executable
- * regular file wins. Writes into out (size outsz). Returns 0, or -1 with
- * errno (ENOENT when nothing was found, EACCES when only non-executable
- * candidates were, ENAMETOOLONG).
- */
-int init_resolve(const char *file, const char *search_path, char *out, size_t outsz);
 
 void init_list_free(struct init_list *l);
 

@@ -47,10 +47,16 @@ def build(tmp_path, *args, out="out.eif", env=None):
     return p, o
 
 
-def ok_build(tmp_path, *args, out="out.eif", env=None):
+def workdir_note(workdir):
+    return (f"Note: the image's WorkingDir '{workdir}' is not used: the enclave's command "
+            "starts in /, as on Nitro Enclaves.\n")
+
+
+def ok_build(tmp_path, *args, out="out.eif", env=None, notes=""):
     p, o = build(tmp_path, *args, out=out, env=env)
     assert p.returncode == 0, p.stderr
-    assert p.stderr == "Start building the Enclave Image...\nEnclave Image successfully created.\n"
+    assert p.stderr == ("Start building the Enclave Image...\n" + notes +
+                        "Enclave Image successfully created.\n")
     j = json.loads(p.stdout)
     return j, o
 
@@ -423,7 +429,7 @@ def test_docker_archive_layers_whiteouts_links(tmp_path):
                     ti_file("./usr/.wh..wh.plnk", b"")])
     arch = tmp_path / "app.tar"
     cfg_sha = docker_archive(arch, [l1, l2], BASE_CONFIG)
-    j, o = ok_build(tmp_path, "--docker-archive", arch)
+    j, o = ok_build(tmp_path, "--docker-archive", arch, notes=workdir_note("/srv"))
     assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == measured(o)
     c = customer(o)
     rootfs = [e[0][7:] for e in ramdisks(o)[1][1:-len(FILES_TAIL)]]
@@ -459,8 +465,32 @@ def test_docker_archive_entrypoint_only_and_linked_layers(tmp_path):
 def test_docker_archive_arm64_sets_the_arch_flag(tmp_path):
     arch = tmp_path / "arm.tar"
     docker_archive(arch, [tar_bytes([ti_file("x", b"x")])], dict(BASE_CONFIG, architecture="arm64"))
-    j, o = ok_build(tmp_path, "--docker-archive", arch)
+    j, o = ok_build(tmp_path, "--docker-archive", arch, notes=workdir_note("/srv"))
     assert struct.unpack(">H", o.read_bytes()[6:8])[0] == 1
+
+
+@pytest.mark.parametrize("workdir, noted", [("/app", True), ("srv/data", True), ("/", False),
+                                             ("", False), (None, False)])
+def test_a_working_directory_is_noted_not_used(tmp_path, workdir, noted):
+    """The enclave's command starts in / whatever WorkingDir says (AWS's init
+    chdirs to /): build-enclave says so on stderr; stdout and the image are
+    as without it."""
+    config = {"architecture": "amd64", "config": {"Cmd": ["/x"]}}
+    if workdir is not None:
+        config["config"]["WorkingDir"] = workdir
+    arch = tmp_path / "wd.tar"
+    docker_archive(arch, [tar_bytes([ti_file("x", b"x", 0o755)])], config)
+    j, o = ok_build(tmp_path, "--docker-archive", arch, notes=workdir_note(workdir) if noted else "")
+    assert list(j) == ["Measurements"]
+    assert {k: j["Measurements"][k] for k in ("PCR0", "PCR1", "PCR2")} == measured(o)
+    c = customer(o)
+    assert c["cmd"][7] == b"/x\n" and c["env"][7] == b""
+    assert not [n for n in c if n.startswith("rootfs/app") or n.startswith("rootfs/srv")]
+
+
+def test_a_working_directory_from_an_oci_image(oci, tmp_path):
+    umoci("config", "--image", "img:app", "--config.workingdir", "/srv/app", cwd=oci.parent)
+    ok_build(tmp_path, "--oci-layout", f"{oci}:app", notes=workdir_note("/srv/app"))
 
 
 # --------------------------------------------------------------------------
@@ -581,7 +611,7 @@ def test_device_nodes_and_fifos_are_kept(tmp_path):
     blk = tarfile.TarInfo("dev/loop9")
     blk.type, blk.mode, blk.devmajor, blk.devminor = tarfile.BLKTYPE, 0o660, 7, 9
     arch, _ = layer_archive(tmp_path, [dev_node("dev/null"), (blk, None), (fifo, None)])
-    j, o = ok_build(tmp_path, "--docker-archive", arch)
+    j, o = ok_build(tmp_path, "--docker-archive", arch, notes=workdir_note("/srv"))
     c = customer(o)
     assert (c["rootfs/dev/null"][1], c["rootfs/dev/null"][8]) == (0o20644, (1, 3))
     assert (c["rootfs/dev/loop9"][1], c["rootfs/dev/loop9"][8]) == (0o60660, (7, 9))

@@ -142,9 +142,10 @@ def test_a_command_that_does_not_exist(rt, tmp_path):
     eif, _ = build_image(tmp_path, "nocmd", ["/bin/no-such-program"])
     p = run_fails(rt, eif, "--debug-mode")
     assert p.returncode == 36
-    assert re.match(r"Start allocating memory\.\.\.\n\[ E36 \] Enclave boot failure\. the enclave "
-                    r"ended \d+ ms after it booted: its command exited with status 127; its last "
-                    r"output:\ninit: cannot run .*no-such-program", p.stderr), p.stderr
+    assert re.fullmatch(r"Start allocating memory\.\.\.\n\[ E36 \] Enclave boot failure\. the "
+                        r"enclave ended \d+ ms after it booted: its command exited with status 127; "
+                        r"its last output:\ninit: cannot run '/bin/no-such-program': No such file or "
+                        r"directory\n\n", p.stderr), p.stderr
 
 
 def test_a_command_that_ends_well_at_once(rt, tmp_path):

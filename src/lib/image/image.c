@@ -31,6 +31,7 @@ void image_free(struct image *img)
     image_tree_free(img->tree);
     image_strv_free(img->cmd, img->ncmd);
     image_strv_free(img->env, img->nenv);
+    free(img->workdir);
     json_decref(img->config);
     free(img->default_name);
     free(img->default_version);

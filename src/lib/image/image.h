@@ -25,7 +25,7 @@
  * environment"): the command is Config.Cmd if present, otherwise
  * Config.Entrypoint, never both; the environment is Config.Env; WORKDIR
  * and USER are not carried (the enclave's init runs the command as root
- * from /).
+ * from /): WORKDIR is kept in struct image only for build-enclave's note.
  *
  * A reference may name one image of several: "DIR:TAG" / "FILE:TAG" picks
  * the manifest whose org.opencontainers.image.ref.name (OCI) or RepoTags
@@ -54,6 +54,8 @@ struct image {
     bool has_cmd; /* a command: the config's Cmd or Entrypoint, or image_set_cmd() */
     char **env;   /* owned, nenv "KEY=VALUE" strings */
     size_t nenv;
+    char *workdir; /* owned: the config's WorkingDir, NULL when it has none (never used:
+                    * the enclave's command starts in /; build-enclave says so) */
     json_t *config;        /* owned reference: the image config (DockerInfo); NULL for a rootfs */
     char *default_name;    /* owned: ImageName when --name is not given */
     char *default_version; /* owned: ImageVersion when --version is not given */
@@ -97,7 +99,7 @@ CL_MUST_USE int image_set_cmd(struct image *img, const char *spec, struct cl_err
 CL_MUST_USE int image_set_env(struct image *img, const char *kv, struct cl_error *err);
 
 /*
- * Fills cmd/env/has_cmd/eif_flags from an image config object (the config
+ * Fills cmd/env/has_cmd/workdir/eif_flags from an image config object (the config
  * blob of an OCI or docker image). Exposed for tests.
  */
 CL_MUST_USE int image_apply_config(struct image *img, json_t *config, struct cl_error *err);

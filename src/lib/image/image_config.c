@@ -93,6 +93,14 @@ int image_apply_config(struct image *img, json_t *config, struct cl_error *err)
         if (rc < 0)
             return rc;
     }
+    /* Kept only to be reported: neither nitro-cli nor AWS's init uses it
+     * (docs/build-enclave.md, "Command and environment"); a value of any
+     * other type has no effect either, so it is not an error. */
+    free(img->workdir);
+    img->workdir = NULL;
+    const char *wd = cfg ? json_string_value(json_object_get(cfg, "WorkingDir")) : NULL;
+    if (wd && !(img->workdir = strdup(wd)))
+        return cl_fail(err, CL_ENOMEM, "out of memory");
     return 0;
 }
 

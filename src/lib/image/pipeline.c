@@ -45,10 +45,10 @@ static int at(struct build *b, enum image_build_step step, int rc)
     return rc;
 }
 
-static void notify(const struct build *b, enum image_build_event ev)
+static void notify(const struct build *b, enum image_build_event ev, const char *detail)
 {
     if (b->o->on_event)
-        b->o->on_event(b->o->ctx, ev);
+        b->o->on_event(b->o->ctx, ev, detail);
 }
 
 static char *blob_path(const char *dir, const char *name)
@@ -166,7 +166,7 @@ static int prepare_docker_image(struct build *b, struct cl_error *err)
     bool pulled = false;
     int rc = at(b, IMAGE_BUILD_DOCKER_PULL, docker_daemon_pull(o->source_ref, NULL, &pulled, err));
     if (rc == 0 && !pulled)
-        notify(b, IMAGE_BUILD_USING_LOCAL_IMAGE);
+        notify(b, IMAGE_BUILD_USING_LOCAL_IMAGE, NULL);
     return rc;
 }
 
@@ -178,6 +178,11 @@ static int read_image(struct build *b, struct cl_error *err)
         rc = at(b, IMAGE_BUILD_SOURCE, read_source(b, err));
     if (rc < 0)
         return rc;
+    /* AWS's init starts the command in / whatever the image says (its
+     * chroot, then chdir /); the image's builder may not expect that. */
+    const char *wd = b->img->workdir;
+    if (wd && *wd && strcmp(wd, "/") != 0)
+        notify(b, IMAGE_BUILD_WORKDIR_IGNORED, wd);
     rc = at(b, IMAGE_BUILD_OVERRIDES, apply_overrides(b, err));
     if (rc == 0 && !b->img->has_cmd)
         rc = at(b, IMAGE_BUILD_COMMAND,
@@ -259,7 +264,7 @@ int image_build(const struct image_build_opts *o, struct image_build_result *res
     struct build b = { .o = o, .res = res };
     int rc = read_inputs(&b, err);
     if (rc == 0) {
-        notify(&b, IMAGE_BUILD_READING_IMAGE);
+        notify(&b, IMAGE_BUILD_READING_IMAGE, NULL);
         rc = read_image(&b, err);
     }
     if (rc == 0)

@@ -59,6 +59,8 @@ enum image_build_step {
 enum image_build_event {
     IMAGE_BUILD_READING_IMAGE,     /* the inputs are good; the image is read next */
     IMAGE_BUILD_USING_LOCAL_IMAGE, /* the Docker daemon had the image: nothing was pulled */
+    IMAGE_BUILD_WORKDIR_IGNORED,   /* the image sets a WorkingDir (detail) other than "" and
+                                    * "/": the enclave's command starts in / all the same */
 };
 
 /* Every string is borrowed for the duration of the call. */
@@ -79,8 +81,9 @@ struct image_build_opts {
     const char *signing_cert_path; /* both NULL: unsigned; both set: signed (PCR8) */
     const char *private_key_path;
     const char *output_path;
-    /* May be NULL; called on the calling thread with ctx. */
-    void (*on_event)(void *ctx, enum image_build_event ev);
+    /* May be NULL; called on the calling thread with ctx. detail is NULL but
+     * for IMAGE_BUILD_WORKDIR_IGNORED (the WorkingDir), borrowed for the call. */
+    void (*on_event)(void *ctx, enum image_build_event ev, const char *detail);
     /* May be NULL: bytes of file data written into the customer ramdisk so
      * far, of total. */
     void (*on_progress)(void *ctx, uint64_t done, uint64_t total);

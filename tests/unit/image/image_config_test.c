@@ -36,6 +36,7 @@ static void cmd_wins_over_entrypoint(void **state)
     assert_true(img->has_cmd);
     assert_int_equal(img->nenv, 1);
     assert_int_equal(img->eif_flags, 0);
+    assert_string_equal(img->workdir, "/w"); /* kept to be reported, never used */
     json_decref(c);
 
     c = J("{\"architecture\":\"arm64\",\"config\":{\"Cmd\":null,\"Entrypoint\":[\"ep\",\"x\"]}}");
@@ -44,6 +45,7 @@ static void cmd_wins_over_entrypoint(void **state)
     assert_string_equal(img->cmd[0], "ep");
     assert_int_equal(img->nenv, 0);
     assert_int_equal(img->eif_flags, 1);
+    assert_null(img->workdir);
     json_decref(c);
 
     c = J("{\"config\":{}}");

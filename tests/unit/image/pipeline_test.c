@@ -84,10 +84,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void on_event(void *ctx, enum image_build_event ev)
+static void on_event(void *ctx, enum image_build_event ev, const char *detail)
 {
     struct fixture *f = ctx;
     f->events[ev]++;
+    assert_true(ev == IMAGE_BUILD_WORKDIR_IGNORED ? detail != NULL : detail == NULL);
 }
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
@@ -177,6 +178,7 @@ static void build_and_remeasure(void **state)
     assert_false(r.measurements.has_pcr8);
     assert_int_equal(f->events[IMAGE_BUILD_READING_IMAGE], 1);
     assert_int_equal(f->events[IMAGE_BUILD_USING_LOCAL_IMAGE], 0);
+    assert_int_equal(f->events[IMAGE_BUILD_WORKDIR_IGNORED], 0); /* a rootfs has no config */
     /* all the file data, the hard-linked bin/app counted once */
     assert_int_equal(f->done, f->total);
 

@@ -5,11 +5,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "init_config.h"
@@ -94,40 +92,12 @@ static void test_read_and_defaults(void **state)
     rmdir(dir);
 }
 
-static void test_resolve(void **state)
-{
-    (void)state;
-    char out[256];
-    assert_int_equal(init_resolve("sh", "/nonexistent:/bin", out, sizeof(out)), 0);
-    assert_string_equal(out, "/bin/sh");
-    assert_int_equal(init_resolve("/x/y", "/bin", out, sizeof(out)), 0);
-    assert_string_equal(out, "/x/y");
-    assert_int_equal(init_resolve("no-such-program-here", "/bin:/usr/bin", out, sizeof(out)), -1);
-    assert_int_equal(errno, ENOENT);
-    assert_int_equal(init_resolve("", "/bin", out, sizeof(out)), -1);
-    assert_int_equal(errno, ENOENT);
-    /* A file that is not executable: EACCES (the shell's 126). */
-    char dir[] = "/tmp/cloister-init-test-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char p[128];
-    snprintf(p, sizeof(p), "%s/prog", dir);
-    FILE *f = fopen(p, "w");
-    fclose(f);
-    chmod(p, 0644);
-    /* root passes access(X_OK) only if some x bit is set: none is. */
-    assert_int_equal(init_resolve("prog", dir, out, sizeof(out)), -1);
-    assert_int_equal(errno, EACCES);
-    unlink(p);
-    rmdir(dir);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_split_rejects),
         cmocka_unit_test(test_read_and_defaults),
-        cmocka_unit_test(test_resolve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
