@@ -4,8 +4,8 @@
 # cloister-vsock-proxy against socat doing the same forwarding on the same
 # path. Under Cloister the vsock side of the parent is a Unix stream socket,
 # so the baseline is `socat UNIX-LISTEN:... TCP:...`. Both runs use the same
-# client (socat; for the proxy through Cloister's preload library, so that
-# socat's own VSOCK-CONNECT works unchanged) and the same sink (socat to
+# client (socat; for the proxy under `cloister exec`, so that socat's own
+# VSOCK-CONNECT works unchanged on the emulated vsock) and the same sink (socat to
 # /dev/null), with 256 KiB buffers, and are timed from the client's start to
 # the sink's end: a 1 GiB stream, best of 3; then connections per second
 # (sequential one-byte echoes).
@@ -17,7 +17,6 @@ bytes=${2:-1073741824}
 work=$(mktemp -d)
 export CLOISTER_RUN_DIR="$work/run"
 mkdir -p "$CLOISTER_RUN_DIR"
-preload="$build/lib/libcloister-preload.so"
 pids=""
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
@@ -33,20 +32,21 @@ socat UNIX-LISTEN:"$work/socat.sock",fork,backlog=128 TCP:127.0.0.1:"$sink_port"
 pids="$pids $!"
 sleep 0.5
 
-# One timed transfer: $1 = client address for socat, $2 = LD_PRELOAD value.
+# One timed transfer: $1 = client address for socat, $2 = a command prefix
+# (`cloister exec --` for the emulated vsock; never the host's AF_VSOCK).
 transfer() {
     socat -u -b 262144 TCP-LISTEN:"$sink_port",reuseaddr OPEN:/dev/null &
     sink=$!
     sleep 0.2
     t0=$(now)
-    LD_PRELOAD="$2" socat -u -b 262144 OPEN:/dev/zero,readbytes="$bytes" "$1"
+    $2 socat -u -b 262144 OPEN:/dev/zero,readbytes="$bytes" "$1"
     wait "$sink"
     t1=$(now)
     echo "$t1 - $t0" | bc -l
 }
 best() { sort -g | head -1; }
 
-proxy_s=$(for _ in 1 2 3; do transfer VSOCK-CONNECT:3:8000 "$preload"; done | best)
+proxy_s=$(for _ in 1 2 3; do transfer VSOCK-CONNECT:3:8000 "$build/bin/cloister exec --"; done | best)
 socat_s=$(for _ in 1 2 3; do transfer UNIX-CONNECT:"$work/socat.sock" ""; done | best)
 mib=$((bytes / 1048576))
 printf 'proxy throughput: %d MiB in %.3f s = %.0f MiB/s\n' "$mib" "$proxy_s" "$(echo "$mib / $proxy_s" | bc -l)"

@@ -21,11 +21,11 @@ build_pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
 # (tests/integration/dockerd.py), PostgreSQL for the replicated
 # key-service store, binutils (objdump) and util-linux (unshare) for the
 # runtime and NSM tests, llvm (llvm-symbolizer: readable fuzz crash reports),
-# and the baselines and tools the benchmarks use (socat, wrk, nginx, bc,
-# hyperfine).
+# golang-go (a Go program on the emulated vsock inside an enclave), and the
+# baselines and tools the benchmarks use (socat, wrk, nginx, bc, hyperfine).
 test_pkgs="python3 python3-pytest python3-boto3 python3-botocore
   python3-cryptography python3-requests awscli umoci docker.io jq cpio binutils
-  util-linux llvm socat wrk nginx bc hyperfine postgresql iproute2 procps"
+  util-linux llvm golang-go socat wrk nginx bc hyperfine postgresql iproute2 procps"
 
 case "${1:-all}" in
 build) wanted="$build_pkgs" ;;

@@ -286,6 +286,21 @@ void mon_teardown(struct monitor *m, bool remove_record)
         rt_state_remove(m->st, m->id, NULL);
 }
 
+
+/* init's heartbeat is its first vsock call: the supervisor serves them
+ * from now on (rt_vsock_supervisor.h). Takes notify_fd. */
+static int start_vsock_supervisor(struct monitor *m, int notify_fd)
+{
+    struct cl_error err = { 0 };
+    char broker[4200];
+    snprintf(broker, sizeof(broker), "%s/broker", vsock_broker_host_dir(m->vsock));
+    int rc = rt_vsock_supervisor_start(notify_fd, m->init_pid, broker, &m->vsock_pid, &err);
+    close(notify_fd);
+    if (rc < 0)
+        return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "vsock: %s", err.reason);
+    return 0;
+}
+
 /* The console's terminal and socket, and init's status pipe (its write
  * end in *status_wr, for the sandbox). 0 or the E-number reported. */
 static int open_console(struct monitor *m, int *status_wr)
@@ -422,13 +437,8 @@ int mon_start(struct monitor *m)
         return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "%s", err.reason);
     }
     m->init_pid = pid;
-    /* init's heartbeat is its first vsock call: serve them from now on. */
-    char broker[4200];
-    snprintf(broker, sizeof(broker), "%s/broker", vsock_broker_host_dir(m->vsock));
-    started = rt_vsock_supervisor_start(notify_fd, pid, broker, &m->vsock_pid, &err);
-    close(notify_fd);
-    if (started < 0)
-        return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "vsock: %s", err.reason);
+    if ((rc = start_vsock_supervisor(m, notify_fd)) != 0)
+        return rc;
     close(m->console_wr);
     m->console_wr = -1;
     json_object_set_new(in, "EnclavePID", json_integer(pid));

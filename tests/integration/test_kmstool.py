@@ -30,7 +30,7 @@ import pytest
 
 from conftest import BIN_DIR, BUILD_DIR, SOURCE_DIR, run
 from kmsserver import KmsServer
-from test_runtime import PRELOAD, Runtime
+from test_runtime import Runtime, vsock_exec
 
 KMSTOOL = BIN_DIR / "cloister-kmstool"
 PROXY = BIN_DIR / "cloister-vsock-proxy"
@@ -241,9 +241,9 @@ class World:
         return self.exec(info, argv)
 
     def exec(self, info, argv):
-        p = subprocess.run(["/usr/bin/python3", "-c", ENCLAVE_CLIENT, str(info["EnclaveCID"]),
-                            str(DRIVER_PORT)], input=json.dumps(argv).encode(), capture_output=True,
-                           env={**os.environ, **self.rt.env, "LD_PRELOAD": str(PRELOAD)}, timeout=180)
+        p = subprocess.run(vsock_exec("/usr/bin/python3", "-c", ENCLAVE_CLIENT, info["EnclaveCID"],
+                                      DRIVER_PORT), input=json.dumps(argv).encode(),
+                           capture_output=True, env={**os.environ, **self.rt.env}, timeout=180)
         assert p.returncode == 0, p.stderr
         return parse_reply(p.stdout)
 

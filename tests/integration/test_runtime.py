@@ -166,9 +166,15 @@ def cgroup_dirs(enclave_id):
            [p for p in Path("/sys/fs/cgroup").glob(f"cloister/{enclave_id}")]
 
 
+def vsock_exec(*argv):
+    """A parent command line on the emulated vsock: never the host's AF_VSOCK,
+    which leads out of these machines (docs/vsock.md §6)."""
+    return [str(BIN_DIR / "cloister"), "exec", "--", *[str(a) for a in argv]]
+
+
 class VsockListener:
-    """A parent program on the emulated vsock (python3 with the preload
-    library): accepts one connection on port and returns what it sent."""
+    """A parent program on the emulated vsock (python3 under `cloister
+    exec`): accepts one connection on port and returns what it sent."""
 
     def __init__(self, rt, port):
         code = ("import socket,sys\n"
@@ -181,8 +187,8 @@ class VsockListener:
                 "    if not b: break\n"
                 "    d+=b\n"
                 "print(a[0],d.decode(),flush=True)\n")
-        env = {**os.environ, **rt.env, "LD_PRELOAD": str(PRELOAD)}
-        self.p = subprocess.Popen(["/usr/bin/python3", "-c", code, str(port)], env=env,
+        env = {**os.environ, **rt.env}
+        self.p = subprocess.Popen(vsock_exec("/usr/bin/python3", "-c", code, str(port)), env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.p.stdout.readline().strip() == "LISTENING", self.p.stderr.read()
 
@@ -201,8 +207,7 @@ def vsock_client(rt, cid, port):
             "s=socket.socket(socket.AF_VSOCK,socket.SOCK_STREAM)\n"
             "s.connect((int(sys.argv[1]),int(sys.argv[2])))\n"
             "print(s.recv(100).decode().strip())\n")
-    return run(["/usr/bin/python3", "-c", code, cid, port],
-               env={**rt.env, "LD_PRELOAD": str(PRELOAD)}, timeout=60)
+    return run(vsock_exec("/usr/bin/python3", "-c", code, cid, port), env=rt.env, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -37,8 +37,9 @@ struct vn_call {
 
 /* Still waiting for an answer (not interrupted, not dead)? */
 bool vn_valid(const struct vn_call *c);
-/* A copy of the target's descriptor fd (close-on-exec). -ENOENT if the
- * notification is gone (the pid may name another process by now). */
+/* A copy of the target's descriptor fd (close-on-exec). -ENOENT only when
+ * the notification is gone (the pid may name another process by now): any
+ * other failure still needs an answer. */
 int vn_getfd(struct vn_call *c, int fd);
 /* Copies len bytes from / to the target's memory at addr. -EFAULT. */
 int vn_read(const struct vn_call *c, uint64_t addr, void *buf, size_t len);

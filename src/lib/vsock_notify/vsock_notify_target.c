@@ -29,18 +29,39 @@ bool vn_valid(const struct vn_call *c)
     return ioctl(c->s->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
+/* The thread group (process) of thread tid, from /proc; tid if unknown. */
+static pid_t tgid_of(pid_t tid)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+    FILE *f = fopen(path, "re");
+    pid_t tgid = tid;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "Tgid: %d", &tgid) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return tgid;
+}
+
 int vn_getfd(struct vn_call *c, int fd)
 {
     if (c->pidfd < 0) {
-        c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-        if (c->pidfd < 0)
-            return -errno;
+        /* The notification names a thread; a pidfd names a process (or a
+         * thread with PIDFD_THREAD, Linux 6.9). */
+        c->pidfd = (int)syscall(SYS_pidfd_open, tgid_of(c->pid), 0);
+        if (c->pidfd < 0) {
+            int e = errno;
+            return vn_valid(c) ? -(e == ENOENT ? ESRCH : e) : -ENOENT;
+        }
         if (!vn_valid(c))
             return -ENOENT;
     }
     int local = (int)syscall(SYS_pidfd_getfd, c->pidfd, fd, 0);
-    if (local < 0)
-        return -errno;
+    if (local < 0) {
+        int e = errno;
+        return vn_valid(c) ? -(e == ENOENT ? ESRCH : e) : -ENOENT;
+    }
     if (!vn_valid(c)) {
         close(local);
         return -ENOENT;

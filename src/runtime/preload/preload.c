@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libcloister-preload.so: makes AWS's libnsm work unmodified in a Cloister
- * enclave (docs/nsm.md, docs/vsock.md §7). The monitor loads it into
+ * enclave (docs/nsm.md, docs/vsock.md §6). The monitor loads it into
  * dynamically linked enclave programs with LD_PRELOAD.
  *
  * Under Cloister /dev/nsm is the monitor's NSM endpoint, a Unix socket, not

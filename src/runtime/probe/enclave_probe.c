@@ -19,7 +19,7 @@
  *   procs          list /proc's processes    ptrace         PTRACE_ATTACH to PID 1
  *   mount          mount a tmpfs             unshare        unshare(CLONE_NEWUSER / NEWNET)
  *   clone-ns       clone with CLONE_NEWNET   module         finit_module / init_module
- *   hostvsock      socket(AF_VSOCK) by raw system call (what the preload cannot see)
+ *   hostvsock      socket(AF_VSOCK) and connect to the host (CID 2) by raw system calls
  *   hostvsock-hi   the same with bit 32 of the family set (a seccomp argument trick)
  *   raw            socket(AF_INET, SOCK_RAW) packet   socket(AF_PACKET)
  *   bpf            bpf(BPF_MAP_CREATE)       keyctl         add_key
@@ -67,6 +67,21 @@ static void report(const char *check, int rc, const char *extra)
         printf("PROBE %s fail %s%s%s\n", check, strerrorname_np(errno) ? strerrorname_np(errno) : "?",
                extra ? " " : "", extra ? extra : "");
     fflush(stdout);
+}
+
+/* socket(family) and a connect to the host's CID 2, by raw system calls:
+ * the result of whichever fails first. */
+static int host_vsock(long family)
+{
+    int fd = (int)syscall(SYS_socket, family, SOCK_STREAM, 0);
+    if (fd < 0)
+        return fd;
+    struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = 2, .svm_port = 9999 };
+    int rc = (int)syscall(SYS_connect, fd, &sa, sizeof(sa));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }
 
 static int split_hostport(const char *arg, char *host, size_t cap, int *port)
@@ -386,11 +401,10 @@ int main(int argc, char **argv)
             report("finit_module", (int)syscall(SYS_finit_module, fd, "", 0), NULL);
             report("init_module", (int)syscall(SYS_init_module, "\x7f" "ELF", (unsigned long)4, ""), NULL);
         } else if (!strcmp(a, "hostvsock"))
-            report("hostvsock", (int)syscall(SYS_socket, AF_VSOCK, SOCK_STREAM, 0), NULL);
+            report("hostvsock", host_vsock(AF_VSOCK), NULL);
         else if (!strcmp(a, "hostvsock-hi"))
             /* the family with high bits set: the kernel reads an int */
-            report("hostvsock-hi",
-                   (int)syscall(SYS_socket, (long)((1ULL << 32) | AF_VSOCK), SOCK_STREAM, 0), NULL);
+            report("hostvsock-hi", host_vsock((long)((1ULL << 32) | AF_VSOCK)), NULL);
         else if (!strcmp(a, "raw"))
             report("raw", socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), NULL);
         else if (!strcmp(a, "packet"))
