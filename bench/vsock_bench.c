@@ -7,8 +7,14 @@
  *   vsock_bench unix-connect N      the same over a plain Unix stream socket (baseline)
  *   vsock_bench host-stream MIB     MiB/s over an emulated vsock connection
  *   vsock_bench unix-stream MIB     MiB/s over a plain Unix socket pair (baseline)
+ *   vsock_bench syscall-connect N   host-connect with the kernel's interface (socket(AF_VSOCK),
+ *                                   connect, accept): run under `cloister exec`, whose seccomp
+ *                                   supervisor serves it (it refuses to run unsupervised:
+ *                                   the host's AF_VSOCK is never used)
+ *   vsock_bench syscall-stream MIB  host-stream the same way
  */
 #include <errno.h>
+#include <linux/vm_sockets.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +249,89 @@ static double unix_stream(const char *dir, int n)
     return stream(sv[0], sv[1], n);
 }
 
+/* ---- the kernel's interface, served by `cloister exec` ---------------------- */
+
+static void require_supervisor(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[128];
+    bool filtered = false;
+    while (f && fgets(line, sizeof(line), f))
+        if (!strcmp(line, "Seccomp:\t2\n"))
+            filtered = true;
+    if (f)
+        fclose(f);
+    if (!filtered) {
+        fprintf(stderr, "vsock_bench: the syscall-* modes run under `cloister exec` only\n");
+        exit(2);
+    }
+}
+
+static int plain_socket(void)
+{
+    int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        die("socket(AF_VSOCK)", NULL);
+    return s;
+}
+
+static int plain_listener(uint32_t *port)
+{
+    int l = plain_socket();
+    struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+                              .svm_port = VMADDR_PORT_ANY };
+    socklen_t len = sizeof(sa);
+    if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 128) < 0 ||
+        getsockname(l, (struct sockaddr *)&sa, &len) < 0)
+        die("listen", NULL);
+    *port = sa.svm_port;
+    return l;
+}
+
+static int plain_connect(uint32_t port)
+{
+    int s = plain_socket();
+    struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = 3, .svm_port = port };
+    if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        die("connect", NULL);
+    return s;
+}
+
+static double syscall_connect(const char *dir, int n)
+{
+    (void)dir;
+    require_supervisor();
+    uint32_t port;
+    struct acceptor a = { plain_listener(&port), n, true };
+    pthread_t th;
+    pthread_create(&th, NULL, accept_loop, &a);
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        int s = plain_connect(port);
+        ping(s);
+        close(s);
+    }
+    pthread_join(th, NULL);
+    double t1 = now();
+    close(a.l);
+    return t1 - t0;
+}
+
+static double syscall_stream(const char *dir, int n)
+{
+    (void)dir;
+    require_supervisor();
+    uint32_t port;
+    int l = plain_listener(&port);
+    int s = plain_connect(port);
+    int c = accept(l, NULL, NULL);
+    if (c < 0)
+        die("accept", NULL);
+    double t = stream(s, c, n);
+    close(l);
+    return t;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -251,7 +340,8 @@ int main(int argc, char **argv)
     } modes[] = {
         { "host-connect", host_connect }, { "enclave-connect", enclave_connect },
         { "unix-connect", unix_connect }, { "host-stream", host_stream },
-        { "unix-stream", unix_stream },
+        { "unix-stream", unix_stream }, { "syscall-connect", syscall_connect },
+        { "syscall-stream", syscall_stream },
     };
     if (argc != 3)
         return 2;
