@@ -81,7 +81,7 @@ static int install(struct vn_call *c, int fd, uint64_t old_ino, int local)
     struct vcore_entry e;
     if (!vcore_get(local, &e))
         return -EINVAL;
-    int rc = vn_table_put(c->s->table, local, &e);
+    int rc = vn_table_put(c->s->table, local, true, &e);
     if (rc < 0)
         return rc;
     rc = vn_addfd(c, local, fd, vn_cloexec(c, fd), false);
@@ -111,7 +111,7 @@ static void on_socket(struct vn_call *c)
         return vn_reply(c, 0, -errno);
     struct vcore_entry e;
     vcore_entry_init(&e);
-    int rc = vn_table_put(c->s->table, sock, &e);
+    int rc = vn_table_put(c->s->table, sock, true, &e);
     if (rc == 0 && (rc = vn_addfd(c, sock, -1, flags & SOCK_CLOEXEC, true)) < 0)
         vn_table_del(c->s->table, inode_of(sock));
     close(sock);
@@ -152,7 +152,7 @@ static void on_bind(struct vn_call *c, int local)
         rc = vcore_bind(local, cid, port, &why);
     struct vcore_entry e;
     if (rc == 0 && vcore_get(local, &e))
-        rc = vn_table_put(c->s->table, local, &e);
+        rc = vn_table_put(c->s->table, local, true, &e);
     vn_reply(c, 0, rc);
 }
 
@@ -219,7 +219,8 @@ static int try_accept(struct vn_call *c, int mbox)
     vcore_forget(conn);
     if (rc == 0 && c->args[1])
         rc = write_addr(c, c->args[1], c->args[2], pcid, pport);
-    if (rc == 0 && (rc = vn_table_put(c->s->table, conn, &e)) == 0 &&
+    /* made by the connector, maybe in another network namespace */
+    if (rc == 0 && (rc = vn_table_put(c->s->table, conn, false, &e)) == 0 &&
         (rc = vn_addfd(c, conn, -1, flags & SOCK_CLOEXEC, true)) < 0)
         vn_table_del(c->s->table, inode_of(conn));
     close(conn);

@@ -45,6 +45,7 @@ struct vn_table {
     size_t count, prune_at;
     struct netns ns[MAX_NAMESPACES];
     size_t nns;
+    uint64_t own_ns;         /* the supervisor's namespace, once known */
 };
 
 static int by_ino(const void *a, const void *b)
@@ -70,8 +71,10 @@ struct vcore_entry *vn_table_get(struct vn_table *t, uint64_t ino)
 
 /* The network namespace of sock (an inode number; 0 if it cannot be had),
  * kept open for pruning. */
-static uint64_t remember_netns(struct vn_table *t, int sock)
+static uint64_t remember_netns(struct vn_table *t, int sock, bool own)
 {
+    if (own && t->own_ns)
+        return t->own_ns;   /* the supervisor made it: its own namespace */
     int nsfd = ioctl(sock, SIOCGSKNS);
     if (nsfd < 0)
         return 0;
@@ -91,10 +94,12 @@ static uint64_t remember_netns(struct vn_table *t, int sock)
     }
     fcntl(nsfd, F_SETFD, FD_CLOEXEC);
     t->ns[t->nns++] = (struct netns){ st.st_ino, nsfd };
+    if (own)
+        t->own_ns = st.st_ino;
     return st.st_ino;
 }
 
-int vn_table_put(struct vn_table *t, int sock, const struct vcore_entry *e)
+int vn_table_put(struct vn_table *t, int sock, bool own, const struct vcore_entry *e)
 {
     struct stat st;
     if (fstat(sock, &st) < 0)
@@ -110,7 +115,7 @@ int vn_table_put(struct vn_table *t, int sock, const struct vcore_entry *e)
         return -ENOMEM;
     n->ino = ino;
     n->e = *e;
-    n->ns = remember_netns(t, sock);
+    n->ns = remember_netns(t, sock, own);
     if (!tsearch(n, &t->root, by_ino)) {
         free(n);
         return -ENOMEM;

@@ -23,8 +23,9 @@ void vn_table_free(struct vn_table *t);
 /* The entry of socket inode ino, or NULL. Valid until the next put/del/prune. */
 struct vcore_entry *vn_table_get(struct vn_table *t, uint64_t ino);
 /* Records (a copy of) e for the socket sock (the supervisor's descriptor of
- * it, which it keeps). -ENOMEM. */
-int vn_table_put(struct vn_table *t, int sock, const struct vcore_entry *e);
+ * it, which it keeps); own: the supervisor made it, in its own network
+ * namespace. -ENOMEM. */
+int vn_table_put(struct vn_table *t, int sock, bool own, const struct vcore_entry *e);
 void vn_table_del(struct vn_table *t, uint64_t ino);
 /* Drops the entries of dead sockets when the table has grown enough (or
  * always, with force); a dead parent listener's socket file is removed. */

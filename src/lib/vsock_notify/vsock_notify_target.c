@@ -23,6 +23,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL   /* uapi linux/pidfd.h, Linux 6.9 */
+#endif
+
 bool vn_valid(const struct vn_call *c)
 {
     uint64_t id = c->id;
@@ -49,7 +53,9 @@ int vn_getfd(struct vn_call *c, int fd)
     if (c->pidfd < 0) {
         /* The notification names a thread; a pidfd names a process (or a
          * thread with PIDFD_THREAD, Linux 6.9). */
-        c->pidfd = (int)syscall(SYS_pidfd_open, tgid_of(c->pid), 0);
+        c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, PIDFD_THREAD);
+        if (c->pidfd < 0 && errno == EINVAL)   /* before Linux 6.9: by its process */
+            c->pidfd = (int)syscall(SYS_pidfd_open, tgid_of(c->pid), 0);
         if (c->pidfd < 0) {
             int e = errno;
             return vn_valid(c) ? -(e == ENOENT ? ESRCH : e) : -ENOENT;
@@ -96,21 +102,20 @@ int vn_write(const struct vn_call *c, uint64_t addr, const void *buf, size_t len
 
 bool vn_cloexec(const struct vn_call *c, int fd)
 {
-    char path[64], line[128];
+    char path[64], buf[256];
     snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)c->pid, fd);
-    FILE *f = fopen(path, "re");
-    if (!f)
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
         return true;
-    bool cloexec = true;
-    while (fgets(line, sizeof(line), f)) {
-        unsigned long flags;
-        if (sscanf(line, "flags: %lo", &flags) == 1) {
-            cloexec = (flags & O_CLOEXEC) != 0;
-            break;
-        }
-    }
-    fclose(f);
-    return cloexec;
+    ssize_t n = read(f, buf, sizeof(buf) - 1);
+    close(f);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    /* "pos:\t0\nflags:\t02000002\n...": octal, O_CLOEXEC among them */
+    const char *flags = strstr(buf, "flags:");
+    unsigned long v;
+    return !flags || sscanf(flags, "flags: %lo", &v) != 1 || (v & O_CLOEXEC) != 0;
 }
 
 int vn_addfd(const struct vn_call *c, int src, int newfd, bool cloexec, bool send)
