@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,21 +59,7 @@ static void start_program(int sock, char **argv)
         fprintf(stderr, "cloister exec: cannot load the seccomp filter: %s\n", strerror(r ? -r : EIO));
         _exit(126);
     }
-    char c = 'L';
-    struct iovec iov = { &c, 1 };
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    memset(&u, 0, sizeof(u));
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof(u.buf) };
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    if (sendmsg(sock, &m, MSG_NOSIGNAL) != 1)
+    if (vcore_send_msg(sock, (const uint8_t *)"L", 1, fd, MSG_NOSIGNAL) < 0)
         _exit(126);
     close(fd);
     close(sock);
@@ -87,23 +72,16 @@ static void start_program(int sock, char **argv)
 
 static int recv_listener(int sock)
 {
-    char c;
-    struct iovec iov = { &c, 1 };
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof(u.buf) };
-    ssize_t n;
+    uint8_t c;
+    int fd = -1, n;
     do
-        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&m) : NULL;
-    if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+        n = vcore_recv_msg(sock, &c, 1, &fd, MSG_CMSG_CLOEXEC);
+    while (n == -EINTR);
+    if (n != 1 || c != 'L') {
+        if (fd >= 0)
+            close(fd);
         return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    }
     return fd;
 }
 

@@ -28,6 +28,7 @@
 #include "rt_seccomp.h"
 #include "rt_unpack.h"
 #include "rt_util.h"
+#include "vsock/vsock_core.h"
 
 int rt_sandbox_used_image_init;
 
@@ -82,21 +83,7 @@ static void say(const char *s)
 /* Hands the filter's notification listener to the monitor ("L" + the fd). */
 static void send_listener(int fd)
 {
-    char c = 'L';
-    struct iovec iov = { &c, 1 };
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    memset(&u, 0, sizeof(u));
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof(u.buf) };
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    if (sendmsg(g_sync, &m, MSG_NOSIGNAL) != 1)
+    if (vcore_send_msg(g_sync, (const uint8_t *)"L", 1, fd, MSG_NOSIGNAL) < 0)
         _exit(1);
     close(fd);
 }

@@ -39,3 +39,16 @@ def bin_dir():
 @pytest.fixture
 def shared_dir():
     return SHARED_DIR
+
+
+@pytest.fixture
+def rt(tmp_path):
+    """A private Cloister runtime (state, run and CA directories under
+    tmp_path; test_runtime.Runtime); every enclave it started is gone after
+    the test."""
+    from test_runtime import Runtime
+    r = Runtime(tmp_path)
+    yield r
+    r.cleanup()
+    left = r.describe()
+    assert left == [], left

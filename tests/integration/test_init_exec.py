@@ -22,7 +22,7 @@ import tarfile
 import pytest
 
 from test_build_enclave import docker_archive
-from test_runtime import BIN_DIR, PROBE, Runtime, copy_with_libs
+from test_runtime import BIN_DIR, PROBE, copy_with_libs
 from test_runtime_console import TIME, run_fails, wait_ended
 
 pytestmark = [
@@ -34,14 +34,6 @@ DEFAULT_PATH = "/sbin:/usr/sbin:/bin:/usr/bin"  # AWS init's own PATH
 # "#!/bin/sh" on line 2: the kernel refuses the file (ENOEXEC)
 LATE_SHEBANG = "# started by init through /bin/sh\n#!/bin/sh\necho \"$0|$*\"\npwd\n"
 ID = r"i-0000000000000000-enc[0-9a-f]{16}"
-
-
-@pytest.fixture
-def rt(tmp_path):
-    r = Runtime(tmp_path)
-    yield r
-    r.cleanup()
-    assert r.describe() == []
 
 
 def make_root(tmp_path, name, files=(), with_sh=False, probe_at=None):

@@ -26,7 +26,6 @@ import pytest
 from conftest import BIN_DIR, BUILD_DIR, run
 
 PROBE = BUILD_DIR / "tests" / "programs" / "cloister-enclave-probe"
-PRELOAD = BUILD_DIR / "lib" / "libcloister-preload.so"
 ID_RE = re.compile(r"^i-0000000000000000-enc[0-9a-f]{16}$")
 RUN_INFO_KEYS = ["EnclaveName", "EnclaveID", "ProcessID", "EnclaveCID", "NumberOfCPUs",
                  "CPUIDs", "MemoryMiB"]
@@ -100,15 +99,6 @@ class Runtime:
 
     def cleanup(self):
         self.cl("terminate-enclave", "--all")
-
-
-@pytest.fixture
-def rt(tmp_path):
-    r = Runtime(tmp_path)
-    yield r
-    r.cleanup()
-    left = r.describe()
-    assert left == [], left
 
 
 def copy_with_libs(binary, root, dest):

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from test_runtime import BIN_DIR, Runtime, build_image
+from test_runtime import BIN_DIR, build_image
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="enclaves need root (namespaces, cgroups)"),
@@ -27,14 +27,6 @@ pytestmark = [
 ]
 
 TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-
-
-@pytest.fixture
-def rt(tmp_path):
-    r = Runtime(tmp_path)
-    yield r
-    r.cleanup()
-    assert r.describe() == []
 
 
 def run_fails(rt, eif, *flags, memory="128"):

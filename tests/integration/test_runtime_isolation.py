@@ -18,20 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from test_runtime import BIN_DIR, Runtime, build_image, probe_results, vsock_client
+from test_runtime import BIN_DIR, build_image, probe_results, vsock_client
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="enclaves need root (namespaces, cgroups)"),
     pytest.mark.skipif(not (BIN_DIR / "cloister-monitor").exists(), reason="cloister-monitor not built"),
 ]
-
-
-@pytest.fixture
-def rt(tmp_path):
-    r = Runtime(tmp_path)
-    yield r
-    r.cleanup()
-    assert r.describe() == []
 
 
 class HostTcpServer:

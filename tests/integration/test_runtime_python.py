@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_runtime import BIN_DIR, Runtime, build_image, copy_with_libs
+from test_runtime import BIN_DIR, build_image, copy_with_libs
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="enclaves need root (namespaces, cgroups)"),
@@ -77,14 +77,6 @@ def python_image(tmp_path):
     (root / "app" / "run.sh").write_text(RUN_SH)
     (root / "app" / "run.sh").chmod(0o755)
     return root
-
-
-@pytest.fixture
-def rt(tmp_path):
-    r = Runtime(tmp_path)
-    yield r
-    r.cleanup()
-    assert r.describe() == []
 
 
 def parent_client(rt, cid, port, text):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run
-from test_runtime import BIN_DIR, BUILD_DIR, Runtime, VsockListener, vsock_exec
+from test_runtime import BIN_DIR, BUILD_DIR, VsockListener, vsock_exec
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="enclaves need root (namespaces, cgroups)"),
@@ -24,14 +24,6 @@ pytestmark = [
 
 PLAIN = BUILD_DIR / "tests" / "programs" / "vsock_plain"
 GO_SOURCE = Path(__file__).resolve().parents[1] / "programs" / "go" / "vsock_go.go"
-
-
-@pytest.fixture
-def rt(tmp_path):
-    r = Runtime(tmp_path)
-    yield r
-    r.cleanup()
-    assert r.describe() == []
 
 
 def static_only(path):

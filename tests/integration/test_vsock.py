@@ -12,11 +12,9 @@
 - the enclave init (cloister-init, static) as PID 1 of a throwaway root in
   new user, mount and PID namespaces: heartbeat, /cmd, /env, exit status.
 """
-import ctypes
 import os
 import select
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
