@@ -21,7 +21,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <linux/vm_sockets.h>
 #include <unistd.h>
 
 #include <cloister/vsock.h>
@@ -702,10 +704,59 @@ static void close_removes_only_its_own_file(void **state)
     close(other);
 }
 
+/* The options of an emulated socket (what the seccomp supervisor answers). */
+static void socket_options(void **state)
+{
+    (void)state;
+    struct vcore_entry e;
+    vcore_entry_init(&e);
+    int v = 0;
+    socklen_t len = sizeof(v);
+    assert_int_equal(vcore_sockopt_get(&e, SOL_SOCKET, SO_DOMAIN, &v, &len), 0);
+    assert_int_equal(v, AF_VSOCK);
+    assert_int_equal(len, sizeof(int));
+    assert_int_equal(vcore_sockopt_get(&e, SOL_SOCKET, SO_ACCEPTCONN, &v, &len), 0);
+    assert_int_equal(v, 0);
+    e.so_error = ECONNRESET;
+    assert_int_equal(vcore_sockopt_get(&e, SOL_SOCKET, SO_ERROR, &v, &len), 0);
+    assert_int_equal(v, ECONNRESET);
+    /* the Unix socket underneath answers the rest of SOL_SOCKET */
+    assert_int_equal(vcore_sockopt_get(&e, SOL_SOCKET, SO_RCVBUF, &v, &len), 1);
+    assert_int_equal(vcore_sockopt_set(&e, SOL_SOCKET, SO_RCVBUF, &v, len), 1);
+    /* a short buffer, an unknown option, another level */
+    len = 2;
+    assert_int_equal(vcore_sockopt_get(&e, SOL_SOCKET, SO_TYPE, &v, &len), -EINVAL);
+    uint64_t u = 0;
+    len = sizeof(u);
+    assert_int_equal(vcore_sockopt_get(&e, AF_VSOCK, 99, &u, &len), -ENOPROTOOPT);
+    assert_int_equal(vcore_sockopt_get(&e, 6 /* IPPROTO_TCP */, 1, &u, &len), -EOPNOTSUPP);
+    /* buffer sizes keep min <= size <= max, as Linux */
+    u = 100;
+    assert_int_equal(vcore_sockopt_set(&e, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &u, sizeof(u)), 0);
+    assert_int_equal(e.buf_size, 100);
+    assert_int_equal(e.buf_min, 100);
+    assert_int_equal(e.buf_max, 262144);
+    assert_int_equal(vcore_sockopt_set(&e, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &u, 4), -EINVAL);
+    /* the connect timeout: a bad one is EDOM */
+    struct timeval tv = { .tv_sec = 1, .tv_usec = 5 };
+    assert_int_equal(vcore_sockopt_set(&e, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD, &tv,
+                                       sizeof(tv)), 0);
+    assert_int_equal(e.connect_timeout_us, 1000005);
+    tv.tv_usec = 1000000;
+    assert_int_equal(vcore_sockopt_set(&e, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD, &tv,
+                                       sizeof(tv)), -EDOM);
+    struct timeval got;
+    len = sizeof(got);
+    assert_int_equal(vcore_sockopt_get(&e, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD, &got, &len), 0);
+    assert_int_equal(got.tv_sec, 1);
+    assert_int_equal(got.tv_usec, 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(address_table),
+        T(socket_options),
         T(transport_detection),
         T(run_dir_and_cid_dirs),
         T(host_dirs_and_their_modes),
