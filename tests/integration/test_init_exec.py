@@ -63,6 +63,15 @@ def build_rootfs(rt, tmp_path, root, cmd, *env):
     return eif
 
 
+def run_to_its_end(rt, eif, name):
+    """Runs a debug enclave that ends after its start window; what ended() says."""
+    p = rt.cl("run-enclave", "--eif-path", eif, "--memory", "128", "--cpu-count", "1",
+              "--debug-mode", "--enclave-name", name)
+    assert p.returncode == 0, p.stderr
+    wait_ended(rt, name)
+    return ended(rt, name)
+
+
 def ended(rt, name):
     """console of the ended debug enclave: (stdout, the status its reason says)."""
     p = rt.cl("console", "--enclave-name", name)
@@ -91,11 +100,7 @@ def test_a_script_without_shebang_on_line_1_runs_through_sh_in_slash(rt, tmp_pat
     assert p.returncode == 0, p.stderr
     assert ("Note: the image's WorkingDir '/app' is not used: the enclave's command starts "
             "in /, as on Nitro Enclaves.\n") in p.stderr
-    p = rt.cl("run-enclave", "--eif-path", eif, "--memory", "128", "--cpu-count", "1",
-              "--debug-mode", "--enclave-name", "late")
-    assert p.returncode == 0, p.stderr
-    wait_ended(rt, "late")
-    assert ended(rt, "late") == ("/app/run.sh|a b c\n/\n", 0)
+    assert run_to_its_end(rt, eif, "late") == ("/app/run.sh|a b c\n/\n", 0)
 
 
 def test_a_bare_name_is_searched_in_the_image_path(rt, tmp_path):
@@ -103,21 +108,13 @@ def test_a_bare_name_is_searched_in_the_image_path(rt, tmp_path):
     root = make_root(tmp_path, "named", probe_at="/app/bin/probe")
     eif = build_rootfs(rt, tmp_path, root, ["probe", "say=found in /app/bin", "exit=0"],
                        "PATH=/app/bin:/usr/bin")
-    p = rt.cl("run-enclave", "--eif-path", eif, "--memory", "128", "--cpu-count", "1",
-              "--debug-mode", "--enclave-name", "named")
-    assert p.returncode == 0, p.stderr
-    wait_ended(rt, "named")
-    assert ended(rt, "named") == ("found in /app/bin\n", 0)
+    assert run_to_its_end(rt, eif, "named") == ("found in /app/bin\n", 0)
 
 
 def test_without_path_aws_inits_default_is_searched(rt, tmp_path):
     root = make_root(tmp_path, "default", probe_at="/usr/sbin/probe")
     eif = build_rootfs(rt, tmp_path, root, ["probe", "say=found in /usr/sbin", "exit=0"])
-    p = rt.cl("run-enclave", "--eif-path", eif, "--memory", "128", "--cpu-count", "1",
-              "--debug-mode", "--enclave-name", "default")
-    assert p.returncode == 0, p.stderr
-    wait_ended(rt, "default")
-    assert ended(rt, "default") == ("found in /usr/sbin\n", 0)
+    assert run_to_its_end(rt, eif, "default") == ("found in /usr/sbin\n", 0)
 
 
 # (name, files, with /bin/sh, cmd, env, init's line, exit status)

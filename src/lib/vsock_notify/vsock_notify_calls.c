@@ -201,7 +201,7 @@ static void on_connect(struct vn_call *c, int local)
 }
 
 /* 1: nothing to accept and the listener blocks (the caller parks the call). */
-static int try_accept(struct vn_call *c, int mbox)
+int vn_retry_accept(struct vn_call *c, int mbox)
 {
     int flags = c->nr == SYS_accept4 ? (int)c->args[3] : 0;
     uint32_t pcid = 0, pport = 0;
@@ -229,11 +229,6 @@ static int try_accept(struct vn_call *c, int mbox)
     return 0;
 }
 
-int vn_retry_accept(struct vn_call *c, int mbox)
-{
-    return try_accept(c, mbox);
-}
-
 static void on_accept(struct vn_call *c, int *local, const struct vcore_entry *e)
 {
     int flags = c->nr == SYS_accept4 ? (int)c->args[3] : 0;
@@ -241,7 +236,7 @@ static void on_accept(struct vn_call *c, int *local, const struct vcore_entry *e
         return vn_reply(c, 0, -EINVAL);
     if (e->state != VCORE_LISTENING)
         return vn_reply(c, 0, -EINVAL);
-    if (try_accept(c, *local) == 1) {
+    if (vn_retry_accept(c, *local) == 1) {
         vn_park(c, *local);   /* takes the mailbox copy */
         *local = -1;
     }

@@ -59,7 +59,7 @@ void vn_continue(const struct vn_call *c);
 
 /* Serves one notification (answers it, or parks it). */
 void vn_handle(struct vn_call *c);
-/* Tries a parked accept again: 1 while it still waits, 0 once answered. */
+/* Tries an accept (again, when parked): 1 while it must wait, 0 once answered. */
 int vn_retry_accept(struct vn_call *c, int mbox);
 
 /* ---- parking (vsock_notify.c) ---------------------------------------------- */

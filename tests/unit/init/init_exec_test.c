@@ -31,31 +31,27 @@ static char *path_of(const char *const *env, size_t n)
 static void test_search_path(void **state)
 {
     (void)state;
-    /* No PATH: AWS init's default alone. */
-    const char *none[] = { "HOME=/root", NULL };
-    char *p = path_of(none, 1);
-    assert_string_equal(p, "/sbin:/usr/sbin:/bin:/usr/bin");
-    free(p);
-    /* The image's PATH first, then the default's directories it lacks. */
-    const char *usual[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                            NULL };
-    p = path_of(usual, 1);
-    assert_string_equal(p, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    free(p);
-    const char *some[] = { "PATH=/app/bin:/usr/bin", NULL };
-    p = path_of(some, 1);
-    assert_string_equal(p, "/app/bin:/usr/bin:/sbin:/usr/sbin:/bin");
-    free(p);
-    /* The last PATH= wins; a directory is compared as written. */
-    const char *two[] = { "PATH=/x", "PATH=/bin/:/opt", NULL };
-    p = path_of(two, 2);
-    assert_string_equal(p, "/bin/:/opt:/sbin:/usr/sbin:/bin:/usr/bin");
-    free(p);
-    /* An empty PATH is one empty element (the working directory), as glibc. */
-    const char *empty[] = { "PATH=", NULL };
-    p = path_of(empty, 1);
-    assert_string_equal(p, ":/sbin:/usr/sbin:/bin:/usr/bin");
-    free(p);
+    static const struct {
+        const char *env[3];
+        const char *path;
+    } cases[] = {
+        /* No PATH: AWS init's default alone. */
+        { { "HOME=/root" }, "/sbin:/usr/sbin:/bin:/usr/bin" },
+        /* The image's PATH first, then the default's directories it lacks. */
+        { { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+          "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+        { { "PATH=/app/bin:/usr/bin" }, "/app/bin:/usr/bin:/sbin:/usr/sbin:/bin" },
+        /* The last PATH= wins; a directory is compared as written. */
+        { { "PATH=/x", "PATH=/bin/:/opt" }, "/bin/:/opt:/sbin:/usr/sbin:/bin:/usr/bin" },
+        /* An empty PATH is one empty element (the working directory), as glibc. */
+        { { "PATH=" }, ":/sbin:/usr/sbin:/bin:/usr/bin" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = cases[i].env[1] ? 2 : 1;
+        char *p = path_of(cases[i].env, n);
+        assert_string_equal(p, cases[i].path);
+        free(p);
+    }
 }
 
 struct outcome {
