@@ -13,7 +13,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps check unit-asan demo bench fuzz install clean format
+.PHONY: all build deps check unit-asan demo bench fuzz install deb clean format
 
 all: build
 
@@ -52,6 +52,14 @@ fuzz: deps
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian packages (debian/, docs/packaging.md), built by dpkg-buildpackage
+# from a copy of the tree in $(BUILD)/deb/src; the .debs land in $(BUILD)/deb/.
+# One compiler job unless DEB_JOBS says otherwise.
+DEB_JOBS ?= 1
+deb:
+	@scripts/install-deps.sh deb
+	JOBS=$(DEB_JOBS) scripts/build-deb.sh $(BUILD)/deb
 
 format:
 	find src include tests examples bench -name '*.[ch]' 2>/dev/null | xargs clang-format -i

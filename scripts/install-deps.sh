@@ -6,7 +6,7 @@
 # before every `make check` / `make demo`. Needs root (or sudo) only when
 # something is missing.
 #
-# Usage: scripts/install-deps.sh [build|test|all]   (default: all)
+# Usage: scripts/install-deps.sh [build|deb|test|all]   (default: all)
 set -eu
 
 build_pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
@@ -23,14 +23,23 @@ build_pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
 # runtime and NSM tests, llvm (llvm-symbolizer: readable fuzz crash reports),
 # golang-go (a Go program on the emulated vsock inside an enclave), and the
 # baselines and tools the benchmarks use (socat, wrk, nginx, bc, hyperfine).
+# test_deb.py installs the Debian package into a clean root made by
+# mmdebstrap, checks man there (man-db) and runs the bash completion
+# (bash-completion).
 test_pkgs="python3 python3-pytest python3-boto3 python3-botocore
   python3-cryptography python3-requests awscli umoci docker.io jq cpio binutils
-  util-linux llvm golang-go socat wrk nginx bc hyperfine postgresql iproute2 procps"
+  util-linux llvm golang-go socat wrk nginx bc hyperfine postgresql iproute2 procps
+  mmdebstrap man-db bash-completion"
+
+# The Debian package (`make deb`, scripts/build-deb.sh): the Debian tools
+# (debhelper, dpkg-dev, fakeroot) and scdoc for the manual pages.
+deb_pkgs="debhelper dpkg-dev fakeroot scdoc"
 
 case "${1:-all}" in
 build) wanted="$build_pkgs" ;;
-test | all) wanted="$build_pkgs $test_pkgs" ;;
-*) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+deb) wanted="$build_pkgs $deb_pkgs" ;;
+test | all) wanted="$build_pkgs $test_pkgs $deb_pkgs" ;;
+*) echo "usage: $0 [build|deb|test|all]" >&2; exit 2 ;;
 esac
 
 missing=""

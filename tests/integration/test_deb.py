@@ -1,0 +1,337 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Debian package (debian/, docs/packaging.md).
+
+scripts/build-deb.sh, what `make deb` runs, builds the packages from the
+tree with dpkg-buildpackage (about 2 minutes with one compiler job, once
+per run of this file). Their contents and control fields are checked
+exactly; then they are installed with apt into a clean Debian 12 root made
+by mmdebstrap (variant apt, plus man-db; about 45 s with the Debian
+mirror), where `cloister --version`, `nitro-cli --version` and
+`man cloister` run, the units pass `systemd-analyze verify` and score
+"OK" in `systemd-analyze security`; then `apt-get remove` must leave no
+file of the packages and nothing named after them (units, their
+deb-systemd-helper records), and `apt-get purge` the same.
+
+The root is made in root mode (chroot, so the test needs root) from
+$CLOISTER_DEBIAN_MIRROR, default http://deb.debian.org/debian. The
+services are not started there: the root has no systemd running.
+$CLOISTER_DEB_DIR=DIR tests the .debs in DIR instead of building them.
+"""
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN_DIR, SOURCE_DIR, run
+
+MIRROR = os.environ.get("CLOISTER_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+PACKAGES = ["cloister", "libcloister-dev", "cloister-nitro-cli"]
+
+
+def version():
+    text = (SOURCE_DIR / "CMakeLists.txt").read_text()
+    return re.search(r"^project\(cloister VERSION ([0-9.]+)", text, re.M).group(1)
+
+
+def arch():
+    return run(["dpkg", "--print-architecture"], check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def debs(tmp_path_factory):
+    """The .debs scripts/build-deb.sh builds from this tree, by package name;
+    or, when $CLOISTER_DEB_DIR names a directory, the .debs already there
+    (e.g. `make deb`'s build/deb), not rebuilt."""
+    given = os.environ.get("CLOISTER_DEB_DIR")
+    out = Path(given) if given else tmp_path_factory.mktemp("deb")
+    if not given:
+        run([SOURCE_DIR / "scripts" / "build-deb.sh", out], env={"JOBS": "1"}, timeout=1800,
+            check=True)
+    found = {p.name.split("_")[0]: p for p in out.glob("*.deb")}
+    yield found
+    if not given:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def contents(deb):
+    """{path: (mode, link target or None)} of a .deb's files and links (no directories)."""
+    listing = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], capture_output=True,
+                             check=True).stdout
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(listing)) as tar:
+        for m in tar.getmembers():
+            if m.isdir():
+                continue
+            out[m.name.lstrip(".")] = (m.mode, m.linkname if m.issym() else None)
+    return out
+
+
+def field(deb, name):
+    return run(["dpkg-deb", "-f", deb, name], check=True).stdout.strip()
+
+
+def test_changelog_is_at_the_cmake_version():
+    top = (SOURCE_DIR / "debian" / "changelog").read_text().splitlines()[0]
+    assert top.startswith(f"cloister ({version()}) "), top
+
+
+def test_the_packages_and_what_each_holds(debs):
+    v, a = version(), arch()
+    assert sorted(debs) == ["cloister", "cloister-dbgsym", "cloister-nitro-cli", "libcloister-dev"]
+    assert debs["cloister"].name == f"cloister_{v}_{a}.deb"
+    assert debs["cloister-nitro-cli"].name == f"cloister-nitro-cli_{v}_all.deb"
+
+    multiarch = run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], check=True).stdout.strip()
+    docs = {f"/usr/share/doc/cloister/{p.name}" for p in (SOURCE_DIR / "docs").glob("*.md")}
+    programs = ["cloister", "cloister-kms", "cloister-kmstool", "cloister-monitor",
+                "cloister-nsm", "cloister-vsock-proxy"]
+    man1 = ["cloister", "cloister-kms", "cloister-kmstool", "cloister-nsm", "cloister-vsock-proxy"]
+    expected = {f"/usr/bin/{p}" for p in programs} | {
+        f"/usr/share/man/man1/{p}.1.gz" for p in man1} | {
+        "/usr/share/man/man8/cloister-monitor.8.gz",
+        "/usr/share/cloister/blobs/bzImage", "/usr/share/cloister/blobs/bzImage.config",
+        "/usr/share/cloister/blobs/cmdline", "/usr/share/cloister/blobs/init",
+        "/usr/share/cloister/proxy/vsock-proxy.yaml",
+        f"/usr/lib/{multiarch}/libnsm.so.0", f"/usr/lib/{multiarch}/libnsm.so.0.1.0",
+        "/usr/lib/libcloister-preload.so",
+        "/lib/systemd/system/cloister-kms.service", "/lib/systemd/system/cloister-vsock-proxy.service",
+        "/usr/lib/tmpfiles.d/cloister.conf",
+        "/usr/share/bash-completion/completions/cloister",
+        "/usr/share/doc/cloister/README.md", "/usr/share/doc/cloister/changelog.gz",
+        "/usr/share/doc/cloister/copyright",
+        "/usr/share/lintian/overrides/cloister",
+    } | docs
+    files = contents(debs["cloister"])
+    assert set(files) == expected
+    for p in programs:
+        assert files[f"/usr/bin/{p}"] == (0o755, None), p
+    assert files["/usr/share/cloister/blobs/init"] == (0o755, None)
+    assert files["/lib/systemd/system/cloister-kms.service"] == (0o644, None)
+    assert files[f"/usr/lib/{multiarch}/libnsm.so.0"] == (0o777, "libnsm.so.0.1.0")
+
+    assert set(contents(debs["libcloister-dev"])) == {
+        f"/usr/include/cloister/{h}.h" for h in ["attestation", "eif", "error", "kms", "nsm", "vsock"]
+    } | {
+        f"/usr/lib/{multiarch}/libcloister.a", f"/usr/lib/{multiarch}/libnsm.so",
+        f"/usr/lib/{multiarch}/pkgconfig/cloister.pc", f"/usr/lib/{multiarch}/pkgconfig/libnsm.pc",
+        "/usr/share/doc/libcloister-dev/changelog.gz", "/usr/share/doc/libcloister-dev/copyright",
+    }
+
+    nitro = contents(debs["cloister-nitro-cli"])
+    assert nitro == {
+        "/usr/bin/nitro-cli": (0o777, "cloister"),
+        "/usr/share/man/man1/nitro-cli.1.gz": (0o644, None),
+        "/usr/share/bash-completion/completions/nitro-cli": (0o644, None),
+        "/usr/share/doc/cloister-nitro-cli/changelog.gz": (0o644, None),
+        "/usr/share/doc/cloister-nitro-cli/copyright": (0o644, None),
+    }
+
+    assert field(debs["cloister-nitro-cli"], "Conflicts") == "aws-nitro-enclaves-cli"
+    assert field(debs["cloister-nitro-cli"], "Depends") == f"cloister (>= {v}), cloister (<< {v}.1~)"
+    assert field(debs["libcloister-dev"], "Depends").startswith(f"cloister (= {v}), ")
+    depends = [d.split(" ")[0] for d in field(debs["cloister"], "Depends").split(", ")]
+    assert depends[0] == "adduser" and "libseccomp2" in depends and "libcbor0.8" in depends
+
+
+def unit_settings(deb, name):
+    """The [Service] settings of a unit in the package, as {key: [values]}."""
+    data = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], capture_output=True,
+                          check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        text = tar.extractfile(f"./lib/systemd/system/{name}").read().decode()
+    service = text.split("[Service]", 1)[1].split("[Install]", 1)[0]
+    out = {}
+    for line in service.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            out.setdefault(k, []).append(v)
+    return text, out
+
+
+HARDENING = {
+    "NoNewPrivileges": ["yes"], "CapabilityBoundingSet": [""], "ProtectSystem": ["strict"],
+    "ProtectHome": ["yes"], "PrivateTmp": ["yes"], "ProtectKernelTunables": ["yes"],
+    "ProtectKernelModules": ["yes"], "ProtectControlGroups": ["yes"],
+    "SystemCallFilter": ["@system-service", "~@privileged"], "UMask": ["0077"],
+}
+
+
+def test_units_run_unprivileged_and_hardened(debs):
+    text, kms = unit_settings(debs["cloister"], "cloister-kms.service")
+    for k, v in HARDENING.items():
+        assert kms[k] == v, k
+    assert kms["User"] == ["cloister-kms"] and kms["Group"] == ["cloister-kms"]
+    assert kms["StateDirectory"] == ["cloister-kms cloister-kms/tls"]
+    assert kms["StateDirectoryMode"] == ["0755"]
+    assert kms["ExecStart"] == [
+        "/usr/bin/cloister-kms serve --data-dir /var/lib/cloister-kms --listen ${LISTEN} "
+        "$CLOISTER_KMS_ARGS"]
+    assert kms["Environment"] == ["LISTEN=127.0.0.1:4443", "CLOISTER_KMS_ARGS="]
+    assert kms["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
+    assert not re.search(r"@[A-Z_]+@", text)   # every CMake variable was replaced
+
+    text, proxy = unit_settings(debs["cloister"], "cloister-vsock-proxy.service")
+    for k, v in HARDENING.items():
+        assert proxy[k] == v, k
+    assert proxy["DynamicUser"] == ["yes"]
+    assert proxy["ReadWritePaths"] == ["/run/cloister/vsock/3"]
+    assert "PrivateUsers" not in proxy and "PrivateDevices" not in proxy
+    assert proxy["ExecStart"] == [
+        "/usr/bin/cloister-vsock-proxy --config ${ALLOWLIST} ${LOCAL_PORT} ${REMOTE_ADDR} "
+        "${REMOTE_PORT}"]
+    assert "Environment=ALLOWLIST=/usr/share/cloister/proxy/vsock-proxy.yaml" in text
+    assert "Environment=REMOTE_PORT=4443" in text
+    assert not re.search(r"@[A-Z_]+@", text)
+
+
+def chroot(root, *args, **kw):
+    return run(["chroot", root, *args], timeout=300, **kw)
+
+
+def names_left(root):
+    """Paths under root named after the packages, outside dpkg's own records."""
+    left = []
+    for dp, dn, fn in os.walk(root):
+        rel = "/" + os.path.relpath(dp, root)
+        if rel in ("/proc", "/sys", "/var/lib/dpkg"):
+            dn[:] = []
+            continue
+        for n in dn + fn:
+            if "cloister" in n or "nitro-cli" in n:
+                left.append(os.path.normpath(f"{rel}/{n}"))
+    return sorted(left)
+
+
+@pytest.fixture(scope="module")
+def root(debs, tmp_path_factory):
+    """A clean Debian 12 root (mmdebstrap, variant apt, + man-db) with the three
+    packages installed by apt from their .deb files, dependencies from the mirror."""
+    if os.geteuid() != 0:
+        pytest.skip("mmdebstrap's root mode (chroot) needs root")
+    if not shutil.which("mmdebstrap"):
+        pytest.fail("mmdebstrap is missing: scripts/install-deps.sh test installs it")
+    r = tmp_path_factory.mktemp("root") / "root"
+    names = [debs[p].name for p in PACKAGES]
+    run(["mmdebstrap", "--variant=apt", "--include=man-db",
+         "--customize-hook=copy-in " + " ".join(str(debs[p]) for p in PACKAGES) + " /tmp",
+         "--customize-hook=chroot \"$1\" apt-get -o Dpkg::Use-Pty=0 install -y "
+         "--no-install-recommends " + " ".join(f"/tmp/{n}" for n in names),
+         "--customize-hook=rm -f " + " ".join(f"\"$1\"/tmp/{n}" for n in names),
+         "bookworm", r, MIRROR], timeout=900, check=True)
+    yield r
+    mounted = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+               if line.split()[1].startswith(str(r))]
+    assert mounted == [], f"still mounted, not removed: {mounted}"
+    shutil.rmtree(r)
+
+
+def test_installed_in_a_clean_root(root):
+    v = version()
+    assert chroot(root, "cloister", "--version", check=True).stdout == f"Cloister CLI {v}\n"
+    assert chroot(root, "nitro-cli", "--version", check=True).stdout == f"Cloister CLI {v}\n"
+    assert chroot(root, "cloister-kms", "--version", check=True).stdout == f"cloister-kms {v}\n"
+
+    # man finds every page; 100 columns, so that man-db keeps no cat page.
+    for page, section in [("cloister", 1), ("cloister-kms", 1), ("cloister-vsock-proxy", 1),
+                          ("cloister-kmstool", 1), ("cloister-nsm", 1), ("cloister-monitor", 8),
+                          ("nitro-cli", 1)]:
+        out = chroot(root, "man", str(section), page, env={"MANWIDTH": "100", "LANG": "C.UTF-8"},
+                     check=True).stdout.splitlines()
+        assert out[0].startswith(f"{page}({section}) "), out[0]
+        assert out[3].strip().startswith(f"{page} - "), out[:5]
+    man = chroot(root, "man", "cloister", env={"MANWIDTH": "100", "LANG": "C.UTF-8"}).stdout
+    for sub in ["build-enclave", "run-enclave", "describe-enclaves", "terminate-enclave",
+                "attestation-ca", "verify-attestation", "exec"]:
+        assert re.search(rf"^       {sub}\b", man, re.M), sub
+
+    # The system user of cloister-kms.service, and the directories of the package.
+    assert chroot(root, "getent", "passwd", "cloister-kms", check=True).stdout.split(":")[5:] == [
+        "/var/lib/cloister-kms", "/usr/sbin/nologin\n"]
+    for d in ["etc/cloister", "var/lib/cloister"]:
+        assert (root / d).is_dir(), d
+    assert not (root / "var/lib/cloister-kms").exists()   # made by systemd at the first start
+
+    # The units: valid for this systemd, and hardened ("OK": exposure <= 2.0 of 10).
+    for unit in ["cloister-kms.service", "cloister-vsock-proxy.service"]:
+        verify = run(["systemd-analyze", "verify", "--man=no", "--recursive-errors=no",
+                      f"--root={root}", unit])
+        assert (verify.returncode, verify.stderr) == (0, ""), unit
+        sec = run(["systemd-analyze", "security", "--offline=yes", f"--root={root}", unit,
+                   "--no-pager"])
+        level = re.search(r"Overall exposure level for \S+: ([0-9.]+) (\w+)", sec.stdout)
+        assert level and float(level.group(1)) <= 2.0 and level.group(2) == "OK", sec.stdout[-300:]
+    # Not enabled: no link in any .wants directory.
+    assert [p for p in (root / "etc/systemd/system").rglob("cloister*")] == []
+
+
+def test_remove_and_purge_leave_nothing(root):
+    listed = chroot(root, "dpkg", "-L", *PACKAGES, check=True).stdout.splitlines()
+    paths = sorted({p for p in listed if p.startswith("/") and p != "/."})
+    assert "/usr/bin/cloister" in paths and "/lib/systemd/system/cloister-kms.service" in paths
+
+    chroot(root, "apt-get", "-o", "Dpkg::Use-Pty=0", "remove", "-y", *PACKAGES, check=True)
+    left = [p for p in paths if os.path.lexists(f"{root}{p}")]
+    # What remains must be a directory another package owns (/usr/bin, ...).
+    owned = chroot(root, "dpkg", "-S", *left).stdout if left else ""
+    owners = {}
+    for line in owned.splitlines():
+        pkgs, path = line.split(": ", 1)
+        owners[path] = pkgs.split(", ")
+    assert [p for p in left if not (os.path.isdir(f"{root}{p}") and p in owners
+                                   and not set(owners[p]) & set(PACKAGES))] == []
+    assert names_left(root) == []
+    # dpkg keeps only cloister's record (its postrm runs again at purge).
+    state = chroot(root, "dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\n", *PACKAGES)
+    assert state.stdout == "cloister rc \n", state
+
+    chroot(root, "apt-get", "-o", "Dpkg::Use-Pty=0", "purge", "-y", "cloister", check=True)
+    assert names_left(root) == []
+    assert chroot(root, "dpkg-query", "-W", "cloister").returncode == 1
+
+
+COMPLETE = """
+source /usr/share/bash-completion/bash_completion
+source "$1"; shift
+COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]}-1))
+COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}
+_cloister 2>/dev/null
+printf '%s\\n' "${COMPREPLY[@]}"
+"""
+
+
+def complete(*words):
+    script = SOURCE_DIR / "src" / "cli" / "cloister.bash-completion"
+    return run(["bash", "-c", COMPLETE, "complete", script, *words],
+               check=True).stdout.split()
+
+
+def test_bash_completion_knows_every_subcommand_and_flag():
+    if not Path("/usr/share/bash-completion/bash_completion").exists():
+        pytest.fail("bash-completion is missing: scripts/install-deps.sh test installs it")
+    usage = run([BIN_DIR / "cloister", "--help"], check=True).stdout
+    subcommands = re.findall(r"^    ([a-z-]+) {2,}", usage.split("SUBCOMMANDS:")[1], re.M)
+    offered = complete("cloister", "")
+    assert set(subcommands) <= set(offered), set(subcommands) - set(offered)
+    assert set(offered) - set(subcommands) <= {"env", "--help", "--version"}
+    for sub in subcommands:
+        if sub in ("help", "exec"):
+            continue
+        text = run([BIN_DIR / "cloister", sub, "--help"]).stdout
+        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", text))
+        if sub == "attestation-ca":
+            got = set(complete("cloister", sub, "init", "--")) | set(
+                complete("cloister", sub, "show", "--"))
+        else:
+            got = set(complete("cloister", sub, "--"))
+        assert flags <= got, (sub, flags - got)
+    assert complete("cloister", "attestation-ca", "") == ["init", "rotate", "show", "--help"]
+    assert complete("cloister", "run-enclave", "--enclave-") == ["--enclave-cid", "--enclave-name"]
+    # exec completes the command it runs, and that command's arguments.
+    assert "bash" in complete("cloister", "exec", "bas")
+    assert "bash" in complete("cloister", "exec", "--", "bas")
+    assert complete("cloister", "exec", "-") == ["--", "--help"]
