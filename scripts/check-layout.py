@@ -393,7 +393,8 @@ OUTSIDE = re.compile(r'\bresearch\b|\.\./shared/(?!testdata)|shared/(?:research|
 
 
 def check_references():
-    for top in ("src", "include", "tests", "bench", "examples", "scripts", "docs", "README.md", "Makefile"):
+    for top in ("src", "include", "tests", "bench", "examples", "scripts", "docs", "debian",
+                "README.md", "Makefile"):
         base = os.path.join(ROOT, top)
         paths = [base] if os.path.isfile(base) else [
             os.path.join(dp, f) for dp, dn, fn in os.walk(base)

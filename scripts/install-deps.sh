@@ -24,12 +24,13 @@ build_pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
 # golang-go (a Go program on the emulated vsock inside an enclave), and the
 # baselines and tools the benchmarks use (socat, wrk, nginx, bc, hyperfine).
 # test_deb.py installs the Debian package into a clean root made by
-# mmdebstrap, checks man there (man-db) and runs the bash completion
-# (bash-completion).
+# mmdebstrap, checks man there (man-db), checks the units (systemd's
+# systemd-analyze), boots the root to start them (systemd-container's
+# systemd-nspawn) and runs the bash completion (bash-completion).
 test_pkgs="python3 python3-pytest python3-boto3 python3-botocore
   python3-cryptography python3-requests awscli umoci docker.io jq cpio binutils
   util-linux llvm golang-go socat wrk nginx bc hyperfine postgresql iproute2 procps
-  mmdebstrap man-db bash-completion"
+  mmdebstrap man-db systemd systemd-container bash-completion"
 
 # The Debian package (`make deb`, scripts/build-deb.sh): the Debian tools
 # (debhelper, dpkg-dev, fakeroot) and scdoc for the manual pages.

@@ -2,19 +2,21 @@
 """The Debian package (debian/, docs/packaging.md).
 
 scripts/build-deb.sh, what `make deb` runs, builds the packages from the
-tree with dpkg-buildpackage (about 2 minutes with one compiler job, once
-per run of this file). Their contents and control fields are checked
-exactly; then they are installed with apt into a clean Debian 12 root made
-by mmdebstrap (variant apt, plus man-db; about 45 s with the Debian
-mirror), where `cloister --version`, `nitro-cli --version` and
-`man cloister` run, the units pass `systemd-analyze verify` and score
-"OK" in `systemd-analyze security`; then `apt-get remove` must leave no
+tree with dpkg-buildpackage (about 1.5 minutes with one compiler job, once
+per run of this file). Their contents, control fields and units are
+checked exactly; then they are installed with apt into a clean Debian 12
+root made by mmdebstrap (variant apt, plus man-db, and systemd, curl and
+python3 for the boot below; about a minute with the Debian mirror), where
+`cloister --version`, `nitro-cli --version` and `man` run and the units
+pass `systemd-analyze verify` and `security`. The root is then booted with
+systemd-nspawn (private network), where both services are started and
+used: the key service answers HTTPS as its system user, the proxy carries
+vsock connections as a dynamic user. Last, `apt-get remove` must leave no
 file of the packages and nothing named after them (units, their
 deb-systemd-helper records), and `apt-get purge` the same.
 
-The root is made in root mode (chroot, so the test needs root) from
-$CLOISTER_DEBIAN_MIRROR, default http://deb.debian.org/debian. The
-services are not started there: the root has no systemd running.
+Everything here needs root (chroot, nspawn). The mirror is
+$CLOISTER_DEBIAN_MIRROR, default http://deb.debian.org/debian.
 $CLOISTER_DEB_DIR=DIR tests the .debs in DIR instead of building them.
 """
 import io
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN_DIR, SOURCE_DIR, run
+from conftest import BIN_DIR, BUILD_DIR, SOURCE_DIR, run
 
 MIRROR = os.environ.get("CLOISTER_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PACKAGES = ["cloister", "libcloister-dev", "cloister-nitro-cli"]
@@ -157,7 +159,7 @@ HARDENING = {
     "NoNewPrivileges": ["yes"], "CapabilityBoundingSet": [""], "ProtectSystem": ["strict"],
     "ProtectHome": ["yes"], "PrivateTmp": ["yes"], "ProtectKernelTunables": ["yes"],
     "ProtectKernelModules": ["yes"], "ProtectControlGroups": ["yes"],
-    "SystemCallFilter": ["@system-service", "~@privileged"], "UMask": ["0077"],
+    "SystemCallFilter": ["@system-service", "~@privileged"],
 }
 
 
@@ -166,6 +168,7 @@ def test_units_run_unprivileged_and_hardened(debs):
     for k, v in HARDENING.items():
         assert kms[k] == v, k
     assert kms["User"] == ["cloister-kms"] and kms["Group"] == ["cloister-kms"]
+    assert kms["UMask"] == ["0077"]
     assert kms["StateDirectory"] == ["cloister-kms cloister-kms/tls"]
     assert kms["StateDirectoryMode"] == ["0755"]
     assert kms["ExecStart"] == [
@@ -179,6 +182,7 @@ def test_units_run_unprivileged_and_hardened(debs):
     for k, v in HARDENING.items():
         assert proxy[k] == v, k
     assert proxy["DynamicUser"] == ["yes"]
+    assert proxy["UMask"] == ["0022"]   # the vsock directory's .lock is shared
     assert proxy["ReadWritePaths"] == ["/run/cloister/vsock/3"]
     assert "PrivateUsers" not in proxy and "PrivateDevices" not in proxy
     assert proxy["ExecStart"] == [
@@ -217,7 +221,7 @@ def root(debs, tmp_path_factory):
         pytest.fail("mmdebstrap is missing: scripts/install-deps.sh test installs it")
     r = tmp_path_factory.mktemp("root") / "root"
     names = [debs[p].name for p in PACKAGES]
-    run(["mmdebstrap", "--variant=apt", "--include=man-db",
+    run(["mmdebstrap", "--variant=apt", "--include=man-db,systemd,systemd-sysv,curl,python3",
          "--customize-hook=copy-in " + " ".join(str(debs[p]) for p in PACKAGES) + " /tmp",
          "--customize-hook=chroot \"$1\" apt-get -o Dpkg::Use-Pty=0 install -y "
          "--no-install-recommends " + " ".join(f"/tmp/{n}" for n in names),
@@ -267,6 +271,117 @@ def test_installed_in_a_clean_root(root):
         assert level and float(level.group(1)) <= 2.0 and level.group(2) == "OK", sec.stdout[-300:]
     # Not enabled: no link in any .wants directory.
     assert [p for p in (root / "etc/systemd/system").rglob("cloister*")] == []
+
+
+# Run at boot inside the root by a oneshot unit; one "name: value" line per
+# observation, then the container powers off. The emulated vsock is forced
+# (no host vsock device is ever opened): CLOISTER_VSOCK_TRANSPORT=emulated.
+BOOT_SCRIPT = r"""#!/bin/sh
+exec >/root/boot.out 2>&1
+export CLOISTER_VSOCK_TRANSPORT=emulated
+say() { printf '= %s: %s\n' "$1" "$2"; }
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+say enabled "$(systemctl is-enabled cloister-kms.service cloister-vsock-proxy.service | xargs)"
+say rundir "$(stat -c '%n %a %U' /run/cloister /run/cloister/vsock /run/cloister/vsock/3 | xargs)"
+
+systemctl start cloister-kms.service
+for i in $(seq 100); do
+    curl -s --cacert /var/lib/cloister-kms/tls/ca.pem -o /dev/null https://127.0.0.1:4443/ && break
+    sleep 0.1
+done
+say kms "$(systemctl is-active cloister-kms.service) $(stat -c %U /proc/$(systemctl show -P MainPID cloister-kms.service))"
+say kms-https "$(curl -s --cacert /var/lib/cloister-kms/tls/ca.pem -o /dev/null -w '%{http_code}' https://127.0.0.1:4443/)"
+cd /var/lib/cloister-kms
+say kms-files "$(stat -c '%n %a %U' . tls tls/ca.pem tls/ca.key credentials master.key kms.db | xargs)"
+say ca-for-others "$(nobody head -1 tls/ca.pem)"
+say credentials-for-others "$(nobody cat credentials >/dev/null 2>&1 && echo readable || echo refused)"
+say principal "$(runuser -u cloister-kms -- cloister-kms principal create app --data-dir /var/lib/cloister-kms | grep -c '"Arn"')"
+cd /
+
+python3 -c '
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 7777)); s.listen(16)
+def echo(c):
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+while True:
+    threading.Thread(target=echo, args=(s.accept()[0],), daemon=True).start()
+' &
+printf 'allowlist:\n- {address: 127.0.0.1, port: 7777}\n' >/etc/cloister/echo.yaml
+printf 'REMOTE_PORT=7777\nALLOWLIST=/etc/cloister/echo.yaml\nCLOISTER_VSOCK_TRANSPORT=emulated\n' \
+    >/etc/default/cloister-vsock-proxy
+systemctl start cloister-vsock-proxy.service
+for i in $(seq 100); do [ -S /run/cloister/vsock/3/8000 ] && break; sleep 0.1; done
+uid=$(stat -c %u /proc/$(systemctl show -P MainPID cloister-vsock-proxy.service))
+say proxy "$(systemctl is-active cloister-vsock-proxy.service) $([ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] && echo dynamic-user || echo "uid $uid")"
+say proxy-socket "$(stat -c '%a' /run/cloister/vsock/3/8000) $(stat -c '%a' /run/cloister/vsock/3/.lock)"
+say proxy-echo "$(/usr/local/bin/vsock_stream echo-check 3 8000 200000 4)"
+say listen-as-nobody "$(nobody timeout 2 /usr/local/bin/vsock_echo listen 3 9100 1 | head -1)"
+systemctl stop cloister-vsock-proxy.service cloister-kms.service
+say stopped "$(systemctl is-active cloister-kms.service cloister-vsock-proxy.service | xargs) $([ -e /run/cloister/vsock/3/8000 ] && echo socket-left || echo socket-gone)"
+say security "$(systemd-analyze security --no-pager cloister-kms.service cloister-vsock-proxy.service | awk '/^cloister-[a-z-]+[.]service +[0-9.]+ / { print $1, $3 }' | xargs)"
+say done yes
+systemctl poweroff
+"""
+
+BOOT_UNIT = """[Unit]
+Description=test_deb.py: start and use the services, then power off
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /root/boot.sh
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def test_services_start_under_systemd(root):
+    if not shutil.which("systemd-nspawn"):
+        pytest.fail("systemd-nspawn is missing: scripts/install-deps.sh test installs it")
+    (root / "root/boot.sh").write_text(BOOT_SCRIPT)
+    (root / "etc/systemd/system/boot-check.service").write_text(BOOT_UNIT)
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(exist_ok=True)
+    (wants / "boot-check.service").symlink_to("/etc/systemd/system/boot-check.service")
+    for prog in ["vsock_stream", "vsock_echo"]:
+        shutil.copy(BUILD_DIR / "tests" / "programs" / prog, root / "usr/local/bin" / prog)
+    # --keep-unit --register=no: no system bus or machined needed on the host.
+    boot = run(["systemd-nspawn", "-q", "-D", root, "--boot", "--private-network",
+                "--keep-unit", "--register=no"], timeout=300, input="")
+    out = (root / "root/boot.out").read_text() if (root / "root/boot.out").exists() else ""
+    got = dict(line[2:].split(": ", 1) for line in out.splitlines() if line.startswith("= "))
+    assert got.get("done") == "yes", (boot.stdout[-2000:], out)
+    assert got == {
+        "enabled": "disabled disabled",
+        "rundir": "/run/cloister 755 root /run/cloister/vsock 755 root /run/cloister/vsock/3 1777 root",
+        "kms": "active cloister-kms",
+        "kms-https": "405",
+        "kms-files": ". 755 cloister-kms tls 755 cloister-kms tls/ca.pem 644 cloister-kms "
+                     "tls/ca.key 600 cloister-kms credentials 600 cloister-kms "
+                     "master.key 600 cloister-kms kms.db 600 cloister-kms",
+        "ca-for-others": "-----BEGIN CERTIFICATE-----",
+        "credentials-for-others": "refused",
+        "principal": "1",
+        "proxy": "active dynamic-user",
+        "proxy-socket": "666 644",
+        "proxy-echo": "OK conns=4 bytes=200000",
+        "listen-as-nobody": "LISTENING 3 9100",
+        "stopped": "inactive inactive socket-gone",
+        "security": "cloister-kms.service OK cloister-vsock-proxy.service OK",
+        "done": "yes",
+    }, out
+    # What the check and the services made goes; the package's files stay.
+    for p in ["root/boot.sh", "root/boot.out", "usr/local/bin/vsock_stream", "usr/local/bin/vsock_echo",
+              "etc/systemd/system/boot-check.service", "etc/cloister/echo.yaml",
+              "etc/default/cloister-vsock-proxy"]:
+        (root / p).unlink()
+    (wants / "boot-check.service").unlink()
+    shutil.rmtree(root / "var/lib/cloister-kms")
 
 
 def test_remove_and_purge_leave_nothing(root):
