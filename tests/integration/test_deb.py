@@ -60,6 +60,14 @@ def debs(tmp_path_factory):
         shutil.rmtree(out, ignore_errors=True)
 
 
+def member(deb, path):
+    """The bytes of one file of a .deb."""
+    data = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], capture_output=True,
+                          check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return tar.extractfile("." + path).read()
+
+
 def contents(deb):
     """{path: (mode, link target or None)} of a .deb's files and links (no directories)."""
     listing = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], capture_output=True,
@@ -82,7 +90,7 @@ def test_changelog_is_at_the_cmake_version():
     assert top.startswith(f"cloister ({version()}) "), top
 
 
-def test_the_packages_and_what_each_holds(debs):
+def test_the_packages_and_what_each_holds(debs, tmp_path):
     v, a = version(), arch()
     assert sorted(debs) == ["cloister", "cloister-dbgsym", "cloister-nitro-cli", "libcloister-dev"]
     assert debs["cloister"].name == f"cloister_{v}_{a}.deb"
@@ -99,7 +107,7 @@ def test_the_packages_and_what_each_holds(debs):
         "/usr/share/cloister/blobs/bzImage", "/usr/share/cloister/blobs/bzImage.config",
         "/usr/share/cloister/blobs/cmdline", "/usr/share/cloister/blobs/init",
         "/usr/share/cloister/proxy/vsock-proxy.yaml",
-        f"/usr/lib/{multiarch}/libnsm.so.0", f"/usr/lib/{multiarch}/libnsm.so.0.1.0",
+        f"/usr/lib/{multiarch}/libnsm.so.0", f"/usr/lib/{multiarch}/libnsm.so.{v}",
         "/usr/lib/libcloister-preload.so",
         "/lib/systemd/system/cloister-kms.service", "/lib/systemd/system/cloister-vsock-proxy.service",
         "/usr/lib/tmpfiles.d/cloister.conf",
@@ -114,7 +122,7 @@ def test_the_packages_and_what_each_holds(debs):
         assert files[f"/usr/bin/{p}"] == (0o755, None), p
     assert files["/usr/share/cloister/blobs/init"] == (0o755, None)
     assert files["/lib/systemd/system/cloister-kms.service"] == (0o644, None)
-    assert files[f"/usr/lib/{multiarch}/libnsm.so.0"] == (0o777, "libnsm.so.0.1.0")
+    assert files[f"/usr/lib/{multiarch}/libnsm.so.0"] == (0o777, f"libnsm.so.{v}")
 
     assert set(contents(debs["libcloister-dev"])) == {
         f"/usr/include/cloister/{h}.h" for h in ["attestation", "eif", "error", "kms", "nsm", "vsock"]
@@ -133,6 +141,14 @@ def test_the_packages_and_what_each_holds(debs):
         "/usr/share/doc/cloister-nitro-cli/copyright": (0o644, None),
     }
 
+    # The init blob (measured into PCR1) is packaged as the build linked it:
+    # dh_strip, which would drop its .comment section, left it alone.
+    init = tmp_path / "init"
+    init.write_bytes(member(debs["cloister"], "/usr/share/cloister/blobs/init"))
+    sections = run(["readelf", "-S", "-W", init], check=True).stdout
+    assert " .comment " in sections and ".gnu_debuglink" not in sections
+    assert re.search(r"Type:\s+EXEC ", run(["readelf", "-h", init], check=True).stdout)  # no PIE
+
     assert field(debs["cloister-nitro-cli"], "Conflicts") == "aws-nitro-enclaves-cli"
     assert field(debs["cloister-nitro-cli"], "Depends") == f"cloister (>= {v}), cloister (<< {v}.1~)"
     assert field(debs["libcloister-dev"], "Depends").startswith(f"cloister (= {v}), ")
@@ -142,10 +158,7 @@ def test_the_packages_and_what_each_holds(debs):
 
 def unit_settings(deb, name):
     """The [Service] settings of a unit in the package, as {key: [values]}."""
-    data = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], capture_output=True,
-                          check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        text = tar.extractfile(f"./lib/systemd/system/{name}").read().decode()
+    text = member(deb, f"/lib/systemd/system/{name}").decode()
     service = text.split("[Service]", 1)[1].split("[Install]", 1)[0]
     out = {}
     for line in service.splitlines():
@@ -351,8 +364,9 @@ def test_services_start_under_systemd(root):
     for prog in ["vsock_stream", "vsock_echo"]:
         shutil.copy(BUILD_DIR / "tests" / "programs" / prog, root / "usr/local/bin" / prog)
     # --keep-unit --register=no: no system bus or machined needed on the host.
-    boot = run(["systemd-nspawn", "-q", "-D", root, "--boot", "--private-network",
-                "--keep-unit", "--register=no"], timeout=300, input="")
+    boot = run(["systemd-nspawn", "-q", "-D", root, f"--machine=cloister-deb-{os.getpid()}",
+                "--boot", "--private-network", "--keep-unit", "--register=no"],
+               timeout=300, input="")
     out = (root / "root/boot.out").read_text() if (root / "root/boot.out").exists() else ""
     got = dict(line[2:].split(": ", 1) for line in out.splitlines() if line.startswith("= "))
     assert got.get("done") == "yes", (boot.stdout[-2000:], out)
