@@ -59,11 +59,14 @@ struct run_args {
 
 static void usage(FILE *f)
 {
+    const char *p = cli_prog();
+    int w = (int)strlen(p) + 20; /* under "--eif-path" */
     fprintf(f,
-            "Usage: cloister run-enclave --eif-path FILE (--cpu-count N | --cpu-ids ID...)\n"
-            "                            --memory MiB [--enclave-cid CID] [--enclave-name NAME]\n"
-            "                            [--debug-mode] [--attach-console] [--ca-dir DIR]\n"
-            "       cloister run-enclave --config FILE [--attach-console]\n");
+            "Usage: %s run-enclave --eif-path FILE (--cpu-count N | --cpu-ids ID...)\n"
+            "%*s--memory MiB [--enclave-cid CID] [--enclave-name NAME]\n"
+            "%*s[--debug-mode] [--attach-console] [--ca-dir DIR]\n"
+            "       %s run-enclave --config FILE [--attach-console]\n",
+            p, w, "", w, "", p);
 }
 
 static int invalid(const char *param, const char *value)
