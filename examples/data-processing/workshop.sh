@@ -58,6 +58,9 @@ cat >"$CLOISTER_HOST_CONFIG" <<CONF
 instance_id = i-0123456789abcdef0
 parent_role_arn = arn:aws:iam::111122223333:role/ParentInstanceRole
 CONF
+# The first run-enclave would create the CA by itself; it is made first
+# here because the key service is told to trust its root.pem before any
+# enclave runs.
 "$bin/cloister" attestation-ca init --ca-dir "$ca_dir" >/dev/null
 kms_port=$(free_port)
 "$bin/cloister-kms" serve --data-dir "$data" --listen "127.0.0.1:$kms_port" \

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `cloister` called as `nitro-cli` (docs/compatibility.md §1.1): the top
+ * `cloister` called as `nitro-cli` (docs/compatibility.md, "The name
+ * nitro-cli"): the top
  * of the command line as nitro-cli 1.5.0 has it (clap 4.5): its help and
  * usage texts, `Nitro CLI <version>`, clap's errors for a missing or
  * unknown subcommand or option (exit status 2), and only nitro-cli's
