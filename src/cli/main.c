@@ -30,7 +30,8 @@ const struct command commands[] = {
     { "attestation-ca", cmd_attestation_ca, "Create, rotate or show the local attestation CA" },
     { "attest", cmd_attest, "Issue the attestation document of an enclave running an image" },
     { "verify-attestation", cmd_verify_attestation, "Verify an attestation document" },
-    { "exec", cmd_exec, "Run a parent-side program on the emulated vsock" },
+    { "exec", cmd_exec, "Run a parent-side program with the emulated vsock, KMS and metadata" },
+    { "env", cmd_env, "Print the parent environment for an interactive shell" },
     { NULL, NULL, NULL },
 };
 
