@@ -255,7 +255,10 @@ static int set_vars(struct parent_env *pe, struct cl_error *err)
                          file_path(pe, "service-ca.pem", p, sizeof(p)), err);
     }
     if (rc == 0 && pe->imds_url[0]) {
-        rc = add_var(pe, &n, "AWS_EC2_METADATA_SERVICE_ENDPOINT", pe->imds_url, err);
+        /* with its slash: older botocore appends "latest/..." to it as it is */
+        snprintf(p, sizeof(p), "%s%s", pe->imds_url,
+                 pe->imds_url[strlen(pe->imds_url) - 1] == '/' ? "" : "/");
+        rc = add_var(pe, &n, "AWS_EC2_METADATA_SERVICE_ENDPOINT", p, err);
         if (rc == 0)
             rc = add_var(pe, &n, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
                          pe->imds_addr.ss_family == AF_INET6 ? "IPv6" : "IPv4", err);
