@@ -302,7 +302,7 @@ static int read_tls(const struct datadir *d, uint8_t **cert, size_t *cert_len, u
 /* A URL's host for a listen address: a wildcard becomes loopback. */
 static void url_host(const char *host, char *out, size_t cap)
 {
-    if (!*host || !strcmp(host, "0.0.0.0"))
+    if (!*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "localhost"))
         snprintf(out, cap, "127.0.0.1");
     else if (!strcmp(host, "::"))
         snprintf(out, cap, "[::1]");

@@ -247,3 +247,25 @@ def test_endpoints_file(srv):
     assert e["ImdsEndpoint"] == srv.imds
     assert e["CaCertificate"] == (srv.dir / "tls" / "ca.pem").read_text()
     assert (srv.dir / "endpoints.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_the_metadata_address_itself_in_a_network_namespace(tmp_path):
+    """The third way in (docs/parent.md): 169.254.169.254 made local and
+    listened on, inside a network namespace this test creates."""
+    conf = host_conf(tmp_path)
+    out = tmp_path / "out"
+    script = f"""set -e
+ip link set lo up
+ip addr add 169.254.169.254/32 dev lo
+CLOISTER_HOST_CONFIG={conf} {KMS} serve --data-dir {tmp_path}/kms --listen 127.0.0.1:0 \\
+    --account-id {ACCOUNT} --imds 169.254.169.254:80 >{out} 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q 'instance metadata' {out} && break; sleep 0.1; done
+/usr/bin/python3 -c "import requests; print(requests.get('http://169.254.169.254/latest/meta-data/instance-id', timeout=5).text)"
+kill $pid
+wait $pid
+"""
+    p = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True,
+                       timeout=60)
+    assert (p.returncode, p.stdout) == (0, INSTANCE + "\n"), p.stderr + out.read_text()
+    assert "instance metadata on http://169.254.169.254:80 " in out.read_text()

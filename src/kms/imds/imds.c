@@ -181,7 +181,7 @@ static const char *origin_path(const char *url)
     return NULL;
 }
 
-static void handle(void *arg, const struct http_request *req, struct http_response *r)
+void imds_handle(void *arg, const struct http_request *req, struct http_response *r)
 {
     struct imds *m = arg;
     const char *path = origin_path(req->path);
@@ -214,7 +214,7 @@ static void handle(void *arg, const struct http_request *req, struct http_respon
 
 /* ---- the server ----------------------------------------------------------------- */
 
-int imds_start(const struct imds_opts *o, struct imds **out, struct cl_error *err)
+int imds_new(const struct imds_opts *o, struct imds **out, struct cl_error *err)
 {
     *out = NULL;
     struct imds *m = calloc(1, sizeof(*m));
@@ -222,7 +222,11 @@ int imds_start(const struct imds_opts *o, struct imds **out, struct cl_error *er
         return cl_fail(err, CL_ENOMEM, "out of memory");
     m->o = *o;
     int rc = ku_random(m->token_key, sizeof(m->token_key), err);
-    if (rc == 0 && o->role_name) {
+    if (rc < 0) {
+        free(m);
+        return rc;
+    }
+    if (o->role_name) {
         snprintf(m->profile_arn, sizeof(m->profile_arn), "arn:aws:iam::%s:instance-profile/%s",
                  o->account, o->role_name);
         /* a stable id of EC2's shape: AIPA and 17 characters of [A-Z2-7] */
@@ -232,19 +236,24 @@ int imds_start(const struct imds_opts *o, struct imds **out, struct cl_error *er
         for (int i = 0; i < 17; i++)
             m->profile_id[4 + i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[h[i] % 32];
     }
-    struct http_opts ho = {
-        .host = o->host, .port = o->port, .threads = 1, .max_body = 4096,
-        .handler = handle, .arg = m,
-    };
-    if (rc == 0)
-        rc = http_start(&ho, &m->http, err);
-    if (rc < 0) {
-        OPENSSL_cleanse(m, sizeof(*m));
-        free(m);
-        return rc;
-    }
     *out = m;
     return 0;
+}
+
+int imds_start(const struct imds_opts *o, struct imds **out, struct cl_error *err)
+{
+    struct imds *m = NULL;
+    int rc = imds_new(o, &m, err);
+    struct http_opts ho = {
+        .host = o->host, .port = o->port, .threads = 1, .max_body = 4096,
+        .handler = imds_handle, .arg = m,
+    };
+    if (rc == 0 && (rc = http_start(&ho, &m->http, err)) < 0) {
+        imds_stop(m);
+        m = NULL;
+    }
+    *out = m;
+    return rc;
 }
 
 uint16_t imds_port(const struct imds *m)

@@ -51,6 +51,12 @@ struct imds_opts {
 struct imds;
 
 CL_MUST_USE int imds_start(const struct imds_opts *o, struct imds **out, struct cl_error *err);
+/* The service without its listener, and its http_handler (arg: the struct
+ * imds *): what imds_start() serves, for the fuzz target. */
+CL_MUST_USE int imds_new(const struct imds_opts *o, struct imds **out, struct cl_error *err);
+struct http_request;
+struct http_response;
+void imds_handle(void *arg, const struct http_request *req, struct http_response *resp);
 uint16_t imds_port(const struct imds *m);
 void imds_stop(struct imds *m);
 

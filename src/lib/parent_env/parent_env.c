@@ -30,13 +30,16 @@ static int copy_url(json_t *j, const char *name, bool required, char *out, size_
     if (!v && !required)
         return 0;
     const char *s = json_string_value(v);
-    if (!s || strlen(s) >= cap || (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)))
+    bool clean = s != NULL;
+    for (const char *c = s; clean && *c; c++)
+        clean = *c > ' ' && *c < 0x7f && *c != '\'' && *c != '"' && *c != '\\';
+    if (!clean || strlen(s) >= cap || (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)))
         return cl_fail(err, CL_EFORMAT, "%s: %s must be an http(s) URL", path, name);
     snprintf(out, cap, "%s", s);
     return 0;
 }
 
-/* "http://HOST:PORT" to a socket address. */
+/* "http://HOST:PORT" to a socket address; HOST numeric (no name lookup). */
 static int url_address(const char *url, struct sockaddr_storage *ss, socklen_t *len,
                        struct cl_error *err)
 {
@@ -51,7 +54,8 @@ static int url_address(const char *url, struct sockaddr_storage *ss, socklen_t *
     }
     memcpy(host, h, hl);
     host[hl] = 0;
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST };
     struct addrinfo *ai = NULL;
     int g = getaddrinfo(host, colon + 1, &hints, &ai);
     if (g != 0)
@@ -62,31 +66,20 @@ static int url_address(const char *url, struct sockaddr_storage *ss, socklen_t *
     return 0;
 }
 
-int parent_env_load(struct parent_env *pe, bool *named, struct cl_error *err)
+int parent_env_parse(const char *text, size_t len, const char *path, struct parent_env *pe,
+                     struct cl_error *err)
 {
     memset(pe, 0, sizeof(*pe));
-    const char *path = getenv(PARENT_ENV_ENDPOINTS_VAR);
-    *named = path && *path;
-    if (!*named) {
-        path = PARENT_ENV_ENDPOINTS_DEFAULT;
-        if (access(path, F_OK) < 0)
-            return cl_fail(err, CL_ENOTFOUND, "no endpoints file at %s", path);
-    }
     if (strlen(path) >= sizeof(pe->path))
         return cl_fail(err, CL_EINVAL, "endpoints file path too long");
     snprintf(pe->path, sizeof(pe->path), "%s", path);
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = file_read_all(path, ENDPOINTS_MAX, &data, &len, err);
-    if (rc < 0)
-        return rc;
     json_error_t je;
-    json_t *j = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
-    free(data);
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(j)) {
         json_decref(j);
         return cl_fail(err, CL_EFORMAT, "%s: not a JSON object (%s)", path, je.text);
     }
+    int rc = 0;
     const char *region = json_string_value(json_object_get(j, "Region"));
     if (!region || !*region || strlen(region) >= sizeof(pe->region) || strpbrk(region, "/'\"\\ "))
         rc = cl_fail(err, CL_EFORMAT, "%s: Region must be a region name", path);
@@ -114,6 +107,26 @@ int parent_env_load(struct parent_env *pe, bool *named, struct cl_error *err)
     json_decref(j);
     if (rc < 0)
         parent_env_clear(pe);
+    return rc;
+}
+
+
+int parent_env_load(struct parent_env *pe, bool *named, struct cl_error *err)
+{
+    memset(pe, 0, sizeof(*pe));
+    const char *path = getenv(PARENT_ENV_ENDPOINTS_VAR);
+    *named = path && *path;
+    if (!*named) {
+        path = PARENT_ENV_ENDPOINTS_DEFAULT;
+        if (access(path, F_OK) < 0)
+            return cl_fail(err, CL_ENOTFOUND, "no endpoints file at %s", path);
+    }
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = file_read_all(path, ENDPOINTS_MAX, &data, &len, err);
+    if (rc == 0)
+        rc = parent_env_parse((const char *)data, len, path, pe, err);
+    free(data);
     return rc;
 }
 

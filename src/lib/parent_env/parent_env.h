@@ -43,6 +43,9 @@ struct parent_env {
  * for); any other failure names the file.
  */
 CL_MUST_USE int parent_env_load(struct parent_env *pe, bool *named, struct cl_error *err);
+/* The same from text (len bytes) read from path (named in errors). */
+CL_MUST_USE int parent_env_parse(const char *text, size_t len, const char *path,
+                                 struct parent_env *pe, struct cl_error *err);
 
 /*
  * Writes the generated files into a directory private to the user
