@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "fuzz_store.h"
 #include "imds/imds.h"
 #include "serve/http.h"
 #include "state/identities.h"
@@ -38,24 +39,14 @@ static void cleanup(void)
     imds_creds_free(g_creds);
     imds_identity_clear(&g_identity);
     store_close(g_store);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "imds_fuzz: cannot remove %s\n", g_dir);
+    fuzz_dir_remove(g_dir);
 }
 
 static void setup(void)
 {
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(g_dir, sizeof(g_dir), "%s/imds_fuzz.XXXXXX", base);
-    if (!mkdtemp(g_dir))
-        abort();
-    char path[128];
-    uint8_t master[32] = { 1 };
-    snprintf(path, sizeof(path), "%s/kms.db", g_dir);
+    g_store = fuzz_store_open("imds_fuzz", g_dir);
     json_t *keys = NULL;
-    if (store_open(path, master, &g_store, NULL) < 0 ||
-        ident_principal_create(g_store, "111122223333", "Role", "role", NULL, &keys, NULL) < 0)
+    if (ident_principal_create(g_store, "111122223333", "Role", "role", NULL, &keys, NULL) < 0)
         abort();
     json_decref(keys);
     struct imds_creds_opts co = { .store = g_store, .account = "111122223333",
