@@ -7,7 +7,10 @@
 #
 # Two identities, as in the workshop: the administrator (the console user)
 # creates the key and alias and sets policies; the parent instance's role,
-# with temporary credentials and no identity policy, runs everything else.
+# with the instance profile's temporary credentials (from the instance
+# metadata service) and no identity policy, runs everything else. The
+# parent's commands run as the workshop writes them, under `cloister exec`
+# (docs/parent.md): no endpoint flag, no credentials file.
 # Every step's outcome is checked; the script exits non-zero at the first
 # one that differs, and leaves no process behind.
 set -eu
@@ -49,7 +52,6 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 ok() { printf '   \033[32mOK\033[0m %s\n' "$*"; }
 die() { printf '   \033[31mUNEXPECTED\033[0m %s\n' "$*"; exit 1; }
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # -- set-up: the parent instance, its key service and its proxy --------------
 step "Set-up: attestation CA, key service, parent role, vsock proxy"
@@ -62,31 +64,31 @@ CONF
 # here because the key service is told to trust its root.pem before any
 # enclave runs.
 "$bin/cloister" attestation-ca init --ca-dir "$ca_dir" >/dev/null
-kms_port=$(free_port)
-"$bin/cloister-kms" serve --data-dir "$data" --listen "127.0.0.1:$kms_port" \
-    --region "$region" --trust-root "$ca_dir/root.pem" >"$work/kms.log" 2>&1 &
+# The key service, and beside it the instance metadata service, which gives
+# the parent the host configuration's role (created in the service's
+# account, 111122223333, as the host configuration names it).
+export CLOISTER_ENDPOINTS="$work/endpoints.json"
+"$bin/cloister-kms" serve --data-dir "$data" --listen 127.0.0.1:0 --account-id 111122223333 \
+    --region "$region" --trust-root "$ca_dir/root.pem" --imds 127.0.0.1:0 \
+    --endpoints-file "$CLOISTER_ENDPOINTS" >"$work/kms.log" 2>&1 &
 pids="$pids $!"
-for _ in $(seq 100); do [ -f "$data/tls/ca.pem" ] && [ -f "$data/credentials" ] && break; sleep 0.1; done
-[ -f "$data/tls/ca.pem" ] || die "cloister-kms did not start (see $work/kms.log)"
-endpoint="https://127.0.0.1:$kms_port"
+for _ in $(seq 100); do [ -f "$CLOISTER_ENDPOINTS" ] && break; sleep 0.1; done
+[ -f "$CLOISTER_ENDPOINTS" ] || die "cloister-kms did not start (see $work/kms.log)"
+endpoint=$(jq -r .KmsEndpoint "$CLOISTER_ENDPOINTS")
+kms_port=${endpoint##*:}
 admin() { AWS_SHARED_CREDENTIALS_FILE="$data/credentials" AWS_CONFIG_FILE="$data/config" \
-    "$aws" --endpoint-url "$endpoint" --ca-bundle "$data/tls/ca.pem" "$@"; }
+    "$bin/cloister" exec -- "$aws" "$@"; }
 for _ in $(seq 100); do admin kms list-keys >/dev/null 2>&1 && break; sleep 0.2; done
 ok "cloister-kms on $endpoint, administrator credentials in $data/credentials"
+ok "instance metadata on $(jq -r .ImdsEndpoint "$CLOISTER_ENDPOINTS") for $(jq -r .InstanceId "$CLOISTER_ENDPOINTS")"
 
-# The parent instance's role: no identity policy; temporary credentials, as
-# an instance profile gives.
-"$bin/cloister-kms" principal create ParentInstanceRole --role --data-dir "$data" >/dev/null
-"$bin/cloister-kms" session create ParentInstanceRole --data-dir "$data" >"$work/session.json"
+# The parent instance: no credentials of its own (not even a ~/.aws), only
+# its instance profile; its commands are the workshop's, under cloister exec.
 mkdir -p "$work/parent"
-jq -r '.Credentials | "[default]\naws_access_key_id = \(.AccessKeyId)\naws_secret_access_key = \(.SecretAccessKey)\naws_session_token = \(.SessionToken)"' \
-    "$work/session.json" >"$work/parent/credentials"
-printf '[default]\nregion = %s\n' "$region" >"$work/parent/config"
-parent_env="AWS_SHARED_CREDENTIALS_FILE=$work/parent/credentials AWS_CONFIG_FILE=$work/parent/config AWS_ENDPOINT_URL=$endpoint AWS_CA_BUNDLE=$data/tls/ca.pem"
-# awscli 2.9 predates AWS_ENDPOINT_URL: give the endpoint explicitly.
-parent() { env $parent_env "$aws" --endpoint-url "$endpoint" --ca-bundle "$data/tls/ca.pem" "$@"; }
-client() { (cd "$work" && env $parent_env "$ex/data-processing-client" "$@"); }
-ok "parent role session: $(jq -r .AssumedRoleUser.Arn "$work/session.json")"
+parent_env="HOME=$work/parent AWS_SHARED_CREDENTIALS_FILE=$work/parent/none AWS_CONFIG_FILE=$work/parent/none"
+parent() { env $parent_env "$bin/cloister" exec -- "$aws" "$@"; }
+client() { (cd "$work" && env $parent_env "$bin/cloister" exec -- "$ex/data-processing-client" "$@"); }
+ok "parent role: $(parent sts get-caller-identity --query Arn --output text)"
 
 cat >"$work/vsock-proxy.yaml" <<YAML
 allowlist:

@@ -30,5 +30,6 @@ int cmd_attestation_ca(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
 int cmd_verify_attestation(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_env(int argc, char **argv);
 
 #endif

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `cloister` called as `nitro-cli` (docs/compatibility.md, "The name
- * nitro-cli"): the top
- * of the command line as nitro-cli 1.5.0 has it (clap 4.5): its help and
- * usage texts, `Nitro CLI <version>`, clap's errors for a missing or
+ * nitro-cli"): the top of the command line as nitro-cli 1.5.0 has it
+ * (clap 4.5): its help and usage texts, `Nitro CLI <version>`, clap's errors for a missing or
  * unknown subcommand or option (exit status 2), and only nitro-cli's
  * subcommands; Cloister's own (attestation-ca, attest, ...) are refused
  * with a tip to run them as `cloister`, so that a script that works

@@ -37,7 +37,8 @@ const struct command commands[] = {
     { "attestation-ca", cmd_attestation_ca, "Create, rotate or show the local attestation CA", NULL },
     { "attest", cmd_attest, "Issue the attestation document of an enclave running an image", NULL },
     { "verify-attestation", cmd_verify_attestation, "Verify an attestation document", NULL },
-    { "exec", cmd_exec, "Run a parent-side program on the emulated vsock", NULL },
+    { "exec", cmd_exec, "Run a parent-side program with the emulated vsock, KMS and metadata", NULL },
+    { "env", cmd_env, "Print the parent environment for an interactive shell", NULL },
     { NULL, NULL, NULL, NULL },
 };
 

@@ -94,6 +94,8 @@ def test_nitro_cli_version_and_help(nitro_cli):
      "'attestation-ca' is Cloister's own, not nitro-cli's: run 'cloister attestation-ca'\n"),
     (["exec", "--", "true"], "error: unrecognized subcommand 'exec'\n\n  tip: 'exec' is "
      "Cloister's own, not nitro-cli's: run 'cloister exec'\n"),
+    (["env"], "error: unrecognized subcommand 'env'\n\n  tip: 'env' is Cloister's own, not "
+     "nitro-cli's: run 'cloister env'\n"),
     (["explain", "--error-code", "E36"], "error: unrecognized subcommand 'explain'\n\n  tip: "
      "Cloister has no 'explain': each error's page is "
      "https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html\n"),

@@ -160,6 +160,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     MHD_add_response_header(r, "Content-Type", resp.content_type);
     if (resp.request_id[0])
         MHD_add_response_header(r, "x-amzn-RequestId", resp.request_id);
+    if (resp.extra_header)
+        MHD_add_response_header(r, resp.extra_header, resp.extra_value);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp.status, r);
     MHD_destroy_response(r);
     return ret;
@@ -210,7 +212,8 @@ int http_start(const struct http_opts *o, struct http_server **out, struct cl_er
     struct MHD_OptionItem opts[12];
     size_t k = 0;
     opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr };
-    opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
+    if (threads > 1)   /* one thread: the internal polling thread alone */
+        opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
     opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL };
     opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, 4096, NULL };
     opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL };

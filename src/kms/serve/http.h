@@ -44,6 +44,8 @@ struct http_response {
     char *body;
     size_t body_len;     /* malloc'd by the handler; the server frees it */
     char request_id[40]; /* sent as x-amzn-RequestId when not empty */
+    const char *extra_header; /* one more header (static name) when not NULL */
+    char extra_value[64];
 };
 
 typedef void (*http_handler)(void *arg, const struct http_request *req, struct http_response *resp);

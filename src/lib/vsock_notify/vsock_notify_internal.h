@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vsock_notify/vsock_notify.h"
 #include "vsock_notify/vsock_notify_table.h"
 
 struct vn_parked;
@@ -21,6 +22,8 @@ struct vn_server {
     int ep;                  /* epoll: the listener and parked accepts' mailboxes */
     struct vn_table *table;
     struct vn_parked *parked;
+    const struct vsock_notify_redirect *redirects;
+    size_t n_redirects;
 };
 
 /* One notification in hand. */
