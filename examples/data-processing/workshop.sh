@@ -28,6 +28,10 @@ work=$(mktemp -d /tmp/cloister-workshop.XXXXXX)
 export CLOISTER_RUN_DIR="$work/run"
 export CLOISTER_HOST_CONFIG="$work/host.conf"
 export CLOISTER_CLI="$bin/cloister"
+# nitro-cli by name, as the workshop types it: cloister under nitro-cli's name
+mkdir -p "$work/bin"
+ln -s "$bin/cloister" "$work/bin/nitro-cli"
+PATH="$work/bin:$PATH"
 export CLOISTER_CA_DIR="$work/attestation-ca"
 ca_dir="$CLOISTER_CA_DIR"
 data="$work/kms"
@@ -112,9 +116,9 @@ ok "PCR0 $pcr0"
 
 # -- 2. run it in debug mode ------------------------------------------------------
 step "2. Run the enclave in debug mode and read its console"
-"$bin/cloister" run-enclave --debug-mode --cpu-count 2 --memory 2500 \
+nitro-cli run-enclave --debug-mode --cpu-count 2 --memory 2500 \
     --eif-path "$work/data-processing.eif" | tee "$work/run.json"
-"$bin/cloister" console --enclave-name data-processing --disconnect-timeout 2 >"$work/console1.txt" 2>&1 || true
+nitro-cli console --enclave-name data-processing --disconnect-timeout 2 >"$work/console1.txt" 2>&1 || true
 sed 's/^/   console| /' "$work/console1.txt"
 grep -q "listening on vsock port 5000" "$work/console1.txt" || die "console shows no server"
 ok "the debug console is readable"
@@ -148,7 +152,7 @@ ok "last four digits $last4"
 step "5. Submit: the enclave decrypts through KMS and returns the last four digits"
 client --submit --ciphertext "$work/string.encrypted" --alias "$alias" | tee "$work/submit.json"
 [ "$(jq -r .last_four "$work/submit.json")" = "$last4" ] || die "enclave answered $(cat "$work/submit.json")"
-"$bin/cloister" console --enclave-name data-processing --disconnect-timeout 2 >"$work/console2.txt" 2>&1 || true
+nitro-cli console --enclave-name data-processing --disconnect-timeout 2 >"$work/console2.txt" 2>&1 || true
 grep "Decrypted plaintext" "$work/console2.txt" | sed 's/^/   console| /'
 grep -q "Decrypted plaintext: .*$last4" "$work/console2.txt" || die "the debug console does not show the plaintext"
 ok "enclave returned $last4; the debug console shows the whole plaintext (the intentional leak)"
@@ -183,11 +187,11 @@ ok "denied"
 
 # -- 10. production mode ------------------------------------------------------------------
 step "10. Terminate; run in production mode: allowed, console refused"
-"$bin/cloister" terminate-enclave --enclave-name data-processing
-"$bin/cloister" run-enclave --cpu-count 2 --memory 2500 --eif-path "$work/data-processing.eif" >"$work/run2.json"
+nitro-cli terminate-enclave --enclave-name data-processing
+nitro-cli run-enclave --cpu-count 2 --memory 2500 --eif-path "$work/data-processing.eif" >"$work/run2.json"
 client --submit --ciphertext "$work/string.encrypted" --alias "$alias" | tee "$work/submit3.json"
 [ "$(jq -r .last_four "$work/submit3.json")" = "$last4" ] || die "production enclave answered $(cat "$work/submit3.json")"
-if "$bin/cloister" console --enclave-name data-processing --disconnect-timeout 1 >"$work/out" 2>&1; then die "console allowed"; fi
+if nitro-cli console --enclave-name data-processing --disconnect-timeout 1 >"$work/out" 2>&1; then die "console allowed"; fi
 grep -q "E44" "$work/out" || die "console: $(cat "$work/out")"
 ok "enclave returned $last4; console refused: $(head -1 "$work/out")"
 
@@ -200,8 +204,8 @@ cat "$work/build2.json"
 [ "$(jq -r .Measurements.PCR2 "$work/build2.json")" != "$pcr2" ] || die "PCR2 did not change"
 [ "$(jq -r .Measurements.PCR1 "$work/build2.json")" = "$pcr1" ] || die "PCR1 changed"
 ok "PCR0 and PCR2 changed, PCR1 did not"
-"$bin/cloister" terminate-enclave --enclave-id "$("$bin/cloister" describe-enclaves | jq -r '.[0].EnclaveID')"
-"$bin/cloister" run-enclave --cpu-count 2 --memory 2500 --eif-path "$work/data-processing-modified.eif" >"$work/run3.json"
+nitro-cli terminate-enclave --enclave-id "$(nitro-cli describe-enclaves | jq -r '.[0].EnclaveID')"
+nitro-cli run-enclave --cpu-count 2 --memory 2500 --eif-path "$work/data-processing-modified.eif" >"$work/run3.json"
 client --submit --ciphertext "$work/string.encrypted" --alias "$alias" >"$work/submit4.json" || true
 cat "$work/submit4.json"
 jq -e '.error | test("AccessDenied")' "$work/submit4.json" >/dev/null || die "modified enclave was not denied"
