@@ -99,27 +99,30 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
     return add;
 }
 
-/* One request to the metadata service; the body, or NULL unless 200. */
-static char *imds_request(const char *base, const char *path, const char *header, bool put)
+/* One request to the metadata service; the body, or NULL unless 200
+ * (*status: the HTTP status, 0 when there was no answer). */
+static char *imds_request(const char *base, const char *path, const char *header, bool put,
+                          long *status)
 {
+    *status = 0;
     CURL *c = curl_easy_init();
     if (!c)
         return NULL;
     char url[1024];
     snprintf(url, sizeof(url), "%s%s%s", base, base[strlen(base) - 1] == '/' ? "" : "/", path);
-    struct curl_slist *h = curl_slist_append(NULL, header);
+    struct curl_slist *h = header ? curl_slist_append(NULL, header) : NULL;
     struct text t = { 0 };
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (header)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 2L);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
     if (put)
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
-    long status = 0;
     if (curl_easy_perform(c) != CURLE_OK ||
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status) != CURLE_OK || *status != 200) {
         if (t.data)
             OPENSSL_cleanse(t.data, t.len);
         free(t.data);
@@ -150,17 +153,25 @@ static bool imds_credentials(struct aws_env *env)
     const char *base = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
     if (!base || !*base)
         base = "http://169.254.169.254";
-    char *token = imds_request(base, "latest/api/token",
-                               "X-aws-ec2-metadata-token-ttl-seconds: 60", true);
-    if (!token)
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return false;
-    char header[256], path[512];
-    snprintf(header, sizeof(header), "X-aws-ec2-metadata-token: %s", trim(token));
-    char *role = imds_request(base, "latest/meta-data/iam/security-credentials/", header, false);
+    long status;
+    char *token = imds_request(base, "latest/api/token",
+                               "X-aws-ec2-metadata-token-ttl-seconds: 60", true, &status);
+    /* as botocore: a service that refuses tokens (403, 404, 405) is asked
+     * without one (IMDSv1); no answer at all means no service */
+    if (!token && status != 403 && status != 404 && status != 405)
+        return false;
+    char header[256] = "", path[512];
+    if (token)
+        snprintf(header, sizeof(header), "X-aws-ec2-metadata-token: %s", trim(token));
+    const char *h = token ? header : NULL;
+    char *role = imds_request(base, "latest/meta-data/iam/security-credentials/", h, false,
+                              &status);
     char *creds = NULL;
     if (role && strlen(trim(role)) < 200) {
         snprintf(path, sizeof(path), "latest/meta-data/iam/security-credentials/%s", trim(role));
-        creds = imds_request(base, path, header, false);
+        creds = imds_request(base, path, h, false, &status);
     }
     json_t *j = creds ? json_loads(creds, 0, NULL) : NULL;
     env->access_key_id = json_member(j, "AccessKeyId");
@@ -171,10 +182,12 @@ static bool imds_credentials(struct aws_env *env)
         OPENSSL_cleanse(creds, strlen(creds));
         free(creds);
     }
-    OPENSSL_cleanse(token, strlen(token));
+    if (token)
+        OPENSSL_cleanse(token, strlen(token));
     OPENSSL_cleanse(header, sizeof(header));
     free(token);
     free(role);
+    curl_global_cleanup();
     return env->access_key_id && env->secret_access_key && env->session_token;
 }
 

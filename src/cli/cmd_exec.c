@@ -146,6 +146,36 @@ static int enter_parent_world(struct parent_env *pe, struct vsock_notify_redirec
     return 0;
 }
 
+/* The variable that marks a process tree this command already serves. */
+#define SUPERVISED_VAR "CLOISTER_EXEC_SUPERVISOR"
+
+/* Is this process already served by a `cloister exec` (its variable set,
+ * and a seccomp filter in place)? The kernel allows one notification
+ * listener per process tree, so a nested `cloister exec` only runs its
+ * command, in the world its ancestor set up. */
+static bool already_served(void)
+{
+    const char *v = getenv(SUPERVISED_VAR);
+    if (!v || !*v)
+        return false;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    bool filtered = false;
+    while (f && !filtered && fgets(line, sizeof(line), f))
+        filtered = !strcmp(line, "Seccomp:\t2\n");
+    if (f)
+        fclose(f);
+    return filtered;
+}
+
+static int run_only(char **cmd)
+{
+    execvp(cmd[0], cmd);
+    int e = errno;
+    fprintf(stderr, "cloister exec: cannot run '%s': %s\n", cmd[0], strerror(e));
+    return e == ENOENT || e == ENOTDIR ? 127 : 126;
+}
+
 static int status_of(pid_t pid)
 {
     int st;
@@ -172,6 +202,8 @@ int cmd_exec(int argc, char **argv)
     if (first >= argc)
         return cli_fail(E_MISSING_ARGUMENT, "a command to run is required: cloister exec -- COMMAND [ARGS...]");
     char **cmd = argv + first;
+    if (already_served())
+        return run_only(cmd);
     /* the variables stay set (putenv) until the program has been started */
     static struct parent_env pe;
     struct vsock_notify_redirect redirects[2];
@@ -179,12 +211,12 @@ int cmd_exec(int argc, char **argv)
     int status = enter_parent_world(&pe, redirects, &n_redirects);
     if (status != 0)
         return status;
-    if (vcore_transport() == VCORE_REAL) {
-        execvp(cmd[0], cmd);   /* a Nitro parent: the host's vsock is the real one */
-        int e = errno;
-        fprintf(stderr, "cloister exec: cannot run '%s': %s\n", cmd[0], strerror(e));
-        return e == ENOENT || e == ENOTDIR ? 127 : 126;
-    }
+    if (vcore_transport() == VCORE_REAL)
+        return run_only(cmd);   /* a Nitro parent: the host's vsock is the real one */
+    static char mark[32];
+    snprintf(mark, sizeof(mark), "%s=%d", SUPERVISED_VAR, (int)getpid());
+    if (putenv(mark) != 0)
+        return cli_fail(E_UNSPECIFIED, "putenv: %s", strerror(errno));
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return cli_fail(E_SOCKET_PAIR_CREATION, "socketpair: %s", strerror(errno));

@@ -239,7 +239,7 @@ static int serve_args(int argc, char **argv, struct serve_opts *o, json_t **cfg,
         case 'D':
         case 'R':
             if (num_parse_u64(optarg, 43200, &n) != 0 || n < 1)
-                return cli_fail_arg(ch == 'D' ? "--imds-credential-duration must be 900..43200 seconds"
+                return cli_fail_arg(ch == 'D' ? "--imds-credential-duration must be 1800..43200 seconds"
                                           : "--imds-refresh must be 1..43200 seconds",
                                 optarg);
             *(ch == 'D' ? &o->imds_duration : &o->imds_refresh) = (long)n;
@@ -299,19 +299,6 @@ static int read_tls(const struct datadir *d, uint8_t **cert, size_t *cert_len, u
 }
 
 /* Serves until SIGINT or SIGTERM; 0, or 1 after saying why it could not start. */
-/* A URL's host for a listen address: a wildcard becomes loopback. */
-static void url_host(const char *host, char *out, size_t cap)
-{
-    if (!*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "localhost"))
-        snprintf(out, cap, "127.0.0.1");
-    else if (!strcmp(host, "::"))
-        snprintf(out, cap, "[::1]");
-    else if (strchr(host, ':'))
-        snprintf(out, cap, "[%s]", host);
-    else
-        snprintf(out, cap, "%s", host);
-}
-
 /* The PEM text of DIR/name, or NULL when it cannot be read. */
 static json_t *pem_of(const struct datadir *d, const char *name)
 {
@@ -386,11 +373,11 @@ static int run_server(const struct serve_opts *o, const struct datadir *d, const
     struct http_server *srv = NULL;
     struct serve_imds md = { 0 };
     struct cl_error err = { 0 };
-    char uh[300], kms_url[320], imds_url[320];
+    char authority[80], kms_url[100], md_url[100];
     if (http_start(&ho, &srv, &err) < 0)
         return cli_fail("cannot start the server", &err);
-    url_host(host, uh, sizeof(uh));
-    snprintf(kms_url, sizeof(kms_url), "%s://%s:%u", o->http ? "http" : "https", uh, http_port(srv));
+    http_url_authority(srv, authority, sizeof(authority));
+    snprintf(kms_url, sizeof(kms_url), "%s://%s", o->http ? "http" : "https", authority);
     if (o->imds) {
         struct serve_imds_opts mo = {
             .tokens_required = o->imds_tokens && !strcmp(o->imds_tokens, "required"),
@@ -407,10 +394,9 @@ static int run_server(const struct serve_opts *o, const struct datadir *d, const
             http_stop(srv);
             return cli_fail("cannot start", &err);
         }
-        url_host(mh, uh, sizeof(uh));
-        snprintf(imds_url, sizeof(imds_url), "http://%s:%u", uh, imds_port(md.server));
+        imds_url(md.server, md_url, sizeof(md_url));
     }
-    if (write_endpoints(o, d, kms_url, o->imds ? imds_url : NULL, &md, &err) < 0) {
+    if (write_endpoints(o, d, kms_url, o->imds ? md_url : NULL, &md, &err) < 0) {
         serve_imds_stop(&md);
         http_stop(srv);
         return cli_fail("cannot start", &err);
@@ -419,7 +405,7 @@ static int run_server(const struct serve_opts *o, const struct datadir *d, const
            kms_url, svc->region, svc->account, attest_verifier_root_count(svc->verifier));
     if (o->imds)
         printf("cloister-kms: instance metadata on %s (instance %s, role %s, tokens %s)\n",
-               imds_url, md.instance_id, md.role_name[0] ? md.role_name : "none",
+               md_url, md.instance_id, md.role_name[0] ? md.role_name : "none",
                o->imds_tokens ? o->imds_tokens : "optional");
     fflush(stdout);
     int sig;

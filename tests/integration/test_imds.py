@@ -116,6 +116,29 @@ def test_token_rules(srv):
     assert r.status_code == 405
 
 
+def test_rebound_names_and_browsers_are_refused(srv):
+    """A page whose name is rebound to loopback (DNS rebinding) sends its own
+    name as Host, and a browser sends Origin: neither gets credentials."""
+    port = srv.imds.rsplit(":", 1)[1]
+    path = f"/latest/meta-data/iam/security-credentials/{ROLE}"
+    for host in [f"evil.example:{port}", "evil.example", "127.0.0.1:1", "169.254.169.254:81"]:
+        r = requests.get(srv.imds + path, headers={"Host": host}, timeout=5)
+        assert (r.status_code, r.text) == (403, "403 - Forbidden\n"), host
+        r = requests.put(srv.imds + "/latest/api/token", headers={"Host": host, TTL: "60"},
+                         timeout=5)
+        assert r.status_code == 403, host
+    for host in [f"127.0.0.1:{port}", f"localhost:{port}", f"LocalHost:{port}", f"[::1]:{port}",
+                 "169.254.169.254", "169.254.169.254:80", "[fd00:ec2::254]"]:
+        r = requests.get(srv.imds + "/latest/meta-data/instance-id", headers={"Host": host},
+                         timeout=5)
+        assert (r.status_code, r.text) == (200, INSTANCE), host
+    r = requests.get(srv.imds + path, headers={"Origin": "http://127.0.0.1"}, timeout=5)
+    assert (r.status_code, r.text) == (403, "403 - Forbidden\n")
+    # the token path with a trailing slash is the token path
+    r = requests.put(srv.imds + "/latest/api/token/", headers={TTL: "60"}, timeout=5)
+    assert r.status_code == 200
+
+
 def test_tokens_required(tmp_path):
     s = imds_server(tmp_path, "--imds-tokens", "required")
     try:
@@ -162,8 +185,9 @@ def test_role_credentials_reach_the_key_service(srv):
 
 def test_credentials_rotate_before_expiry(tmp_path):
     """Refreshed every --imds-refresh seconds; the previous ones stay valid
-    until their own expiry, and expiry is always more than five minutes away."""
-    s = imds_server(tmp_path, "--imds-credential-duration", "900", "--imds-refresh", "1")
+    until their own expiry, and expiry is always more than fifteen minutes
+    away (botocore's refresh window)."""
+    s = imds_server(tmp_path, "--imds-credential-duration", "1800", "--imds-refresh", "1")
     try:
         path = f"/latest/meta-data/iam/security-credentials/{ROLE}"
         first = get(s, path).json()
@@ -176,7 +200,7 @@ def test_credentials_rotate_before_expiry(tmp_path):
             assert sts.get_caller_identity()["Arn"].endswith(f"/{ROLE}/{INSTANCE}")
             left = time.mktime(time.strptime(c["Expiration"], "%Y-%m-%dT%H:%M:%SZ")) \
                 - time.timezone - time.time()
-            assert left > 300
+            assert left > 900
     finally:
         s.stop()
 
@@ -192,12 +216,13 @@ def start_fails(tmp_path, *args, role=f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"):
 
 
 def test_refused_settings(tmp_path):
-    assert start_fails(tmp_path, "--imds-refresh", "700", "--imds-credential-duration", "900") == (
+    assert start_fails(tmp_path, "--imds-refresh", "1000", "--imds-credential-duration",
+                       "1800") == (
         "cloister-kms: cannot start: instance metadata service: credential refresh must be "
-        "1..600 seconds (the duration less 300)")
-    assert start_fails(tmp_path, "--imds-credential-duration", "600") == (
+        "1..900 seconds (the duration less 900)")
+    assert start_fails(tmp_path, "--imds-credential-duration", "900") == (
         "cloister-kms: cannot start: instance metadata service: credential duration must be "
-        "900..43200 seconds")
+        "1800..43200 seconds")
     conf = tmp_path / "host.conf"
     assert start_fails(tmp_path, role="arn:aws:iam::444455556666:role/Other") == (
         f"cloister-kms: cannot start: instance metadata service: {conf}: parent_role_arn "

@@ -143,6 +143,16 @@ def test_env_for_an_interactive_shell(world):
     assert line.endswith("/aws-data:/opt/mine';")
 
 
+def test_nested_exec(world):
+    """A `cloister exec` under another only runs its command (the kernel
+    allows one supervisor per process tree), in the world already set."""
+    srv, env, tmp = world
+    p = exec_(env, str(CLOISTER), "exec", "--", DEBIAN_AWS, "sts", "get-caller-identity",
+              "--query", "Arn", "--output", "text")
+    assert (p.returncode, p.stdout.strip()) == (
+        0, f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/{INSTANCE}"), p.stderr
+
+
 def test_ipv6_metadata_address(world):
     """EC2's IPv6 metadata address, [fd00:ec2::254]:80, is led there too."""
     srv, env, tmp = world
@@ -176,7 +186,66 @@ def test_refused_endpoints(world, tmp_path):
     assert (p.returncode, p.stderr) == (
         19, f"[ E19 ] File operation failure. {shared}/cloister is not a private directory of "
             f"this user (owner {os.getuid()}, mode 755)\n")
+    # a shared XDG_RUNTIME_DIR is passed over for /tmp/cloister-<uid>
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    p = exec_({**env, "XDG_RUNTIME_DIR": str(open_dir)}, "sh", "-c", "echo $AWS_DATA_PATH")
+    assert (p.returncode, p.stdout.startswith(f"/tmp/cloister-{os.getuid()}/")) == (0, True), p.stderr
+    # the metadata endpoint must be a numeric http address
+    e = json.loads((srv.dir / "endpoints.json").read_text())
+    e["ImdsEndpoint"] = "http://localhost:8080"
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps(e))
+    p = exec_({**env, "CLOISTER_ENDPOINTS": str(named)}, "true")
+    assert (p.returncode, p.stderr) == (
+        19, f"[ E19 ] File operation failure. {named}: ImdsEndpoint must be "
+            "http://NUMERIC-ADDRESS[:PORT], not 'http://localhost:8080'\n")
     p = subprocess.run([str(CLOISTER), "env", "--shell"], capture_output=True, text=True,
                        env=env, timeout=30)
     assert p.returncode == 3
     assert p.stderr.startswith("[ E03 ] Invalid argument provided. unexpected argument '--shell'")
+
+
+def test_blocking_redirect_holds_up_nobody(world, tmp_path):
+    """A blocking connect to the metadata address whose service does not
+    answer (its accept queue is full) waits on a thread of its own: the
+    program's other calls, served by the same supervisor, go on."""
+    import socket
+    srv, env, tmp = world
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    fillers = []
+    for _ in range(2):   # Linux queues backlog + 1 connections, then drops SYNs
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(full.getsockname())
+        fillers.append(f)
+    e = json.loads((srv.dir / "endpoints.json").read_text())
+    e["ImdsEndpoint"] = "http://127.0.0.1:%d" % full.getsockname()[1]
+    stalled = tmp_path / "endpoints.json"
+    stalled.write_text(json.dumps(e))
+    code = ("import os, socket, threading\n"
+            "def stuck():\n"
+            "    socket.create_connection(('169.254.169.254', 80))\n"
+            "threading.Thread(target=stuck, daemon=True).start()\n"
+            "import time; time.sleep(0.5)\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); print('bound', s.getsockname()[0])\n"
+            "os._exit(0)\n")
+    p = exec_({**env, "CLOISTER_ENDPOINTS": str(stalled)}, DEBIAN_PY, "-c", code, timeout=60)
+    assert (p.returncode, p.stdout) == (0, "bound 127.0.0.1\n"), p.stderr
+    for f in fillers:
+        f.close()
+    full.close()
+
+
+def test_blocking_redirect(world):
+    """A blocking socket (no timeout) is redirected as well."""
+    srv, env, tmp = world
+    code = ("import socket\ns = socket.socket()\ns.connect(('169.254.169.254', 80))\n"
+            "s.sendall(b'GET /latest/meta-data/instance-id HTTP/1.0\\r\\n\\r\\n')\n"
+            "data = b''\nwhile True:\n    b = s.recv(4096)\n    if not b: break\n    data += b\n"
+            "print(data.split(b'\\r\\n\\r\\n', 1)[1].decode())\n")
+    p = exec_(env, DEBIAN_PY, "-c", code)
+    assert (p.returncode, p.stdout.strip()) == (0, INSTANCE), p.stderr

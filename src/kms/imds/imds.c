@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
@@ -50,6 +52,15 @@ static void answer_owned(struct http_response *r, char *text)
 
 /* ---- IMDSv2 tokens: base64(expiry, 8 bytes BE || HMAC-SHA256(key, expiry)) --- */
 
+/* Tokens live by the boot clock: the key is this process's, and a wall
+ * clock stepped back must not lengthen a token's life. */
+static uint64_t token_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (uint64_t)ts.tv_sec;
+}
+
 static void token_mac(const struct imds *m, const uint8_t expiry[8], uint8_t mac[32])
 {
     unsigned int n = 32;
@@ -59,7 +70,7 @@ static void token_mac(const struct imds *m, const uint8_t expiry[8], uint8_t mac
 static char *token_new(const struct imds *m, uint64_t ttl)
 {
     uint8_t raw[40];
-    be64_store(raw, (uint64_t)ku_now() + ttl);
+    be64_store(raw, token_clock() + ttl);
     token_mac(m, raw, raw + 8);
     return base64_encode(raw, sizeof(raw));
 }
@@ -75,7 +86,7 @@ static uint64_t token_left(const struct imds *m, const char *token)
     uint8_t mac[32];
     if (len == 40) {
         token_mac(m, raw, mac);
-        uint64_t expiry = be64_load(raw), now = (uint64_t)ku_now();
+        uint64_t expiry = be64_load(raw), now = token_clock();
         if (CRYPTO_memcmp(mac, raw + 8, 32) == 0 && expiry > now)
             left = expiry - now;
     }
@@ -181,14 +192,55 @@ static const char *origin_path(const char *url)
     return NULL;
 }
 
+/*
+ * Is the request's Host one this service answers to: the metadata address,
+ * or a loopback name or the listen address with the service's port? Any
+ * other name reaching this port is a page whose name was rebound to
+ * loopback (DNS rebinding), which must not read the role's credentials.
+ */
+static bool host_allowed(const struct imds *m, const char *host)
+{
+    if (!host)
+        return true;   /* HTTP/1.0; browsers always send Host */
+    for (size_t i = 0; i < sizeof(metadata_hosts) / sizeof(metadata_hosts[0]); i++)
+        if (!strcmp(host, metadata_hosts[i]))
+            return true;
+    uint16_t port = m->http ? http_port(m->http) : m->o.port;
+    const char *colon = strrchr(host, ':');
+    uint64_t p;
+    if (!colon || num_parse_u64(colon + 1, 65535, &p) != 0 || p != port)
+        return false;
+    size_t n = (size_t)(colon - host);
+    const char *names[] = { "127.0.0.1", "localhost", "[::1]", m->o.host ? m->o.host : "" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *name = names[i];
+        size_t nl = strlen(name);
+        bool bracketed = strchr(name, ':') && name[0] != '[';   /* an IPv6 listen address */
+        if (bracketed ? (n == nl + 2 && host[0] == '[' && !strncasecmp(host + 1, name, nl))
+                      : (n == nl && nl > 0 && !strncasecmp(host, name, nl)))
+            return true;
+    }
+    return false;
+}
+
 void imds_handle(void *arg, const struct http_request *req, struct http_response *r)
 {
     struct imds *m = arg;
     const char *path = origin_path(req->path);
     if (!path)
         return answer(r, 403, "403 - Forbidden: only the instance metadata address is served\n");
+    /* a browser's request (Origin), or a name rebound to this address */
+    if (http_header(req, "Origin") || !host_allowed(m, http_header(req, "Host")))
+        return answer(r, 403, "403 - Forbidden\n");
+    char p[512];
+    size_t n = strlen(path);
+    if (n >= sizeof(p))
+        return answer(r, 404, "404 - Not Found\n");
+    memcpy(p, path, n + 1);
+    while (n > 0 && p[n - 1] == '/')
+        p[--n] = 0;
     bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
-    if (!strcmp(path, "/latest/api/token"))
+    if (!strcmp(p, "/latest/api/token"))
         return !strcmp(req->method, "PUT") ? put_token(m, req, r)
                                           : answer(r, 405, "405 - Method Not Allowed\n");
     if (!get)
@@ -197,13 +249,6 @@ void imds_handle(void *arg, const struct http_request *req, struct http_response
     uint64_t left = token ? token_left(m, token) : 0;
     if (token ? left == 0 : m->o.tokens_required)
         return answer(r, 401, "401 - Unauthorized\n");
-    char p[512];
-    size_t n = strlen(path);
-    if (n >= sizeof(p))
-        return answer(r, 404, "404 - Not Found\n");
-    memcpy(p, path, n + 1);
-    while (n > 0 && p[n - 1] == '/')
-        p[--n] = 0;
     if (!serve_path(m, p, r))
         return answer(r, 404, "404 - Not Found\n");
     if (left) {
@@ -259,6 +304,13 @@ int imds_start(const struct imds_opts *o, struct imds **out, struct cl_error *er
 uint16_t imds_port(const struct imds *m)
 {
     return http_port(m->http);
+}
+
+void imds_url(const struct imds *m, char *out, size_t cap)
+{
+    char authority[80];
+    http_url_authority(m->http, authority, sizeof(authority));
+    snprintf(out, cap, "http://%s", authority);
 }
 
 void imds_stop(struct imds *m)

@@ -58,6 +58,8 @@ struct http_request;
 struct http_response;
 void imds_handle(void *arg, const struct http_request *req, struct http_response *resp);
 uint16_t imds_port(const struct imds *m);
+/* "http://HOST:PORT" as bound (http_url_authority). */
+void imds_url(const struct imds *m, char *out, size_t cap);
 void imds_stop(struct imds *m);
 
 #endif

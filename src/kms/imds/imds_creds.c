@@ -26,8 +26,9 @@ struct imds_creds {
 int imds_creds_new(const struct imds_creds_opts *o, struct imds_creds **out, struct cl_error *err)
 {
     *out = NULL;
-    if (o->duration_s < 900 || o->duration_s > 43200)
-        return cl_fail(err, CL_EINVAL, "credential duration must be 900..43200 seconds");
+    if (o->duration_s < IMDS_CREDS_DURATION_MIN || o->duration_s > 43200)
+        return cl_fail(err, CL_EINVAL, "credential duration must be %d..43200 seconds",
+                       IMDS_CREDS_DURATION_MIN);
     if (o->refresh_s < 1 || o->refresh_s > o->duration_s - IMDS_CREDS_MARGIN_S)
         return cl_fail(err, CL_EINVAL, "credential refresh must be 1..%ld seconds (the duration less %d)",
                        o->duration_s - IMDS_CREDS_MARGIN_S, IMDS_CREDS_MARGIN_S);
@@ -84,8 +85,12 @@ int imds_creds_get(struct imds_creds *c, char **json, struct cl_error *err)
     pthread_mutex_lock(&c->mu);
     int rc = 0;
     if (!c->json || now - c->minted >= (double)c->o.refresh_s ||
-        c->expires - now <= IMDS_CREDS_MARGIN_S)
+        c->expires - now <= IMDS_CREDS_MARGIN_S) {
         rc = mint(c, now, err);
+        /* the store failed: the current session, while it is fresh enough */
+        if (rc < 0 && c->json && c->expires - now > IMDS_CREDS_MARGIN_S)
+            rc = 0;
+    }
     if (rc == 0 && !(*json = strdup(c->json)))
         rc = cl_fail(err, CL_ENOMEM, "out of memory");
     pthread_mutex_unlock(&c->mu);

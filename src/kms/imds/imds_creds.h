@@ -3,11 +3,15 @@
  * The instance profile's credentials, as the instance metadata service
  * hands them out: a session of the instance's role (state/identities.h),
  * named after the instance as EC2 names it, minted on first use and again
- * every `refresh` seconds, and always at least five minutes before the
- * current one expires (AWS: "new credentials at least five minutes before
- * the expiration of the old credentials"). Older sessions stay valid until
+ * every `refresh` seconds, and always at least fifteen minutes before the
+ * current one expires. EC2 promises five ("new credentials at least five
+ * minutes before the expiration of the old credentials"), but botocore
+ * refreshes credentials with less than fifteen minutes left and extends,
+ * locally, instance credentials that expire within ten: handing out fresher
+ * ones keeps SDKs on real credentials. Older sessions stay valid until
  * their own expiry; expired ones are pruned from the store when a new one is
- * minted. Thread-safe.
+ * minted. A failed mint keeps serving the current session while it has more
+ * than the margin left. Thread-safe.
  */
 #ifndef CLOISTER_KMS_IMDS_CREDS_H
 #define CLOISTER_KMS_IMDS_CREDS_H
@@ -17,14 +21,15 @@
 #include "state/store.h"
 
 /* How long before its expiry a session is replaced at the latest. */
-#define IMDS_CREDS_MARGIN_S 300
+#define IMDS_CREDS_MARGIN_S 900
+#define IMDS_CREDS_DURATION_MIN (2 * IMDS_CREDS_MARGIN_S)
 
 struct imds_creds_opts {
     struct store *store;
     const char *account;
     const char *role_name;    /* a role of the account */
     const char *session_name; /* the instance id */
-    long duration_s;          /* 900..43200, STS's range */
+    long duration_s;          /* IMDS_CREDS_DURATION_MIN..43200 (STS's maximum) */
     long refresh_s;           /* 1..duration_s - IMDS_CREDS_MARGIN_S */
 };
 

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,30 @@ int http_start(const struct http_opts *o, struct http_server **out, struct cl_er
 uint16_t http_port(const struct http_server *s)
 {
     return s->port;
+}
+
+void http_url_authority(const struct http_server *s, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
+    char host[INET6_ADDRSTRLEN] = "127.0.0.1";
+    bool v6 = false;
+    if (di && getsockname(di->listen_fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            v6 = true;
+            if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
+                snprintf(host, sizeof(host), "::1");
+            else
+                inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        } else if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            if (a->sin_addr.s_addr != htonl(INADDR_ANY))
+                inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        }
+    }
+    snprintf(out, cap, v6 ? "[%s]:%u" : "%s:%u", host, s->port);
 }
 
 void http_stop(struct http_server *s)

@@ -68,6 +68,9 @@ CL_MUST_USE int http_start(const struct http_opts *o, struct http_server **out,
                            struct cl_error *err);
 /* The port actually bound (useful with port 0). */
 uint16_t http_port(const struct http_server *s);
+/* "HOST:PORT" as bound, for a URL: numeric, IPv6 in brackets, a wildcard
+ * address as the loopback address of its family. */
+void http_url_authority(const struct http_server *s, char *out, size_t cap);
 void http_stop(struct http_server *s);
 
 #endif

@@ -12,12 +12,12 @@
 
 #include <jansson.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "base/fileio.h"
 #include "base/hex.h"
 
 #define ENDPOINTS_MAX (256 * 1024)
-#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 /* The API versions whose endpoint rule sets are replaced: the ones
  * botocore's data names for KMS and STS. */
@@ -39,27 +39,48 @@ static int copy_url(json_t *j, const char *name, bool required, char *out, size_
     return 0;
 }
 
-/* "http://HOST:PORT" to a socket address; HOST numeric (no name lookup). */
+/* "http://HOST[:PORT][/]" to a socket address: HOST numeric (no name
+ * lookup), PORT 80 when absent, nothing after the slash. */
 static int url_address(const char *url, struct sockaddr_storage *ss, socklen_t *len,
-                       struct cl_error *err)
+                       const char *path, struct cl_error *err)
 {
-    char host[300];
-    const char *h = url + strlen("http://"), *colon = strrchr(h, ':');
-    if (!colon || (size_t)(colon - h) >= sizeof(host))
-        return cl_fail(err, CL_EFORMAT, "%s: no port", url);
-    size_t hl = (size_t)(colon - h);
-    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+    char host[300], port[8] = "80";
+    const char *h = url + strlen("http://");
+    size_t n = strcspn(h, "/");
+    bool ok = h[n] == 0 || !strcmp(h + n, "/");
+    const char *end = h + n, *colon = NULL;
+    if (h[0] == '[') {
+        const char *close = memchr(h, ']', n);
+        ok = ok && close;
+        if (ok && close + 1 < end)
+            colon = close + 1;
+    } else {
+        colon = memchr(h, ':', n);
+    }
+    if (ok && colon) {
+        ok = *colon == ':' && end - colon - 1 >= 1 && end - colon - 1 <= 5;
+        if (ok)
+            snprintf(port, sizeof(port), "%.*s", (int)(end - colon - 1), colon + 1);
+        end = colon;
+    }
+    size_t hl = (size_t)(end - h);
+    if (ok && h[0] == '[') {
         h++;
         hl -= 2;
     }
-    memcpy(host, h, hl);
-    host[hl] = 0;
+    ok = ok && hl > 0 && hl < sizeof(host);
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST };
     struct addrinfo *ai = NULL;
-    int g = getaddrinfo(host, colon + 1, &hints, &ai);
-    if (g != 0)
-        return cl_fail(err, CL_EFORMAT, "%s: %s", url, gai_strerror(g));
+    if (ok) {
+        memcpy(host, h, hl);
+        host[hl] = 0;
+        ok = getaddrinfo(host, port, &hints, &ai) == 0;
+    }
+    if (!ok)
+        return cl_fail(err, CL_EFORMAT,
+                       "%s: ImdsEndpoint must be http://NUMERIC-ADDRESS[:PORT], not '%s'", path,
+                       url);
     memcpy(ss, ai->ai_addr, ai->ai_addrlen);
     *len = ai->ai_addrlen;
     freeaddrinfo(ai);
@@ -95,7 +116,7 @@ int parent_env_parse(const char *text, size_t len, const char *path, struct pare
         if (strncmp(pe->imds_url, "http://", 7) != 0)
             rc = cl_fail(err, CL_EFORMAT, "%s: ImdsEndpoint must be an http:// URL", path);
         else
-            rc = url_address(pe->imds_url, &pe->imds_addr, &pe->imds_addr_len, err);
+            rc = url_address(pe->imds_url, &pe->imds_addr, &pe->imds_addr_len, path, err);
     }
     json_t *ca = json_object_get(j, "CaCertificate");
     if (rc == 0 && ca) {
@@ -132,23 +153,40 @@ int parent_env_load(struct parent_env *pe, bool *named, struct cl_error *err)
 
 /* ---- the generated files ----------------------------------------------------- */
 
-/* The user's own directory for them, made 0700 if missing. */
+/* A directory of the user's own that nobody else may write into. */
+static bool own_dir(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid() &&
+           !(st.st_mode & 022);
+}
+
+/*
+ * The user's own directory for the generated files, made 0700 if missing:
+ * under $XDG_RUNTIME_DIR when that is the user's own, else in /tmp (sticky:
+ * nobody else can rename it away once it is ours).
+ */
 static int private_dir(char *out, size_t cap, struct cl_error *err)
 {
     const char *xdg = getenv("XDG_RUNTIME_DIR");
-    struct stat st;
-    if (xdg && *xdg && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode))
-        snprintf(out, cap, "%s/cloister", xdg);
-    else
+    bool in_tmp = !(xdg && *xdg && own_dir(xdg));
+    if (in_tmp)
         snprintf(out, cap, "/tmp/cloister-%u", (unsigned)getuid());
+    else
+        snprintf(out, cap, "%s/cloister", xdg);
     if (mkdir(out, 0700) < 0 && errno != EEXIST)
         return cl_fail_errno(err, CL_EIO, "cannot create %s", out);
+    struct stat st;
     if (lstat(out, &st) < 0)
         return cl_fail_errno(err, CL_EIO, "cannot stat %s", out);
+    const char *hint = in_tmp ? " (set XDG_RUNTIME_DIR to a directory of your own)" : "";
+    if (S_ISLNK(st.st_mode))
+        return cl_fail(err, CL_EPERM, "%s is a symbolic link, not a private directory of this "
+                                      "user%s", out, hint);
     if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077))
         return cl_fail(err, CL_EPERM,
-                       "%s is not a private directory of this user (owner %u, mode %03o)", out,
-                       (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
+                       "%s is not a private directory of this user (owner %u, mode %03o)%s", out,
+                       (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), hint);
     return 0;
 }
 
@@ -203,9 +241,14 @@ static int write_files(const struct parent_env *pe, struct cl_error *err)
         return rc;
     rc = write_under(pe->files, "service-ca.pem", pe->ca_pem, err);
     /* AWS_CA_BUNDLE replaces the client's trust store: the system's CAs stay in it */
+    /* where OpenSSL looks: $SSL_CERT_FILE, else its built-in file (Debian:
+     * /usr/lib/ssl/cert.pem, a link to /etc/ssl/certs/ca-certificates.crt) */
+    const char *sys_path = getenv(X509_get_default_cert_file_env());
+    if (!sys_path || !*sys_path)
+        sys_path = X509_get_default_cert_file();
     uint8_t *sys = NULL;
     size_t sys_len = 0;
-    if (file_read_all(SYSTEM_CA_BUNDLE, 16 << 20, &sys, &sys_len, NULL) < 0)
+    if (file_read_all(sys_path, 16 << 20, &sys, &sys_len, NULL) < 0)
         sys = NULL;
     size_t n = sys_len + strlen(pe->ca_pem) + 2;
     char *bundle = rc == 0 ? malloc(n) : NULL;

@@ -296,66 +296,6 @@ static void on_setsockopt(struct vn_call *c, struct vcore_entry *e)
     vn_reply(c, 0, rc);
 }
 
-/* Does sa (len bytes) name r's `from`? A v4-mapped IPv6 address matches
- * its IPv4 one. */
-static bool is_from(const struct sockaddr_storage *sa, socklen_t len,
-                    const struct vsock_notify_redirect *r)
-{
-    const struct sockaddr_in *f4 = (const struct sockaddr_in *)&r->from;
-    const struct sockaddr_in6 *f6 = (const struct sockaddr_in6 *)&r->from;
-    if (sa->ss_family == AF_INET && len >= sizeof(struct sockaddr_in) && f4->sin_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-        return a->sin_port == f4->sin_port && a->sin_addr.s_addr == f4->sin_addr.s_addr;
-    }
-    if (sa->ss_family != AF_INET6 || len < sizeof(struct sockaddr_in6))
-        return false;
-    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-    if (f6->sin6_family == AF_INET6)
-        return a->sin6_port == f6->sin6_port && !memcmp(&a->sin6_addr, &f6->sin6_addr, 16);
-    return f4->sin_family == AF_INET && a->sin6_port == f4->sin_port &&
-           IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) &&
-           !memcmp(a->sin6_addr.s6_addr + 12, &f4->sin_addr, 4);
-}
-
-/*
- * A connect of a stream socket to a redirected address: made by the
- * supervisor, on its copy of the socket (the same open file: the same
- * O_NONBLOCK, so a non-blocking one gets EINPROGRESS as it would have).
- * false: not one of the redirected calls.
- */
-static bool redirected(struct vn_call *c, int local)
-{
-    struct sockaddr_storage to;
-    socklen_t len = (socklen_t)c->args[2], tlen = sizeof(int);
-    int type = 0;
-    if (c->s->n_redirects == 0 || len < sizeof(sa_family_t) || len > sizeof(to) ||
-        getsockopt(local, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM ||
-        vn_read(c, c->args[1], &to, len) < 0)
-        return false;
-    for (size_t i = 0; i < c->s->n_redirects; i++) {
-        const struct vsock_notify_redirect *r = &c->s->redirects[i];
-        if (!is_from(&to, len, r))
-            continue;
-        struct sockaddr_storage dst = r->to;
-        socklen_t dlen = r->to_len;
-        if (to.ss_family == AF_INET6 && dst.ss_family == AF_INET) {
-            /* an IPv6 socket reaches the IPv4 target at its v4-mapped address */
-            struct sockaddr_in v4 = *(struct sockaddr_in *)&r->to;
-            struct sockaddr_in6 *m = (struct sockaddr_in6 *)&dst;
-            memset(m, 0, sizeof(*m));
-            m->sin6_family = AF_INET6;
-            m->sin6_port = v4.sin_port;
-            m->sin6_addr.s6_addr[10] = m->sin6_addr.s6_addr[11] = 0xff;
-            memcpy(m->sin6_addr.s6_addr + 12, &v4.sin_addr, 4);
-            dlen = sizeof(*m);
-        }
-        int rc = connect(local, (struct sockaddr *)&dst, dlen) == 0 ? 0 : -errno;
-        vn_reply(c, 0, rc);
-        return true;
-    }
-    return false;
-}
-
 void vn_handle(struct vn_call *c)
 {
     if (c->nr == SYS_socket)
@@ -372,7 +312,7 @@ void vn_handle(struct vn_call *c)
     if (fstat(local, &st) == 0 && S_ISSOCK(st.st_mode))
         e = vn_table_get(c->s->table, st.st_ino);
     if (!e) {
-        if (!(c->nr == SYS_connect && redirected(c, local)))
+        if (!(c->nr == SYS_connect && vn_redirected(c, local)))
             vn_continue(c);
         close(local);
         return;

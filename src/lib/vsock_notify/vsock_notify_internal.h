@@ -65,6 +65,12 @@ void vn_handle(struct vn_call *c);
 /* Tries an accept (again, when parked): 1 while it must wait, 0 once answered. */
 int vn_retry_accept(struct vn_call *c, int mbox);
 
+/* ---- redirects (vsock_notify_redirect.c) ---------------------------------- */
+
+/* A connect of the call to one of the server's redirected addresses: made
+ * to its target, and the call answered (true); false: not one of them. */
+bool vn_redirected(struct vn_call *c, int local);
+
 /* ---- parking (vsock_notify.c) ---------------------------------------------- */
 
 /* Keeps a blocking accept on mbox (the supervisor's copy of the listener)
