@@ -285,7 +285,7 @@ ip addr add 169.254.169.254/32 dev lo
 CLOISTER_HOST_CONFIG={conf} {KMS} serve --data-dir {tmp_path}/kms --listen 127.0.0.1:0 \\
     --account-id {ACCOUNT} --imds 169.254.169.254:80 >{out} 2>&1 &
 pid=$!
-for i in $(seq 100); do grep -q 'instance metadata' {out} && break; sleep 0.1; done
+for i in $(seq 300); do grep -q 'instance metadata on' {out} && break; sleep 0.1; done
 /usr/bin/python3 -c "import requests; print(requests.get('http://169.254.169.254/latest/meta-data/instance-id', timeout=5).text)"
 kill $pid
 wait $pid
