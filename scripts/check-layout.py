@@ -38,7 +38,8 @@ MAX_FUNCTION_LINES = 120
 
 # libcloister: the SDK folders, then the host-only ones (src/lib/CMakeLists.txt).
 SDK = ["base", "cose", "attest", "eif", "nsm", "vsock", "cms", "kms_client"]
-HOST = ["nitro_cli", "image", "attest_ca", "nsm_device", "vsock_broker", "vsock_notify"]
+HOST = ["nitro_cli", "image", "attest_ca", "nsm_device", "vsock_broker", "vsock_notify",
+        "parent_env"]
 
 # The libc-only subset (src/lib/CMakeLists.txt, cloister_libc: base/error.c,
 # hex.c, num.c, the vsock/ folder, nsm/nsm_frame.c), header by header: the
@@ -87,6 +88,7 @@ RULES = {
     "lib/nsm_device": lib("base", "nsm", "eif", "attest_ca"),
     "lib/vsock_broker": lib("base", "vsock"),
     "lib/vsock_notify": lib("base", "vsock"),
+    "lib/parent_env": lib("base"),
     # programs
     "cli": HOST_ALL | RUNTIME_CLI_SIDE,
     "runtime": HOST_ALL,
@@ -108,7 +110,7 @@ FILE_COMPONENTS = {
 }
 
 # From the top (serving) to the bottom (state, shared helpers).
-KMS_LAYERS = ["serve", "ops", "call", "policy", "state", "util"]
+KMS_LAYERS = ["imds", "serve", "ops", "call", "policy", "state", "util"]
 
 
 def kms_rules():
@@ -116,7 +118,9 @@ def kms_rules():
     sdk = lib("base", "cose", "attest", "cms")
     for i, layer in enumerate(KMS_LAYERS):
         RULES["kms/" + layer] = sdk | {"kms/" + x for x in KMS_LAYERS[i + 1:]}
-    RULES["kms"] = sdk | {"kms/" + x for x in KMS_LAYERS}  # main.c and the flat files
+    # main.c and the flat files; serve_imds.c reads the host configuration
+    # (instance id, parent role) that gives enclaves PCR3/PCR4
+    RULES["kms"] = sdk | {"kms/" + x for x in KMS_LAYERS} | {"src/lib/nsm_device/hostconf.h"}
     kms = os.path.join(ROOT, "src/kms")
     if os.path.isdir(kms):
         for d in sorted(os.listdir(kms)):

@@ -6,8 +6,16 @@
 # before every `make check` / `make demo`. Needs root (or sudo) only when
 # something is missing.
 #
-# Usage: scripts/install-deps.sh [build|deb|test|all]   (default: all)
+# Usage: scripts/install-deps.sh [--missing] [build|deb|test|all]   (default: all)
+#   --missing   install nothing: print the missing packages on one line
+#               (nothing when none is) and exit 0
 set -eu
+
+list_only=""
+if [ "${1:-}" = "--missing" ]; then
+    list_only=1
+    shift
+fi
 
 build_pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
   libssl-dev openssl libcbor-dev libjansson-dev zlib1g-dev libarchive-dev
@@ -40,7 +48,7 @@ case "${1:-all}" in
 build) wanted="$build_pkgs" ;;
 deb) wanted="$build_pkgs $deb_pkgs" ;;
 test | all) wanted="$build_pkgs $test_pkgs $deb_pkgs" ;;
-*) echo "usage: $0 [build|deb|test|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [--missing] [build|deb|test|all]" >&2; exit 2 ;;
 esac
 
 missing=""
@@ -49,6 +57,10 @@ for p in $wanted; do
         missing="$missing $p"
     fi
 done
+if [ -n "$list_only" ]; then
+    [ -z "$missing" ] || echo "${missing# }"
+    exit 0
+fi
 [ -z "$missing" ] && exit 0
 
 echo "cloister: installing missing Debian packages:$missing" >&2

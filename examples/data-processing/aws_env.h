@@ -4,7 +4,10 @@
  * example's parent-side client:
  *   credentials  AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN,
  *                else the shared-credentials file (AWS_SHARED_CREDENTIALS_FILE,
- *                default ~/.aws/credentials), profile AWS_PROFILE or "default";
+ *                default ~/.aws/credentials), profile AWS_PROFILE or "default",
+ *                else the instance profile's from the instance metadata
+ *                service (IMDSv2; AWS_EC2_METADATA_SERVICE_ENDPOINT, default
+ *                http://169.254.169.254), as boto3's default chain;
  *   region       AWS_REGION, AWS_DEFAULT_REGION, else `region` of the profile in
  *                the config file (AWS_CONFIG_FILE, default ~/.aws/config);
  *   endpoint     AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, else none (AWS's own);

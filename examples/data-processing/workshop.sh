@@ -7,7 +7,10 @@
 #
 # Two identities, as in the workshop: the administrator (the console user)
 # creates the key and alias and sets policies; the parent instance's role,
-# with temporary credentials and no identity policy, runs everything else.
+# with the instance profile's temporary credentials (from the instance
+# metadata service) and no identity policy, runs everything else. The
+# parent's commands run as the workshop writes them, under `cloister exec`
+# (docs/parent.md): no endpoint flag, no credentials file.
 # Every step's outcome is checked; the script exits non-zero at the first
 # one that differs, and leaves no process behind.
 set -eu
@@ -25,6 +28,10 @@ work=$(mktemp -d /tmp/cloister-workshop.XXXXXX)
 export CLOISTER_RUN_DIR="$work/run"
 export CLOISTER_HOST_CONFIG="$work/host.conf"
 export CLOISTER_CLI="$bin/cloister"
+# nitro-cli by name, as the workshop types it: cloister under nitro-cli's name
+mkdir -p "$work/bin"
+ln -s "$bin/cloister" "$work/bin/nitro-cli"
+PATH="$work/bin:$PATH"
 export CLOISTER_CA_DIR="$work/attestation-ca"
 ca_dir="$CLOISTER_CA_DIR"
 data="$work/kms"
@@ -49,7 +56,6 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 ok() { printf '   \033[32mOK\033[0m %s\n' "$*"; }
 die() { printf '   \033[31mUNEXPECTED\033[0m %s\n' "$*"; exit 1; }
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # -- set-up: the parent instance, its key service and its proxy --------------
 step "Set-up: attestation CA, key service, parent role, vsock proxy"
@@ -58,32 +64,35 @@ cat >"$CLOISTER_HOST_CONFIG" <<CONF
 instance_id = i-0123456789abcdef0
 parent_role_arn = arn:aws:iam::111122223333:role/ParentInstanceRole
 CONF
+# The first run-enclave would create the CA by itself; it is made first
+# here because the key service is told to trust its root.pem before any
+# enclave runs.
 "$bin/cloister" attestation-ca init --ca-dir "$ca_dir" >/dev/null
-kms_port=$(free_port)
-"$bin/cloister-kms" serve --data-dir "$data" --listen "127.0.0.1:$kms_port" \
-    --region "$region" --trust-root "$ca_dir/root.pem" >"$work/kms.log" 2>&1 &
+# The key service, and beside it the instance metadata service, which gives
+# the parent the host configuration's role (created in the service's
+# account, 111122223333, as the host configuration names it).
+export CLOISTER_ENDPOINTS="$work/endpoints.json"
+"$bin/cloister-kms" serve --data-dir "$data" --listen 127.0.0.1:0 --account-id 111122223333 \
+    --region "$region" --trust-root "$ca_dir/root.pem" --imds 127.0.0.1:0 \
+    --endpoints-file "$CLOISTER_ENDPOINTS" >"$work/kms.log" 2>&1 &
 pids="$pids $!"
-for _ in $(seq 100); do [ -f "$data/tls/ca.pem" ] && [ -f "$data/credentials" ] && break; sleep 0.1; done
-[ -f "$data/tls/ca.pem" ] || die "cloister-kms did not start (see $work/kms.log)"
-endpoint="https://127.0.0.1:$kms_port"
+for _ in $(seq 100); do [ -f "$CLOISTER_ENDPOINTS" ] && break; sleep 0.1; done
+[ -f "$CLOISTER_ENDPOINTS" ] || die "cloister-kms did not start (see $work/kms.log)"
+endpoint=$(jq -r .KmsEndpoint "$CLOISTER_ENDPOINTS")
+kms_port=${endpoint##*:}
 admin() { AWS_SHARED_CREDENTIALS_FILE="$data/credentials" AWS_CONFIG_FILE="$data/config" \
-    "$aws" --endpoint-url "$endpoint" --ca-bundle "$data/tls/ca.pem" "$@"; }
+    "$bin/cloister" exec -- "$aws" "$@"; }
 for _ in $(seq 100); do admin kms list-keys >/dev/null 2>&1 && break; sleep 0.2; done
 ok "cloister-kms on $endpoint, administrator credentials in $data/credentials"
+ok "instance metadata on $(jq -r .ImdsEndpoint "$CLOISTER_ENDPOINTS") for $(jq -r .InstanceId "$CLOISTER_ENDPOINTS")"
 
-# The parent instance's role: no identity policy; temporary credentials, as
-# an instance profile gives.
-"$bin/cloister-kms" principal create ParentInstanceRole --role --data-dir "$data" >/dev/null
-"$bin/cloister-kms" session create ParentInstanceRole --data-dir "$data" >"$work/session.json"
+# The parent instance: no credentials of its own (not even a ~/.aws), only
+# its instance profile; its commands are the workshop's, under cloister exec.
 mkdir -p "$work/parent"
-jq -r '.Credentials | "[default]\naws_access_key_id = \(.AccessKeyId)\naws_secret_access_key = \(.SecretAccessKey)\naws_session_token = \(.SessionToken)"' \
-    "$work/session.json" >"$work/parent/credentials"
-printf '[default]\nregion = %s\n' "$region" >"$work/parent/config"
-parent_env="AWS_SHARED_CREDENTIALS_FILE=$work/parent/credentials AWS_CONFIG_FILE=$work/parent/config AWS_ENDPOINT_URL=$endpoint AWS_CA_BUNDLE=$data/tls/ca.pem"
-# awscli 2.9 predates AWS_ENDPOINT_URL: give the endpoint explicitly.
-parent() { env $parent_env "$aws" --endpoint-url "$endpoint" --ca-bundle "$data/tls/ca.pem" "$@"; }
-client() { (cd "$work" && env $parent_env "$ex/data-processing-client" "$@"); }
-ok "parent role session: $(jq -r .AssumedRoleUser.Arn "$work/session.json")"
+parent_env="HOME=$work/parent AWS_SHARED_CREDENTIALS_FILE=$work/parent/none AWS_CONFIG_FILE=$work/parent/none"
+parent() { env $parent_env "$bin/cloister" exec -- "$aws" "$@"; }
+client() { (cd "$work" && env $parent_env "$bin/cloister" exec -- "$ex/data-processing-client" "$@"); }
+ok "parent role: $(parent sts get-caller-identity --query Arn --output text)"
 
 cat >"$work/vsock-proxy.yaml" <<YAML
 allowlist:
@@ -107,9 +116,9 @@ ok "PCR0 $pcr0"
 
 # -- 2. run it in debug mode ------------------------------------------------------
 step "2. Run the enclave in debug mode and read its console"
-"$bin/cloister" run-enclave --debug-mode --cpu-count 2 --memory 2500 \
+nitro-cli run-enclave --debug-mode --cpu-count 2 --memory 2500 \
     --eif-path "$work/data-processing.eif" | tee "$work/run.json"
-"$bin/cloister" console --enclave-name data-processing --disconnect-timeout 2 >"$work/console1.txt" 2>&1 || true
+nitro-cli console --enclave-name data-processing --disconnect-timeout 2 >"$work/console1.txt" 2>&1 || true
 sed 's/^/   console| /' "$work/console1.txt"
 grep -q "listening on vsock port 5000" "$work/console1.txt" || die "console shows no server"
 ok "the debug console is readable"
@@ -143,7 +152,7 @@ ok "last four digits $last4"
 step "5. Submit: the enclave decrypts through KMS and returns the last four digits"
 client --submit --ciphertext "$work/string.encrypted" --alias "$alias" | tee "$work/submit.json"
 [ "$(jq -r .last_four "$work/submit.json")" = "$last4" ] || die "enclave answered $(cat "$work/submit.json")"
-"$bin/cloister" console --enclave-name data-processing --disconnect-timeout 2 >"$work/console2.txt" 2>&1 || true
+nitro-cli console --enclave-name data-processing --disconnect-timeout 2 >"$work/console2.txt" 2>&1 || true
 grep "Decrypted plaintext" "$work/console2.txt" | sed 's/^/   console| /'
 grep -q "Decrypted plaintext: .*$last4" "$work/console2.txt" || die "the debug console does not show the plaintext"
 ok "enclave returned $last4; the debug console shows the whole plaintext (the intentional leak)"
@@ -178,11 +187,11 @@ ok "denied"
 
 # -- 10. production mode ------------------------------------------------------------------
 step "10. Terminate; run in production mode: allowed, console refused"
-"$bin/cloister" terminate-enclave --enclave-name data-processing
-"$bin/cloister" run-enclave --cpu-count 2 --memory 2500 --eif-path "$work/data-processing.eif" >"$work/run2.json"
+nitro-cli terminate-enclave --enclave-name data-processing
+nitro-cli run-enclave --cpu-count 2 --memory 2500 --eif-path "$work/data-processing.eif" >"$work/run2.json"
 client --submit --ciphertext "$work/string.encrypted" --alias "$alias" | tee "$work/submit3.json"
 [ "$(jq -r .last_four "$work/submit3.json")" = "$last4" ] || die "production enclave answered $(cat "$work/submit3.json")"
-if "$bin/cloister" console --enclave-name data-processing --disconnect-timeout 1 >"$work/out" 2>&1; then die "console allowed"; fi
+if nitro-cli console --enclave-name data-processing --disconnect-timeout 1 >"$work/out" 2>&1; then die "console allowed"; fi
 grep -q "E44" "$work/out" || die "console: $(cat "$work/out")"
 ok "enclave returned $last4; console refused: $(head -1 "$work/out")"
 
@@ -195,8 +204,8 @@ cat "$work/build2.json"
 [ "$(jq -r .Measurements.PCR2 "$work/build2.json")" != "$pcr2" ] || die "PCR2 did not change"
 [ "$(jq -r .Measurements.PCR1 "$work/build2.json")" = "$pcr1" ] || die "PCR1 changed"
 ok "PCR0 and PCR2 changed, PCR1 did not"
-"$bin/cloister" terminate-enclave --enclave-id "$("$bin/cloister" describe-enclaves | jq -r '.[0].EnclaveID')"
-"$bin/cloister" run-enclave --cpu-count 2 --memory 2500 --eif-path "$work/data-processing-modified.eif" >"$work/run3.json"
+nitro-cli terminate-enclave --enclave-id "$(nitro-cli describe-enclaves | jq -r '.[0].EnclaveID')"
+nitro-cli run-enclave --cpu-count 2 --memory 2500 --eif-path "$work/data-processing-modified.eif" >"$work/run3.json"
 client --submit --ciphertext "$work/string.encrypted" --alias "$alias" >"$work/submit4.json" || true
 cat "$work/submit4.json"
 jq -e '.error | test("AccessDenied")' "$work/submit4.json" >/dev/null || die "modified enclave was not denied"

@@ -14,6 +14,25 @@
 
 #include "base/hex.h"
 
+static bool as_nitro_cli;
+
+void cli_set_name(const char *argv0)
+{
+    const char *base = argv0 ? strrchr(argv0, '/') : NULL;
+    base = base ? base + 1 : argv0;
+    as_nitro_cli = base && !strcmp(base, "nitro-cli");
+}
+
+const char *cli_prog(void)
+{
+    return as_nitro_cli ? "nitro-cli" : "cloister";
+}
+
+bool cli_is_nitro_cli(void)
+{
+    return as_nitro_cli;
+}
+
 int cli_fail(enum nitro_errno e, const char *fmt, ...)
 {
     char detail[1024];
@@ -21,7 +40,16 @@ int cli_fail(enum nitro_errno e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "[ E%02d ] %s. %s\n", (int)e, nitro_error_title(e), detail);
+    /* nitro-cli's link (document_errors.rs, construct_help_link) exists for
+     * its own numbers only; Cloister's E70-E79 have no page there. No error
+     * log line: Cloister keeps no /var/log/nitro_enclaves (nitro-cli too
+     * leaves the line out when it has no log). */
+    if (as_nitro_cli && e <= E_EIF_SIGNING)
+        fprintf(stderr, "[ E%02d ] %s. %s\n\nFor more details, please visit "
+                "https://docs.aws.amazon.com/enclaves/latest/user/cli-errors.html#E%02d\n",
+                (int)e, nitro_error_title(e), detail, (int)e);
+    else
+        fprintf(stderr, "[ E%02d ] %s. %s\n", (int)e, nitro_error_title(e), detail);
     return e == E_UNSPECIFIED ? 1 : (int)e;
 }
 

@@ -12,6 +12,7 @@
 #ifndef CLOISTER_CLI_H
 #define CLOISTER_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,11 +22,28 @@
 
 #include "nitro_cli/nitro_errors.h"
 
+/*
+ * The release of nitro-cli whose command line Cloister follows
+ * (docs/compatibility.md): what `nitro-cli --version` prints.
+ */
+#define CLI_NITRO_CLI_VERSION "1.5.0"
 
+/*
+ * The name this program answers to, from argv[0]'s basename
+ * (cli_set_name(), once, in main()): "nitro-cli" when it was called by that
+ * name (a link made by `make install NITRO_CLI=ON`), then it behaves as
+ * nitro-cli does (front.h), otherwise "cloister". cli_prog() is the name
+ * usage texts print.
+ */
+void cli_set_name(const char *argv0);
+const char *cli_prog(void);
+bool cli_is_nitro_cli(void);
 
 /*
  * Prints "[ Exx ] <title>. <detail>" to stderr (nitro-cli's
- * construct_error_message) and returns e, for `return cli_fail(...)`; for
+ * construct_error_message; called as nitro-cli, followed as nitro-cli's by
+ * a blank line and the link to AWS's page for Exx, for nitro-cli's own
+ * numbers E00-E60) and returns e, for `return cli_fail(...)`; for
  * E00 (unspecified, e.g. out of memory) it returns 1, so that every failure
  * is non-zero both for the callers that test `!= 0` and as exit status.
  */

@@ -36,8 +36,8 @@
 
 static void usage(FILE *f)
 {
+    fprintf(f, "Usage: %s build-enclave --output-file FILE SOURCE [OPTIONS]\n", cli_prog());
     fprintf(f,
-            "Usage: cloister build-enclave --output-file FILE SOURCE [OPTIONS]\n"
             "Builds an enclave image file (EIF) from a container image or a directory.\n\n"
             "SOURCE (exactly one):\n"
             "    --docker-uri URI          an image of a local Docker daemon (pulled if needed)\n"

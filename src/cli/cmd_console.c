@@ -27,8 +27,8 @@ int cmd_console(int argc, char **argv)
         const char **slot = !strcmp(f, "--enclave-id") ? &id : !strcmp(f, "--enclave-name") ? &name
                             : !strcmp(f, "--disconnect-timeout") ? &timeout : NULL;
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
-            printf("Usage: cloister console (--enclave-id ID | --enclave-name NAME) "
-                   "[--disconnect-timeout SECONDS]\n");
+            printf("Usage: %s console (--enclave-id ID | --enclave-name NAME) "
+                   "[--disconnect-timeout SECONDS]\n", cli_prog());
             return 0;
         }
         int rc = cli_take_value(argc, argv, &i, slot);

@@ -130,7 +130,7 @@ int cmd_describe_eif(int argc, char **argv)
             path = optarg;
             break;
         case 'h':
-            printf("Usage: cloister describe-eif --eif-path FILE\n");
+            printf("Usage: %s describe-eif --eif-path FILE\n", cli_prog());
             return 0;
         case ':':
             return cli_fail(E_MISSING_ARGUMENT, "%s requires a value", argv[optind - 1]);

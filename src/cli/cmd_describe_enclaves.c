@@ -28,7 +28,7 @@ int cmd_describe_enclaves(int argc, char **argv)
         if (!strcmp(argv[i], "--metadata")) {
             metadata = true;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("Usage: cloister describe-enclaves [--metadata]\n");
+            printf("Usage: %s describe-enclaves [--metadata]\n", cli_prog());
             return 0;
         } else {
             return cli_fail(E_INVALID_ARGUMENT, "Found argument '%s' which wasn't expected", argv[i]);

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `cloister exec [--] COMMAND [ARGS...]`: runs a parent-side program on
- * Cloister's emulated vsock, whatever it is built with (static, dynamic,
- * Go, Python): its AF_VSOCK calls, and those of every process it starts, are
- * served by this process through seccomp user notification
- * (lib/vsock_notify, docs/vsock.md §6). nitro-cli has no such command: on a
- * Nitro parent, programs use the host's vsock directly, and so does this
- * command there (it only runs the program).
+ * `cloister exec [--] COMMAND [ARGS...]`: runs a parent-side program in the
+ * parent instance's world (docs/parent.md), whatever it is built with
+ * (static, dynamic, Go, Python):
+ * - Cloister's emulated vsock: its AF_VSOCK calls, and those of every
+ *   process it starts, are served by this process through seccomp user
+ *   notification (lib/vsock_notify, docs/vsock.md §6);
+ * - when a cloister-kms publishes its endpoints (lib/parent_env): the
+ *   environment AWS SDKs and CLIs read (region, KMS and STS endpoints, CA
+ *   bundle, instance metadata endpoint), and its connections to the
+ *   instance metadata address 169.254.169.254:80 led to the metadata
+ *   service, so code that hard-codes the address works too.
+ * nitro-cli has no such command: on a Nitro parent, programs use the host's
+ * vsock directly, and so does this command there (it only sets the
+ * environment and runs the program).
  *
  * The program is this process's child, so this process (its supervisor)
  * has ptrace access to it and its descendants. It returns when the program
@@ -24,8 +31,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
 #include "cli.h"
 #include "commands.h"
+#include "parent_env/parent_env.h"
 #include "vsock/vsock_core.h"
 #include "vsock_notify/vsock_notify.h"
 
@@ -85,6 +98,84 @@ static int recv_listener(int sock)
     return fd;
 }
 
+/* The addresses EC2 answers instance metadata on, IPv4 and IPv6 (port 80). */
+static void metadata_redirects(const struct parent_env *pe, struct vsock_notify_redirect r[2])
+{
+    memset(r, 0, 2 * sizeof(*r));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&r[0].from;
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(80);
+    inet_pton(AF_INET, "169.254.169.254", &v4->sin_addr);
+    r[0].from_len = sizeof(*v4);
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&r[1].from;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(80);
+    inet_pton(AF_INET6, "fd00:ec2::254", &v6->sin6_addr);
+    r[1].from_len = sizeof(*v6);
+    for (int i = 0; i < 2; i++) {
+        r[i].to = pe->imds_addr;
+        r[i].to_len = pe->imds_addr_len;
+    }
+}
+
+/*
+ * The parent instance's world, when a cloister-kms publishes its endpoints:
+ * its variables set in this process (the program inherits them) and the
+ * metadata redirects in r (*n of them). 0, or the exit status after saying
+ * why.
+ */
+static int enter_parent_world(struct parent_env *pe, struct vsock_notify_redirect r[2], size_t *n)
+{
+    *n = 0;
+    bool named = false;
+    struct cl_error err = { 0 };
+    int rc = parent_env_load(pe, &named, &err);
+    if (rc == CL_ENOTFOUND && !named)
+        return 0;   /* no key service here: vsock alone */
+    if (rc == 0)
+        rc = parent_env_prepare(pe, &err);
+    if (rc < 0)
+        return cli_fail_lib(E_FILE_OPERATION, &err);
+    for (size_t i = 0; pe->vars[i]; i++)
+        if (putenv(pe->vars[i]) != 0)
+            return cli_fail(E_UNSPECIFIED, "putenv: %s", strerror(errno));
+    if (pe->imds_url[0]) {
+        metadata_redirects(pe, r);
+        *n = 2;
+    }
+    return 0;
+}
+
+/* The variable that marks a process tree this command already serves. */
+#define SUPERVISED_VAR "CLOISTER_EXEC_SUPERVISOR"
+
+/* Is this process already served by a `cloister exec` (its variable set,
+ * and a seccomp filter in place)? The kernel allows one notification
+ * listener per process tree, so a nested `cloister exec` only runs its
+ * command, in the world its ancestor set up. */
+static bool already_served(void)
+{
+    const char *v = getenv(SUPERVISED_VAR);
+    if (!v || !*v)
+        return false;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    bool filtered = false;
+    while (f && !filtered && fgets(line, sizeof(line), f))
+        filtered = !strcmp(line, "Seccomp:\t2\n");
+    if (f)
+        fclose(f);
+    return filtered;
+}
+
+static int run_only(char **cmd)
+{
+    execvp(cmd[0], cmd);
+    int e = errno;
+    fprintf(stderr, "cloister exec: cannot run '%s': %s\n", cmd[0], strerror(e));
+    return e == ENOENT || e == ENOTDIR ? 127 : 126;
+}
+
 static int status_of(pid_t pid)
 {
     int st;
@@ -99,7 +190,11 @@ int cmd_exec(int argc, char **argv)
     int first = 1;
     if (first < argc && (!strcmp(argv[first], "-h") || !strcmp(argv[first], "--help"))) {
         printf("Usage: cloister exec [--] COMMAND [ARGS...]\n"
-               "Runs COMMAND with Cloister's emulated vsock (AF_VSOCK), whatever it is built with.\n");
+               "Runs COMMAND as a program of the parent instance: with Cloister's emulated vsock\n"
+               "(AF_VSOCK), whatever it is built with, and, when cloister-kms publishes its\n"
+               "endpoints ($CLOISTER_ENDPOINTS, or %s), with the AWS\n"
+               "region, KMS and STS endpoints, CA bundle and instance metadata service.\n",
+               PARENT_ENV_ENDPOINTS_DEFAULT);
         return 0;
     }
     if (first < argc && !strcmp(argv[first], "--"))
@@ -107,12 +202,21 @@ int cmd_exec(int argc, char **argv)
     if (first >= argc)
         return cli_fail(E_MISSING_ARGUMENT, "a command to run is required: cloister exec -- COMMAND [ARGS...]");
     char **cmd = argv + first;
-    if (vcore_transport() == VCORE_REAL) {
-        execvp(cmd[0], cmd);   /* a Nitro parent: the host's vsock is the real one */
-        int e = errno;
-        fprintf(stderr, "cloister exec: cannot run '%s': %s\n", cmd[0], strerror(e));
-        return e == ENOENT || e == ENOTDIR ? 127 : 126;
-    }
+    if (already_served())
+        return run_only(cmd);
+    /* the variables stay set (putenv) until the program has been started */
+    static struct parent_env pe;
+    struct vsock_notify_redirect redirects[2];
+    size_t n_redirects = 0;
+    int status = enter_parent_world(&pe, redirects, &n_redirects);
+    if (status != 0)
+        return status;
+    if (vcore_transport() == VCORE_REAL)
+        return run_only(cmd);   /* a Nitro parent: the host's vsock is the real one */
+    static char mark[32];
+    snprintf(mark, sizeof(mark), "%s=%d", SUPERVISED_VAR, (int)getpid());
+    if (putenv(mark) != 0)
+        return cli_fail(E_UNSPECIFIED, "putenv: %s", strerror(errno));
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return cli_fail(E_SOCKET_PAIR_CREATION, "socketpair: %s", strerror(errno));
@@ -135,7 +239,7 @@ int cmd_exec(int argc, char **argv)
     if (listener < 0)
         return status_of(pid);   /* the child said why */
     struct cl_error err = { 0 };
-    if (vsock_notify_serve(listener, &err) < 0)
+    if (vsock_notify_serve(listener, redirects, n_redirects, &err) < 0)
         fprintf(stderr, "cloister exec: %s\n", err.reason);
     close(listener);
     return status_of(pid);

@@ -42,7 +42,7 @@ int cmd_pcr(int argc, char **argv)
             break;
         }
         case 'h':
-            printf("Usage: cloister pcr (--input FILE | --signing-certificate PEM)\n");
+            printf("Usage: %s pcr (--input FILE | --signing-certificate PEM)\n", cli_prog());
             return 0;
         case ':':
             return cli_fail(E_MISSING_ARGUMENT, "%s requires a value", argv[optind - 1]);

@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attest_ca/attest_ca.h"
 #include "base/num.h"
 #include "cli.h"
 #include "commands.h"
@@ -59,11 +60,14 @@ struct run_args {
 
 static void usage(FILE *f)
 {
+    const char *p = cli_prog();
+    int w = (int)strlen(p) + 20; /* under "--eif-path" */
     fprintf(f,
-            "Usage: cloister run-enclave --eif-path FILE (--cpu-count N | --cpu-ids ID...)\n"
-            "                            --memory MiB [--enclave-cid CID] [--enclave-name NAME]\n"
-            "                            [--debug-mode] [--attach-console] [--ca-dir DIR]\n"
-            "       cloister run-enclave --config FILE [--attach-console]\n");
+            "Usage: %s run-enclave --eif-path FILE (--cpu-count N | --cpu-ids ID...)\n"
+            "%*s--memory MiB [--enclave-cid CID] [--enclave-name NAME]\n"
+            "%*s[--debug-mode] [--attach-console] [--ca-dir DIR]\n"
+            "       %s run-enclave --config FILE [--attach-console]\n",
+            p, w, "", w, "", p);
 }
 
 static int invalid(const char *param, const char *value)
@@ -471,6 +475,34 @@ out:
     return rc;
 }
 
+/*
+ * The first run-enclave of a host makes the attestation CA when the CA
+ * directory holds none, and says so once, with the root's fingerprint
+ * (the trust anchor relying parties are given; `attestation-ca show` tells
+ * it again). Not as another user than root: the monitor refuses those
+ * (E18), and a CA is root's.
+ */
+static int ensure_ca(const char *ca_dir)
+{
+    struct cl_error err = { 0 };
+    bool created = false;
+    const char *dir = ca_dir ? ca_dir : ATTEST_CA_DEFAULT_DIR;
+    if (geteuid() != 0)
+        return 0;
+    if (attest_ca_ensure(dir, &created, &err) < 0) {
+        cl_error_prefix(&err, "cannot create the attestation CA");
+        return cli_fail_lib(nitro_errno_of_ca(err.code), &err);
+    }
+    if (!created)
+        return 0;
+    struct attest_ca_info info;
+    if (attest_ca_info(dir, &info, &err) < 0)
+        return cli_fail_lib(nitro_errno_of_ca(err.code), &err);
+    fprintf(stderr, "Created the attestation CA in %s: its root certificate %s/root.pem has the "
+            "SHA-256 fingerprint %s\n", dir, dir, info.root_sha256);
+    return 0;
+}
+
 int cmd_run_enclave(int argc, char **argv)
 {
     struct run_args a;
@@ -488,6 +520,8 @@ int cmd_run_enclave(int argc, char **argv)
         goto out;
     if (!a.ca_dir && getenv("CLOISTER_CA_DIR") && *getenv("CLOISTER_CA_DIR"))
         a.ca_dir = getenv("CLOISTER_CA_DIR");
+    if ((rc = ensure_ca(a.ca_dir)) != 0)
+        goto out;
 
     char prog[4096];
     if (monitor_path(prog, sizeof(prog)) < 0) {

@@ -38,8 +38,8 @@ int cmd_sign_eif(int argc, char **argv)
         }
         switch (c) {
         case 'h':
-            printf("Usage: cloister sign-eif --eif-path FILE --signing-certificate PEM "
-                   "--private-key PEM\n");
+            printf("Usage: %s sign-eif --eif-path FILE --signing-certificate PEM "
+                   "--private-key PEM\n", cli_prog());
             return 0;
         case ':':
             return cli_fail(E_MISSING_ARGUMENT, "%s requires a value", argv[optind - 1]);

@@ -26,7 +26,8 @@ int cmd_terminate_enclave(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
-            printf("Usage: cloister terminate-enclave (--enclave-id ID | --enclave-name NAME | --all)\n");
+            printf("Usage: %s terminate-enclave (--enclave-id ID | --enclave-name NAME | --all)\n",
+                   cli_prog());
             return 0;
         }
         if (!strcmp(f, "--all")) {

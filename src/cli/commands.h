@@ -7,9 +7,14 @@ struct command {
     const char *name;
     int (*main)(int argc, char **argv);
     const char *summary;
+    /* nitro-cli's own line for its subcommands (aws-nitro-enclaves-cli
+     * src/lib.rs, create_app!); NULL for Cloister's own, which the name
+     * nitro-cli does not know (front.h). */
+    const char *nitro_summary;
 };
 
-/* Defined in main.c; NULL-terminated. */
+/* Defined in main.c, nitro-cli's subcommands first and in its order;
+ * NULL-terminated. */
 extern const struct command commands[];
 
 /* One declaration per subcommand, in the order of main.c's table. */
@@ -25,5 +30,6 @@ int cmd_attestation_ca(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
 int cmd_verify_attestation(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_env(int argc, char **argv);
 
 #endif

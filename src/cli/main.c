@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `cloister`: nitro-cli's command line for Cloister enclaves.
- * A table of subcommands drives both dispatch and the usage text.
+ * A table of subcommands drives both dispatch and the usage text; called
+ * as `nitro-cli`, the top of the command line is nitro-cli's (front.h).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "front.h"
 
 #ifndef CLOISTER_VERSION
 #define CLOISTER_VERSION "0.0.0"
@@ -15,23 +17,29 @@
 
 const struct command commands[] = {
     /*
-     * Each subcommand replaces its placeholder comment with its line:
-     *     { "name", cmd_name, "summary" },
+     * Each subcommand has its line:
+     *     { "name", cmd_name, "summary", "nitro-cli's summary" or NULL },
      * and declares `int cmd_name(int argc, char **argv);` in commands.h.
+     * nitro-cli's come first, in the order of its help.
      */
-    { "run-enclave", cmd_run_enclave, "Starts a new enclave" },
-    { "build-enclave", cmd_build_enclave, "Builds an enclave image and saves it to a file" },
-    { "describe-eif", cmd_describe_eif, "Returns information about the EIF found at a given path" },
-    { "describe-enclaves", cmd_describe_enclaves, "Returns a list of the running enclaves" },
-    { "console", cmd_console, "Connect to the console of an enclave" },
-    { "terminate-enclave", cmd_terminate_enclave, "Terminates an enclave" },
-    { "pcr", cmd_pcr, "Return the PCR hash value of the given input" },
-    { "sign-eif", cmd_sign_eif, "Sign an enclave image file (EIF)" },
-    { "attestation-ca", cmd_attestation_ca, "Create, rotate or show the local attestation CA" },
-    { "attest", cmd_attest, "Issue the attestation document of an enclave running an image" },
-    { "verify-attestation", cmd_verify_attestation, "Verify an attestation document" },
-    { "exec", cmd_exec, "Run a parent-side program on the emulated vsock" },
-    { NULL, NULL, NULL },
+    { "run-enclave", cmd_run_enclave, "Starts a new enclave", "Starts a new enclave" },
+    { "terminate-enclave", cmd_terminate_enclave, "Terminates an enclave", "Terminates an enclave" },
+    { "build-enclave", cmd_build_enclave, "Builds an enclave image and saves it to a file",
+      "Builds an enclave image and saves it to a file" },
+    { "describe-eif", cmd_describe_eif, "Returns information about the EIF found at a given path",
+      "Returns information about the EIF found at a given path." },
+    { "describe-enclaves", cmd_describe_enclaves, "Returns a list of the running enclaves",
+      "Returns a list of the running enclaves" },
+    { "console", cmd_console, "Connect to the console of an enclave", "Connect to the console of an enclave" },
+    { "pcr", cmd_pcr, "Return the PCR hash value of the given input",
+      "Return the PCR hash value of the given input" },
+    { "sign-eif", cmd_sign_eif, "Sign an enclave image file (EIF)", "Sign EIF with the given key" },
+    { "attestation-ca", cmd_attestation_ca, "Create, rotate or show the local attestation CA", NULL },
+    { "attest", cmd_attest, "Issue the attestation document of an enclave running an image", NULL },
+    { "verify-attestation", cmd_verify_attestation, "Verify an attestation document", NULL },
+    { "exec", cmd_exec, "Run a parent-side program with the emulated vsock, KMS and metadata", NULL },
+    { "env", cmd_env, "Print the parent environment for an interactive shell", NULL },
+    { NULL, NULL, NULL, NULL },
 };
 
 static void usage(FILE *out)
@@ -46,6 +54,9 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    cli_set_name(argv[0]);
+    if (cli_is_nitro_cli())
+        return front_nitro_cli_main(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return cli_fail(E_MISSING_ARGUMENT, "a subcommand is required");

@@ -348,12 +348,12 @@ int mon_start(struct monitor *m)
     mon_save_record(m);
     m->oom_base = rt_cgroup_oom_kills(m->cg);
 
-    /* The NSM of this enclave, from our own measurement. */
+    /* The NSM of this enclave, from our own measurement. The CA's reasons
+     * name its directory or files, and a missing CA says how to make one
+     * (run-enclave made it if there was none: attest_ca_ensure()). */
     struct attest_signer *signer = NULL;
     if (attest_signer_new_from_ca(m->ca_dir, &signer, &err) < 0)
-        return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE,
-                            "attestation CA%s%s: %s (create one with `cloister attestation-ca init`)",
-                            m->ca_dir ? " " : "", m->ca_dir ? m->ca_dir : "", err.reason);
+        return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "%s", err.reason);
     struct nsm_enclave_config ncfg = {
         .measurements = eif_measurements(m->eif),
         .debug_mode = m->debug,

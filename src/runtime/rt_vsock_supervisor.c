@@ -43,7 +43,7 @@ static void supervise(int notify_fd, int netns, const char *broker_path, pid_t m
         _exit(1);
     }
     struct cl_error err = { 0 };
-    if (vsock_notify_serve(LISTENER_FD, &err) < 0) {
+    if (vsock_notify_serve(LISTENER_FD, NULL, 0, &err) < 0) {
         fprintf(stderr, "%s\n", err.reason);
         _exit(1);
     }

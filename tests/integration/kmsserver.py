@@ -22,14 +22,17 @@ from conftest import BIN_DIR
 
 KMS = BIN_DIR / "cloister-kms"
 LISTEN_RE = re.compile(r"listening on (https?)://127\.0\.0\.1:(\d+) \(region (\S+), account (\d+),")
+IMDS_RE = re.compile(r"^cloister-kms: instance metadata on (http://127\.0\.0\.1:\d+) ")
 
 
 class KmsServer:
-    def __init__(self, data_dir, http=False, args=()):
+    def __init__(self, data_dir, http=False, args=(), env=None):
         self.dir = Path(data_dir)
         self.http = http
         self.args = list(args)
+        self.env = env
         self.proc = None
+        self.imds = None
         self.start()
 
     def start(self):
@@ -39,7 +42,8 @@ class KmsServer:
         cmd += self.args
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log = open(self.dir.parent / (self.dir.name + ".stderr"), "ab")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env={**os.environ, **(self.env or {})})
         line = self.proc.stdout.readline()
         m = LISTEN_RE.search(line)
         if not m:
@@ -49,6 +53,11 @@ class KmsServer:
                                  f"{(self.dir.parent / (self.dir.name + '.stderr')).read_text()}")
         self.scheme, self.port, self.region, self.account = m.group(1), int(m.group(2)), m.group(3), m.group(4)
         self.endpoint = f"{self.scheme}://127.0.0.1:{self.port}"
+        if "--imds" in self.args:
+            # the second line says where the instance metadata service is
+            imds = IMDS_RE.search(self.proc.stdout.readline())
+            assert imds, "no instance metadata line"
+            self.imds = imds.group(1)
         cp = configparser.ConfigParser()
         cp.read(self.dir / "credentials")
         self.admin = (cp["default"]["aws_access_key_id"], cp["default"]["aws_secret_access_key"])

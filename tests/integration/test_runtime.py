@@ -11,11 +11,13 @@ with `cloister build-enclave --rootfs` from cloister-enclave-probe (a test
 program of src/runtime/probe, dynamically linked: the image carries it and
 the libraries ldd names). The helpers here are also used by
 test_runtime_isolation.py."""
+import hashlib
 import json
 import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -53,12 +55,13 @@ def online_cpus():
 class Runtime:
     """A runtime directory and attestation CA of one test."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, init_ca=True):
         self.tmp = Path(tmp)
         self.run_dir = self.tmp / "run"
         self.ca_dir = self.tmp / "ca"
         self.env = {"CLOISTER_RUN_DIR": str(self.run_dir), "CLOISTER_CA_DIR": str(self.ca_dir)}
-        self.cl("attestation-ca", "init", "--ca-dir", self.ca_dir, check=True)
+        if init_ca:
+            self.cl("attestation-ca", "init", "--ca-dir", self.ca_dir, check=True)
 
     def cl(self, *args, check=False, timeout=120):
         return run([BIN_DIR / "cloister", *args], env=self.env, check=check, timeout=timeout)
@@ -258,6 +261,64 @@ def test_run_describe_console_terminate(rt, sleeper):
     assert not edir.exists() or list(edir.iterdir()) == []
     assert cgroup_dirs(info["EnclaveID"]) == []
     assert not (rt.run_dir / "vsock" / "ctl" / "16").exists()
+
+
+def test_first_run_enclave_creates_the_attestation_ca(tmp_path, sleeper):
+    """No CA yet: the first run-enclave makes it and says so once, with the
+    root's fingerprint; two run-enclave at once make one CA between them
+    (the creation is locked); later ones say nothing about it; the
+    enclaves' documents verify against that root."""
+    r = Runtime(tmp_path, init_ca=False)
+    try:
+        results = [None, None]
+
+        def start(i):
+            results[i] = r.cl("run-enclave", "--eif-path", sleeper[0], "--memory", "128",
+                              "--cpu-count", "1")
+
+        threads = [threading.Thread(target=start, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [p.returncode for p in results] == [0, 0], [p.stderr for p in results]
+        root = r.ca_dir / "root.pem"
+        fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(root.read_text())).hexdigest()
+        created = (f"Created the attestation CA in {r.ca_dir}: its root certificate {root} has "
+                   f"the SHA-256 fingerprint {fingerprint}")
+        lines = [p.stderr.splitlines() for p in results]
+        assert sorted(len(x) for x in lines) == [2, 3]
+        first = max(lines, key=len)
+        assert first[0] == created
+        assert [x[-2] for x in lines] == ["Start allocating memory..."] * 2
+        assert sum(p.stderr.count("attestation CA") for p in results) == 1
+        assert json.loads(r.cl("attestation-ca", "show", "--ca-dir", r.ca_dir,
+                               check=True).stdout)["RootSHA256"] == fingerprint
+        assert oct((r.ca_dir / "private").stat().st_mode & 0o777) == "0o700"
+
+        _, err = r.run_enclave(sleeper[0])
+        assert err.splitlines()[0] == "Start allocating memory..."
+        assert "attestation CA" not in err
+        assert len(r.describe()) == 3
+    finally:
+        r.cleanup()
+    assert r.describe() == []
+
+
+def test_a_ca_without_its_keys_is_said_once(tmp_path, sleeper):
+    """A CA directory with only a root.pem (a relying party's copy) is not
+    replaced; the enclave's boot failure says why, once."""
+    r = Runtime(tmp_path, init_ca=False)
+    other = Runtime(tmp_path / "other")
+    r.ca_dir.mkdir()
+    shutil.copy(other.ca_dir / "root.pem", r.ca_dir / "root.pem")
+    p = r.cl("run-enclave", "--eif-path", sleeper[0], "--memory", "128", "--cpu-count", "1")
+    assert (p.returncode, p.stdout) == (36, "")
+    assert p.stderr == ("Start allocating memory...\n"
+                        f"[ E36 ] Enclave boot failure. '{r.ca_dir}' holds a root.pem but not the "
+                        f"CA's private keys ({r.ca_dir}/private)\n")
+    assert sorted(x.name for x in r.ca_dir.iterdir()) == ["root.pem"]
+    assert r.describe() == []
 
 
 def test_console_refused_without_debug_mode(rt, sleeper):

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     MHD_add_response_header(r, "Content-Type", resp.content_type);
     if (resp.request_id[0])
         MHD_add_response_header(r, "x-amzn-RequestId", resp.request_id);
+    if (resp.extra_header)
+        MHD_add_response_header(r, resp.extra_header, resp.extra_value);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp.status, r);
     MHD_destroy_response(r);
     return ret;
@@ -210,7 +213,8 @@ int http_start(const struct http_opts *o, struct http_server **out, struct cl_er
     struct MHD_OptionItem opts[12];
     size_t k = 0;
     opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr };
-    opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
+    if (threads > 1)   /* one thread: the internal polling thread alone */
+        opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, threads, NULL };
     opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL };
     opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, 4096, NULL };
     opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL };
@@ -239,6 +243,30 @@ int http_start(const struct http_opts *o, struct http_server **out, struct cl_er
 uint16_t http_port(const struct http_server *s)
 {
     return s->port;
+}
+
+void http_url_authority(const struct http_server *s, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_LISTEN_FD);
+    char host[INET6_ADDRSTRLEN] = "127.0.0.1";
+    bool v6 = false;
+    if (di && getsockname(di->listen_fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            v6 = true;
+            if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
+                snprintf(host, sizeof(host), "::1");
+            else
+                inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        } else if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            if (a->sin_addr.s_addr != htonl(INADDR_ANY))
+                inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        }
+    }
+    snprintf(out, cap, v6 ? "[%s]:%u" : "%s:%u", host, s->port);
 }
 
 void http_stop(struct http_server *s)

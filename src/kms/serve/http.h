@@ -44,6 +44,8 @@ struct http_response {
     char *body;
     size_t body_len;     /* malloc'd by the handler; the server frees it */
     char request_id[40]; /* sent as x-amzn-RequestId when not empty */
+    const char *extra_header; /* one more header (static name) when not NULL */
+    char extra_value[64];
 };
 
 typedef void (*http_handler)(void *arg, const struct http_request *req, struct http_response *resp);
@@ -66,6 +68,9 @@ CL_MUST_USE int http_start(const struct http_opts *o, struct http_server **out,
                            struct cl_error *err);
 /* The port actually bound (useful with port 0). */
 uint16_t http_port(const struct http_server *s);
+/* "HOST:PORT" as bound, for a URL: numeric, IPv6 in brackets, a wildcard
+ * address as the loopback address of its family. */
+void http_url_authority(const struct http_server *s, char *out, size_t cap);
 void http_stop(struct http_server *s);
 
 #endif

@@ -151,5 +151,9 @@ CL_MUST_USE int store_access_key_create(struct store *st, const struct store_acc
 /* CL_ENOTFOUND when there is no such access key id. */
 CL_MUST_USE int store_access_key_get(struct store *st, const char *akid,
                                      struct store_access_key *out, struct cl_error *err);
+/* Deletes the sessions' keys that expired before now (*removed: how many).
+ * A cached copy may outlive the row; it is refused for its expiry anyway. */
+CL_MUST_USE int store_access_key_prune(struct store *st, double now, int *removed,
+                                       struct cl_error *err);
 
 #endif

@@ -117,6 +117,20 @@ int store_access_key_create(struct store *st, const struct store_access_key *k, 
     return rc;
 }
 
+int store_access_key_prune(struct store *st, double now, int *removed, struct cl_error *err)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int rc = db_stmt_open(
+        st, "DELETE FROM access_keys WHERE token_hash IS NOT NULL AND expiration < ?", &db, &s, err);
+    if (rc == 0) {
+        sqlite3_bind_double(s, 1, now);
+        rc = db_step_done(db, s, removed, err);
+    }
+    db_stmt_close(st, db, s);
+    return rc;
+}
+
 static int db_access_key_get(struct store *st, const char *akid, struct store_access_key *out,
                              struct cl_error *err)
 {

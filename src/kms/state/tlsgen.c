@@ -60,6 +60,11 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
         ok = add_ext(c, iss, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") == 0 &&
              add_ext(c, iss, NID_key_usage, "critical,keyCertSign,cRLSign") == 0 &&
              add_ext(c, iss, NID_subject_key_identifier, "hash") == 0;
+    } else if (ok && !san) {
+        /* a signing certificate (the instance identity's) */
+        ok = add_ext(c, iss, NID_basic_constraints, "critical,CA:FALSE") == 0 &&
+             add_ext(c, iss, NID_key_usage, "critical,digitalSignature") == 0 &&
+             add_ext(c, iss, NID_subject_key_identifier, "hash") == 0;
     } else if (ok) {
         ok = add_ext(c, iss, NID_basic_constraints, "critical,CA:FALSE") == 0 &&
              add_ext(c, iss, NID_key_usage, "critical,digitalSignature") == 0 &&
@@ -134,5 +139,26 @@ out:
     X509_free(srv);
     EVP_PKEY_free(cakey);
     EVP_PKEY_free(srvkey);
+    return rc;
+}
+
+int tlsgen_identity_ensure(const char *dir, struct cl_error *err)
+{
+    char p_cert[4096], p_key[4096];
+    snprintf(p_cert, sizeof(p_cert), "%s/identity.pem", dir);
+    snprintf(p_key, sizeof(p_key), "%s/identity.key", dir);
+    if (access(p_cert, F_OK) == 0 && access(p_key, F_OK) == 0)
+        return 0;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return cl_fail_errno(err, CL_EIO, "cannot create %s", dir);
+    EVP_PKEY *key = EVP_RSA_gen(2048);
+    X509 *cert = key ? make_cert(key, "Cloister instance identity", NULL, NULL, 3650, false, NULL)
+                     : NULL;
+    int rc = cert ? write_pem(p_key, key, NULL, err)
+                  : cl_fail_openssl(err, CL_ECRYPTO, "cannot make the instance identity key");
+    if (rc == 0)
+        rc = write_pem(p_cert, NULL, cert, err);
+    X509_free(cert);
+    EVP_PKEY_free(key);
     return rc;
 }

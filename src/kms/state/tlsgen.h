@@ -17,4 +17,12 @@
  */
 CL_MUST_USE int tlsgen_ensure(const char *tls_dir, const char *region, struct cl_error *err);
 
+/*
+ * The instance metadata service's signing identity: an RSA-2048 key
+ * (dir/identity.key, 0600) and its self-signed certificate
+ * (dir/identity.pem, 0644, published: it verifies the instance identity
+ * document's signatures), made unless both exist.
+ */
+CL_MUST_USE int tlsgen_identity_ensure(const char *dir, struct cl_error *err);
+
 #endif

@@ -6,10 +6,12 @@
 #include "attest_ca/attest_ca.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,8 +235,13 @@ static int check_private_dir(const struct ca_paths *p, struct cl_error *err)
 {
     struct stat st;
     if (lstat(p->private_dir, &st) < 0) {
-        if (errno == ENOENT)
+        int e = errno;
+        if (e == ENOENT && lstat(p->root_pem, &st) == 0)
+            return cl_fail(err, CL_ENOTFOUND, "'%s' holds a root.pem but not the CA's private keys "
+                           "(%s/private)", p->dir, p->dir);
+        if (e == ENOENT)
             return cl_fail(err, CL_ENOTFOUND, "no attestation CA in '%s' (run `cloister attestation-ca init`)", p->dir);
+        errno = e;
         return cl_fail_errno(err, errno == EACCES ? CL_EPERM : CL_EIO, "cannot inspect '%s'", p->private_dir);
     }
     if (!S_ISDIR(st.st_mode))
@@ -391,27 +398,52 @@ static int issue_intermediate(const struct ca_paths *p, EVP_PKEY *root_key, X509
     return rc;
 }
 
-int attest_ca_init(const char *dir, bool force, struct cl_error *err)
+/*
+ * The CA directory, created if need be and locked (flock on the directory
+ * itself, exclusive, released when *fd is closed): creating a CA is one
+ * process's job at a time, so that two run-enclave starting together on a
+ * fresh host make one CA, not two half ones.
+ */
+static int lock_dir(const struct ca_paths *p, int *fd, struct cl_error *err)
 {
-    struct ca_paths p;
-    EVP_PKEY *root_key = NULL;
-    X509 *root = NULL;
-    int rc = ca_paths(dir, &p, err);
+    int rc = make_dirs(p->dir, err);
     if (rc < 0)
         return rc;
+    *fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        return cl_fail_errno(err, errno == EACCES ? CL_EPERM : CL_EIO, "cannot open '%s'", p->dir);
+    while (flock(*fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            rc = cl_fail_errno(err, CL_EIO, "cannot lock '%s'", p->dir);
+            close(*fd);
+            *fd = -1;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Whether dir holds a CA, whole or in part (its root certificate or key). */
+static bool has_ca(const struct ca_paths *p)
+{
     struct stat st;
-    if (!force && (lstat(p.root_pem, &st) == 0 || lstat(p.root_key, &st) == 0))
-        return cl_fail(err, CL_EEXIST,
-                       "an attestation CA already exists in '%s' (use --force to replace it)", p.dir);
-    if ((rc = make_dirs(p.dir, err)) < 0)
-        return rc;
-    if (mkdir(p.private_dir, 0700) < 0 && errno != EEXIST)
-        return cl_fail_errno(err, errno == EACCES ? CL_EPERM : CL_EIO, "cannot create '%s'", p.private_dir);
-    if (lstat(p.private_dir, &st) < 0 || !S_ISDIR(st.st_mode))
-        return cl_fail(err, CL_EPERM, "'%s' is not a directory", p.private_dir);
-    if (chmod(p.private_dir, 0700) < 0)
-        return cl_fail_errno(err, CL_EPERM, "cannot set the mode of '%s'", p.private_dir);
-    if ((rc = check_private_dir(&p, err)) < 0)
+    return lstat(p->root_pem, &st) == 0 || lstat(p->root_key, &st) == 0;
+}
+
+/* A new CA in p->dir, which exists and is locked. */
+static int create_locked(const struct ca_paths *p, struct cl_error *err)
+{
+    EVP_PKEY *root_key = NULL;
+    X509 *root = NULL;
+    struct stat st;
+    int rc = 0;
+    if (mkdir(p->private_dir, 0700) < 0 && errno != EEXIST)
+        return cl_fail_errno(err, errno == EACCES ? CL_EPERM : CL_EIO, "cannot create '%s'", p->private_dir);
+    if (lstat(p->private_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return cl_fail(err, CL_EPERM, "'%s' is not a directory", p->private_dir);
+    if (chmod(p->private_dir, 0700) < 0)
+        return cl_fail_errno(err, CL_EPERM, "cannot set the mode of '%s'", p->private_dir);
+    if ((rc = check_private_dir(p, err)) < 0)
         return rc;
 
     char cn[96];
@@ -420,13 +452,56 @@ int attest_ca_init(const char *dir, bool force, struct cl_error *err)
         (rc = attest_ca_make_root(root_key, cn, (int64_t)time(NULL), ATTEST_CA_ROOT_SECONDS, &root, err)) < 0)
         goto out;
     /* keys first, the public root last: a CA with a root.pem is complete */
-    if ((rc = write_pem(p.root_key, 0600, root_key, NULL, err)) < 0 ||
-        (rc = issue_intermediate(&p, root_key, root, err)) < 0 ||
-        (rc = write_pem(p.root_pem, 0644, NULL, root, err)) < 0)
+    if ((rc = write_pem(p->root_key, 0600, root_key, NULL, err)) < 0 ||
+        (rc = issue_intermediate(p, root_key, root, err)) < 0 ||
+        (rc = write_pem(p->root_pem, 0644, NULL, root, err)) < 0)
         goto out;
 out:
     EVP_PKEY_free(root_key);
     X509_free(root);
+    return rc;
+}
+
+int attest_ca_init(const char *dir, bool force, struct cl_error *err)
+{
+    struct ca_paths p;
+    int fd = -1;
+    int rc = ca_paths(dir, &p, err);
+    if (rc < 0)
+        return rc;
+    if (!force && has_ca(&p))
+        return cl_fail(err, CL_EEXIST,
+                       "an attestation CA already exists in '%s' (use --force to replace it)", p.dir);
+    if ((rc = lock_dir(&p, &fd, err)) < 0)
+        return rc;
+    if (!force && has_ca(&p)) /* made while we waited for the lock */
+        rc = cl_fail(err, CL_EEXIST,
+                     "an attestation CA already exists in '%s' (use --force to replace it)", p.dir);
+    else
+        rc = create_locked(&p, err);
+    close(fd);
+    return rc;
+}
+
+int attest_ca_ensure(const char *dir, bool *created, struct cl_error *err)
+{
+    struct ca_paths p;
+    int fd = -1;
+    *created = false;
+    int rc = ca_paths(dir, &p, err);
+    if (rc < 0)
+        return rc;
+    struct stat st;
+    if (lstat(p.root_pem, &st) == 0)
+        return 0; /* complete: root.pem is written last */
+    /* Under the lock a CA being made by another process is finished. */
+    if ((rc = lock_dir(&p, &fd, err)) < 0)
+        return rc;
+    if (!has_ca(&p)) {
+        rc = create_locked(&p, err);
+        *created = rc == 0;
+    }
+    close(fd);
     return rc;
 }
 

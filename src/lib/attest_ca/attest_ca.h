@@ -49,6 +49,17 @@
 CL_MUST_USE int attest_ca_init(const char *dir, bool force, struct cl_error *err);
 
 /*
+ * Creates a CA in dir (NULL: the default) as attest_ca_init() does, unless
+ * dir already holds one, whole or in part (root.pem or private/root.key:
+ * a CA left half made is the administrator's to look at, never replaced
+ * here). *created tells whether it made one. Safe when several processes
+ * call it at once: the creation holds an exclusive flock(2) on dir (as
+ * attest_ca_init() does) and whoever waited finds the finished CA.
+ * Errors: as attest_ca_init().
+ */
+CL_MUST_USE int attest_ca_ensure(const char *dir, bool *created, struct cl_error *err);
+
+/*
  * Issues a new host intermediate from the root when the current one has
  * fewer than ATTEST_CA_ROTATE_BEFORE_SECONDS left (or always, with force).
  * *rotated (may be NULL) tells whether it did. Needs the root key.

@@ -136,7 +136,8 @@ static int serve_one(struct vn_server *s, struct seccomp_notif *req, size_t req_
     return 0;
 }
 
-int vsock_notify_serve(int listener, struct cl_error *err)
+int vsock_notify_serve(int listener, const struct vsock_notify_redirect *redirects, size_t n_redirects,
+                       struct cl_error *err)
 {
     struct seccomp_notif_sizes sizes;
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
@@ -144,7 +145,7 @@ int vsock_notify_serve(int listener, struct cl_error *err)
     size_t req_size = sizes.seccomp_notif > sizeof(struct seccomp_notif)
                           ? sizes.seccomp_notif : sizeof(struct seccomp_notif);
     struct vn_server s = { .listener = listener, .ep = epoll_create1(EPOLL_CLOEXEC),
-                           .table = vn_table_new() };
+                           .table = vn_table_new(), .redirects = redirects, .n_redirects = n_redirects };
     struct seccomp_notif *req = calloc(1, req_size);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
     int rc = 0;

@@ -16,6 +16,9 @@
 #ifndef CLOISTER_VSOCK_NOTIFY_H
 #define CLOISTER_VSOCK_NOTIFY_H
 
+#include <stddef.h>
+#include <sys/socket.h>
+
 #include <seccomp.h>
 
 #include <cloister/error.h>
@@ -36,10 +39,24 @@
 int vsock_notify_add_rules(scmp_filter_ctx ctx, struct cl_error *err);
 
 /*
+ * A connect() of a served process's stream socket to `from` (an address and
+ * port) is made to `to` instead, by the supervisor on the process's socket:
+ * how `cloister exec` leads code that hard-codes the instance metadata
+ * address (169.254.169.254:80) to the metadata service on loopback. An IPv6
+ * socket reaches an IPv4 `to` through its v4-mapped address.
+ */
+struct vsock_notify_redirect {
+    struct sockaddr_storage from, to;
+    socklen_t from_len, to_len;
+};
+
+/*
  * Serves the notifications of listener until no process uses the filter any
  * more (0), or the listener fails (-1, err). Every notification is answered;
- * calls on sockets that are not emulated vsock ones continue in the kernel.
+ * calls on sockets that are not emulated vsock ones continue in the kernel,
+ * except the connects of redirects[0..n).
  */
-int vsock_notify_serve(int listener, struct cl_error *err);
+int vsock_notify_serve(int listener, const struct vsock_notify_redirect *redirects, size_t n,
+                       struct cl_error *err);
 
 #endif

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -310,8 +312,10 @@ void vn_handle(struct vn_call *c)
     if (fstat(local, &st) == 0 && S_ISSOCK(st.st_mode))
         e = vn_table_get(c->s->table, st.st_ino);
     if (!e) {
+        if (!(c->nr == SYS_connect && vn_redirected(c, local)))
+            vn_continue(c);
         close(local);
-        return vn_continue(c);
+        return;
     }
     /* The engine works on the supervisor's copy, with the table's entry. */
     vcore_set(local, e);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vsock_notify/vsock_notify.h"
 #include "vsock_notify/vsock_notify_table.h"
 
 struct vn_parked;
@@ -21,6 +22,8 @@ struct vn_server {
     int ep;                  /* epoll: the listener and parked accepts' mailboxes */
     struct vn_table *table;
     struct vn_parked *parked;
+    const struct vsock_notify_redirect *redirects;
+    size_t n_redirects;
 };
 
 /* One notification in hand. */
@@ -61,6 +64,12 @@ void vn_continue(const struct vn_call *c);
 void vn_handle(struct vn_call *c);
 /* Tries an accept (again, when parked): 1 while it must wait, 0 once answered. */
 int vn_retry_accept(struct vn_call *c, int mbox);
+
+/* ---- redirects (vsock_notify_redirect.c) ---------------------------------- */
+
+/* A connect of the call to one of the server's redirected addresses: made
+ * to its target, and the call answered (true); false: not one of them. */
+bool vn_redirected(struct vn_call *c, int local);
 
 /* ---- parking (vsock_notify.c) ---------------------------------------------- */
 

@@ -31,6 +31,7 @@
 #include <cloister/attestation.h>
 
 #include "call/call.h"
+#include "fuzz_store.h"
 #include "serve/dispatch.h"
 #include "serve/sigv4.h"
 #include "state/audit.h"
@@ -53,10 +54,7 @@ static void cleanup(void)
     audit_close(g_audit);
     store_close(g_store);
     attest_verifier_free(g_verifier);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "kms_handler_fuzz: cannot remove %s\n", g_dir);
+    fuzz_dir_remove(g_dir);
 }
 
 /* Runs the handler; *out (if not NULL) gets the answer's JSON. */
@@ -120,15 +118,8 @@ static void send_signed(const char *op, const uint8_t *body, size_t len, json_t 
 
 static void setup(void)
 {
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(g_dir, sizeof(g_dir), "%s/kms_handler_fuzz.XXXXXX", base);
-    if (!mkdtemp(g_dir))
-        abort();
+    g_store = fuzz_store_open("kms_handler_fuzz", g_dir);
     char path[128];
-    uint8_t master[32] = { 1 };
-    snprintf(path, sizeof(path), "%s/kms.db", g_dir);
-    if (store_open(path, master, &g_store, NULL) < 0)
-        abort();
     snprintf(path, sizeof(path), "%s/audit.log", g_dir);
     if (audit_open(path, &g_audit, NULL) < 0 || attest_verifier_new(&g_verifier, NULL) < 0)
         abort();

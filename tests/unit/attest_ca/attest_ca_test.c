@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The local attestation CA: files and modes, refusal to overwrite, signers
- * issued from it, rotation, and refusal of exposed or damaged keys. */
+ * issued from it, rotation, refusal of exposed or damaged keys, and the
+ * creation on first use (once, also when processes race). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -313,6 +316,100 @@ static void missing_ca(void **state)
     assert_null(s);
 }
 
+/* A directory beside the group's CA: <base>/<name>. */
+static char *beside(const char *name)
+{
+    static char p[2][256];
+    static int i;
+    i = (i + 1) % 2;
+    snprintf(p[i], sizeof(p[i]), "%.*s/%s", (int)(strrchr(dir, '/') - dir), dir, name);
+    return p[i];
+}
+
+static void ensure_creates_only_when_there_is_none(void **state)
+{
+    (void)state;
+    struct cl_error err = { 0 };
+    struct attest_ca_info first, again;
+    bool created = false;
+    char d[256], f[300];
+    snprintf(d, sizeof(d), "%s", beside("ensure"));
+    if (attest_ca_ensure(d, &created, &err) < 0)
+        fail_msg("ensure: %s", err.reason);
+    assert_true(created);
+    assert_int_equal(attest_ca_info(d, &first, NULL), 0);
+    assert_int_equal(attest_ca_ensure(d, &created, NULL), 0);
+    assert_false(created);
+    assert_int_equal(attest_ca_info(d, &again, NULL), 0);
+    assert_string_equal(first.root_sha256, again.root_sha256);
+
+    /* half a CA (a root key, no root.pem) is left as it is */
+    snprintf(d, sizeof(d), "%s", beside("half"));
+    assert_int_equal(mkdir(d, 0755), 0);
+    snprintf(f, sizeof(f), "%s/private", d);
+    assert_int_equal(mkdir(f, 0700), 0);
+    snprintf(f, sizeof(f), "%s/private/root.key", d);
+    assert_int_equal(file_write_atomic(f, "x", 1, 0600, NULL), 0);
+    assert_int_equal(attest_ca_ensure(d, &created, NULL), 0);
+    assert_false(created);
+    snprintf(f, sizeof(f), "%s/root.pem", d);
+    assert_int_equal(access(f, F_OK), -1);
+
+    /* so is a relying party's copy of root.pem, which cannot sign */
+    snprintf(d, sizeof(d), "%s", beside("copy"));
+    assert_int_equal(mkdir(d, 0755), 0);
+    snprintf(f, sizeof(f), "%s/root.pem", d);
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    assert_int_equal(file_read_all(beside("ensure/root.pem"), 65536, &pem, &len, NULL), 0);
+    assert_int_equal(file_write_atomic(f, pem, len, 0644, NULL), 0);
+    free(pem);
+    assert_int_equal(attest_ca_ensure(d, &created, NULL), 0);
+    assert_false(created);
+    struct attest_signer *s = NULL;
+    assert_int_equal(attest_signer_new_from_ca(d, &s, &err), CL_ENOTFOUND);
+    char want[700];
+    snprintf(want, sizeof(want), "'%s' holds a root.pem but not the CA's private keys (%s/private)", d, d);
+    assert_string_equal(err.reason, want);
+}
+
+/* Four processes that start ensure together make one CA between them, a
+ * whole one (its intermediate is signed by its root). */
+static void ensure_racing_processes_make_one_ca(void **state)
+{
+    (void)state;
+    char d[256];
+    snprintf(d, sizeof(d), "%s", beside("race"));
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            char c;
+            close(go[1]);
+            if (read(go[0], &c, 1) != 0)
+                _exit(3);
+            bool created = false;
+            _exit(attest_ca_ensure(d, &created, NULL) < 0 ? 2 : created ? 1 : 0);
+        }
+    }
+    close(go[0]);
+    close(go[1]); /* all start now */
+    int made = 0;
+    for (int i = 0; i < 4; i++) {
+        int st;
+        assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) <= 1);
+        made += WEXITSTATUS(st);
+    }
+    assert_int_equal(made, 1);
+    struct attest_signer *s = NULL;
+    assert_int_equal(attest_signer_new_from_ca(d, &s, NULL), 0);
+    attest_signer_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +419,8 @@ int main(void)
         cmocka_unit_test(rotation),
         cmocka_unit_test(refuses_exposed_or_damaged_keys),
         cmocka_unit_test(missing_ca),
+        cmocka_unit_test(ensure_creates_only_when_there_is_none),
+        cmocka_unit_test(ensure_racing_processes_make_one_ca),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
