@@ -186,8 +186,9 @@ def test_units_run_unprivileged_and_hardened(debs):
     assert kms["StateDirectoryMode"] == ["0755"]
     assert kms["ExecStart"] == [
         "/usr/bin/cloister-kms serve --data-dir /var/lib/cloister-kms --listen ${LISTEN} "
-        "$CLOISTER_KMS_ARGS"]
-    assert kms["Environment"] == ["LISTEN=127.0.0.1:4443", "CLOISTER_KMS_ARGS="]
+        "--endpoints-file /run/cloister-kms/endpoints.json $CLOISTER_KMS_ARGS"]
+    assert kms["Environment"] == ["LISTEN=127.0.0.1:4443", '"CLOISTER_KMS_ARGS=--imds 127.0.0.1:0"']
+    assert (kms["RuntimeDirectory"], kms["RuntimeDirectoryMode"]) == (["cloister-kms"], ["0755"])
     assert kms["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
     assert not re.search(r"@[A-Z_]+@", text)   # every CMake variable was replaced
 
@@ -250,7 +251,8 @@ def root(debs, tmp_path_factory):
 def test_installed_in_a_clean_root(root):
     v = version()
     assert chroot(root, "cloister", "--version", check=True).stdout == f"Cloister CLI {v}\n"
-    assert chroot(root, "nitro-cli", "--version", check=True).stdout == f"Cloister CLI {v}\n"
+    # Under its name nitro-cli, the program is nitro-cli (docs/compatibility.md).
+    assert chroot(root, "nitro-cli", "--version", check=True).stdout == "Nitro CLI 1.5.0\n"
     assert chroot(root, "cloister-kms", "--version", check=True).stdout == f"cloister-kms {v}\n"
 
     # man finds every page; 100 columns, so that man-db keeps no cat page.
@@ -310,6 +312,13 @@ say ca-for-others "$(nobody head -1 tls/ca.pem)"
 say credentials-for-others "$(nobody cat credentials >/dev/null 2>&1 && echo readable || echo refused)"
 say principal "$(runuser -u cloister-kms -- cloister-kms principal create app --data-dir /var/lib/cloister-kms | grep -c '"Arn"')"
 cd /
+say endpoints "$(stat -c '%a %U' /run/cloister-kms/endpoints.json) $(python3 -c '
+import json
+e = json.load(open("/run/cloister-kms/endpoints.json"))
+print(e["KmsEndpoint"], e["ImdsEndpoint"].startswith("http://127.0.0.1:"), e["InstanceId"])')"
+nobody env -u XDG_RUNTIME_DIR cloister env >/tmp/env.sh
+say env-kms "$(grep '^export AWS_ENDPOINT_URL_KMS=' /tmp/env.sh)"
+say env-imds "$(. /tmp/env.sh; nobody curl -s "${AWS_EC2_METADATA_SERVICE_ENDPOINT}latest/meta-data/instance-id")"
 
 python3 -c '
 import socket, threading
@@ -336,7 +345,7 @@ say proxy-socket "$(stat -c '%a' /run/cloister/vsock/3/8000) $(stat -c '%a' /run
 say proxy-echo "$(/usr/local/bin/vsock_stream echo-check 3 8000 200000 4)"
 say listen-as-nobody "$(nobody timeout 2 /usr/local/bin/vsock_echo listen 3 9100 1 | head -1)"
 systemctl stop cloister-vsock-proxy.service cloister-kms.service
-say stopped "$(systemctl is-active cloister-kms.service cloister-vsock-proxy.service | xargs) $([ -e /run/cloister/vsock/3/8000 ] && echo socket-left || echo socket-gone)"
+say stopped "$(systemctl is-active cloister-kms.service cloister-vsock-proxy.service | xargs) $([ -e /run/cloister/vsock/3/8000 ] && echo socket-left || echo socket-gone) $([ -e /run/cloister-kms ] && echo endpoints-left || echo endpoints-gone)"
 say security "$(systemd-analyze security --no-pager cloister-kms.service cloister-vsock-proxy.service | awk '/^cloister-[a-z-]+[.]service +[0-9.]+ / { print $1, $3 }' | xargs)"
 say done yes
 systemctl poweroff
@@ -381,11 +390,14 @@ def test_services_start_under_systemd(root):
         "ca-for-others": "-----BEGIN CERTIFICATE-----",
         "credentials-for-others": "refused",
         "principal": "1",
+        "endpoints": "644 cloister-kms https://127.0.0.1:4443 True i-0000000000000000",
+        "env-kms": "export AWS_ENDPOINT_URL_KMS='https://127.0.0.1:4443';",
+        "env-imds": "i-0000000000000000",
         "proxy": "active dynamic-user",
         "proxy-socket": "666 644",
         "proxy-echo": "OK conns=4 bytes=200000",
         "listen-as-nobody": "LISTENING 3 9100",
-        "stopped": "inactive inactive socket-gone",
+        "stopped": "inactive inactive socket-gone endpoints-gone",
         "security": "cloister-kms.service OK cloister-vsock-proxy.service OK",
         "done": "yes",
     }, out
@@ -439,14 +451,20 @@ def complete(*words):
                check=True).stdout.split()
 
 
-def test_bash_completion_knows_every_subcommand_and_flag():
+def test_bash_completion_knows_every_subcommand_and_flag(tmp_path):
     if not Path("/usr/share/bash-completion/bash_completion").exists():
         pytest.fail("bash-completion is missing: scripts/install-deps.sh test installs it")
     usage = run([BIN_DIR / "cloister", "--help"], check=True).stdout
     subcommands = re.findall(r"^    ([a-z-]+) {2,}", usage.split("SUBCOMMANDS:")[1], re.M)
-    offered = complete("cloister", "")
-    assert set(subcommands) <= set(offered), set(subcommands) - set(offered)
-    assert set(offered) - set(subcommands) <= {"env", "--help", "--version"}
+    assert sorted(complete("cloister", "")) == sorted(subcommands + ["--help", "--version"])
+    # Under the name nitro-cli: nitro-cli's subcommands only, as its --help lists them.
+    link = tmp_path / "nitro-cli"
+    link.symlink_to(BIN_DIR / "cloister")
+    usage = run([link, "--help"], check=True).stdout
+    nitro = re.findall(r"^  ([a-z-]+) {2,}", usage.split("Commands:")[1], re.M)
+    assert "build-enclave" in nitro and "exec" not in nitro
+    assert sorted(complete("nitro-cli", "")) == sorted(nitro + ["--help", "--version"])
+    assert complete("nitro-cli", "attest", "--") == []
     for sub in subcommands:
         if sub in ("help", "exec"):
             continue
