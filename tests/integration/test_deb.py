@@ -300,8 +300,11 @@ say enabled "$(systemctl is-enabled cloister-kms.service cloister-vsock-proxy.se
 say rundir "$(stat -c '%n %a %U' /run/cloister /run/cloister/vsock /run/cloister/vsock/3 | xargs)"
 
 systemctl start cloister-kms.service
-for i in $(seq 100); do
-    curl -s --cacert /var/lib/cloister-kms/tls/ca.pem -o /dev/null https://127.0.0.1:4443/ && break
+# the endpoints file comes last, once both listeners are up (the first start
+# also makes keys: seconds on a loaded machine)
+for i in $(seq 600); do
+    [ -e /run/cloister-kms/endpoints.json ] &&
+        curl -s --cacert /var/lib/cloister-kms/tls/ca.pem -o /dev/null https://127.0.0.1:4443/ && break
     sleep 0.1
 done
 say kms "$(systemctl is-active cloister-kms.service) $(stat -c %U /proc/$(systemctl show -P MainPID cloister-kms.service))"
