@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include <linux/netlink.h>
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -81,24 +83,38 @@ int rt_seccomp_load(int *notify_fd, struct cl_error *err)
      * host's AF_VSOCK (docs/vsock.md §6). */
     if ((rc = vsock_notify_add_rules(ctx, err)) < 0)
         goto out;
-    /* Sockets: no packet sockets, no raw sockets of any family.
+    /* Sockets: no packet sockets; no raw sockets but netlink's (glibc's
+     * getifaddrs and iproute2 open NETLINK_ROUTE as SOCK_RAW); of netlink,
+     * NETLINK_ROUTE alone: the enclave's own links, addresses and routes
+     * (its network namespace). Every other protocol can observe or act on
+     * the host beyond the namespace (KOBJECT_UEVENT receives the host's
+     * device events, SOCK_DIAG, AUDIT, CONNECTOR, GENERIC's families...),
+     * and an enclave needs none: EPERM (docs/runtime.md, "Netlink").
      * The family is an `int`: the kernel truncates the 64-bit register to
      * its low 32 bits (SYSCALL_DEFINE's casts) while a filter sees all 64,
-     * so the comparison must mask the high half off, or
+     * so an equality must mask the high half off, or
      * socket(AF_VSOCK | 1ULL << 32, ...) passes the filter and still makes
-     * an AF_VSOCK socket (security review, docs/security-review.md S2). */
-    struct { int a; scmp_datum_t mask, val; } sock_rules[] = {
-        { 0, 0xffffffffu, AF_PACKET },
-        { 1, 0xf, SOCK_RAW },
-        { 1, 0xf, SOCK_PACKET },
+     * an AF_VSOCK socket (security review, docs/security-review.md S2).
+     * An inequality compares all 64 bits on purpose: a value with high bits
+     * set is "not AF_NETLINK" (refused if raw) and "not NETLINK_ROUTE"
+     * (refused), failing closed. */
+    struct scmp_arg_cmp is_packet = { 0, SCMP_CMP_MASKED_EQ, 0xffffffffu, AF_PACKET };
+    struct scmp_arg_cmp is_netlink = { 0, SCMP_CMP_MASKED_EQ, 0xffffffffu, AF_NETLINK };
+    struct scmp_arg_cmp not_netlink = { 0, SCMP_CMP_NE, AF_NETLINK, 0 };
+    struct scmp_arg_cmp is_raw = { 1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW };
+    struct scmp_arg_cmp is_sock_packet = { 1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET };
+    struct scmp_arg_cmp not_route = { 2, SCMP_CMP_NE, NETLINK_ROUTE, 0 };
+    struct { unsigned n; struct scmp_arg_cmp cmp[2]; } sock_rules[] = {
+        { 1, { is_packet } },
+        { 2, { not_netlink, is_raw } },
+        { 1, { is_sock_packet } },
+        { 2, { is_netlink, not_route } },
     };
     for (size_t i = 0; i < sizeof(sock_rules) / sizeof(sock_rules[0]); i++) {
-        struct scmp_arg_cmp cmp = {
-            .arg = (unsigned)sock_rules[i].a, .op = SCMP_CMP_MASKED_EQ,
-            .datum_a = sock_rules[i].mask, .datum_b = sock_rules[i].val,
-        };
-        if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1, cmp) < 0 ||
-            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 1, cmp) < 0) {
+        if (seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), sock_rules[i].n,
+                                   sock_rules[i].cmp) < 0 ||
+            seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair),
+                                   sock_rules[i].n, sock_rules[i].cmp) < 0) {
             rc = cl_fail(err, CL_EIO, "seccomp: cannot filter socket");
             goto out;
         }

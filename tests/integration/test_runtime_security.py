@@ -225,3 +225,19 @@ def test_hostile_ramdisks_stay_inside(rt):
             p.stdout + p.stderr
     finally:
         shutil.rmtree(marker, ignore_errors=True)
+
+
+def test_netlink_route_only(rt):
+    """Netlink: the enclave's own routes (NETLINK_ROUTE, by SOCK_DGRAM and by
+    SOCK_RAW as glibc and iproute2 open it) and nothing else: the host's
+    device events (NETLINK_KOBJECT_UEVENT bound to group 1 received the
+    host's uevents before) and every other protocol are refused (EPERM)."""
+    eif, _ = build_image(rt.tmp, "nl", ["/bin/probe", "--exit", "netlink"])
+    info, _ = rt.run_enclave(eif, "--debug-mode")
+    res = probe_results(rt.console_lines(info["EnclaveID"], until="PROBE route-links"))
+    assert res["netlink-0"] == ("ok", "")
+    for proto in range(1, 32):
+        assert res[f"netlink-{proto}"] == ("fail", "EPERM"), (proto, res[f"netlink-{proto}"])
+    assert res["uevent-bind"] == ("fail", "EPERM")
+    assert res["netlink-hi"] == ("fail", "EPERM")
+    assert res["route-links"] == ("ok", "lo")

@@ -23,6 +23,10 @@
  *   hostvsock-hi   the same with bit 32 of the family set (a seccomp argument trick)
  *   raw            socket(AF_INET, SOCK_RAW) packet   socket(AF_PACKET)
  *   bpf            bpf(BPF_MAP_CREATE)       keyctl         add_key
+ *   netlink        socket(AF_NETLINK, SOCK_DGRAM, P) for every protocol P 0..31
+ *                  ("netlink-P"), a uevent socket bound to group 1 ("uevent-bind",
+ *                  with a bit-32 protocol too: "netlink-hi"), and a route dump over
+ *                  SOCK_RAW, as glibc and iproute2 open it ("route-links" names the links)
  *   caps           print CapEff/CapBnd/NoNewPrivs/Seccomp and the uid
  *   vsock=CID:PORT connect over vsock and read a line
  *   listen=PORT    listen on vsock, answer "hello from <cid>" to every connection (forever)
@@ -57,6 +61,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/vm_sockets.h>
 
 static void report(const char *check, int rc, const char *extra)
@@ -359,6 +365,63 @@ static void spam(size_t bytes)
     fflush(stdout);
 }
 
+/* The netlink protocols an enclave may open (only NETLINK_ROUTE) and may
+ * not, the host's device events first among them. */
+static void check_netlink(void)
+{
+    char name[32];
+    for (int proto = 0; proto < 32; proto++) {
+        snprintf(name, sizeof(name), "netlink-%d", proto);
+        int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, proto);
+        report(name, fd, NULL);
+        if (fd >= 0)
+            close(fd);
+    }
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+    struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+    report("uevent-bind", fd < 0 ? fd : bind(fd, (struct sockaddr *)&sa, sizeof(sa)), NULL);
+    if (fd >= 0)
+        close(fd);
+    /* the protocol is an int: bit 32 set must not slip a uevent socket past */
+    fd = (int)syscall(SYS_socket, AF_NETLINK, SOCK_DGRAM, (long)((1ULL << 32) | NETLINK_KOBJECT_UEVENT));
+    report("netlink-hi", fd, NULL);
+    if (fd >= 0)
+        close(fd);
+    /* RTM_GETLINK dump: the links of the enclave's own network namespace */
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    struct { struct nlmsghdr h; struct ifinfomsg i; } req = {
+        .h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK,
+               .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+        .i = { .ifi_family = AF_UNSPEC },
+    };
+    char links[256] = "";
+    int rc = fd < 0 ? -1 : (int)send(fd, &req, sizeof(req), 0);
+    for (bool done = rc < 0; !done;) {
+        static char buf[16384];
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) {
+            rc = -1;
+            break;
+        }
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+                done = true;
+                break;
+            }
+            struct ifinfomsg *ifi = NLMSG_DATA(h);
+            int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*ifi));
+            for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+                if (a->rta_type == IFLA_IFNAME && strlen(links) + strlen(RTA_DATA(a)) + 2 < sizeof(links)) {
+                    strcat(links, links[0] ? "," : "");
+                    strcat(links, RTA_DATA(a));
+                }
+        }
+    }
+    report("route-links", rc, links);
+    if (fd >= 0)
+        close(fd);
+}
+
 int main(int argc, char **argv)
 {
     bool exit_after = false;
@@ -411,6 +474,8 @@ int main(int argc, char **argv)
             report("packet", socket(AF_PACKET, SOCK_RAW, 0), NULL);
         else if (!strcmp(a, "bpf"))
             report("bpf", (int)syscall(SYS_bpf, 0, NULL, 0), NULL);
+        else if (!strcmp(a, "netlink"))
+            check_netlink();
         else if (!strcmp(a, "keyctl"))
             report("keyctl", (int)syscall(SYS_add_key, "user", "k", "v", 1, -2), NULL);
         else if (!strcmp(a, "caps"))

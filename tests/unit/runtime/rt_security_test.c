@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/netlink.h>
+
 #include "rt_cgroup.h"
 #include "rt_seccomp.h"
 #include "rt_state.h"
@@ -75,6 +77,44 @@ static int seccomp_child(void *arg)
     else
         close((int)fd);
     return bad;
+}
+
+/* 0 when socket(AF_NETLINK, type, proto) gives want (0: a socket). */
+static int netlink_case(long type, long proto, int want, int bit)
+{
+    long fd = syscall(SYS_socket, (long)AF_NETLINK, type, proto);
+    if (fd >= 0)
+        close((int)fd);
+    return (fd >= 0 ? 0 : errno) == want ? 0 : bit;
+}
+
+static int netlink_child(void *arg)
+{
+    (void)arg;
+    struct cl_error err = { 0 };
+    int notify_fd;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || rt_seccomp_load(&notify_fd, &err) < 0)
+        return 100;
+    close(notify_fd);
+    int bad = 0;
+    bad |= netlink_case(SOCK_RAW, NETLINK_ROUTE, 0, 1);            /* glibc, iproute2 */
+    bad |= netlink_case(SOCK_DGRAM, NETLINK_ROUTE, 0, 2);
+    bad |= netlink_case(SOCK_DGRAM, NETLINK_KOBJECT_UEVENT, EPERM, 4);
+    bad |= netlink_case(SOCK_RAW, NETLINK_SOCK_DIAG, EPERM, 8);
+    bad |= netlink_case(SOCK_DGRAM, (long)((1ULL << 32) | NETLINK_ROUTE), EPERM, 16);
+    /* raw sockets of other families stay refused */
+    long fd = syscall(SYS_socket, (long)AF_INET, (long)SOCK_RAW, 1L);
+    if (fd >= 0 || errno != EPERM)
+        bad |= 32;
+    if (fd >= 0)
+        close((int)fd);
+    return bad;
+}
+
+static void test_seccomp_netlink_route_only(void **state)
+{
+    (void)state;
+    assert_int_equal(in_child(netlink_child, NULL), 0);
 }
 
 static void test_seccomp_vsock_high_bits(void **state)
@@ -171,6 +211,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seccomp_vsock_high_bits),
+        cmocka_unit_test(test_seccomp_netlink_route_only),
         cmocka_unit_test(test_nsm_peer_check),
         cmocka_unit_test(test_pids_limit),
     };
