@@ -42,6 +42,17 @@ static int in_child(int (*fn)(void *), void *arg)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 200 + WTERMSIG(st);
 }
 
+/* The enclave's filter in this process, its supervisor's listener closed. */
+static int load_filter(void)
+{
+    struct cl_error err = { 0 };
+    int notify_fd;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || rt_seccomp_load(&notify_fd, &err) < 0)
+        return -1;
+    close(notify_fd);
+    return 0;
+}
+
 /* 0 when socket(family) fails with want; the bit of the case otherwise. */
 static int socket_refused(long family, int want, int bit)
 {
@@ -56,13 +67,10 @@ static int socket_refused(long family, int want, int bit)
 static int seccomp_child(void *arg)
 {
     (void)arg;
-    struct cl_error err = { 0 };
-    int notify_fd;
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || rt_seccomp_load(&notify_fd, &err) < 0)
-        return 100;
     /* AF_VSOCK goes to the supervisor; with none (its listener closed) the
      * kernel fails the call with ENOSYS: host vsock is never reached. */
-    close(notify_fd);
+    if (load_filter() < 0)
+        return 100;
     int bad = 0;
     bad |= socket_refused(AF_VSOCK, ENOSYS, 1);
     /* The kernel reads the family as an int: the high half is dropped, so
@@ -91,11 +99,8 @@ static int netlink_case(long type, long proto, int want, int bit)
 static int netlink_child(void *arg)
 {
     (void)arg;
-    struct cl_error err = { 0 };
-    int notify_fd;
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || rt_seccomp_load(&notify_fd, &err) < 0)
+    if (load_filter() < 0)
         return 100;
-    close(notify_fd);
     int bad = 0;
     bad |= netlink_case(SOCK_RAW, NETLINK_ROUTE, 0, 1);            /* glibc, iproute2 */
     bad |= netlink_case(SOCK_DGRAM, NETLINK_ROUTE, 0, 2);
