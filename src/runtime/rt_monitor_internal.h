@@ -17,6 +17,7 @@
 
 #include "nsm_device/hostconf.h"
 #include "nsm_device/nsm_module.h"
+#include "rt_allocator.h"
 #include "rt_cpus.h"
 #include "rt_monitor.h"
 
@@ -40,6 +41,7 @@ struct monitor {
 
     struct eif *eif;
     struct hostconf host;
+    struct rt_allocator alloc;      /* the host's share for all enclaves */
     struct rt_state *st;
     json_t *rec;                    /* this enclave's record */
     char id[NSM_MODULE_ID_MAX + 1];

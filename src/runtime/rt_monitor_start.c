@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -33,6 +35,7 @@
 #include "nitro_cli/nitro_errors.h"
 #include "nsm_device/nsm_endpoint.h"
 #include "nsm_device/nsm_module.h"
+#include "rt_allocator.h"
 #include "rt_cgroup.h"
 #include "rt_console.h"
 #include "rt_cpus.h"
@@ -40,6 +43,7 @@
 #include "rt_vsock_supervisor.h"
 #include "rt_state.h"
 #include "rt_util.h"
+#include "vsock/vsock_core.h"
 #include "vsock_broker/vsock_broker.h"
 
 #include "rt_monitor_internal.h"
@@ -200,11 +204,57 @@ static char *default_name(const char *path)
     return strndup(base, len);
 }
 
+/* The CPUs (--cpu-ids, or --cpu-count picked among the least used of the
+ * pool) and the memory, within what the allocator file gives all enclaves
+ * (rt_allocator.h): E21, E22 and E27 as nitro-cli answers them. Called
+ * under the runtime directory's lock; 0 or the E-number reported. */
+static int check_pool(struct monitor *m, json_t *records)
+{
+    struct cl_error err = { 0 };
+    const struct rt_cpuset *pool = &m->alloc.pool;
+    char list[RT_MAX_CPUS * 6 + 1];
+    rt_cpus_format(pool->ids, pool->n, list, sizeof(list));
+    if (m->cpu_ids.n) {
+        for (size_t i = 0; i < m->cpu_ids.n; i++)
+            if (!rt_cpus_contains(pool, m->cpu_ids.ids[i]))
+                return mon_status_error(m, E_NO_SUCH_CPU_AVAILABLE,
+                                        "CPU %u is not in the CPU pool (%s)", m->cpu_ids.ids[i], list);
+        m->ncpus = m->cpu_ids.n;
+        memcpy(m->cpus, m->cpu_ids.ids, m->ncpus * sizeof(uint32_t));
+    } else {
+        if (rt_state_pick_cpus(records, pool->ids, pool->n, m->cpu_count, m->cpus, &err) < 0)
+            return mon_status_error(m, E_INSUFFICIENT_CPUS,
+                                    "User provided `cpu-count` is %u, which is more than the configured "
+                                    "CPU pool size (%zu CPUs: %s).", m->cpu_count, pool->n, list);
+        m->ncpus = m->cpu_count;
+    }
+    uint64_t used = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(records, i, r) {
+        json_t *mib = json_object_get(r, "MemoryMiB");
+        if (json_is_integer(mib) && json_integer_value(mib) > 0)
+            used += (uint64_t)json_integer_value(mib);
+    }
+    if (used + m->memory_mib > m->alloc.memory_mib)
+        return mon_status_error(m, E_INSUFFICIENT_MEMORY_AVAILABLE,
+                                "User provided `memory` is %" PRIu64 " MB, but the enclaves' memory pool "
+                                "has %" PRIu64 " MB left (memory_mib %" PRIu64 " in %s, %" PRIu64
+                                " MB used by running enclaves)", m->memory_mib,
+                                m->alloc.memory_mib > used ? m->alloc.memory_mib - used : 0,
+                                m->alloc.memory_mib, m->alloc.path[0] ? m->alloc.path : "the defaults",
+                                used);
+    return 0;
+}
+
 int mon_allocate(struct monitor *m)
 {
     struct cl_error err = { 0 };
     json_t *records = NULL;
     int rc = 0;
+    if (rt_allocator_load(&m->alloc, &err) < 0)
+        return mon_status_error(m, err.code == CL_EFORMAT ? E_INVALID_CPU_CONFIGURATION : E_FILE_OPERATION,
+                                "%s", err.reason);
     char *base = m->want_name ? strdup(m->want_name) : default_name(m->eif_path);
     char name[300];
     if (!base)
@@ -230,23 +280,8 @@ int mon_allocate(struct monitor *m)
         goto out;
     }
     m->uid_base = RT_UID_BASE + slot * RT_UID_RANGE;
-    if (m->cpu_ids.n) {
-        m->ncpus = m->cpu_ids.n;
-        memcpy(m->cpus, m->cpu_ids.ids, m->ncpus * sizeof(uint32_t));
-    } else {
-        struct rt_cpuset online;
-        if (rt_cpus_online(&online, &err) < 0) {
-            rc = mon_status_error(m, E_CPU_ERROR, "%s", err.reason);
-            goto out;
-        }
-        if (rt_state_pick_cpus(records, online.ids, online.n, m->cpu_count, m->cpus, &err) < 0) {
-            rc = mon_status_error(m, E_INSUFFICIENT_CPUS,
-                              "User provided `cpu-count` is %u, which is more than the configured "
-                              "CPU pool size (the %zu online CPUs).", m->cpu_count, online.n);
-            goto out;
-        }
-        m->ncpus = m->cpu_count;
-    }
+    if ((rc = check_pool(m, records)) != 0)
+        goto out;
     m->enclave_uid = nsm_module_new_enclave_id();
     nsm_module_format_id(m->id, m->host.instance_id, m->enclave_uid);
     m->rec = mon_new_record(m, name);
@@ -330,14 +365,69 @@ static int open_console(struct monitor *m, int *status_wr)
     return 0;
 }
 
+/*
+ * Everything the enclave gets from the host by a bind mount comes from a
+ * tmpfs of the monitor's own, so that no host path shows in the enclave's
+ * /proc/self/mountinfo (the kernel prints a bind's source as its path in
+ * its file system). The monitor moves into a mount namespace of its own
+ * (host mounts still reach it; its own reach nobody) and mounts a small
+ * tmpfs over $RUN/vsock/ctl, which holds the NSM endpoint ("nsm"), the
+ * preload library's copy and the vsock broker's directory (<cid>/broker).
+ * Host root reaches them through /proc/<monitor>/root; other host users
+ * cannot reach them at all. Writes the tmpfs's path; 0 or the E-number.
+ */
+static int private_doors(struct monitor *m, char *doors, size_t cap)
+{
+    struct cl_error err = { 0 };
+    const char *run = rt_state_dir(m->st);
+    const char *why = NULL;
+    int rc = vcore_ensure_host_dirs(run, &why);
+    if (rc < 0)
+        return mon_status_error(m, E_FILE_OPERATION, "%s (%s): %s", why, run, strerror(-rc));
+    if (rt_path(doors, cap, &err, "%s/" VCORE_CTL_DIR, run) < 0)
+        return mon_status_error(m, E_FILE_OPERATION, "%s", err.reason);
+    if (mkdir(doors, 0700) < 0 && errno != EEXIST)
+        return mon_status_error(m, E_FILE_OPERATION, "cannot create %s: %s", doors, strerror(errno));
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "cannot make the monitor's mount namespace: %s",
+                                strerror(errno));
+    if (mount("tmpfs", doors, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "mode=0700,size=4m,nr_inodes=64") < 0)
+        return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "cannot mount the monitor's tmpfs on %s: %s",
+                                doors, strerror(errno));
+    return 0;
+}
+
+/* src copied to a new file dst (0644); 0 or -1. */
+static int copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    int out = in < 0 ? -1 : open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int rc = in < 0 || out < 0 ? -1 : 0;
+    while (rc == 0) {
+        ssize_t n = sendfile(out, in, NULL, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = n < 0 ? -1 : 1;
+    }
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) < 0)
+        rc = -1;
+    return rc == 1 ? 0 : -1;
+}
+
 int mon_start(struct monitor *m)
 {
     struct cl_error err = { 0 };
     char path[4200], exe[4096], blob[4200];
 
     /* cgroups first: the sandbox puts init there before it unpacks. */
-    if (rt_cgroup_create(m->id, m->cpus, m->ncpus, m->memory_mib * MIB, &m->cg, &err) < 0)
+    if (rt_cgroup_create(m->id, m->cpus, m->ncpus, m->memory_mib * MIB, &m->alloc, &m->cg, &err) < 0)
         return mon_status_error(m, E_UNSPECIFIED, "cgroups: %s", err.reason);
+    /* From here on the monitor's work for this enclave is the enclave's. */
+    rt_cgroup_enter_monitor(m->cg);
     json_t *in = json_object_get(m->rec, "Internal");
     json_object_set_new(in, "Cgroups", rt_cgroup_paths_json(m->cg));
     json_t *na = rt_cgroup_not_applied_json(m->cg);
@@ -365,14 +455,8 @@ int mon_start(struct monitor *m)
     if (nsm_module_set_rotation(m->nsm, m->ca_dir, &err) < 0)
         return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "NSM: %s", err.reason);
 
-    if (rt_path(path, sizeof(path), &err, "%s/nsm.sock", m->dir) < 0 ||
-        (m->nsm_listen = rt_unix_listen(path, 0666, &err)) < 0)
-        return mon_status_error(m, E_SOCKET, "%s", err.reason);
-    char nsm_path[4200];
-    snprintf(nsm_path, sizeof(nsm_path), "%s", path);
-
-    int status_wr = -1;
-    int rc = open_console(m, &status_wr);
+    char doors[4200];
+    int rc = private_doors(m, doors, sizeof(doors));
     if (rc != 0)
         return rc;
 
@@ -380,6 +464,15 @@ int mon_start(struct monitor *m)
     if (vsock_broker_new(rt_state_dir(m->st), m->cid, &m->vsock, &err) < 0)
         return mon_status_error(m, E_SOCKET, "vsock: %s", err.reason);
     m->heartbeat_fd = vsock_broker_heartbeat_fd(m->vsock);
+
+    char nsm_path[4200];
+    if (rt_path(nsm_path, sizeof(nsm_path), &err, "%s/nsm", doors) < 0 ||
+        (m->nsm_listen = rt_unix_listen(nsm_path, 0666, &err)) < 0)
+        return mon_status_error(m, E_SOCKET, "%s", err.reason);
+
+    int status_wr = -1;
+    if ((rc = open_console(m, &status_wr)) != 0)
+        return rc;
 
     /* init: $CLOISTER_INIT_BLOB, else the blobs beside this program. */
     const char *init_blob = getenv("CLOISTER_INIT_BLOB");
@@ -404,10 +497,13 @@ int mon_start(struct monitor *m)
     const char *extra_env[2] = { NULL, NULL };
     binds[nbinds++] = (struct rt_bind){ m->console_path, "/dev/console", false };
     binds[nbinds++] = (struct rt_bind){ vsock_broker_host_dir(m->vsock), VSOCK_ENCLAVE_DIR, true };
-    char preload[4200];
+    char preload[4200], preload_copy[4200];
     if (exe_dir(exe, sizeof(exe)) &&
         snprintf(preload, sizeof(preload), "%s/../lib/%s", exe, RT_PRELOAD_LIBRARY) < (int)sizeof(preload) &&
-        access(preload, R_OK) == 0) {
+        snprintf(preload_copy, sizeof(preload_copy), "%s/%s", doors, RT_PRELOAD_LIBRARY) <
+            (int)sizeof(preload_copy) &&
+        copy_file(preload, preload_copy) == 0) {
+        snprintf(preload, sizeof(preload), "%s", preload_copy);
         binds[nbinds++] = (struct rt_bind){ preload, RT_PRELOAD_ENCLAVE_PATH, true };
         extra_env[0] = "LD_PRELOAD=" RT_PRELOAD_ENCLAVE_PATH;
     }

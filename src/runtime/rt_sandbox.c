@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -312,17 +313,22 @@ static void build_dev(const char *root, const struct rt_sandbox_config *cfg)
     ensure_dir(root, "dev", 0755, cfg->uid_base);
     join(dev, sizeof(dev), root, "dev");
     do_mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m,nr_inodes=256");
-    static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+    /* Device nodes of the enclave's own tmpfs (made while this process is
+     * still root of the host's user namespace, so the kernel honours them):
+     * a bind of the host's devtmpfs nodes would show the host's memory size
+     * in the enclave's mountinfo (devtmpfs's size= option). /dev/vsock is a
+     * stand-in (a null device) on which the vsock supervisor answers
+     * IOCTL_VM_SOCKETS_GET_LOCAL_CID (docs/vsock.md §6). */
+    static const struct { const char *name; unsigned major, minor; } nodes[] = {
+        { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 },
+        { "urandom", 1, 9 }, { "tty", 5, 0 }, { "vsock", 1, 3 },
+    };
     for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-        char host[64];
-        snprintf(host, sizeof(host), "/dev/%s", nodes[i]);
-        join(p, sizeof(p), "/dev", nodes[i]);
-        bind_into(root, host, p, false);
+        join(p, sizeof(p), dev, nodes[i].name);
+        if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0 || chmod(p, 0666) < 0)
+            child_fail("cannot make /dev/%s: %s", nodes[i].name, strerror(errno));
     }
     bind_into(root, cfg->nsm_socket, "/dev/nsm", false);
-    /* /dev/vsock: a stand-in (the host's /dev/null) on which the vsock
-     * supervisor answers IOCTL_VM_SOCKETS_GET_LOCAL_CID (docs/vsock.md §6). */
-    bind_into(root, "/dev/null", "/dev/vsock", false);
     static const char *const links[][2] = {
         { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
         { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
@@ -348,8 +354,9 @@ static void build_dev(const char *root, const struct rt_sandbox_config *cfg)
 
 static void build_proc(const char *root, uid_t owner)
 {
-    char proc[4096], p[4096];
+    char proc[4096], p[4096], null[4096];
     ensure_dir(root, "proc", 0555, owner);
+    join(null, sizeof(null), root, "dev/null");   /* the enclave's own (build_dev) */
     join(proc, sizeof(proc), root, "proc");
     /* This process is PID 1 of the new PID namespace: proc shows that one. */
     do_mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -363,7 +370,7 @@ static void build_proc(const char *root, uid_t owner)
         join(p, sizeof(p), proc, masked[i]);
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISREG(st.st_mode))
-            do_mount("/dev/null", p, NULL, MS_BIND, NULL);
+            do_mount(null, p, NULL, MS_BIND, NULL);
     }
     static const char *const ro[] = { "sys", "irq", "bus", "fs", "sysvipc" };
     for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {

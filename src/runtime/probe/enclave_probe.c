@@ -39,6 +39,13 @@
  *   exit=N         exit with status N now     kill=SIG       kill itself with signal SIG
  *   say=TEXT       printf TEXT and a newline, never flushed: shows only if stdout is
  *                  line-buffered, as it is on a terminal
+ *   cat=PATH       print every line of PATH as "FILE PATH LINE", then "PROBE cat ok PATH"
+ *   forkbomb=MS    fork children that wait until fork fails ("PROBE forkbomb fail
+ *                  EAGAIN count=N"), hold them MS milliseconds, then end them
+ *   nsmloop=P:S    P processes ask /dev/nsm for attestation documents for S seconds,
+ *                  in the background ("PROBE nsmloop ok docs=N" from each at its end)
+ *   flood=S        write console lines as fast as the console takes them for S seconds
+ *   wait           wait for every child (the nsmloop processes)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +66,9 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -422,6 +431,122 @@ static void check_netlink(void)
         close(fd);
 }
 
+static void check_cat(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        report("cat", -1, path);
+        return;
+    }
+    char line[4096];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        printf("FILE %s %s\n", path, line);
+    }
+    fclose(f);
+    report("cat", 0, path);
+}
+
+static void check_forkbomb(int hold_ms)
+{
+    int sync[2];
+    if (pipe(sync) < 0) {
+        report("forkbomb", -1, "pipe");
+        return;
+    }
+    long count = 0;
+    pid_t pid;
+    for (;;) {
+        pid = fork();
+        if (pid == 0) {
+            char b;
+            close(sync[1]);
+            (void)!read(sync[0], &b, 1);   /* until the parent closes its end */
+            _exit(0);
+        }
+        if (pid < 0)
+            break;
+        count++;
+    }
+    int e = errno;
+    char extra[64];
+    snprintf(extra, sizeof(extra), "count=%ld", count);
+    errno = e;
+    report("forkbomb", -1, extra);
+    usleep((useconds_t)hold_ms * 1000);
+    close(sync[1]);
+    close(sync[0]);
+    while (wait(NULL) > 0 || errno == EINTR)
+        ;
+}
+
+/* {"Attestation": {"user_data": null, "nonce": null, "public_key": null}},
+ * as nsm-api encodes the request, behind the emulation's 4-byte length. */
+static const unsigned char ATTESTATION_REQUEST[] =
+    "\xa1\x6b" "Attestation" "\xa3\x69" "user_data" "\xf6\x65" "nonce" "\xf6\x6a" "public_key" "\xf6";
+
+static int read_full(int fd, unsigned char *buf, size_t len)
+{
+    for (size_t got = 0; got < len;) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+static void nsm_loop(int seconds)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/dev/nsm" };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        report("nsmloop", -1, NULL);
+        _exit(1);
+    }
+    size_t len = sizeof(ATTESTATION_REQUEST) - 1;
+    unsigned char frame[4 + sizeof(ATTESTATION_REQUEST)], resp[0x3000];
+    frame[0] = 0;
+    frame[1] = 0;
+    frame[2] = (unsigned char)(len >> 8);
+    frame[3] = (unsigned char)len;
+    memcpy(frame + 4, ATTESTATION_REQUEST, len);
+    time_t end = time(NULL) + seconds;
+    long docs = 0;
+    while (time(NULL) < end) {
+        unsigned char head[4];
+        if (write(fd, frame, 4 + len) != (ssize_t)(4 + len) || read_full(fd, head, 4) < 0)
+            break;
+        size_t n = ((size_t)head[0] << 24) | ((size_t)head[1] << 16) | ((size_t)head[2] << 8) | head[3];
+        if (n > sizeof(resp) || read_full(fd, resp, n) < 0)
+            break;
+        docs++;
+    }
+    char extra[64];
+    snprintf(extra, sizeof(extra), "docs=%ld", docs);
+    report("nsmloop", docs > 0 ? 0 : -1, extra);
+    _exit(0);
+}
+
+static void check_nsmloop(const char *arg)
+{
+    int procs = atoi(arg);
+    const char *colon = strchr(arg, ':');
+    int seconds = colon ? atoi(colon + 1) : 1;
+    for (int i = 0; i < procs; i++)
+        if (fork() == 0)
+            nsm_loop(seconds);
+}
+
+static void flood(int seconds)
+{
+    static const char line[] = "flood flood flood flood flood flood flood flood flood flood flood\n";
+    time_t end = time(NULL) + seconds;
+    while (time(NULL) < end)
+        for (int i = 0; i < 256; i++)
+            (void)!write(1, line, sizeof(line) - 1);
+}
+
 int main(int argc, char **argv)
 {
     bool exit_after = false;
@@ -502,6 +627,17 @@ int main(int argc, char **argv)
             spam((size_t)atol(arg));
         else if (!strcmp(a, "exit"))
             exit(atoi(arg));
+        else if (!strcmp(a, "cat"))
+            check_cat(arg);
+        else if (!strcmp(a, "forkbomb"))
+            check_forkbomb(atoi(arg));
+        else if (!strcmp(a, "nsmloop"))
+            check_nsmloop(arg);
+        else if (!strcmp(a, "flood"))
+            flood(atoi(arg));
+        else if (!strcmp(a, "wait"))
+            while (wait(NULL) > 0 || errno == EINTR)
+                ;
         else if (!strcmp(a, "kill"))
             kill(getpid(), atoi(arg));
         else if (!strcmp(a, "hostname")) {

@@ -21,6 +21,7 @@
 
 #include <linux/netlink.h>
 
+#include "rt_allocator.h"
 #include "rt_cgroup.h"
 #include "rt_seccomp.h"
 #include "rt_state.h"
@@ -202,14 +203,80 @@ static void test_nsm_peer_check(void **state)
     rmdir(dir);
 }
 
-/* S5: the enclave's PID limit leaves most of the host's PIDs to the host. */
+/* S5: the enclave's PID limit leaves most of the host's PIDs to the host,
+ * and is never above what all enclaves together may have. */
 static void test_pids_limit(void **state)
 {
     (void)state;
-    assert_int_equal(rt_cgroup_pids_max(32768), 8192);
-    assert_int_equal(rt_cgroup_pids_max(4194304), 32768);
-    assert_int_equal(rt_cgroup_pids_max(300), 256);
-    assert_int_equal(rt_cgroup_pids_max(0), 256);
+    assert_int_equal(rt_cgroup_pids_max(32768, 16384), 8192);
+    assert_int_equal(rt_cgroup_pids_max(4194304, 0), 32768);
+    assert_int_equal(rt_cgroup_pids_max(300, 150), 150);
+    assert_int_equal(rt_cgroup_pids_max(0, 100000), 256);
+}
+
+static struct rt_cpuset four_cpus(void)
+{
+    struct rt_cpuset online = { .n = 4, .ids = { 0, 1, 2, 3 } };
+    return online;
+}
+
+/* The host-wide cap's defaults: every CPU, 3/4 of the memory, half of the tasks. */
+static void test_allocator_defaults(void **state)
+{
+    (void)state;
+    struct rt_cpuset online = four_cpus();
+    struct rt_allocator a;
+    rt_allocator_defaults(&online, 24104, 32768, 192735, &a);
+    assert_int_equal(a.pool.n, 4);
+    assert_int_equal(a.memory_mib, 18078);
+    assert_int_equal(a.pids_max, 16384);
+    assert_string_equal(a.cgroup_parent, "cloister");
+    rt_allocator_defaults(&online, 1024, 4194304, 20000, &a);   /* threads-max is lower */
+    assert_int_equal(a.pids_max, 10000);
+}
+
+/* nitro-cli's allocator.yaml is read as it is; Cloister's two keys too. */
+static void test_allocator_file(void **state)
+{
+    (void)state;
+    struct rt_cpuset online = four_cpus();
+    struct rt_allocator a;
+    struct cl_error err = { 0 };
+    const char *nitro = "---\n# Enclave configuration file.\nmemory_mib: 512\ncpu_count: 2\n";
+    rt_allocator_defaults(&online, 8192, 32768, 0, &a);
+    assert_int_equal(rt_allocator_parse(nitro, strlen(nitro), "a.yaml", &online, &a, &err), 0);
+    assert_int_equal(a.memory_mib, 512);
+    assert_int_equal(a.pool.n, 2);
+    assert_int_equal(a.pool.ids[0], 2);     /* the last CPUs: CPU 0 stays the host's */
+    assert_int_equal(a.pool.ids[1], 3);
+    const char *own = "memory_mib: 300\ncpu_pool: 1,3\npids_max: 200\ncgroup_parent: cl-test.1\n";
+    assert_int_equal(rt_allocator_parse(own, strlen(own), "a.yaml", &online, &a, &err), 0);
+    assert_int_equal(a.pool.n, 2);
+    assert_int_equal(a.pool.ids[1], 3);
+    assert_int_equal(a.pids_max, 200);
+    assert_string_equal(a.cgroup_parent, "cl-test.1");
+
+    static const struct { const char *text, *reason; } bad[] = {
+        { "memory_mib: 0\n", "a.yaml:1: memory_mib must be a positive number of MiB, not '0'" },
+        { "cpu_count: 2\ncpu_pool: 1\n", "a.yaml: cpu_count and cpu_pool conflict: set only one" },
+        { "cpu_count: 5\n", "a.yaml:1: cpu_count is 5, but only 4 CPUs are online" },
+        { "cpu_pool: 1,7\n", "a.yaml:1: cpu_pool names CPU 7, which is not online" },
+        { "cpu_pool: x\n", "a.yaml:1: cpu_pool must be a CPU list such as 2,3,6-9, not 'x'" },
+        { "\npids_max: 3\n", "a.yaml:2: pids_max must be a number of at least 16, not '3'" },
+        { "cgroup_parent: ../x\n", "a.yaml:1: cgroup_parent must be one name of letters, digits, "
+                                    "'-', '_' or '.' (at most 64), not '../x'" },
+        { "memory: 5\n", "a.yaml:1: unknown key 'memory' (memory_mib, cpu_count, cpu_pool, pids_max, "
+                          "cgroup_parent)" },
+        { "cpu_pool: [1, 2]\n", "a.yaml:1: every entry must be 'key: value'" },
+        { "- 1\n", "a.yaml: must be a mapping of keys to values" },
+        { "a: [\n", "a.yaml:2: not YAML: did not find expected node content" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct cl_error e = { 0 };
+        assert_int_equal(rt_allocator_parse(bad[i].text, strlen(bad[i].text), "a.yaml", &online, &a, &e),
+                         CL_EFORMAT);
+        assert_string_equal(e.reason, bad[i].reason);
+    }
 }
 
 int main(void)
@@ -219,6 +286,8 @@ int main(void)
         cmocka_unit_test(test_seccomp_netlink_route_only),
         cmocka_unit_test(test_nsm_peer_check),
         cmocka_unit_test(test_pids_limit),
+        cmocka_unit_test(test_allocator_defaults),
+        cmocka_unit_test(test_allocator_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
