@@ -34,11 +34,13 @@ build_pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
 # test_deb.py installs the Debian package into a clean root made by
 # mmdebstrap, checks man there (man-db), checks the units (systemd's
 # systemd-analyze), boots the root to start them (systemd-container's
-# systemd-nspawn) and runs the bash completion (bash-completion).
+# systemd-nspawn) and runs the bash completion (bash-completion). lxcfs
+# gives enclaves their own /proc/meminfo, cpuinfo, uptime... (the runtime
+# binds its files when it is mounted); the probe tests mount one privately.
 test_pkgs="python3 python3-pytest python3-boto3 python3-botocore
   python3-cryptography python3-requests awscli umoci docker.io jq cpio binutils
   util-linux llvm golang-go socat wrk nginx bc hyperfine postgresql iproute2 procps
-  mmdebstrap man-db systemd systemd-container bash-completion"
+  mmdebstrap man-db systemd systemd-container bash-completion lxcfs"
 
 # The Debian package (`make deb`, scripts/build-deb.sh): the Debian tools
 # (debhelper, dpkg-dev, fakeroot) and scdoc for the manual pages.

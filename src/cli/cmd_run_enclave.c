@@ -33,6 +33,7 @@
 #include "commands.h"
 #include "base/fileio.h"
 #include "rt_cli.h"
+#include "rt_allocator.h"
 #include "rt_cpus.h"
 #include "rt_monitor.h"
 #include "rt_state.h"
@@ -324,18 +325,13 @@ static int validate(struct run_args *a)
     if (a->memory_mib == 0)
         return cli_fail(E_INSUFFICIENT_MEMORY_REQUESTED,
                         "User provided `memory` is 0 MB, and memory should be greater than 0 MB.");
-    struct rt_cpuset online;
+    struct rt_allocator alloc;
     struct cl_error err = { 0 };
-    if (rt_cpus_online(&online, &err) < 0)
-        return cli_fail_lib(E_CPU_ERROR, &err);
+    if (rt_allocator_load(&alloc, &err) < 0)
+        return cli_fail_lib(err.code == CL_EFORMAT ? E_INVALID_CPU_CONFIGURATION : E_FILE_OPERATION, &err);
     if (a->has_cpu_count) {
         if (a->cpu_count == 0)
             return cli_fail(E_INVALID_ARGUMENT, "The parameter `cpu-count` must be at least 1");
-        if (a->cpu_count > online.n)
-            return cli_fail(E_INSUFFICIENT_CPUS,
-                            "User provided `cpu-count` is %" PRIu64 ", which is more than the "
-                            "configured CPU pool size.\nCloister enclaves share the %zu online CPUs "
-                            "of this host.", a->cpu_count, online.n);
     } else {
         if (a->ncpu_ids == 0)
             return cli_fail(E_MISSING_ARGUMENT, "User did not provide a value for `cpu-ids`.");
@@ -345,12 +341,10 @@ static int validate(struct run_args *a)
                     return cli_fail(E_INVALID_CPU_CONFIGURATION,
                                     "User provided `cpu-ids` contains same CPU(s) (CPU(s) %u) multiple times.",
                                     a->cpu_ids[i]);
-        for (size_t i = 0; i < a->ncpu_ids; i++)
-            if (!rt_cpus_contains(&online, a->cpu_ids[i]))
-                return cli_fail(E_NO_SUCH_CPU_AVAILABLE,
-                                "User provided `cpu-ids` contains CPU %u, which is not available in the pool.",
-                                a->cpu_ids[i]);
     }
+    if (rt_allocator_check_cpus(&alloc, a->cpu_count, a->has_cpu_count ? NULL : a->cpu_ids,
+                                a->ncpu_ids, &err) < 0)
+        return cli_fail_lib(err.code == CL_ELIMIT ? E_INSUFFICIENT_CPUS : E_NO_SUCH_CPU_AVAILABLE, &err);
     if (a->name) {
         size_t len = strlen(a->name);
         bool ok = len > 0 && len <= 128;

@@ -190,3 +190,27 @@ int rt_allocator_load(struct rt_allocator *a, struct cl_error *err)
     free(text);
     return rc;
 }
+
+int rt_allocator_check_cpus(const struct rt_allocator *a, uint64_t cpu_count, const uint32_t *ids,
+                            size_t n, struct cl_error *err)
+{
+    char list[RT_MAX_CPUS * 6 + 1], pool[RT_MAX_CPUS * 6 + 600];
+    rt_cpus_format(a->pool.ids, a->pool.n, list, sizeof(list));
+    if (a->path[0])
+        snprintf(pool, sizeof(pool), "The CPU pool of %s is %s (%zu CPUs).", a->path, list, a->pool.n);
+    else
+        snprintf(pool, sizeof(pool), "Cloister enclaves share the %zu online CPUs of this host.", a->pool.n);
+    if (!ids) {
+        if (cpu_count > a->pool.n)
+            return cl_fail(err, CL_ELIMIT,
+                           "User provided `cpu-count` is %llu, which is more than the configured CPU "
+                           "pool size.\n%s", (unsigned long long)cpu_count, pool);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!rt_cpus_contains(&a->pool, ids[i]))
+            return cl_fail(err, CL_ENOTFOUND,
+                           "User provided `cpu-ids` contains CPU %u, which is not available in the pool.%s%s",
+                           ids[i], a->path[0] ? "\n" : "", a->path[0] ? pool : "");
+    return 0;
+}

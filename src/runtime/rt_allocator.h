@@ -47,6 +47,16 @@ CL_MUST_USE int rt_allocator_parse(const char *text, size_t len, const char *nam
                                    const struct rt_cpuset *online, struct rt_allocator *a,
                                    struct cl_error *err);
 
+/*
+ * Whether an enclave with cpu_count CPUs (when ids is NULL) or the CPUs
+ * ids[0..n) fits the pool, in nitro-cli's words: CL_ELIMIT (E22, more CPUs
+ * than the pool has), CL_ENOTFOUND (E21, a CPU outside the pool), with the
+ * message in err. run-enclave checks before it starts a monitor, which
+ * checks again under the runtime directory's lock.
+ */
+CL_MUST_USE int rt_allocator_check_cpus(const struct rt_allocator *a, uint64_t cpu_count,
+                                        const uint32_t *ids, size_t n, struct cl_error *err);
+
 /* The defaults for a host with these online CPUs, memory and PID limits:
  * every online CPU, 3/4 of the memory, half of min(pid_max, threads-max). */
 void rt_allocator_defaults(const struct rt_cpuset *online, uint64_t mem_total_mib,

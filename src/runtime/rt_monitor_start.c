@@ -31,6 +31,7 @@
 #include <cloister/vsock.h>
 
 #include "attest_ca/attest_issue.h"
+#include "base/log.h"
 #include "base/num.h"
 #include "nitro_cli/nitro_errors.h"
 #include "nsm_device/nsm_endpoint.h"
@@ -39,6 +40,7 @@
 #include "rt_cgroup.h"
 #include "rt_console.h"
 #include "rt_cpus.h"
+#include "rt_proc_view.h"
 #include "rt_sandbox.h"
 #include "rt_vsock_supervisor.h"
 #include "rt_state.h"
@@ -212,20 +214,16 @@ static int check_pool(struct monitor *m, json_t *records)
 {
     struct cl_error err = { 0 };
     const struct rt_cpuset *pool = &m->alloc.pool;
-    char list[RT_MAX_CPUS * 6 + 1];
-    rt_cpus_format(pool->ids, pool->n, list, sizeof(list));
+    if (rt_allocator_check_cpus(&m->alloc, m->cpu_count, m->cpu_ids.n ? m->cpu_ids.ids : NULL,
+                                m->cpu_ids.n, &err) < 0)
+        return mon_status_error(m, err.code == CL_ELIMIT ? E_INSUFFICIENT_CPUS : E_NO_SUCH_CPU_AVAILABLE,
+                                "%s", err.reason);
     if (m->cpu_ids.n) {
-        for (size_t i = 0; i < m->cpu_ids.n; i++)
-            if (!rt_cpus_contains(pool, m->cpu_ids.ids[i]))
-                return mon_status_error(m, E_NO_SUCH_CPU_AVAILABLE,
-                                        "CPU %u is not in the CPU pool (%s)", m->cpu_ids.ids[i], list);
         m->ncpus = m->cpu_ids.n;
         memcpy(m->cpus, m->cpu_ids.ids, m->ncpus * sizeof(uint32_t));
     } else {
         if (rt_state_pick_cpus(records, pool->ids, pool->n, m->cpu_count, m->cpus, &err) < 0)
-            return mon_status_error(m, E_INSUFFICIENT_CPUS,
-                                    "User provided `cpu-count` is %u, which is more than the configured "
-                                    "CPU pool size (%zu CPUs: %s).", m->cpu_count, pool->n, list);
+            return mon_status_error(m, E_INSUFFICIENT_CPUS, "%s", err.reason);
         m->ncpus = m->cpu_count;
     }
     uint64_t used = 0;
@@ -470,6 +468,18 @@ int mon_start(struct monitor *m)
         (m->nsm_listen = rt_unix_listen(nsm_path, 0666, &err)) < 0)
         return mon_status_error(m, E_SOCKET, "%s", err.reason);
 
+    /* The machine as the enclave sees it (rt_proc_view.h). */
+    char view[4200], boot_id[4200];
+    struct cl_error why = { 0 };
+    bool have_view = rt_proc_view_find(view, sizeof(view), &why) == 0;
+    if (!have_view)
+        log_warn("%s: %s", m->id, why.reason);
+    json_object_set_new(json_object_get(m->rec, "Internal"), "ProcView",
+                        json_string(have_view ? view : why.reason));
+    if (rt_path(boot_id, sizeof(boot_id), &err, "%s/boot_id", doors) < 0 ||
+        rt_proc_view_boot_id(boot_id, &err) < 0)
+        return mon_status_error(m, E_FILE_OPERATION, "%s", err.reason);
+
     int status_wr = -1;
     if ((rc = open_console(m, &status_wr)) != 0)
         return rc;
@@ -522,6 +532,8 @@ int mon_start(struct monitor *m)
         .console_fd = m->console_wr,
         .status_fd = status_wr,
         .timeout_ms = mon_boot_timeout_ms(m),
+        .proc_view = have_view ? view : NULL,
+        .boot_id = boot_id,
     };
     pid_t pid;
     int notify_fd;

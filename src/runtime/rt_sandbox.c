@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "rt_sandbox.h"
+#include "rt_proc_view.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -352,7 +353,23 @@ static void build_dev(const char *root, const struct rt_sandbox_config *cfg)
              "mode=0755,size=1m,nr_inodes=256");
 }
 
-static void build_proc(const char *root, uid_t owner)
+/* The files of /proc that describe the whole machine (its memory, CPUs,
+ * load, uptime) are lxcfs's, which answers each reader from its cgroups
+ * and PID namespace: the enclave's limits and its own uptime, as a VM
+ * would show (docs/runtime.md, "What /proc shows"). */
+static void bind_proc_view(const char *proc, const char *view)
+{
+    char src[4096], dst[4096];
+    for (size_t i = 0; rt_proc_view_files[i]; i++) {
+        struct stat st;
+        join(src, sizeof(src), view, rt_proc_view_files[i]);
+        join(dst, sizeof(dst), proc, rt_proc_view_files[i]);
+        if (stat(src, &st) == 0 && lstat(dst, &st) == 0 && S_ISREG(st.st_mode))
+            do_mount(src, dst, NULL, MS_BIND, NULL);
+    }
+}
+
+static void build_proc(const char *root, uid_t owner, const struct rt_sandbox_config *cfg)
 {
     char proc[4096], p[4096], null[4096];
     ensure_dir(root, "proc", 0555, owner);
@@ -380,6 +397,15 @@ static void build_proc(const char *root, uid_t owner)
             do_mount(p, p, NULL, MS_BIND | MS_REC, NULL);
             do_mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
         }
+    }
+    if (cfg->proc_view)
+        bind_proc_view(proc, cfg->proc_view);
+    /* A boot of its own: the host's boot_id would tell enclaves they share
+     * a machine, and when it reboots. */
+    if (cfg->boot_id) {
+        join(p, sizeof(p), proc, "sys/kernel/random/boot_id");
+        do_mount(cfg->boot_id, p, NULL, MS_BIND, NULL);
+        do_mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     }
 }
 
@@ -456,7 +482,7 @@ static void prepare_root(const struct rt_sandbox_config *cfg, const char *tmp, c
     /* The root must be a mount point for pivot_root. */
     do_mount(root, root, NULL, MS_BIND | MS_REC, NULL);
     build_dev(root, cfg);
-    build_proc(root, cfg->uid_base);
+    build_proc(root, cfg->uid_base, cfg);
     ensure_dir(root, "tmp", 01777, cfg->uid_base);
     ensure_dir(root, "run", 0755, cfg->uid_base);
     ensure_dir(root, "sys", 0555, cfg->uid_base);

@@ -73,6 +73,9 @@ struct rt_sandbox_config {
     int console_fd;                 /* init's stdin, stdout and stderr (the console's terminal) */
     int status_fd;                  /* init's status pipe, its fd $CLOISTER_STATUS_FD; -1: none */
     int timeout_ms;                 /* for the whole preparation */
+    const char *proc_view;          /* lxcfs's proc/ directory, whose files replace the
+                                       host-wide ones of /proc (rt_proc_view.h); NULL: none */
+    const char *boot_id;            /* a file holding the enclave's own boot_id */
 };
 
 /*

@@ -46,6 +46,9 @@
  *                  in the background ("PROBE nsmloop ok docs=N" from each at its end)
  *   flood=S        write console lines as fast as the console takes them for S seconds
  *   wait           wait for every child (the nsmloop processes)
+ *   kernel         perf_event_open, io_uring_setup, userfaultfd ("perf", "io_uring",
+ *                  "userfaultfd"), and getpid through the x32 ABI in a child
+ *                  ("x32 ok", "x32 fail ERRNO" or "x32 killed SIGNAME")
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -547,6 +550,27 @@ static void flood(int seconds)
             (void)!write(1, line, sizeof(line) - 1);
 }
 
+static void check_kernel(void)
+{
+    report("perf", (int)syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0), NULL);
+    report("io_uring", (int)syscall(SYS_io_uring_setup, 1, NULL), NULL);
+    report("userfaultfd", (int)syscall(SYS_userfaultfd, 0), NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        long r = syscall(0x40000000L | SYS_getpid);   /* __X32_SYSCALL_BIT */
+        _exit(r < 0 ? 100 + (errno & 0x7f) : 0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (WIFSIGNALED(st))
+        printf("PROBE x32 killed %s\n", sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
+    else if (WEXITSTATUS(st) == 0)
+        printf("PROBE x32 ok\n");
+    else
+        printf("PROBE x32 fail %s\n", strerrorname_np(WEXITSTATUS(st) - 100) ?: "?");
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     bool exit_after = false;
@@ -627,6 +651,8 @@ int main(int argc, char **argv)
             spam((size_t)atol(arg));
         else if (!strcmp(a, "exit"))
             exit(atoi(arg));
+        else if (!strcmp(a, "kernel"))
+            check_kernel();
         else if (!strcmp(a, "cat"))
             check_cat(arg);
         else if (!strcmp(a, "forkbomb"))
