@@ -58,7 +58,7 @@ LIBC_ONLY = {
 # The monitor's and the sandbox's internals stay the runtime's own.
 RUNTIME_CLI_SIDE = {
     "src/runtime/rt_cli.h", "src/runtime/rt_state.h", "src/runtime/rt_trace.h", "src/runtime/rt_cpus.h",
-    "src/runtime/rt_util.h", "src/runtime/rt_monitor.h",
+    "src/runtime/rt_util.h", "src/runtime/rt_monitor.h", "src/runtime/rt_allocator.h",
 }
 
 

@@ -416,18 +416,15 @@ static int copy_file(const char *src, const char *dst)
     return rc == 1 ? 0 : -1;
 }
 
-int mon_start(struct monitor *m)
+/* The enclave's cgroups, with the monitor in its leaf; 0 or the E-number. */
+static int start_cgroups(struct monitor *m)
 {
     struct cl_error err = { 0 };
-    char path[4200], exe[4096], blob[4200];
-
-    /* cgroups first: the sandbox puts init there before it unpacks. */
     if (rt_cgroup_create(m->id, m->cpus, m->ncpus, m->memory_mib * MIB, &m->alloc, &m->cg, &err) < 0)
         return mon_status_error(m, E_UNSPECIFIED, "cgroups: %s", err.reason);
     /* From here on the monitor's work for this enclave is the enclave's. */
     rt_cgroup_enter_monitor(m->cg);
-    json_t *in = json_object_get(m->rec, "Internal");
-    json_object_set_new(in, "Cgroups", rt_cgroup_paths_json(m->cg));
+    json_object_set_new(json_object_get(m->rec, "Internal"), "Cgroups", rt_cgroup_paths_json(m->cg));
     json_t *na = rt_cgroup_not_applied_json(m->cg);
     if (json_array_size(na))
         json_object_set_new(m->rec, "LimitsNotApplied", na);
@@ -435,7 +432,13 @@ int mon_start(struct monitor *m)
         json_decref(na);
     mon_save_record(m);
     m->oom_base = rt_cgroup_oom_kills(m->cg);
+    return 0;
+}
 
+/* The NSM module of this enclave; 0 or the E-number. */
+static int start_nsm_module(struct monitor *m)
+{
+    struct cl_error err = { 0 };
     /* The NSM of this enclave, from our own measurement. The CA's reasons
      * name its directory or files, and a missing CA says how to make one
      * (run-enclave made it if there was none: attest_ca_ensure()). */
@@ -452,10 +455,22 @@ int mon_start(struct monitor *m)
         return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "NSM: %s", err.reason);
     if (nsm_module_set_rotation(m->nsm, m->ca_dir, &err) < 0)
         return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "NSM: %s", err.reason);
+    return 0;
+}
+
+int mon_start(struct monitor *m)
+{
+    struct cl_error err = { 0 };
+    char path[4200], exe[4096], blob[4200];
+
+    /* cgroups first: the sandbox puts init there before it unpacks. */
+    int rc = start_cgroups(m);
+    if (rc != 0 || (rc = start_nsm_module(m)) != 0)
+        return rc;
+    json_t *in = json_object_get(m->rec, "Internal");
 
     char doors[4200];
-    int rc = private_doors(m, doors, sizeof(doors));
-    if (rc != 0)
+    if ((rc = private_doors(m, doors, sizeof(doors))) != 0)
         return rc;
 
     /* vsock: this enclave's broker (docs/vsock.md); the heartbeat comes to it. */

@@ -9,10 +9,11 @@
  *                             range and while cleaning stale records
  *     enclaves/<EnclaveID>/   one directory per enclave, made by its monitor
  *       record.json           the record (atomically replaced on change)
- *       nsm.sock              the enclave's /dev/nsm (served by the monitor)
  *       console.sock          the console (debug mode only; root only)
  *       root/                 mount point of the enclave's private tmpfs
  *                             (mounted only inside the enclave's mount ns)
+ *     vsock/ctl/              the monitor's private tmpfs (its own mount ns):
+ *                             nsm (the enclave's /dev/nsm), <cid>/broker
  *
  * A record is JSON: the describe-enclaves fields in nitro-cli's order
  * (EnclaveName, EnclaveID, ProcessID, EnclaveCID, NumberOfCPUs, CPUIDs,
