@@ -14,6 +14,8 @@
 # Before the monitor was charged to its enclave the same load drove ~1.9
 # CPUs of a 2-CPU host.
 # Usage: bench/enclave_accounting.sh BUILD_DIR [SECONDS]   (needs root)
+#   LOAD='"nsmloop=4:10", "sleep=10000"' replaces the load (probe checks, JSON
+#   strings), e.g. to measure the attestation loops or the flood alone.
 set -eu
 build=$(cd "${1:-build}" && pwd)
 secs=${2:-10}
@@ -45,7 +47,7 @@ done
 "$bin/cloister" attestation-ca init --ca-dir "$CLOISTER_CA_DIR" >/dev/null
 # it starts the load after a second, so that run-enclave returns first
 "$bin/cloister" build-enclave --rootfs "$tmp/root" \
-    --cmd "[\"/bin/probe\", \"sleep=1000\", \"nsmloop=4:$secs\", \"flood=$secs\", \"wait\"]" \
+    --cmd "[\"/bin/probe\", \"sleep=1000\", ${LOAD:-\"nsmloop=4:$secs\", \"flood=$secs\"}, \"wait\"]" \
     --output-file "$tmp/load.eif" >/dev/null 2>&1
 "$bin/cloister" run-enclave --eif-path "$tmp/load.eif" --cpu-count 1 --memory 128 > "$tmp/info.json"
 id=$(sed -n 's/.*"EnclaveID": "\([^"]*\)".*/\1/p' "$tmp/info.json")
