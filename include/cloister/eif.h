@@ -135,6 +135,10 @@ uint64_t eif_file_size(const struct eif *e);
 size_t eif_ramdisk_count(const struct eif *e);
 CL_MUST_USE int eif_read_ramdisk(const struct eif *e, size_t i, uint8_t **data, size_t *len,
                                  struct cl_error *err); /* *data malloc'd, caller frees */
+/* Up to cap bytes of ramdisk i from its byte off into buf, *got of them (0
+ * once off is its end): a ramdisk streamed rather than held whole. */
+CL_MUST_USE int eif_read_ramdisk_at(const struct eif *e, size_t i, uint64_t off, void *buf,
+                                    size_t cap, size_t *got, struct cl_error *err);
 const char *eif_metadata_json(const struct eif *e);  /* NUL-terminated, owned by e */
 /* The cmdline section's bytes (owned by e, not NUL-terminated). */
 const uint8_t *eif_cmdline(const struct eif *e, size_t *len);

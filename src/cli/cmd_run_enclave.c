@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,8 +376,14 @@ static int monitor_path(char *buf, size_t cap)
     return access(buf, X_OK);
 }
 
-/* Starts the monitor, detached (its own session, not our child), with the
- * status pipe as fd 3; returns the read end. */
+/*
+ * Starts the monitor, detached (its own session, not our child), with the
+ * status pipe as fd 3; returns the read end. posix_spawn (no copy of this
+ * process's page tables, unlike fork) starts it in a new session; the
+ * monitor then forks once itself (--detach), so that it is neither our
+ * child nor a session leader, as a double fork here would leave it, and
+ * its first process exits; we wait for that one.
+ */
 static int spawn_monitor(const char *prog, char *const *args, int *status_rd)
 {
     int p[2];
@@ -386,31 +393,39 @@ static int spawn_monitor(const char *prog, char *const *args, int *status_rd)
     struct cl_error err = { 0 };
     rt_mkdir_p(rt_run_dir(), 0755, &err);
     snprintf(logpath, sizeof(logpath), "%s/monitor.log", rt_run_dir());
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return cli_fail(E_PROCESS_SPAWN, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        if (setsid() < 0)
-            _exit(127);
-        pid_t g = fork();
-        if (g != 0)
-            _exit(g < 0 ? 127 : 0);
-        int null = open("/dev/null", O_RDWR);
-        int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
-            dup2(log >= 0 ? log : null, 2) < 0 || dup2(p[1], 3) < 0)
-            _exit(127);
-        execv(prog, args);
-        _exit(127);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int rc = null < 0 ? errno : ENOMEM;
+    int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    pid_t pid = -1;
+    if (null >= 0 && posix_spawn_file_actions_init(&fa) == 0) {
+        if (posix_spawnattr_init(&attr) == 0) {
+            if (posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID) == 0 &&
+                posix_spawn_file_actions_adddup2(&fa, null, 0) == 0 &&
+                posix_spawn_file_actions_adddup2(&fa, null, 1) == 0 &&
+                posix_spawn_file_actions_adddup2(&fa, log >= 0 ? log : null, 2) == 0 &&
+                posix_spawn_file_actions_adddup2(&fa, p[1], 3) == 0) {
+                fflush(NULL);
+                rc = posix_spawn(&pid, prog, &fa, &attr, args, environ);
+            }
+            posix_spawnattr_destroy(&attr);
+        }
+        posix_spawn_file_actions_destroy(&fa);
     }
+    if (null >= 0)
+        close(null);
+    if (log >= 0)
+        close(log);
     close(p[1]);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    int st = 0;
+    if (rc == 0)
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    if (rc != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         close(p[0]);
-        return cli_fail(E_DAEMONIZE, "cannot start the monitor %s", prog);
+        return cli_fail(E_DAEMONIZE, "cannot start the monitor %s%s%s", prog, rc ? ": " : "",
+                        rc ? strerror(rc) : "");
     }
     *status_rd = p[0];
     return 0;
@@ -558,6 +573,7 @@ int cmd_run_enclave(int argc, char **argv)
         args[n++] = "--debug";
     args[n++] = "--status-fd";
     args[n++] = "3";
+    args[n++] = "--detach";
     args[n] = NULL;
 
     fprintf(stderr, "Start allocating memory...\n");

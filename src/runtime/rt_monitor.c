@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,6 +26,7 @@
 
 #include <cloister/eif.h>
 
+#include "attest_ca/attest_issue.h"
 #include "base/log.h"
 #include "base/num.h"
 #include "eif/eif_json.h"
@@ -77,7 +80,7 @@ int mon_status_error(struct monitor *m, int e, const char *fmt, ...)
 
 /* ---- arguments ------------------------------------------------------- */
 
-static int parse_args(struct monitor *m, int argc, char **argv)
+static int parse_args(struct monitor *m, int argc, char **argv, bool *detach)
 {
     struct cl_error err = { 0 };
     for (int i = 1; i < argc; i++) {
@@ -86,6 +89,10 @@ static int parse_args(struct monitor *m, int argc, char **argv)
         uint64_t n;
         if (!strcmp(a, "--debug")) {
             m->debug = true;
+            continue;
+        }
+        if (!strcmp(a, "--detach")) {
+            *detach = true;
             continue;
         }
         if (!v)
@@ -175,6 +182,67 @@ void mon_set_state(struct monitor *m, const char *state)
     mon_save_record(m);
 }
 
+/* ---- the attestation signer -------------------------------------------- */
+
+/*
+ * Making the signer (the CA's intermediate key decoded and checked against
+ * the root, a fresh leaf key and its certificate) is OpenSSL's first use of
+ * EC keys in this process: about 5 ms, most of it first-use costs. It needs
+ * nothing of the EIF, so a thread makes it on another CPU while the EIF is
+ * measured and the enclave allocated. Started once the signals are blocked
+ * (they must reach only the signalfd); joined before anything forks, and on
+ * every way out (no exit while it is inside OpenSSL).
+ */
+static struct {
+    pthread_t thread;
+    bool started;
+    const char *ca_dir;
+    struct attest_signer *signer;
+    int rc;
+    struct cl_error err;
+} signer_job;
+
+static void *signer_run(void *arg)
+{
+    (void)arg;
+    signer_job.rc =
+        attest_signer_new_from_ca(signer_job.ca_dir, &signer_job.signer, &signer_job.err);
+    return NULL;
+}
+
+static void signer_start(struct monitor *m)
+{
+    signer_job.ca_dir = m->ca_dir;
+    signer_job.started = pthread_create(&signer_job.thread, NULL, signer_run, NULL) == 0;
+}
+
+static void signer_join(void)
+{
+    if (signer_job.started) {
+        pthread_join(signer_job.thread, NULL);
+        /* the thread's malloc arena would keep its freed pages resident
+         * for the enclave's life (0.25 MiB); give them back */
+        malloc_trim(0);
+    }
+    signer_job.started = false;
+}
+
+int mon_signer_take(struct monitor *m, struct attest_signer **signer, struct cl_error *err)
+{
+    *signer = NULL;
+    if (!signer_job.started && !signer_job.signer && !signer_job.rc)
+        return attest_signer_new_from_ca(m->ca_dir, signer, err);  /* no thread */
+    signer_join();
+    if (signer_job.rc < 0) {
+        if (err)
+            *err = signer_job.err;
+        return signer_job.rc;
+    }
+    *signer = signer_job.signer;
+    signer_job.signer = NULL;
+    return 0;
+}
+
 /* ---- sockets ----------------------------------------------------------- */
 
 int mon_ep_add(struct monitor *m, enum tag t, int fd, uint32_t events)
@@ -197,9 +265,21 @@ int rt_monitor_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     umask(022);
 
-    int rc = parse_args(&m, argc, argv);
+    bool detach = false;
+    int rc = parse_args(&m, argc, argv, &detach);
     if (rc)
         return rc;
+    /* run-enclave started us in a session of our own and waits for this
+     * process: one more fork leaves the monitor neither its child nor a
+     * session leader (one that opened a terminal would get it as its
+     * controlling terminal). */
+    if (detach) {
+        pid_t child = fork();
+        if (child < 0)
+            return mon_status_error(&m, E_DAEMONIZE, "fork: %s", strerror(errno));
+        if (child > 0)
+            _exit(0);
+    }
     struct cl_error err = { 0 };
     if (geteuid() != 0)
         return mon_status_error(&m, E_FILE_PERMISSIONS,
@@ -215,6 +295,7 @@ int rt_monitor_main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, NULL);
+    signer_start(&m);
 
     if ((rc = mon_open_and_check_eif(&m)) != 0)
         goto out;
@@ -243,6 +324,8 @@ int rt_monitor_main(int argc, char **argv)
 fail:
     mon_teardown(&m, true);
 out:
+    signer_join();
+    attest_signer_free(signer_job.signer);
     /* Threads serving NSM connections die with the process. */
     json_decref(m.rec);
     rt_state_free(m.st);

@@ -93,6 +93,11 @@ void mon_teardown(struct monitor *m, bool remove_record);
 /* How long init has to send its heartbeat. */
 int mon_boot_timeout_ms(struct monitor *m);
 
+/* rt_monitor.c: the attestation signer of the CA in m->ca_dir
+ * (attest_signer_new_from_ca), made by a thread while the EIF is measured;
+ * this waits for it. 0 or the CA's error; *signer is the caller's. */
+int mon_signer_take(struct monitor *m, struct attest_signer **signer, struct cl_error *err);
+
 /* rt_monitor_loop.c: serves the enclave until it ends; 0 or an E-number. */
 int mon_run_loop(struct monitor *m);
 

@@ -443,7 +443,7 @@ static int start_nsm_module(struct monitor *m)
      * name its directory or files, and a missing CA says how to make one
      * (run-enclave made it if there was none: attest_ca_ensure()). */
     struct attest_signer *signer = NULL;
-    if (attest_signer_new_from_ca(m->ca_dir, &signer, &err) < 0)
+    if (mon_signer_take(m, &signer, &err) < 0)
         return mon_status_error(m, E_ENCLAVE_BOOT_FAILURE, "%s", err.reason);
     struct nsm_enclave_config ncfg = {
         .measurements = eif_measurements(m->eif),

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cloister/eif.h>
+
 #include "rt_state.h"
 
 static int64_t shift_id(int64_t id, uid_t base)
@@ -93,29 +95,47 @@ static int write_entry(struct archive *a, struct archive *w, struct archive_entr
     return 0;
 }
 
-int rt_unpack_cpio(const uint8_t *buf, size_t len, const char *dir, uid_t uid_base,
-                   struct cl_error *err)
+/* A ramdisk read from its EIF through one small buffer (libarchive's read
+ * callback): a ramdisk is never held whole, and the buffer's pages are
+ * touched once however large the image. */
+#define STREAM_PIECE (64u << 10)
+
+struct stream {
+    const struct eif *eif;
+    size_t index;
+    uint64_t off;
+    uint8_t *buf;
+    struct cl_error err;  /* why a read failed */
+};
+
+static la_ssize_t stream_read(struct archive *a, void *data, const void **out)
+{
+    struct stream *s = data;
+    size_t got = 0;
+    if (eif_read_ramdisk_at(s->eif, s->index, s->off, s->buf, STREAM_PIECE, &got, &s->err) < 0) {
+        archive_set_error(a, EIO, "%s", s->err.reason);
+        return -1;
+    }
+    s->off += got;
+    *out = s->buf;
+    return (la_ssize_t)got;
+}
+
+/* Unpacks the opened reader a into dir. */
+static int unpack(struct archive *a, const char *dir, uid_t uid_base, struct cl_error *err)
 {
     int rc = 0;
     int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct archive *a = archive_read_new();
     struct archive *w = archive_write_disk_new();
-    if (!a || !w) {
+    if (!w) {
         rc = cl_fail(err, CL_ENOMEM, "out of memory");
         goto out;
     }
-    archive_read_support_format_cpio(a);
-    archive_read_support_filter_gzip(a);
-    archive_read_support_filter_none(a);
     archive_write_disk_set_options(w, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
                                           ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_UNLINK |
                                           ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                           ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                                           ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-    if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
-        rc = cl_fail(err, CL_EFORMAT, "ramdisk: %s", archive_error_string(a));
-        goto out;
-    }
     if (chdir(dir) < 0) {
         rc = cl_fail_errno(err, CL_EIO, "cannot enter %s", dir);
         goto out;
@@ -141,8 +161,6 @@ int rt_unpack_cpio(const uint8_t *buf, size_t len, const char *dir, uid_t uid_ba
         goto out;
     }
 out:
-    if (a)
-        archive_read_free(a);
     if (w)
         archive_write_free(w);
     if (cwd >= 0) {
@@ -150,5 +168,47 @@ out:
             rc = cl_fail_errno(err, CL_EIO, "cannot return to the working directory");
         close(cwd);
     }
+    return rc;
+}
+
+static struct archive *new_reader(void)
+{
+    struct archive *a = archive_read_new();
+    if (a) {
+        archive_read_support_format_cpio(a);
+        archive_read_support_filter_gzip(a);
+        archive_read_support_filter_none(a);
+    }
+    return a;
+}
+
+int rt_unpack_cpio(const uint8_t *buf, size_t len, const char *dir, uid_t uid_base,
+                   struct cl_error *err)
+{
+    struct archive *a = new_reader();
+    if (!a)
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    int rc = archive_read_open_memory(a, buf, len) != ARCHIVE_OK
+                 ? cl_fail(err, CL_EFORMAT, "ramdisk: %s", archive_error_string(a))
+                 : unpack(a, dir, uid_base, err);
+    archive_read_free(a);
+    return rc;
+}
+
+int rt_unpack_eif_ramdisk(const struct eif *eif, size_t index, const char *dir, uid_t uid_base,
+                          struct cl_error *err)
+{
+    struct stream s = { .eif = eif, .index = index, .buf = malloc(STREAM_PIECE) };
+    struct archive *a = new_reader();
+    int rc;
+    if (!a || !s.buf)
+        rc = cl_fail(err, CL_ENOMEM, "out of memory");
+    else if (archive_read_open(a, &s, NULL, stream_read, NULL) != ARCHIVE_OK)
+        rc = cl_fail(err, CL_EFORMAT, "ramdisk: %s", archive_error_string(a));
+    else
+        rc = unpack(a, dir, uid_base, err);
+    if (a)
+        archive_read_free(a);
+    free(s.buf);
     return rc;
 }

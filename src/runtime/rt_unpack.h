@@ -23,8 +23,14 @@
 
 #include <cloister/error.h>
 
+struct eif;
+
 /* Unpacks buf into dir (which must exist). CL_EFORMAT on a broken archive. */
 int rt_unpack_cpio(const uint8_t *buf, size_t len, const char *dir, uid_t uid_base,
                    struct cl_error *err);
+/* The same for ramdisk index of eif, streamed from the EIF (never held
+ * whole); a ramdisk that cannot be read is CL_EFORMAT too. */
+int rt_unpack_eif_ramdisk(const struct eif *eif, size_t index, const char *dir, uid_t uid_base,
+                          struct cl_error *err);
 
 #endif

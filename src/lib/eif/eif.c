@@ -497,6 +497,23 @@ int eif_read_ramdisk(const struct eif *e, size_t i, uint8_t **data, size_t *len,
     return 0;
 }
 
+int eif_read_ramdisk_at(const struct eif *e, size_t i, uint64_t off, void *buf, size_t cap,
+                        size_t *got, struct cl_error *err)
+{
+    *got = 0;
+    if (i >= e->nramdisk)
+        return cl_fail(err, CL_EINVAL, "no ramdisk %zu (the EIF has %zu)", i, e->nramdisk);
+    const struct eif_section_info *s = &e->sec[e->ramdisk[i]];
+    if (off > s->size)
+        return cl_fail(err, CL_EINVAL, "offset %llu is past the end of ramdisk %zu",
+                       (unsigned long long)off, i);
+    size_t n = s->size - off < cap ? (size_t)(s->size - off) : cap;
+    int rc = eif_read_at(e, s->offset + EIF_SECTION_HEADER_SIZE + off, buf, n, NULL, err);
+    if (rc == 0)
+        *got = n;
+    return rc;
+}
+
 int eif_check_signature(const struct eif *e, time_t now, struct cl_error *err)
 {
     if (!e->signed_)

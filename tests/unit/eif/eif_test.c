@@ -116,6 +116,31 @@ static void golden_measurements(void **state)
     eif_free(e);
 }
 
+/* A ramdisk read in pieces (the runtime streams them) is the whole one. */
+static void ramdisk_in_pieces(void **state)
+{
+    (void)state;
+    struct eif *e = NULL;
+    struct cl_error err = { 0 };
+    assert_int_equal(eif_open(fx.eif, &e, &err), 0);
+    uint8_t buf[16];
+    size_t got = 99;
+    assert_int_equal(eif_read_ramdisk_at(e, 1, 0, buf, 5, &got, &err), 0);
+    assert_int_equal(got, 5);
+    assert_memory_equal(buf, "CUSTO", 5);
+    assert_int_equal(eif_read_ramdisk_at(e, 1, 10, buf, sizeof(buf), &got, &err), 0);
+    assert_int_equal(got, 6);
+    assert_memory_equal(buf, "AMDISK", 6);
+    assert_int_equal(eif_read_ramdisk_at(e, 1, 16, buf, sizeof(buf), &got, &err), 0);
+    assert_int_equal(got, 0);
+    assert_int_equal(eif_read_ramdisk_at(e, 1, 17, buf, sizeof(buf), &got, &err), CL_EINVAL);
+    assert_string_equal(err.reason, "offset 17 is past the end of ramdisk 1");
+    struct cl_error err2 = { 0 };
+    assert_int_equal(eif_read_ramdisk_at(e, 2, 0, buf, sizeof(buf), &got, &err2), CL_EINVAL);
+    assert_string_equal(err2.reason, "no ramdisk 2 (the EIF has 2)");
+    eif_free(e);
+}
+
 static void pcr_of_empty_file(void **state)
 {
     (void)state;
@@ -400,6 +425,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(golden_bytes),
         cmocka_unit_test(golden_measurements),
+        cmocka_unit_test(ramdisk_in_pieces),
         cmocka_unit_test(pcr_of_empty_file),
         cmocka_unit_test(rejects_truncated),
         cmocka_unit_test(rejects_bad_header),

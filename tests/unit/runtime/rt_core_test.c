@@ -15,6 +15,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cloister/eif.h>
+
+#include "base/fileio.h"
+#include "testlib/eif_golden.h"
+#include "testlib/testlib.h"
 #include "rt_cpus.h"
 #include "rt_state.h"
 #include "rt_unpack.h"
@@ -195,6 +200,54 @@ static void test_unpack(void **state)
     assert_int_equal(rt_rm_rf(top, &err), 0);
 }
 
+/* A ramdisk streamed from its EIF file in pieces (rt_unpack_eif_ramdisk):
+ * a file larger than a piece arrives whole; a ramdisk that is no archive
+ * is CL_EFORMAT. */
+static void test_unpack_from_eif(void **state)
+{
+    (void)state;
+    char top[] = "/tmp/rt_unpack_eif_XXXXXX";
+    assert_non_null(mkdtemp(top));
+    char dir[128], path[256], eif_path[128];
+    snprintf(dir, sizeof(dir), "%s/t", top);
+    snprintf(eif_path, sizeof(eif_path), "%s/x.eif", top);
+    mkdir(dir, 0755);
+    const size_t big_len = 200000;  /* over three of the unpacker's pieces */
+    char *big = malloc(big_len + 1);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (char)('a' + i % 23);
+    big[big_len] = '\0';
+    const struct ent ents[] = {
+        { "rootfs", AE_IFDIR, 0755, NULL, NULL, 0 },
+        { "rootfs/big", AE_IFREG, 0644, big, NULL, 0 },
+    };
+    uint8_t *cpio = malloc(1 << 20);
+    size_t cpio_len = make_cpio(ents, 2, cpio, 1 << 20);
+    const struct tl_sec secs[] = { TL_SEC_K, TL_SEC_C, TL_SEC_M, TL_SEC_R,
+                                   { EIF_SECTION_RAMDISK, (const char *)cpio, cpio_len } };
+    size_t eif_len = 0;
+    uint8_t *image = tl_mk_eif(4, secs, 5, &eif_len);
+    tl_write_file(eif_path, image, eif_len);
+    struct eif *e = NULL;
+    struct cl_error err = { 0 };
+    assert_int_equal(eif_open(eif_path, &e, &err), 0);
+    assert_int_equal(rt_unpack_eif_ramdisk(e, 1, dir, RT_UID_BASE, &err), 0);
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    snprintf(path, sizeof(path), "%s/rootfs/big", dir);
+    assert_int_equal(file_read_all(path, 1 << 20, &got, &got_len, &err), 0);
+    assert_int_equal(got_len, big_len);
+    assert_memory_equal(got, big, big_len);
+    free(got);
+    /* ramdisk 0 is "r": not an archive */
+    assert_int_equal(rt_unpack_eif_ramdisk(e, 0, dir, RT_UID_BASE, &err), CL_EFORMAT);
+    eif_free(e);
+    free(image);
+    free(cpio);
+    free(big);
+    assert_int_equal(rt_rm_rf(top, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_allocation),
         cmocka_unit_test(test_cpu_picking),
         cmocka_unit_test(test_unpack),
+        cmocka_unit_test(test_unpack_from_eif),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
