@@ -21,21 +21,12 @@ build=$(cd "${1:-build}" && pwd)
 secs=${2:-10}
 bin="$build/bin"
 probe="$build/tests/programs/cloister-enclave-probe"
-if [ "$(id -u)" != 0 ]; then
-    echo "enclave_accounting: needs root (namespaces, cgroups); skipped"
-    exit 0
-fi
 if [ ! -x "$probe" ]; then
     echo "enclave_accounting: $probe is not built (CLOISTER_TESTS=ON); skipped"
     exit 0
 fi
-tmp=$(mktemp -d)
-export CLOISTER_RUN_DIR="$tmp/run" CLOISTER_CA_DIR="$tmp/ca"
-cleanup() {
-    "$bin/cloister" terminate-enclave --all >/dev/null 2>&1 || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/lib/enclaves.sh"
+enclave_bench_setup enclave_accounting
 
 # The probe with its libraries, as the integration tests put it in images.
 mkdir -p "$tmp/root/bin"
@@ -44,7 +35,6 @@ for lib in $(ldd "$probe" | grep -o '/[^ ]*'); do
     mkdir -p "$tmp/root$(dirname "$lib")"
     cp -L "$lib" "$tmp/root$lib"
 done
-"$bin/cloister" attestation-ca init --ca-dir "$CLOISTER_CA_DIR" >/dev/null
 # it starts the load after a second, so that run-enclave returns first
 "$bin/cloister" build-enclave --rootfs "$tmp/root" \
     --cmd "[\"/bin/probe\", \"sleep=1000\", ${LOAD:-\"nsmloop=4:$secs\", \"flood=$secs\"}, \"wait\"]" \
@@ -66,9 +56,9 @@ t1=$(date +%s%N); h1=$(host_busy); m1=$(mon_ticks); a1=$(acct_ns)
 "$bin/cloister" terminate-enclave --all >/dev/null 2>&1
 
 awk -v t="$((t1 - t0))" -v h="$((h1 - h0))" -v m="$((m1 - m0))" -v a="$((a1 - a0))" -v hz="$tick" \
-    -v n="$(nproc)" -v s="$secs" 'BEGIN {
+    -v n="$(nproc)" -v s="$secs" -v what="${LOAD:-4 NSM attestation loops + console flood}" 'BEGIN {
     wall = t / 1e9
-    printf "1-CPU enclave, 4 NSM attestation loops + console flood, %.1f s measured of %d s\n", wall, s
+    printf "1-CPU enclave, %s, %.1f s measured of %d s\n", what, wall, s
     if (a > 0)
         printf "enclave cgroup (monitor + enclave): %.2f CPUs = %.2fx its limit\n", a / 1e9 / wall, a / 1e9 / wall
     printf "whole host (%d CPUs, everything it runs): %.2f CPUs = %.2fx the enclave'"'"'s limit\n",
