@@ -122,6 +122,11 @@ int call_context_signing(struct call *c, const char *alg, const char *message_ty
     return 0;
 }
 
+int call_context_mac(struct call *c, const char *alg)
+{
+    return add(c, "kms:MacAlgorithm", alg);
+}
+
 int call_context_recipient(struct call *c, const struct recipient *r)
 {
     struct policy_context *pc = context_of(c);

@@ -45,6 +45,8 @@ CL_MUST_USE int call_context_encryption(struct call *c, const json_t *ctx);
 CL_MUST_USE int call_context_encryption_algorithm(struct call *c, const char *alg);
 /* kms:SigningAlgorithm and kms:MessageType (absent: RAW). */
 CL_MUST_USE int call_context_signing(struct call *c, const char *alg, const char *message_type);
+/* kms:MacAlgorithm (GenerateMac, VerifyMac). */
+CL_MUST_USE int call_context_mac(struct call *c, const char *alg);
 /* kms:RecipientAttestation:* of the call's verified Recipient. */
 CL_MUST_USE int call_context_recipient(struct call *c, const struct recipient *r);
 

@@ -61,10 +61,7 @@ static json_t *key_metadata(struct call *c, const struct store_key *k)
                           "KeySpec", k->key_spec, "MultiRegion", 0);
     if (!m)
         return NULL;
-    if (k->usage == KEY_USAGE_ENCRYPT_DECRYPT)
-        json_object_set_new(m, "EncryptionAlgorithms", encryption_algorithms(k));
-    else
-        json_object_set_new(m, "SigningAlgorithms", signing_algorithms(k->key_spec));
+    set_algorithms(m, k);
     if (k->state == KEY_PENDING_DELETION) {
         json_object_set_new(m, "DeletionDate", json_real(k->deletion_date));
         json_object_set_new(m, "PendingDeletionWindowInDays", json_integer(k->pending_days));
@@ -109,19 +106,20 @@ static int create_key_args(struct call *c, struct create_args *a)
         return call_fail(c, "UnsupportedOperationException",
                          "Multi-Region keys are not supported by cloister-kms.");
     const char *spec = a->spec;
-    if (!strncmp(spec, "HMAC_", 5) || !strcmp(spec, "SM2") || !strncmp(spec, "ML_DSA", 6) ||
+    if (!strcmp(spec, "SM2") || !strncmp(spec, "ML_DSA", 6) ||
         !strcmp(spec, "ECC_NIST_EDWARDS25519"))
         return call_fail(c, "UnsupportedOperationException",
                          "KeySpec %s is not supported by cloister-kms.", spec);
     if (!a->usage)
         a->usage = "ENCRYPT_DECRYPT";
-    /* symmetric keys encrypt, RSA keys encrypt or sign, ECC keys sign; no
-     * key of cloister-kms does GENERATE_VERIFY_MAC or KEY_AGREEMENT */
+    /* symmetric keys encrypt, RSA keys encrypt or sign, ECC keys sign, HMAC
+     * keys generate and verify MACs; no key of cloister-kms does KEY_AGREEMENT */
     enum key_usage u;
     bool ok_usage = key_usage_parse(a->usage, &u) == 0 &&
                     (!strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT) ? u == KEY_USAGE_ENCRYPT_DECRYPT
-                     : is_rsa_spec(spec)                       ? true
-                                                               : u == KEY_USAGE_SIGN_VERIFY);
+                     : is_rsa_spec(spec)                       ? u != KEY_USAGE_GENERATE_VERIFY_MAC
+                     : is_hmac_spec(spec) ? u == KEY_USAGE_GENERATE_VERIFY_MAC
+                                          : u == KEY_USAGE_SIGN_VERIFY);
     if (!ok_usage)
         return call_fail(c, "ValidationException", "KeyUsage %s is not compatible with KeySpec %s",
                          a->usage, spec);
@@ -143,15 +141,17 @@ static int initial_policy(struct call *c, const struct create_args *a, const cha
     return *policy ? 0 : call_fail_internal(c, NULL);
 }
 
-/* Fresh material of a spec: 32 random bytes, or a private key's DER.
- * *material is the caller's to wipe and free, whatever this returns. */
+/* Fresh material of a spec: 32 random bytes (an HMAC key: as many as its
+ * spec says), or a private key's DER. *material is the caller's to wipe and
+ * free, whatever this returns. */
 static int new_material(struct call *c, const char *spec, uint8_t **material, size_t *len)
 {
     struct cl_error err = { 0 };
-    if (!strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT)) {
-        *material = malloc(32);
-        *len = 32;
-        if (!*material || ku_random(*material, 32, &err) < 0)
+    size_t secret = !strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT) ? 32 : hmac_key_bytes(spec);
+    if (secret) {
+        *material = malloc(secret);
+        *len = secret;
+        if (!*material || ku_random(*material, secret, &err) < 0)
             return call_fail_internal(c, &err);
         return 0;
     }

@@ -19,6 +19,66 @@ bool is_rsa_spec(const char *spec)
     return !strncmp(spec, "RSA_", 4);
 }
 
+bool is_hmac_spec(const char *spec)
+{
+    return hmac_key_bytes(spec) != 0;
+}
+
+/* AWS's HMAC key specs: key material as long as the spec's number (AWS KMS
+ * Developer Guide, "HMAC keys in AWS KMS", key specs for HMAC keys), and one
+ * MAC algorithm each, HMAC with the SHA-2 digest of that length (RFC 2104). */
+static const struct {
+    const char *spec, *alg;
+    size_t bytes;
+} HMAC_SPECS[] = {
+    { "HMAC_224", "HMAC_SHA_224", 28 },
+    { "HMAC_256", "HMAC_SHA_256", 32 },
+    { "HMAC_384", "HMAC_SHA_384", 48 },
+    { "HMAC_512", "HMAC_SHA_512", 64 },
+};
+
+size_t hmac_key_bytes(const char *spec)
+{
+    for (size_t i = 0; i < sizeof(HMAC_SPECS) / sizeof(HMAC_SPECS[0]); i++)
+        if (!strcmp(spec, HMAC_SPECS[i].spec))
+            return HMAC_SPECS[i].bytes;
+    return 0;
+}
+
+const EVP_MD *hmac_digest(const char *spec)
+{
+    switch (hmac_key_bytes(spec)) {
+    case 28:
+        return EVP_sha224();
+    case 32:
+        return EVP_sha256();
+    case 48:
+        return EVP_sha384();
+    case 64:
+        return EVP_sha512();
+    default:
+        return NULL;
+    }
+}
+
+json_t *mac_algorithms(const char *spec)
+{
+    for (size_t i = 0; i < sizeof(HMAC_SPECS) / sizeof(HMAC_SPECS[0]); i++)
+        if (!strcmp(spec, HMAC_SPECS[i].spec))
+            return json_pack("[s]", HMAC_SPECS[i].alg);
+    return json_array();
+}
+
+void set_algorithms(json_t *o, const struct store_key *k)
+{
+    if (k->usage == KEY_USAGE_ENCRYPT_DECRYPT)
+        json_object_set_new(o, "EncryptionAlgorithms", encryption_algorithms(k));
+    else if (k->usage == KEY_USAGE_GENERATE_VERIFY_MAC)
+        json_object_set_new(o, "MacAlgorithms", mac_algorithms(k->key_spec));
+    else
+        json_object_set_new(o, "SigningAlgorithms", signing_algorithms(k->key_spec));
+}
+
 EVP_PKEY *generate_pair(const char *spec)
 {
     if (!strcmp(spec, "RSA_2048"))

@@ -21,6 +21,12 @@
 
 bool is_symmetric(const struct store_key *k);
 bool is_rsa_spec(const char *spec);
+/* HMAC_224, HMAC_256, HMAC_384, HMAC_512. */
+bool is_hmac_spec(const char *spec);
+/* The key length in bytes of an HMAC spec (its number of bits / 8), 0 for another spec. */
+size_t hmac_key_bytes(const char *spec);
+/* The digest of an HMAC spec's one MacAlgorithm, HMAC_SHA_<bits>; NULL for another spec. */
+const EVP_MD *hmac_digest(const char *spec);
 
 /* A new key pair of an asymmetric spec (RSA_*, ECC_*), or NULL. */
 EVP_PKEY *generate_pair(const char *spec);
@@ -31,5 +37,10 @@ int der_pkcs8(EVP_PKEY *pk, uint8_t **out, size_t *len);
 /* The SigningAlgorithms of a spec / the EncryptionAlgorithms of a key (new references). */
 json_t *signing_algorithms(const char *spec);
 json_t *encryption_algorithms(const struct store_key *k);
+/* The MacAlgorithms of an HMAC spec: its one HMAC_SHA_<bits> (new reference). */
+json_t *mac_algorithms(const char *spec);
+/* Puts a key's algorithms in a KeyMetadata or GetPublicKey answer: EncryptionAlgorithms,
+ * SigningAlgorithms or MacAlgorithms, by its usage. */
+void set_algorithms(json_t *o, const struct store_key *k);
 
 #endif

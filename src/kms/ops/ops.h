@@ -10,7 +10,8 @@
  *
  * By family: keys.c (lifecycle), rotation.c, key_policies.c, tags.c,
  * aliases.c, crypto.c (encrypt, decrypt, re-encrypt), data_keys.c (data
- * keys, key pairs, random), signing.c (public key, sign, verify).
+ * keys, key pairs, random), signing.c (public key, sign, verify), mac.c
+ * (HMAC keys).
  */
 #ifndef CLOISTER_KMS_OPS_OPS_H
 #define CLOISTER_KMS_OPS_OPS_H
@@ -65,5 +66,9 @@ int op_generate_random(struct call *c);
 int op_get_public_key(struct call *c);
 int op_sign(struct call *c);
 int op_verify(struct call *c);
+
+/* mac.c */
+int op_generate_mac(struct call *c);
+int op_verify_mac(struct call *c);
 
 #endif

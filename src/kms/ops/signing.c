@@ -26,12 +26,11 @@ int op_get_public_key(struct call *c)
     if (grant_tokens(c) < 0 || load_key(c, "KeyId", IDS_WITH_ALIAS, &k) < 0)
         return -1;
     int rc = require_usable(c, &k);
-    if (rc == 0 && is_symmetric(&k)) {
+    if (rc == 0 && (is_symmetric(&k) || is_hmac_spec(k.key_spec))) {
         char arn[KEY_ARN_MAX];
         key_arn(c, &k, arn);
         rc = call_fail(c, "UnsupportedOperationException",
-                       "%s key spec is SYMMETRIC_DEFAULT, which is not valid for GetPublicKey.",
-                       arn);
+                       "%s key spec is %s, which is not valid for GetPublicKey.", arn, k.key_spec);
     }
     if (rc == 0)
         rc = authorize(c, "kms:GetPublicKey", &k);
@@ -51,10 +50,7 @@ int op_get_public_key(struct call *c)
         c->out = json_pack("{s:s, s:s, s:s, s:s}", "KeyId", arn, "CustomerMasterKeySpec",
                            k.key_spec, "KeySpec", k.key_spec, "KeyUsage", key_usage_name(k.usage));
         set_blob(c->out, "PublicKey", pub, pub_len);
-        if (k.usage == KEY_USAGE_ENCRYPT_DECRYPT)
-            json_object_set_new(c->out, "EncryptionAlgorithms", encryption_algorithms(&k));
-        else
-            json_object_set_new(c->out, "SigningAlgorithms", signing_algorithms(k.key_spec));
+        set_algorithms(c->out, &k);
     }
     OPENSSL_free(pub);
     EVP_PKEY_free(pk);

@@ -29,6 +29,7 @@ static const struct kms_op OPS[] = {
     { "GenerateDataKeyPair", op_generate_data_key_pair },
     { "GenerateDataKeyPairWithoutPlaintext", op_generate_data_key_pair_without_plaintext },
     { "GenerateDataKeyWithoutPlaintext", op_generate_data_key_without_plaintext },
+    { "GenerateMac", op_generate_mac },
     { "GenerateRandom", op_generate_random },
     { "GetKeyPolicy", op_get_key_policy },
     { "GetKeyRotationStatus", op_get_key_rotation_status },
@@ -47,6 +48,7 @@ static const struct kms_op OPS[] = {
     { "UpdateAlias", op_update_alias },
     { "UpdateKeyDescription", op_update_key_description },
     { "Verify", op_verify },
+    { "VerifyMac", op_verify_mac },
 };
 
 #define N_OPS (sizeof(OPS) / sizeof(OPS[0]))

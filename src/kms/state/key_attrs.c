@@ -13,6 +13,7 @@ static const char *const STATE_NAMES[] = {
 static const char *const USAGE_NAMES[] = {
     [KEY_USAGE_ENCRYPT_DECRYPT] = "ENCRYPT_DECRYPT",
     [KEY_USAGE_SIGN_VERIFY] = "SIGN_VERIFY",
+    [KEY_USAGE_GENERATE_VERIFY_MAC] = "GENERATE_VERIFY_MAC",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -47,6 +47,7 @@ static void every_operation_has_its_handler(void **state)
         { "GenerateDataKeyPair", op_generate_data_key_pair },
         { "GenerateDataKeyPairWithoutPlaintext", op_generate_data_key_pair_without_plaintext },
         { "GenerateDataKeyWithoutPlaintext", op_generate_data_key_without_plaintext },
+        { "GenerateMac", op_generate_mac },
         { "GenerateRandom", op_generate_random },
         { "GetKeyPolicy", op_get_key_policy },
         { "GetKeyRotationStatus", op_get_key_rotation_status },
@@ -65,6 +66,7 @@ static void every_operation_has_its_handler(void **state)
         { "UpdateAlias", op_update_alias },
         { "UpdateKeyDescription", op_update_key_description },
         { "Verify", op_verify },
+        { "VerifyMac", op_verify_mac },
     };
     size_t n;
     const struct kms_op *table = kms_op_table(&n);
@@ -228,9 +230,8 @@ static void kms_error_shapes(void **state)
               "Key 'arn:aws:kms:" TS_REGION ":" TS_ACCOUNT
               ":key/11111111-2222-4333-8444-555555555555' does not exist");
     /* 400 with "Message" */
-    ts_expect(&g, &g.admin, "CreateKey", "{\"KeySpec\": \"HMAC_256\"}",
-              "UnsupportedOperationException",
-              "KeySpec HMAC_256 is not supported by cloister-kms.");
+    ts_expect(&g, &g.admin, "CreateKey", "{\"KeySpec\": \"SM2\"}",
+              "UnsupportedOperationException", "KeySpec SM2 is not supported by cloister-kms.");
     /* 412 */
     char key[37], body[256];
     ts_create_key(&g, NULL, key);
