@@ -178,6 +178,12 @@ int decrypt_blob(struct call *c, const uint8_t *blob, size_t blen, const json_t 
     struct store_key named = { 0 };
     if (key_ident && resolve_key_id(c, key_ident, IDS_WITH_ALIAS, &named) < 0)
         return -1;
+    /* an HMAC key named for decryption is refused for its usage, whatever the blob */
+    if (key_ident && named.usage == KEY_USAGE_GENERATE_VERIFY_MAC) {
+        int r = require_usage(c, &named, KEY_USAGE_ENCRYPT_DECRYPT, c->op);
+        store_key_clear(&named);
+        return r;
+    }
     int rc;
     if (!alg || !strcmp(alg, KMS_ALG_SYMMETRIC_DEFAULT)) {
         rc =
