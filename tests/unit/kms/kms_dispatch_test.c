@@ -230,8 +230,8 @@ static void kms_error_shapes(void **state)
               "Key 'arn:aws:kms:" TS_REGION ":" TS_ACCOUNT
               ":key/11111111-2222-4333-8444-555555555555' does not exist");
     /* 400 with "Message" */
-    ts_expect(&g, &g.admin, "CreateKey", "{\"KeySpec\": \"SM2\"}",
-              "UnsupportedOperationException", "KeySpec SM2 is not supported by cloister-kms.");
+    ts_expect(&g, &g.admin, "CreateKey", "{\"KeySpec\": \"SM2\"}", "UnsupportedOperationException",
+              "KeySpec SM2 is not supported by cloister-kms.");
     /* 412 */
     char key[37], body[256];
     ts_create_key(&g, NULL, key);
