@@ -8,6 +8,7 @@
 #include "call/request.h"
 #include "ops/common.h"
 #include "ops/key_ref.h"
+#include "ops/marker.h"
 #include "ops/ops.h"
 #include "util/kmsutil.h"
 
@@ -150,13 +151,21 @@ int op_list_aliases(struct call *c)
     } else if (authorize(c, "kms:ListAliases", NULL) < 0) {
         return -1;
     }
+    /* a marker resumes the list it came from: all aliases, or one key's */
+    char scope[64], *after = NULL;
+    snprintf(scope, sizeof(scope), "ListAliases/%s", ident ? k.id : "");
+    if (marker_read(c, scope, marker, &after) < 0) {
+        store_key_clear(&k);
+        return -1;
+    }
     purge_expired(c);
     json_t *rows = NULL;
     bool more = false;
     struct cl_error err = { 0 };
-    int rc = store_alias_list(c->s->store, ident ? k.id : NULL, marker, (size_t)limit, &rows, &more,
+    int rc = store_alias_list(c->s->store, ident ? k.id : NULL, after, (size_t)limit, &rows, &more,
                               &err);
     store_key_clear(&k);
+    free(after);
     if (rc < 0)
         return call_fail_internal(c, &err);
     size_t i;
@@ -170,8 +179,8 @@ int op_list_aliases(struct call *c)
     }
     c->out = json_pack("{s:o, s:b}", "Aliases", rows, "Truncated", more);
     if (more)
-        json_object_set(
-            c->out, "NextMarker",
-            json_object_get(json_array_get(rows, json_array_size(rows) - 1), "AliasName"));
+        marker_set_next(c->out, scope,
+                        json_string_value(json_object_get(
+                            json_array_get(rows, json_array_size(rows) - 1), "AliasName")));
     return 0;
 }

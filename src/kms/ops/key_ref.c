@@ -154,7 +154,7 @@ int key_material(struct call *c, struct store_key *k, uint32_t version, uint8_t 
         uint32_t nv;
         if (ku_random(fresh, sizeof(fresh), &err) < 0 ||
             store_key_rotate(c->s->store, k->id, fresh, sizeof(fresh),
-                             ku_now() + k->rotation_period_days * DAY, &nv, &err) < 0) {
+                             ku_now() + k->rotation_period_days * DAY, false, &nv, &err) < 0) {
             OPENSSL_cleanse(fresh, sizeof(fresh));
             return call_fail_internal(c, &err);
         }

@@ -17,6 +17,7 @@
 #include "ops/common.h"
 #include "ops/key_ref.h"
 #include "ops/keyspec.h"
+#include "ops/marker.h"
 #include "ops/ops.h"
 #include "policy/policy.h"
 #include "util/kmsutil.h"
@@ -221,17 +222,20 @@ int op_list_keys(struct call *c)
 {
     long long limit;
     const char *marker;
-    if (paging(c, 1000, 100, &limit, &marker) < 0)
+    char *after = NULL;
+    if (paging(c, 1000, 100, &limit, &marker) < 0 || marker_read(c, "ListKeys", marker, &after) < 0)
         return -1;
-    if (marker && !ku_is_uuid(marker))
-        return call_fail(c, "InvalidMarkerException", "Invalid marker %s", marker);
-    if (authorize(c, "kms:ListKeys", NULL) < 0)
+    if (authorize(c, "kms:ListKeys", NULL) < 0) {
+        free(after);
         return -1;
+    }
     purge_expired(c);
     json_t *ids = NULL;
     bool more = false;
     struct cl_error err = { 0 };
-    if (store_key_list(c->s->store, marker, (size_t)limit, &ids, &more, &err) < 0)
+    int rc = store_key_list(c->s->store, after, (size_t)limit, &ids, &more, &err);
+    free(after);
+    if (rc < 0)
         return call_fail_internal(c, &err);
     json_t *keys = json_array();
     size_t i;
@@ -244,7 +248,8 @@ int op_list_keys(struct call *c)
     }
     c->out = json_pack("{s:o, s:b}", "Keys", keys, "Truncated", more);
     if (more)
-        json_object_set(c->out, "NextMarker", json_array_get(ids, json_array_size(ids) - 1));
+        marker_set_next(c->out, "ListKeys",
+                        json_string_value(json_array_get(ids, json_array_size(ids) - 1)));
     json_decref(ids);
     return 0;
 }

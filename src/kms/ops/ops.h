@@ -33,6 +33,7 @@ int op_enable_key_rotation(struct call *c);
 int op_disable_key_rotation(struct call *c);
 int op_get_key_rotation_status(struct call *c);
 int op_rotate_key_on_demand(struct call *c);
+int op_list_key_rotations(struct call *c); /* key_rotations.c */
 
 /* key_policies.c */
 int op_get_key_policy(struct call *c);

@@ -107,7 +107,7 @@ int op_rotate_key_on_demand(struct call *c)
         struct cl_error err = { 0 };
         double next = k.rotation_enabled ? ku_now() + k.rotation_period_days * DAY : 0;
         if (ku_random(fresh, sizeof(fresh), &err) < 0 ||
-            store_key_rotate(c->s->store, k.id, fresh, sizeof(fresh), next, &nv, &err) < 0)
+            store_key_rotate(c->s->store, k.id, fresh, sizeof(fresh), next, true, &nv, &err) < 0)
             rc = call_fail_internal(c, &err);
         OPENSSL_cleanse(fresh, sizeof(fresh));
     }

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A key's tags: TagResource, UntagResource, ListResourceTags. */
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "call/authorize.h"
 #include "call/request.h"
 #include "ops/common.h"
 #include "ops/key_ref.h"
+#include "ops/marker.h"
 #include "ops/ops.h"
 
 /* Would adding tags leave the key with more than TAGS_PER_KEY_MAX? The
@@ -86,21 +89,26 @@ int op_list_resource_tags(struct call *c)
     struct store_key k;
     if (paging(c, 50, 50, &limit, &marker) < 0 || load_key(c, "KeyId", IDS_KEY_ONLY, &k) < 0)
         return -1;
-    int rc = authorize(c, "kms:ListResourceTags", &k);
+    char scope[64], *after = NULL;
+    snprintf(scope, sizeof(scope), "ListResourceTags/%s", k.id);
+    int rc = marker_read(c, scope, marker, &after);
+    if (rc == 0)
+        rc = authorize(c, "kms:ListResourceTags", &k);
     if (rc == 0) {
         json_t *tags = NULL;
         bool more = false;
         struct cl_error err = { 0 };
-        if (store_tags_list(c->s->store, k.id, marker, (size_t)limit, &tags, &more, &err) < 0) {
+        if (store_tags_list(c->s->store, k.id, after, (size_t)limit, &tags, &more, &err) < 0) {
             rc = call_fail_internal(c, &err);
         } else {
             c->out = json_pack("{s:o, s:b}", "Tags", tags, "Truncated", more);
             if (more)
-                json_object_set(
-                    c->out, "NextMarker",
-                    json_object_get(json_array_get(tags, json_array_size(tags) - 1), "TagKey"));
+                marker_set_next(c->out, scope,
+                                json_string_value(json_object_get(
+                                    json_array_get(tags, json_array_size(tags) - 1), "TagKey")));
         }
     }
+    free(after);
     store_key_clear(&k);
     return rc;
 }

@@ -88,12 +88,24 @@ CL_MUST_USE int store_material_get(struct store *st, const char *id, uint32_t ve
                                    uint8_t **material, size_t *len, struct cl_error *err);
 /*
  * Adds material version current+1 and makes it current, keeping the old
- * versions (so old ciphertexts still decrypt); updates next_rotation.
+ * versions (so old ciphertexts still decrypt); updates next_rotation and
+ * records the rotation as ON_DEMAND or AUTOMATIC (store_rotation_list).
  * *new_version receives the new version.
  */
 CL_MUST_USE int store_key_rotate(struct store *st, const char *id, const uint8_t *material,
-                                 size_t len, double next_rotation, uint32_t *new_version,
-                                 struct cl_error *err);
+                                 size_t len, double next_rotation, bool on_demand,
+                                 uint32_t *new_version, struct cl_error *err);
+/*
+ * A key's material versions greater than `after` (0: from the start), oldest
+ * first, the first version only when with_first: up to limit objects
+ * {"Version": n, "Created": unix time, "Type": "AUTOMATIC"|"ON_DEMAND"} (no
+ * Type for version 1) in a JSON array (new reference); *more says whether
+ * more follow. A version made before the store recorded how (a store older
+ * than the key_rotations table) is listed as AUTOMATIC.
+ */
+CL_MUST_USE int store_rotation_list(struct store *st, const char *id, uint32_t after,
+                                    bool with_first, size_t limit, json_t **out, bool *more,
+                                    struct cl_error *err);
 
 /* Aliases. create: CL_EEXIST when the name is taken. update/delete/get:
  * CL_ENOTFOUND when it does not exist. get: *key_id malloc'd. */

@@ -25,6 +25,11 @@ static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS key_material("
     "  key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE, version INTEGER NOT NULL,"
     "  created REAL NOT NULL, wrapped BLOB NOT NULL, PRIMARY KEY(key_id, version));"
+    /* how each material version after the first came: AUTOMATIC | ON_DEMAND (store_rotations.c) */
+    "CREATE TABLE IF NOT EXISTS key_rotations("
+    "  key_id TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL,"
+    "  PRIMARY KEY(key_id, version),"
+    "  FOREIGN KEY(key_id, version) REFERENCES key_material(key_id, version) ON DELETE CASCADE);"
     "CREATE TABLE IF NOT EXISTS aliases("
     "  name TEXT PRIMARY KEY, key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,"
     "  created REAL NOT NULL, updated REAL NOT NULL);"

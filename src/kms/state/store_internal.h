@@ -102,6 +102,11 @@ CL_MUST_USE int db_exec_binds(struct store *st, const char *sql, const char *a, 
 CL_MUST_USE int db_tags_set(sqlite3 *db, const char *key_id, const json_t *tags,
                             struct cl_error *err);
 
+/* Records how material version `version` of key_id came (store_rotations.c),
+ * inside the caller's transaction. */
+CL_MUST_USE int db_rotation_record(sqlite3 *db, const char *key_id, uint32_t version,
+                                   bool on_demand, struct cl_error *err);
+
 /* ---- the read cache (store_cache.c) ---- */
 
 /* Looks up and copies out (a key, principal or access key into out;

@@ -270,7 +270,8 @@ static int db_material_get(struct store *st, const char *id, uint32_t version, u
 }
 
 int store_key_rotate(struct store *st, const char *id, const uint8_t *material, size_t len,
-                     double next_rotation, uint32_t *new_version, struct cl_error *err)
+                     double next_rotation, bool on_demand, uint32_t *new_version,
+                     struct cl_error *err)
 {
     store_cache_drop(st, C_KEY, id, 0);
     sqlite3 *db;
@@ -294,6 +295,8 @@ int store_key_rotate(struct store *st, const char *id, const uint8_t *material, 
     s = NULL;
     if (rc == 0)
         rc = insert_material(st, db, id, cur + 1, ku_now(), material, len, err);
+    if (rc == 0)
+        rc = db_rotation_record(db, id, cur + 1, on_demand, err);
     if (rc == 0)
         rc = db_prep(db, "UPDATE keys SET current_version=?, next_rotation=? WHERE id=?", &s, err);
     if (rc == 0) {

@@ -54,6 +54,7 @@ static void every_operation_has_its_handler(void **state)
         { "GetPublicKey", op_get_public_key },
         { "ListAliases", op_list_aliases },
         { "ListKeyPolicies", op_list_key_policies },
+        { "ListKeyRotations", op_list_key_rotations },
         { "ListKeys", op_list_keys },
         { "ListResourceTags", op_list_resource_tags },
         { "PutKeyPolicy", op_put_key_policy },

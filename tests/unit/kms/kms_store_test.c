@@ -79,8 +79,32 @@ static void test_keys_material_rotation(void **state)
     assert_int_equal(k.usage, KEY_USAGE_ENCRYPT_DECRYPT);
     assert_true(k.created == 1000.5);
     uint32_t nv = 0;
-    assert_int_equal(store_key_rotate(f->st, k.id, m2, 32, 5000, &nv, NULL), 0);
+    assert_int_equal(store_key_rotate(f->st, k.id, m2, 32, 5000, false, &nv, NULL), 0);
     assert_int_equal(nv, 2);
+    assert_int_equal(store_key_rotate(f->st, k.id, m2, 32, 6000, true, &nv, NULL), 0);
+    assert_int_equal(nv, 3);
+    /* each rotation's type, oldest first; the first material only on request */
+    json_t *rows = NULL;
+    bool more = true;
+    assert_int_equal(store_rotation_list(f->st, k.id, 0, false, 10, &rows, &more, NULL), 0);
+    assert_false(more);
+    assert_int_equal(json_array_size(rows), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "Type")),
+                        "AUTOMATIC");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "Type")),
+                        "ON_DEMAND");
+    json_decref(rows);
+    assert_int_equal(store_rotation_list(f->st, k.id, 0, true, 2, &rows, &more, NULL), 0);
+    assert_true(more);
+    assert_int_equal(json_array_size(rows), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 0), "Version")), 1);
+    assert_null(json_object_get(json_array_get(rows, 0), "Type"));
+    json_decref(rows);
+    assert_int_equal(store_rotation_list(f->st, k.id, 2, true, 2, &rows, &more, NULL), 0);
+    assert_false(more);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 0), "Version")), 3);
+    json_decref(rows);
     uint8_t *m = NULL;
     size_t n = 0;
     assert_int_equal(store_material_get(f->st, k.id, 1, &m, &n, NULL), 0);
@@ -91,9 +115,9 @@ static void test_keys_material_rotation(void **state)
     assert_memory_equal(m, m2, 32);
     free(m);
     struct cl_error err = { 0 };
-    assert_int_equal(store_material_get(f->st, k.id, 3, &m, &n, &err), CL_ENOTFOUND);
+    assert_int_equal(store_material_get(f->st, k.id, 4, &m, &n, &err), CL_ENOTFOUND);
     assert_string_equal(err.reason,
-                        "no material version 3 for key 11111111-1111-4111-8111-111111111111");
+                        "no material version 4 for key 11111111-1111-4111-8111-111111111111");
     /* the material is not stored in the clear */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
@@ -119,7 +143,7 @@ static void test_keys_material_rotation(void **state)
     assert_int_equal(store_open(f->path, MK, &f->st, NULL), 0);
     assert_int_equal(store_key_get(f->st, "11111111-1111-4111-8111-111111111111", &k, NULL), 0);
     assert_int_equal(k.state, KEY_DISABLED);
-    assert_int_equal(k.current_version, 2);
+    assert_int_equal(k.current_version, 3);
     store_key_clear(&k);
     struct store *other;
     uint8_t bad[32] = { 8 };
