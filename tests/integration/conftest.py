@@ -52,3 +52,20 @@ def rt(tmp_path):
     r.cleanup()
     left = r.describe()
     assert left == [], left
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    """A real cloister-kms of the test module's own (kmsserver.KmsServer),
+    stopped after the module. A module that needs another server defines
+    its own `srv`."""
+    from kmsserver import KmsServer
+    s = KmsServer(tmp_path_factory.mktemp("kms") / "data")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def kms(srv):
+    """A boto3 KMS client of srv's default principal."""
+    return srv.client()

@@ -9,16 +9,8 @@ import subprocess
 
 import pytest
 
-from kmsserver import KmsServer
 
 AWS = "/usr/bin/aws"
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    s = KmsServer(tmp_path_factory.mktemp("kms") / "data")
-    yield s
-    s.stop()
 
 
 def aws(srv, *args, tmp=None):

@@ -12,19 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from kmsserver import KmsServer
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    s = KmsServer(tmp_path_factory.mktemp("kms") / "data")
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def kms(srv):
-    return srv.client()
 
 
 def call(srv, op, body, creds=None):

@@ -5,16 +5,7 @@ request is accepted again and again inside the 5-minute window."""
 import json
 import time
 
-import pytest
 
-from kmsserver import KmsServer
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    s = KmsServer(tmp_path_factory.mktemp("kms") / "data")
-    yield s
-    s.stop()
 
 
 def call(srv, **kw):
