@@ -6,8 +6,6 @@ import json
 import time
 
 
-
-
 def call(srv, **kw):
     status, text = srv.signed("TrentService.ListKeys", {}, **kw)
     return status, json.loads(text)
