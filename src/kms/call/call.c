@@ -22,6 +22,7 @@ void call_init(struct call *c, struct kms_service *s, bool tls, const char *peer
     c->tls = tls;
     c->peer_ip = peer_ip ? peer_ip : "";
     ku_uuid4(c->request_id);
+    ku_uuid4(c->event_id);
     c->audit = json_object();
 }
 

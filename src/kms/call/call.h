@@ -47,6 +47,7 @@ void kms_key_arn(const struct kms_service *s, const char *id, char *out, size_t 
 struct call {
     struct kms_service *s;
     char request_id[37];
+    char event_id[37];                    /* the audit line's eventId */
     const char *op;                       /* operation name; NULL until known */
     bool sts;                             /* an STS (query protocol) request */
     bool tls;                             /* the transport, as the HTTP server saw it */
@@ -61,6 +62,8 @@ struct call {
     struct kms_error err;        /* why the request failed, if it did */
     char key_arn[256];           /* the key the audit line names */
     json_t *audit;               /* extra members of the audit line (owned) */
+    char used_keys[2][37];       /* keys whose material the call read (key_usage.c) */
+    unsigned n_used_keys;
 };
 
 /* A new call on service s over a transport, with a fresh request id;

@@ -138,6 +138,7 @@ static int decrypt_symmetric(struct call *c, const uint8_t *blob, size_t blen, c
         return call_fail(c, "InvalidCiphertextException", "%s", "");
     if (r < 0)
         return call_fail_internal(c, &err);
+    key_note_used(c, k->id);
     r = blob_open(m, ctx, blob, blen, pt, pt_len, NULL);
     ku_wipe_free(m);
     if (r < 0)

@@ -146,6 +146,15 @@ int require_usage(struct call *c, const struct store_key *k, enum key_usage usag
     return 0;
 }
 
+void key_note_used(struct call *c, const char *id)
+{
+    for (unsigned i = 0; i < c->n_used_keys; i++)
+        if (!strcmp(c->used_keys[i], id))
+            return;
+    if (c->n_used_keys < sizeof(c->used_keys) / sizeof(c->used_keys[0]))
+        snprintf(c->used_keys[c->n_used_keys++], sizeof(c->used_keys[0]), "%s", id);
+}
+
 int key_material(struct call *c, struct store_key *k, uint32_t version, uint8_t **m, size_t *len)
 {
     struct cl_error err = { 0 };
@@ -165,6 +174,7 @@ int key_material(struct call *c, struct store_key *k, uint32_t version, uint8_t 
         version = k->current_version;
     if (store_material_get(c->s->store, k->id, version, m, len, &err) < 0)
         return call_fail_internal(c, &err);
+    key_note_used(c, k->id);
     return 0;
 }
 

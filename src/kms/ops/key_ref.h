@@ -53,6 +53,10 @@ CL_MUST_USE int require_usage(struct call *c, const struct store_key *k, enum ke
 /* Deletes keys whose waiting period is over (AWS deletes them then). */
 void purge_expired(struct call *c);
 
+/* Names key id among the keys whose material the call read, which a
+ * successful cryptographic call notes for GetKeyLastUsage (key_usage.c);
+ * key_material() does it. */
+void key_note_used(struct call *c, const char *id);
 /* Symmetric material of a version (0: the current one, rotating first when
  * due); *m malloc'd, the caller wipes and frees. */
 CL_MUST_USE int key_material(struct call *c, struct store_key *k, uint32_t version, uint8_t **m,

@@ -11,7 +11,7 @@
  * By family: keys.c (lifecycle), rotation.c, key_policies.c, tags.c,
  * aliases.c, crypto.c (encrypt, decrypt, re-encrypt), data_keys.c (data
  * keys, key pairs, random), signing.c (public key, sign, verify), mac.c
- * (HMAC keys).
+ * (HMAC keys), key_usage.c (last use), custom_key_stores.c.
  */
 #ifndef CLOISTER_KMS_OPS_OPS_H
 #define CLOISTER_KMS_OPS_OPS_H
@@ -71,5 +71,18 @@ int op_verify(struct call *c);
 /* mac.c */
 int op_generate_mac(struct call *c);
 int op_verify_mac(struct call *c);
+
+/* key_usage.c */
+int op_get_key_last_usage(struct call *c);
+/* Notes the keys a successful cryptographic call used (GetKeyLastUsage). */
+void key_usage_record(struct call *c);
+
+/* custom_key_stores.c: answered as for an account without any */
+int op_create_custom_key_store(struct call *c);
+int op_describe_custom_key_stores(struct call *c);
+int op_connect_custom_key_store(struct call *c);
+int op_disconnect_custom_key_store(struct call *c);
+int op_update_custom_key_store(struct call *c);
+int op_delete_custom_key_store(struct call *c);
 
 #endif

@@ -54,6 +54,7 @@ void write_audit(const struct call *c, const char *source)
     json_t *ev = json_object();
     json_object_set_new(ev, "time", json_string(when));
     json_object_set_new(ev, "requestId", json_string(c->request_id));
+    json_object_set_new(ev, "eventId", json_string(c->event_id));
     json_object_set_new(ev, "eventSource", json_string(source));
     json_object_set_new(ev, "operation", c->op ? json_string(c->op) : json_null());
     json_object_set_new(ev, "sourceIp", json_string(c->peer_ip));

@@ -15,13 +15,18 @@
 
 static const struct kms_op OPS[] = {
     { "CancelKeyDeletion", op_cancel_key_deletion },
+    { "ConnectCustomKeyStore", op_connect_custom_key_store },
     { "CreateAlias", op_create_alias },
+    { "CreateCustomKeyStore", op_create_custom_key_store },
     { "CreateKey", op_create_key },
     { "Decrypt", op_decrypt },
     { "DeleteAlias", op_delete_alias },
+    { "DeleteCustomKeyStore", op_delete_custom_key_store },
+    { "DescribeCustomKeyStores", op_describe_custom_key_stores },
     { "DescribeKey", op_describe_key },
     { "DisableKey", op_disable_key },
     { "DisableKeyRotation", op_disable_key_rotation },
+    { "DisconnectCustomKeyStore", op_disconnect_custom_key_store },
     { "EnableKey", op_enable_key },
     { "EnableKeyRotation", op_enable_key_rotation },
     { "Encrypt", op_encrypt },
@@ -31,6 +36,7 @@ static const struct kms_op OPS[] = {
     { "GenerateDataKeyWithoutPlaintext", op_generate_data_key_without_plaintext },
     { "GenerateMac", op_generate_mac },
     { "GenerateRandom", op_generate_random },
+    { "GetKeyLastUsage", op_get_key_last_usage },
     { "GetKeyPolicy", op_get_key_policy },
     { "GetKeyRotationStatus", op_get_key_rotation_status },
     { "GetPublicKey", op_get_public_key },
@@ -47,6 +53,7 @@ static const struct kms_op OPS[] = {
     { "TagResource", op_tag_resource },
     { "UntagResource", op_untag_resource },
     { "UpdateAlias", op_update_alias },
+    { "UpdateCustomKeyStore", op_update_custom_key_store },
     { "UpdateKeyDescription", op_update_key_description },
     { "Verify", op_verify },
     { "VerifyMac", op_verify_mac },
@@ -79,6 +86,7 @@ static void dispatch(struct call *c)
     c->op = op->name; /* a static string for the audit line */
     if (op->fn(c) == 0 && !c->out)
         c->out = json_object();
+    key_usage_record(c);
 }
 
 /* KMS's JSON 1.1 protocol. */

@@ -107,6 +107,26 @@ CL_MUST_USE int store_rotation_list(struct store *st, const char *id, uint32_t a
                                     bool with_first, size_t limit, json_t **out, bool *more,
                                     struct cl_error *err);
 
+/* A key's last successful cryptographic use (GetKeyLastUsage's KeyLastUsage). */
+struct store_usage {
+    char operation[48]; /* the KMS operation, e.g. Decrypt */
+    double used;        /* when, seconds since the epoch */
+    char event_id[37];  /* the audit line's eventId */
+    char request_id[37];
+};
+/*
+ * Notes a use of key_id. Kept in memory and written through at most once a
+ * second per key (and at store_close): a kill -9 loses at most the last
+ * second of notes (store_usage.c says why).
+ */
+CL_MUST_USE int store_usage_note(struct store *st, const char *key_id, const struct store_usage *u,
+                                 struct cl_error *err);
+/* The newest note of key_id, from disk or this process; *found false when none. */
+CL_MUST_USE int store_usage_get(struct store *st, const char *key_id, struct store_usage *out,
+                                bool *found, struct cl_error *err);
+/* When this store began noting use (its TrackingStartDate). */
+CL_MUST_USE int store_usage_since(struct store *st, double *since, struct cl_error *err);
+
 /* Aliases. create: CL_EEXIST when the name is taken. update/delete/get:
  * CL_ENOTFOUND when it does not exist. get: *key_id malloc'd. */
 CL_MUST_USE int store_alias_create(struct store *st, const char *name, const char *key_id,

@@ -13,6 +13,8 @@
 
 #include <openssl/crypto.h>
 
+#include "util/kmsutil.h"
+
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS keys("
@@ -44,7 +46,11 @@ static const char *SCHEMA =
     "  akid TEXT PRIMARY KEY, wrapped_secret BLOB NOT NULL,"
     "  principal_arn TEXT NOT NULL REFERENCES principals(arn) ON DELETE CASCADE,"
     "  caller_arn TEXT NOT NULL, user_id TEXT NOT NULL, token_hash BLOB,"
-    "  expiration REAL NOT NULL DEFAULT 0, created REAL NOT NULL);";
+    "  expiration REAL NOT NULL DEFAULT 0, created REAL NOT NULL);"
+    /* the last cryptographic use of each key (store_usage.c) */
+    "CREATE TABLE IF NOT EXISTS key_last_usage("
+    "  key_id TEXT PRIMARY KEY REFERENCES keys(id) ON DELETE CASCADE, operation TEXT NOT NULL,"
+    "  used REAL NOT NULL, event_id TEXT NOT NULL, request_id TEXT NOT NULL);";
 
 int db_fail(struct cl_error *err, sqlite3 *db, const char *what)
 {
@@ -112,6 +118,7 @@ int store_open(const char *path, const uint8_t master_key[32], struct store **ou
     memcpy(st->master, master_key, 32);
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->cache_lock, NULL);
+    pthread_mutex_init(&st->usage_lock, NULL);
     sqlite3 *db = NULL;
     int rc = st->path ? db_conn_open(st, &db, err) : cl_fail(err, CL_ENOMEM, "out of memory");
     if (rc == 0) {
@@ -120,6 +127,14 @@ int store_open(const char *path, const uint8_t master_key[32], struct store **ou
             rc = cl_fail(err, CL_EIO, "cannot create the schema: %s", msg ? msg : "?");
             sqlite3_free(msg);
         }
+    }
+    if (rc == 0) { /* GetKeyLastUsage's TrackingStartDate: this store's first open by a
+                      server that notes key usage */
+        char sql[160];
+        snprintf(sql, sizeof(sql),
+                 "INSERT OR IGNORE INTO meta(name, value) VALUES('usage_tracking_since', '%.3f')",
+                 ku_now());
+        rc = db_exec(db, sql, err);
     }
     if (rc < 0) {
         sqlite3_close(db);
@@ -135,11 +150,13 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
+    store_usage_close(st);
     for (size_t i = 0; i < st->pool_n; i++)
         sqlite3_close(st->pool[i]);
     pthread_mutex_destroy(&st->lock);
     store_cache_flush(st);
     pthread_mutex_destroy(&st->cache_lock);
+    pthread_mutex_destroy(&st->usage_lock);
     OPENSSL_cleanse(st->master, sizeof(st->master));
     free(st->path);
     free(st);

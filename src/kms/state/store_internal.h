@@ -45,6 +45,10 @@ struct centry {
     size_t len;
 };
 
+#define USAGE_BUCKETS 256
+
+struct usage_entry; /* store_usage.c */
+
 struct store {
     char *path;
     uint8_t master[32];
@@ -54,6 +58,8 @@ struct store {
     pthread_mutex_t cache_lock;
     struct centry *cache[CACHE_BUCKETS];
     size_t cache_n;
+    pthread_mutex_t usage_lock;
+    struct usage_entry *usage[USAGE_BUCKETS]; /* last-use notes not yet on disk */
 };
 
 /* ---- connections and statements (store_db.c) ---- */
@@ -106,6 +112,9 @@ CL_MUST_USE int db_tags_set(sqlite3 *db, const char *key_id, const json_t *tags,
  * inside the caller's transaction. */
 CL_MUST_USE int db_rotation_record(sqlite3 *db, const char *key_id, uint32_t version,
                                    bool on_demand, struct cl_error *err);
+
+/* Writes the last-use notes not yet on disk and frees them (store_usage.c). */
+void store_usage_close(struct store *st);
 
 /* ---- the read cache (store_cache.c) ---- */
 
