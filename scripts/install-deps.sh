@@ -63,15 +63,32 @@ if [ -n "$list_only" ]; then
     [ -z "$missing" ] || echo "${missing# }"
     exit 0
 fi
-[ -z "$missing" ] && exit 0
 
-echo "cloister: installing missing Debian packages:$missing" >&2
-sudo=""
-if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "cloister: need root to install:$missing" >&2; exit 1; }
-    sudo=sudo
+if [ -n "$missing" ]; then
+    echo "cloister: installing missing Debian packages:$missing" >&2
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || { echo "cloister: need root to install:$missing" >&2; exit 1; }
+        sudo=sudo
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    # shellcheck disable=SC2086
+    $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-# shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+# The AWS SDK for JavaScript v3 for tests/integration/test_kms_js.py, from
+# the npm registry at the versions tests/js/package-lock.json pins, into
+# tests/js/node_modules (again only when the lock file changed). It needs
+# Node.js 20 or later (the SDK's own requirement); with an older or no
+# Node.js that test is skipped and says so.
+case "${1:-all}" in
+test | all)
+    js=$(dirname "$0")/../tests/js
+    if command -v npm >/dev/null && node -e 'process.exit(Number(process.versions.node.split(".")[0] < 20))' &&
+        ! [ "$js/node_modules/.package-lock.json" -nt "$js/package-lock.json" ]; then
+        echo "cloister: installing the JS SDK for the tests (npm ci in tests/js)" >&2
+        npm ci --prefix "$js" --no-audit --no-fund --loglevel=error >/dev/null
+    fi
+    ;;
+esac

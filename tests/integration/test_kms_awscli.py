@@ -62,3 +62,33 @@ def test_aws_cli_error(srv):
     assert p.returncode == 254
     assert ("An error occurred (NotFoundException) when calling the DescribeKey operation: Alias "
             f"arn:aws:kms:{srv.region}:{srv.account}:alias/does-not-exist is not found.") in p.stderr
+
+
+@pytest.mark.skipif(not os.path.exists(AWS), reason="awscli v2 (/usr/bin/aws) is not installed")
+def test_aws_cli_hmac_round_trip(srv, tmp_path):
+    """create-key HMAC_256, generate-mac, verify-mac, and a forged MAC refused."""
+    import hashlib
+    import hmac
+    from test_kms_hmac import material
+    p = aws(srv, "kms", "create-key", "--key-spec", "HMAC_256", "--key-usage",
+            "GENERATE_VERIFY_MAC")
+    assert p.returncode == 0, p.stderr
+    md = json.loads(p.stdout)["KeyMetadata"]
+    assert md["MacAlgorithms"] == ["HMAC_SHA_256"]
+    (tmp_path / "msg.bin").write_bytes(b"mac me over the AWS CLI")
+    p = aws(srv, "kms", "generate-mac", "--key-id", md["KeyId"], "--message", "fileb://msg.bin",
+            "--mac-algorithm", "HMAC_SHA_256", tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    mac = base64.b64decode(json.loads(p.stdout)["Mac"])
+    assert mac == hmac.new(material(srv, md["KeyId"]), b"mac me over the AWS CLI",
+                           hashlib.sha256).digest()
+    (tmp_path / "mac.bin").write_bytes(mac)
+    p = aws(srv, "kms", "verify-mac", "--key-id", md["KeyId"], "--message", "fileb://msg.bin",
+            "--mac", "fileb://mac.bin", "--mac-algorithm", "HMAC_SHA_256", tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["MacValid"] is True
+    (tmp_path / "mac.bin").write_bytes(bytes([mac[0] ^ 1]) + mac[1:])
+    p = aws(srv, "kms", "verify-mac", "--key-id", md["KeyId"], "--message", "fileb://msg.bin",
+            "--mac", "fileb://mac.bin", "--mac-algorithm", "HMAC_SHA_256", tmp=tmp_path)
+    assert p.returncode == 254
+    assert "(KMSInvalidMacException) when calling the VerifyMac operation" in p.stderr
