@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "call/context.h"
+#include "policy/grant.h"
 #include "policy/policy.h"
 
 /*
@@ -108,7 +109,58 @@ static struct policy_request caller_request(struct call *c, const char *action,
     };
 }
 
-int authorize(struct call *c, const char *action, const struct store_key *k)
+/* Appends a decision to the audit line's "authorization" list (dec owned). */
+static void audit_decision(struct call *c, const char *action, json_t *dec)
+{
+    if (!dec)
+        return;
+    json_object_set_new(dec, "action", json_string(action));
+    json_t *arr = json_object_get(c->audit, "authorization");
+    if (!arr) {
+        arr = json_array();
+        json_object_set_new(c->audit, "authorization", arr);
+    }
+    json_array_append_new(arr, dec);
+}
+
+void authorize_note_grant(struct call *c, const char *action, const char *grant_id,
+                          const char *reason)
+{
+    audit_decision(c, action,
+                   json_pack("{s:s, s:s, s:s, s:s}", "decision", "Allow", "source", "grant",
+                             "grantId", grant_id, "reason", reason));
+}
+
+/*
+ * After an implicit deny: does a grant on k allow the caller (grant.h)?
+ * 1 when one does (the decision noted in the audit line), 0 when none
+ * does, -1 on a store failure (recorded).
+ */
+static int grant_allows(struct call *c, const char *action, const struct store_key *k,
+                        const struct policy_request *req)
+{
+    if (!policy_grant_operation(action))
+        return 0;
+    struct cl_error err = { 0 };
+    json_t *grants = NULL;
+    bool more = false;
+    struct store_grant_filter f = { .key_id = k->id };
+    if (store_grant_list(c->s->store, &f, NULL, GRANTS_PER_KEY_MAX, &grants, &more, &err) < 0)
+        return call_fail_internal(c, &err);
+    /* CreateGrant by a grant: the new grant's constraints must be as strict */
+    const json_t *new_constraints =
+        strcmp(action, "kms:CreateGrant") == 0 ? json_object_get(c->in, "Constraints") : NULL;
+    struct policy_grant_result gr;
+    policy_grants_evaluate(grants, req, new_constraints, &gr, NULL);
+    json_decref(grants);
+    if (gr.index < 0)
+        return 0;
+    authorize_note_grant(c, action, gr.grant_id, gr.reason);
+    return 1;
+}
+
+/* The key policy and identity policy, then (with_grants) the key's grants. */
+static int decide(struct call *c, const char *action, const struct store_key *k, bool with_grants)
 {
     struct cl_error err = { 0 };
     if (identity_policy(c) < 0)
@@ -131,15 +183,12 @@ int authorize(struct call *c, const char *action, const struct store_key *k)
     struct policy_result res;
     if (policy_evaluate(kp, &req, &res, &err) < 0)
         return call_fail_internal(c, &err);
-    json_t *dec = policy_result_json(&res);
-    if (dec) {
-        json_object_set_new(dec, "action", json_string(action));
-        json_t *arr = json_object_get(c->audit, "authorization");
-        if (!arr) {
-            arr = json_array();
-            json_object_set_new(c->audit, "authorization", arr);
-        }
-        json_array_append_new(arr, dec);
+    audit_decision(c, action, policy_result_json(&res));
+    if (res.decision == POLICY_DENY_IMPLICIT && k && with_grants) {
+        /* a grant turns an implicit deny into an allow, never an explicit one */
+        int g = grant_allows(c, action, k, &req);
+        if (g != 0)
+            return g > 0 ? 0 : -1;
     }
     if (res.decision != POLICY_ALLOW) {
         char msg[1024];
@@ -147,6 +196,16 @@ int authorize(struct call *c, const char *action, const struct store_key *k)
         return call_fail(c, "AccessDeniedException", "%s", msg);
     }
     return 0;
+}
+
+int authorize(struct call *c, const char *action, const struct store_key *k)
+{
+    return decide(c, action, k, true);
+}
+
+int authorize_policy(struct call *c, const char *action, const struct store_key *k)
+{
+    return decide(c, action, k, false);
 }
 
 /* Key policy validation: does a principal the policy names exist? Another

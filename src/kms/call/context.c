@@ -127,6 +127,28 @@ int call_context_mac(struct call *c, const char *alg)
     return add(c, "kms:MacAlgorithm", alg);
 }
 
+int call_context_grant(struct call *c, const json_t *operations, const char *grantee,
+                       const char *retiring, const json_t *constraints)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach((json_t *)operations, i, o)
+    {
+        if (add(c, "kms:GrantOperations", json_string_value(o)) < 0)
+            return -1;
+    }
+    if (add(c, "kms:GranteePrincipal", grantee) < 0 ||
+        (retiring && add(c, "kms:RetiringPrincipal", retiring) < 0) ||
+        add(c, "kms:GrantIsForAWSResource", "false") < 0)
+        return -1;
+    static const char *const TYPES[] = { "EncryptionContextEquals", "EncryptionContextSubset" };
+    for (size_t t = 0; t < 2; t++)
+        if (json_object_get(constraints, TYPES[t]) &&
+            add(c, "kms:GrantConstraintType", TYPES[t]) < 0)
+            return -1;
+    return 0;
+}
+
 int call_context_recipient(struct call *c, const struct recipient *r)
 {
     struct policy_context *pc = context_of(c);

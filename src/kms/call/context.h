@@ -47,6 +47,13 @@ CL_MUST_USE int call_context_encryption_algorithm(struct call *c, const char *al
 CL_MUST_USE int call_context_signing(struct call *c, const char *alg, const char *message_type);
 /* kms:MacAlgorithm (GenerateMac, VerifyMac). */
 CL_MUST_USE int call_context_mac(struct call *c, const char *alg);
+/* CreateGrant's keys: kms:GrantOperations (multi-valued), kms:GranteePrincipal,
+ * kms:RetiringPrincipal (when given), kms:GrantConstraintType (the
+ * constraint members given) and kms:GrantIsForAWSResource, always "false":
+ * only an AWS service integrated with KMS makes it true, and no AWS service
+ * calls this server (docs/kms-policy.md). */
+CL_MUST_USE int call_context_grant(struct call *c, const json_t *operations, const char *grantee,
+                                   const char *retiring, const json_t *constraints);
 /* kms:RecipientAttestation:* of the call's verified Recipient. */
 CL_MUST_USE int call_context_recipient(struct call *c, const struct recipient *r);
 

@@ -10,6 +10,7 @@
 #include "base/base64.h"
 #include "call/recipient.h"
 #include "call/request.h"
+#include "ops/grant_token.h"
 
 int grant_tokens(struct call *c)
 {
@@ -20,6 +21,18 @@ int grant_tokens(struct call *c)
         return call_fail(c, "ValidationException",
                          "1 validation error detected: Value at 'grantTokens' failed to satisfy "
                          "constraint: Member must have length less than or equal to 10");
+    /* each token must name a grant that exists; the grant itself already
+     * counts in authorize() (this store has no propagation delay for a token
+     * to bridge) */
+    size_t i;
+    json_t *t;
+    json_array_foreach(g, i, t)
+    {
+        json_t *grant = NULL;
+        if (grant_token_resolve(c, json_string_value(t), &grant) < 0)
+            return -1;
+        json_decref(grant);
+    }
     return 0;
 }
 

@@ -19,7 +19,8 @@
 #define TAGS_PER_KEY_MAX  50     /* AWS's quota of tags per key */
 #define POLICY_MEMBER_MAX 131072 /* the Policy member (the document itself: POLICY_MAX_BYTES) */
 
-/* GrantTokens: accepted (at most 10) and ignored; grants are not implemented. */
+/* GrantTokens: at most 10, each a token of an existing grant
+ * (InvalidGrantTokenException otherwise; ops/grant_token.h). */
 CL_MUST_USE int grant_tokens(struct call *c);
 /* A DryRun request stops after authorization: DryRunOperationException. */
 CL_MUST_USE int dry_run(struct call *c);

@@ -161,7 +161,7 @@ static void eval_cond(const struct policy_eval *e, const struct cond *c, struct 
 }
 
 /* Role ARN arn:aws:iam::A:role/path/R vs session arn:aws:sts::A:assumed-role/R/S. */
-static bool role_matches_session(const char *role_arn, const char *caller)
+bool policy_role_matches_session(const char *role_arn, const char *caller)
 {
     struct arn r, c;
     if (!arn_split(role_arn, &r) || !arn_split(caller, &c))
@@ -188,7 +188,7 @@ static enum pmatch principal_entry_match(const char *entry, const struct policy_
         *how = HOW_CALLER;
         return PM_DIRECT;
     }
-    if (role_matches_session(entry, req->principal_arn)) {
+    if (policy_role_matches_session(entry, req->principal_arn)) {
         *how = HOW_ROLE_SESSION;
         return PM_DIRECT;
     }

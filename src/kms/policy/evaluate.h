@@ -87,4 +87,8 @@ CL_MUST_USE int policy_eval_run(const struct policy *key_policy, const struct po
                                 struct policy_eval **out, struct cl_error *err);
 void policy_eval_free(struct policy_eval *e);
 
+/* Role ARN arn:aws:iam::A:role/path/R vs session arn:aws:sts::A:assumed-role/R/S: is the
+ * caller a session of the role? (Key policy principals and grants, grant.c.) */
+bool policy_role_matches_session(const char *role_arn, const char *caller);
+
 #endif

@@ -2,7 +2,7 @@
 /*
  * The key service's durable state, in SQLite (store_*.c): keys, their
  * key material versions (wrapped by the master key with AES-256-GCM),
- * aliases, key policies, tags, principals, access keys and sessions.
+ * aliases, key policies, tags, grants, principals, access keys and sessions.
  *
  * WAL mode with synchronous=FULL: a call that returned 0 is on disk, so a
  * key whose CreateKey was answered survives kill -9 (and power loss, as far
@@ -151,6 +151,40 @@ CL_MUST_USE int store_tags_remove(struct store *st, const char *key_id, const js
                                   struct cl_error *err);
 CL_MUST_USE int store_tags_list(struct store *st, const char *key_id, const char *after,
                                 size_t limit, json_t **out, bool *more, struct cl_error *err);
+
+/*
+ * Grants (store_grants.c). A grant is a JSON object in ListGrants' shape
+ * (GrantListEntry: GrantId, KeyId = the key id, Name, CreationDate,
+ * GranteePrincipal, RetiringPrincipal, IssuingAccount, Operations,
+ * Constraints), stored with its token. A grant goes with its key.
+ */
+/* Inserts grant g with token (CL_EEXIST when its id or token is taken). */
+CL_MUST_USE int store_grant_create(struct store *st, const json_t *g, const char *token,
+                                   struct cl_error *err);
+/* The grant with this id (*g new reference; *token malloc'd when token is
+ * not NULL), or CL_ENOTFOUND. */
+CL_MUST_USE int store_grant_get(struct store *st, const char *grant_id, json_t **g, char **token,
+                                struct cl_error *err);
+/* The grant a token resolves to (*g new reference), or CL_ENOTFOUND. */
+CL_MUST_USE int store_grant_by_token(struct store *st, const char *token, json_t **g,
+                                     struct cl_error *err);
+/* Deletes a grant; CL_ENOTFOUND when there is none. */
+CL_MUST_USE int store_grant_delete(struct store *st, const char *grant_id, struct cl_error *err);
+/* Which grants a list selects: those of key_id, or (key_id NULL) those whose
+ * retiring principal is retiring; optionally only grant_id or grantee. */
+struct store_grant_filter {
+    const char *key_id, *retiring, *grant_id, *grantee;
+};
+/*
+ * Up to limit grants with ids greater than after (NULL: from the start), in
+ * id order: a JSON array (new reference); *more says whether more follow.
+ */
+CL_MUST_USE int store_grant_list(struct store *st, const struct store_grant_filter *f,
+                                 const char *after, size_t limit, json_t **out, bool *more,
+                                 struct cl_error *err);
+/* How many grants key_id has for grantee (NULL: for anyone). */
+CL_MUST_USE int store_grant_count(struct store *st, const char *key_id, const char *grantee,
+                                  long long *n, struct cl_error *err);
 
 /* Principals (IAM users and roles of the one account). */
 struct store_principal {

@@ -50,7 +50,16 @@ static const char *SCHEMA =
     /* the last cryptographic use of each key (store_usage.c) */
     "CREATE TABLE IF NOT EXISTS key_last_usage("
     "  key_id TEXT PRIMARY KEY REFERENCES keys(id) ON DELETE CASCADE, operation TEXT NOT NULL,"
-    "  used REAL NOT NULL, event_id TEXT NOT NULL, request_id TEXT NOT NULL);";
+    "  used REAL NOT NULL, event_id TEXT NOT NULL, request_id TEXT NOT NULL);"
+    /* grants (store_grants.c): operations and constraints as JSON text, the
+     * token that resolves to the grant (grant tokens are not secrets) */
+    "CREATE TABLE IF NOT EXISTS grants("
+    "  grant_id TEXT PRIMARY KEY, key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,"
+    "  name TEXT, created REAL NOT NULL, grantee TEXT NOT NULL, retiring TEXT,"
+    "  issuing TEXT NOT NULL, operations TEXT NOT NULL, constraints TEXT,"
+    "  token TEXT NOT NULL UNIQUE);"
+    "CREATE INDEX IF NOT EXISTS grants_key ON grants(key_id, grant_id);"
+    "CREATE INDEX IF NOT EXISTS grants_retiring ON grants(retiring, grant_id);";
 
 int db_fail(struct cl_error *err, sqlite3 *db, const char *what)
 {
