@@ -104,12 +104,15 @@ def test_key_identifiers_and_grant_tokens(srv, keys):
     m = keys["HMAC_256"]
     srv.kms.create_alias(AliasName="alias/hmac", TargetKeyId=m["KeyId"])
     want = srv.kms.generate_mac(KeyId=m["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
+    # a grant token must name a grant (test_kms_grants.py has the refusals)
+    token = srv.kms.create_grant(KeyId=m["KeyId"], GranteePrincipal=f"arn:aws:iam::{srv.account}:user/admin",
+                                 Operations=["GenerateMac", "VerifyMac"])["GrantToken"]
     for ident in [m["Arn"], "alias/hmac", m["Arn"].split(":key/")[0] + ":alias/hmac"]:
         r = srv.kms.generate_mac(KeyId=ident, Message=b"m", MacAlgorithm="HMAC_SHA_256",
-                                 GrantTokens=["token"])
+                                 GrantTokens=[token])
         assert r["Mac"] == want and r["KeyId"] == m["Arn"]
         v = srv.kms.verify_mac(KeyId=ident, Message=b"m", MacAlgorithm="HMAC_SHA_256", Mac=want,
-                               GrantTokens=["token"])
+                               GrantTokens=[token])
         assert v["MacValid"] is True
 
 

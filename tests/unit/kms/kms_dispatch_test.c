@@ -33,13 +33,19 @@ static void every_operation_has_its_handler(void **state)
     (void)state;
     static const struct kms_op want[] = {
         { "CancelKeyDeletion", op_cancel_key_deletion },
+        { "ConnectCustomKeyStore", op_connect_custom_key_store },
         { "CreateAlias", op_create_alias },
+        { "CreateCustomKeyStore", op_create_custom_key_store },
+        { "CreateGrant", op_create_grant },
         { "CreateKey", op_create_key },
         { "Decrypt", op_decrypt },
         { "DeleteAlias", op_delete_alias },
+        { "DeleteCustomKeyStore", op_delete_custom_key_store },
+        { "DescribeCustomKeyStores", op_describe_custom_key_stores },
         { "DescribeKey", op_describe_key },
         { "DisableKey", op_disable_key },
         { "DisableKeyRotation", op_disable_key_rotation },
+        { "DisconnectCustomKeyStore", op_disconnect_custom_key_store },
         { "EnableKey", op_enable_key },
         { "EnableKeyRotation", op_enable_key_rotation },
         { "Encrypt", op_encrypt },
@@ -49,22 +55,28 @@ static void every_operation_has_its_handler(void **state)
         { "GenerateDataKeyWithoutPlaintext", op_generate_data_key_without_plaintext },
         { "GenerateMac", op_generate_mac },
         { "GenerateRandom", op_generate_random },
+        { "GetKeyLastUsage", op_get_key_last_usage },
         { "GetKeyPolicy", op_get_key_policy },
         { "GetKeyRotationStatus", op_get_key_rotation_status },
         { "GetPublicKey", op_get_public_key },
         { "ListAliases", op_list_aliases },
+        { "ListGrants", op_list_grants },
         { "ListKeyPolicies", op_list_key_policies },
         { "ListKeyRotations", op_list_key_rotations },
         { "ListKeys", op_list_keys },
         { "ListResourceTags", op_list_resource_tags },
+        { "ListRetirableGrants", op_list_retirable_grants },
         { "PutKeyPolicy", op_put_key_policy },
         { "ReEncrypt", op_re_encrypt },
+        { "RetireGrant", op_retire_grant },
+        { "RevokeGrant", op_revoke_grant },
         { "RotateKeyOnDemand", op_rotate_key_on_demand },
         { "ScheduleKeyDeletion", op_schedule_key_deletion },
         { "Sign", op_sign },
         { "TagResource", op_tag_resource },
         { "UntagResource", op_untag_resource },
         { "UpdateAlias", op_update_alias },
+        { "UpdateCustomKeyStore", op_update_custom_key_store },
         { "UpdateKeyDescription", op_update_key_description },
         { "Verify", op_verify },
         { "VerifyMac", op_verify_mac },
@@ -79,7 +91,7 @@ static void every_operation_has_its_handler(void **state)
         if (i > 0)
             assert_true(strcmp(table[i - 1].name, table[i].name) < 0);
     }
-    assert_null(kms_op_find("CreateGrant"));
+    assert_null(kms_op_find("NoSuchOperation"));
     assert_null(kms_op_find("encrypt")); /* names are case-sensitive */
 }
 
@@ -100,11 +112,11 @@ static void unknown_operations_and_paths(void **state)
 {
     (void)state;
     struct ts_answer a;
-    ts_kms(&g, &g.admin, "CreateGrant", "{}", &a);
+    ts_kms(&g, &g.admin, "NoSuchOperation", "{}", &a);
     ts_expect_error(&a, 400, "UnknownOperationException", "");
     json_t *line = ts_last_audit(&g);
     /* the audit line names the operation as sent, and the answer's request id */
-    assert_string_equal(json_string_value(json_object_get(line, "operation")), "CreateGrant");
+    assert_string_equal(json_string_value(json_object_get(line, "operation")), "NoSuchOperation");
     assert_string_equal(json_string_value(json_object_get(line, "requestId")), a.request_id);
     assert_string_equal(json_string_value(json_object_get(line, "eventSource")),
                         "kms.amazonaws.com");
