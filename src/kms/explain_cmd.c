@@ -3,12 +3,15 @@
  * cloister-kms explain --policy FILE --action A --principal ARN
  *     [--account ID] [--root] [--resource ARN]
  *     [--identity-policy FILE]... [--context KEY=VALUE]...
- *     [--attestation-doc FILE]
+ *     [--attestation-doc FILE] [--grant FILE]...
  *
  * --context may repeat a key: its values accumulate (multi-valued keys such
  * as kms:EncryptionContextKeys). --attestation-doc adds the document's
  * kms:RecipientAttestation:* keys WITHOUT verifying it (explain is a
- * what-if tool; the server always verifies).
+ * what-if tool; the server always verifies). --grant adds a grant of the key
+ * (a GrantListEntry, as ListGrants answers one, or a whole ListGrants
+ * answer): when the policies leave the request implicitly denied, the first
+ * grant that allows it decides, as in the server (policy/grant.h).
  */
 #include "explain_cmd.h"
 
@@ -23,16 +26,18 @@
 #include "base/fileio.h"
 #include "call/context.h"
 #include "call/recipient.h"
+#include "policy/grant.h"
 #include "policy/policy.h"
 
 #define EXPLAIN_MAX_IDENTITY 16
+#define EXPLAIN_MAX_GRANTS   16
 
 static int usage(void)
 {
     fprintf(stderr,
             "usage: cloister-kms explain --policy FILE --action ACTION --principal ARN\n"
             "         [--account ID] [--root] [--resource ARN] [--identity-policy FILE]...\n"
-            "         [--context KEY=VALUE]... [--attestation-doc FILE]\n");
+            "         [--context KEY=VALUE]... [--attestation-doc FILE] [--grant FILE]...\n");
     return 2;
 }
 
@@ -97,6 +102,8 @@ struct explain_args {
     const char *policy_path, *action, *principal, *account, *resource, *doc_path;
     const char *identity_paths[EXPLAIN_MAX_IDENTITY];
     size_t n_identity;
+    const char *grant_paths[EXPLAIN_MAX_GRANTS];
+    size_t n_grants;
     bool is_root;
 };
 
@@ -114,6 +121,7 @@ static int parse_args(int argc, char **argv, struct explain_args *a, struct poli
         { "identity-policy", required_argument, NULL, 'i' },
         { "context", required_argument, NULL, 'c' },
         { "attestation-doc", required_argument, NULL, 'd' },
+        { "grant", required_argument, NULL, 'g' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -166,6 +174,13 @@ static int parse_args(int argc, char **argv, struct explain_args *a, struct poli
         case 'd':
             a->doc_path = optarg;
             break;
+        case 'g':
+            if (a->n_grants == EXPLAIN_MAX_GRANTS) {
+                fprintf(stderr, "cloister-kms explain: at most %d --grant\n", EXPLAIN_MAX_GRANTS);
+                return 2;
+            }
+            a->grant_paths[a->n_grants++] = optarg;
+            break;
         case 'h':
             usage();
             return -1;
@@ -178,6 +193,65 @@ static int parse_args(int argc, char **argv, struct explain_args *a, struct poli
     return 0;
 }
 
+/* The grants of the --grant files, appended to grants: each file one
+ * GrantListEntry or a ListGrants answer ({"Grants": [...]}). */
+static int load_grants(const struct explain_args *a, json_t *grants, struct cl_error *err)
+{
+    for (size_t i = 0; i < a->n_grants; i++) {
+        json_error_t je;
+        json_t *v = json_load_file(a->grant_paths[i], JSON_REJECT_DUPLICATES, &je);
+        if (!v)
+            return cl_fail(err, CL_EFORMAT, "%s: %s (line %d)", a->grant_paths[i], je.text,
+                           je.line);
+        json_t *list = json_object_get(v, "Grants");
+        if (json_is_array(list))
+            json_array_extend(grants, list);
+        else if (json_is_object(v) && json_is_array(json_object_get(v, "Operations")))
+            json_array_append(grants, v);
+        else {
+            json_decref(v);
+            return cl_fail(err, CL_EFORMAT, "%s: not a grant (GrantListEntry) or a ListGrants answer",
+                           a->grant_paths[i]);
+        }
+        json_decref(v);
+    }
+    return 0;
+}
+
+/*
+ * The grants' part of the trace: "Grants" (per grant: GrantId, Applies,
+ * Why) and, when the policies left the request implicitly denied and a
+ * grant allows it, the grant's verdict (Decision Allow, DecidedBy
+ * {"Policy": "grant", "GrantId"}). *json is replaced.
+ */
+static int explain_grants(const json_t *grants, const struct policy_request *req,
+                          struct policy_result *res, char **json, struct cl_error *err)
+{
+    json_t *root = json_loads(*json, 0, NULL), *trace = json_array();
+    if (!root || !trace) {
+        json_decref(root);
+        json_decref(trace);
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    }
+    struct policy_grant_result gr;
+    policy_grants_evaluate(grants, req, NULL, &gr, trace);
+    if (res->decision == POLICY_DENY_IMPLICIT && gr.index >= 0) {
+        res->decision = POLICY_ALLOW;
+        json_object_set_new(root, "Decision", json_string("Allow"));
+        json_object_set_new(root, "DecidedBy",
+                            json_pack("{s:s, s:s}", "Policy", "grant", "GrantId", gr.grant_id));
+        json_object_set_new(root, "Reason", json_string(gr.reason));
+    }
+    json_object_set_new(root, "Grants", trace);
+    char *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!out)
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    free(*json);
+    *json = out;
+    return 0;
+}
+
 int kms_explain_main(int argc, char **argv)
 {
     struct explain_args a;
@@ -185,6 +259,7 @@ int kms_explain_main(int argc, char **argv)
     struct policy_context *ctx = NULL;
     struct policy *kp = NULL;
     struct policy *ips[EXPLAIN_MAX_IDENTITY] = { 0 };
+    json_t *grants = json_array();
     char *json = NULL;
     char acct[13];
     int status = 2;
@@ -223,6 +298,10 @@ int kms_explain_main(int argc, char **argv)
         status = fail("attestation document", &err);
         goto out;
     }
+    if (!grants || load_grants(&a, grants, &err) < 0) {
+        status = fail("grant", &err);
+        goto out;
+    }
     struct policy_request req = {
         .action = a.action,
         .principal_arn = a.principal,
@@ -238,10 +317,15 @@ int kms_explain_main(int argc, char **argv)
         status = fail("evaluation", &err);
         goto out;
     }
+    if (a.n_grants > 0 && explain_grants(grants, &req, &res, &json, &err) < 0) {
+        status = fail("grants", &err);
+        goto out;
+    }
     printf("%s\n", json);
     status = res.decision == POLICY_ALLOW ? 0 : 1;
 out:
     free(json);
+    json_decref(grants);
     for (size_t i = 0; i < EXPLAIN_MAX_IDENTITY; i++)
         policy_free(ips[i]);
     policy_free(kp);
