@@ -178,6 +178,30 @@ def scenario(kms):
     mac = kms.generate_mac(KeyId=hmac, Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
     kms.verify_mac(KeyId=hmac, Message=b"m", Mac=mac, MacAlgorithm="HMAC_SHA_256")
     attempt(kms.verify_mac, KeyId=hmac, Message=b"n", Mac=mac, MacAlgorithm="HMAC_SHA_256")
+    # grants
+    admin = f"arn:aws:iam::{kms.describe_key(KeyId=sym)['KeyMetadata']['AWSAccountId']}:user/admin"
+    grant = dict(KeyId=sym, GranteePrincipal=admin, RetiringPrincipal=admin,
+                 Operations=["Encrypt", "Decrypt", "RetireGrant"], Name="shapes",
+                 Constraints={"EncryptionContextSubset": {"a": "b"}})
+    g = kms.create_grant(**grant)
+    kms.create_grant(**grant)
+    g2 = kms.create_grant(KeyId=sym, GranteePrincipal=admin, Operations=["DescribeKey"])
+    kms.encrypt(KeyId=sym, Plaintext=b"g", EncryptionContext={"a": "b"},
+                GrantTokens=[g["GrantToken"]])
+    attempt(kms.encrypt, KeyId=sym, Plaintext=b"g", GrantTokens=["garbage"])
+    attempt(kms.create_grant, KeyId=sym, GranteePrincipal=admin, Operations=["Sign"])
+    attempt(kms.create_grant, KeyId=sym, GranteePrincipal="nobody", Operations=["Encrypt"])
+    kms.list_grants(KeyId=sym)
+    kms.list_grants(KeyId=sym, Limit=1)
+    kms.list_grants(KeyId=sym, GrantId=g["GrantId"], GranteePrincipal=admin)
+    attempt(kms.list_grants, KeyId=sym, Marker="garbage")
+    attempt(kms.list_grants, KeyId=sym, GrantId="bad")
+    kms.list_retirable_grants(RetiringPrincipal=admin)
+    kms.list_retirable_grants(RetiringPrincipal=admin, Limit=1)
+    kms.retire_grant(GrantToken=g["GrantToken"])
+    attempt(kms.retire_grant, GrantToken=g["GrantToken"])
+    kms.revoke_grant(KeyId=sym, GrantId=g2["GrantId"])
+    attempt(kms.revoke_grant, KeyId=sym, GrantId=g2["GrantId"])
     # aliases, tags, policies, description
     kms.create_alias(AliasName="alias/shapes", TargetKeyId=sym)
     kms.update_alias(AliasName="alias/shapes", TargetKeyId=other)
