@@ -210,7 +210,8 @@ static int load_grants(const struct explain_args *a, json_t *grants, struct cl_e
             json_array_append(grants, v);
         else {
             json_decref(v);
-            return cl_fail(err, CL_EFORMAT, "%s: not a grant (GrantListEntry) or a ListGrants answer",
+            return cl_fail(err, CL_EFORMAT,
+                           "%s: not a grant (GrantListEntry) or a ListGrants answer",
                            a->grant_paths[i]);
         }
         json_decref(v);

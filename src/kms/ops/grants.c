@@ -22,12 +22,12 @@
 #include "policy/grant.h"
 #include "util/kmsutil.h"
 
-#define PRINCIPAL_MAX          256 /* PrincipalIdType */
-#define GRANT_NAME_MAX         256 /* GrantNameType */
-#define GRANTS_PER_PRINCIPAL   500 /* AWS's quota: grants for a principal per KMS key */
-#define CONSTRAINT_PAIRS_MAX   8   /* AWS: each constraint holds up to 8 pairs */
-#define CONSTRAINT_VALUE_MAX   384 /* ... and no value over 384 characters */
-#define GRANT_LIST_LIMIT_MAX   100 /* ListGrants, ListRetirableGrants: Limit 1..100 */
+#define PRINCIPAL_MAX            256 /* PrincipalIdType */
+#define GRANT_NAME_MAX           256 /* GrantNameType */
+#define GRANTS_PER_PRINCIPAL     500 /* AWS's quota: grants for a principal per KMS key */
+#define CONSTRAINT_PAIRS_MAX     8   /* AWS: each constraint holds up to 8 pairs */
+#define CONSTRAINT_VALUE_MAX     384 /* ... and no value over 384 characters */
+#define GRANT_LIST_LIMIT_MAX     100 /* ListGrants, ListRetirableGrants: Limit 1..100 */
 #define GRANT_LIST_LIMIT_DEFAULT 50
 
 /* botocore's GrantOperation enum, in its order (the validation message lists it so). */
@@ -62,7 +62,8 @@ static bool in_list(const char *const *list, const char *s)
 static bool chars_in(const char *s, const char *extra)
 {
     for (const char *p = s; *p; p++) {
-        bool word = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+        bool word =
+            (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
         if (!word && !strchr(extra, *p))
             return false;
     }
@@ -132,8 +133,8 @@ static int read_operations(struct call *c, const json_t **ops)
             continue;
         char set[512] = "";
         for (const char *const *v = GRANT_OPS; *v; v++)
-            snprintf(set + strlen(set), sizeof(set) - strlen(set), "%s%s", v == GRANT_OPS ? "" : ", ",
-                     *v);
+            snprintf(set + strlen(set), sizeof(set) - strlen(set), "%s%s",
+                     v == GRANT_OPS ? "" : ", ", *v);
         return call_fail(c, "ValidationException",
                          "1 validation error detected: Value '[%s]' at 'operations' failed to "
                          "satisfy constraint: Member must satisfy constraint: [Member must satisfy "
@@ -176,7 +177,8 @@ static int read_constraints(struct call *c, const json_t **out)
         }
     }
     /* an empty constraint object constrains nothing: stored as none */
-    if (json_object_get(v, "EncryptionContextSubset") || json_object_get(v, "EncryptionContextEquals"))
+    if (json_object_get(v, "EncryptionContextSubset") ||
+        json_object_get(v, "EncryptionContextEquals"))
         *out = v;
     return 0;
 }
@@ -200,19 +202,19 @@ static int check_for_key(struct call *c, const struct store_key *k, const json_t
                                        "GenerateDataKeyPair",
                                        "GenerateDataKeyPairWithoutPlaintext",
                                        NULL };
-    static const char *const ASYM_ENC[] = { "Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo",
-                                            "GetPublicKey", NULL };
+    static const char *const ASYM_ENC[] = { "Encrypt",     "Decrypt",      "ReEncryptFrom",
+                                            "ReEncryptTo", "GetPublicKey", NULL };
     static const char *const SIGN[] = { "Sign", "Verify", "GetPublicKey", NULL };
     static const char *const MAC[] = { "GenerateMac", "VerifyMac", NULL };
     static const char *const AGREE[] = { "DeriveSharedSecret", "GetPublicKey", NULL };
     const char *usage = key_usage_name(k->usage);
     bool symmetric = strcmp(k->key_spec, "SYMMETRIC_DEFAULT") == 0;
-    const char *const *allowed = symmetric                                   ? SYM
-                                 : !strcmp(usage, "ENCRYPT_DECRYPT")         ? ASYM_ENC
-                                 : !strcmp(usage, "SIGN_VERIFY")             ? SIGN
-                                 : !strcmp(usage, "GENERATE_VERIFY_MAC")     ? MAC
-                                 : !strcmp(usage, "KEY_AGREEMENT")           ? AGREE
-                                                                             : ANY;
+    const char *const *allowed = symmetric                               ? SYM
+                                 : !strcmp(usage, "ENCRYPT_DECRYPT")     ? ASYM_ENC
+                                 : !strcmp(usage, "SIGN_VERIFY")         ? SIGN
+                                 : !strcmp(usage, "GENERATE_VERIFY_MAC") ? MAC
+                                 : !strcmp(usage, "KEY_AGREEMENT")       ? AGREE
+                                                                         : ANY;
     size_t i;
     json_t *o;
     json_array_foreach(ops, i, o)
@@ -258,8 +260,7 @@ static bool same_grant(const json_t *g, const json_t *want)
  * AWS answers a repeated CreateGrant with its grant id (and we with its
  * token). 1 found (id and token filled), 0 none, -1 failed.
  */
-static int find_named(struct call *c, const char *key_id, const json_t *want, char *id,
-                      char *token)
+static int find_named(struct call *c, const char *key_id, const json_t *want, char *id, char *token)
 {
     struct cl_error err = { 0 };
     struct store_grant_filter f = { .key_id = key_id };
@@ -314,9 +315,9 @@ static json_t *new_grant(struct call *c, const struct store_key *k, const char *
 {
     char issuing[64];
     snprintf(issuing, sizeof(issuing), "arn:aws:iam::%s:root", c->s->account);
-    json_t *g = json_pack("{s:s, s:f, s:s, s:s, s:O}", "KeyId", k->id, "CreationDate", ku_now(),
-                          "GranteePrincipal", grantee, "IssuingAccount", issuing, "Operations",
-                          ops);
+    json_t *g =
+        json_pack("{s:s, s:f, s:s, s:s, s:O}", "KeyId", k->id, "CreationDate", ku_now(),
+                  "GranteePrincipal", grantee, "IssuingAccount", issuing, "Operations", ops);
     if (g && retiring)
         json_object_set_new(g, "RetiringPrincipal", json_string(retiring));
     if (g && name)
@@ -334,7 +335,8 @@ static int create_or_reuse(struct call *c, const struct store_key *k, json_t *g)
     if (found < 0)
         return -1;
     if (!found) {
-        int rc = check_grant_quota(c, k->id, json_string_value(json_object_get(g, "GranteePrincipal")));
+        int rc =
+            check_grant_quota(c, k->id, json_string_value(json_object_get(g, "GranteePrincipal")));
         if (rc == 0)
             rc = grant_token_new(c, id, token);
         if (rc < 0)
@@ -505,7 +507,8 @@ static int authorize_retire(struct call *c, const struct store_key *k, const jso
     const char *id = json_string_value(json_object_get(g, "GrantId"));
     const char *retiring = json_string_value(json_object_get(g, "RetiringPrincipal"));
     if (policy_principal_names(retiring, c->caller.arn)) {
-        authorize_note_grant(c, "kms:RetireGrant", id, "the caller is the grant's retiring principal");
+        authorize_note_grant(c, "kms:RetireGrant", id,
+                             "the caller is the grant's retiring principal");
         return 0;
     }
     const char *grantee = json_string_value(json_object_get(g, "GranteePrincipal"));
@@ -540,8 +543,8 @@ int op_retire_grant(struct call *c)
     if (token) {
         rc = grant_token_resolve(c, token, &g);
         if (rc == 0)
-            rc = resolve_key_id(c, json_string_value(json_object_get(g, "KeyId")), IDS_KEY_ONLY,
-                                &k);
+            rc =
+                resolve_key_id(c, json_string_value(json_object_get(g, "KeyId")), IDS_KEY_ONLY, &k);
     } else {
         rc = resolve_key_id(c, key_ident, IDS_KEY_ONLY, &k);
         if (rc == 0)

@@ -55,8 +55,8 @@ bool policy_grant_op_takes_context(const char *op)
 
 bool policy_principal_names(const char *named, const char *caller_arn)
 {
-    return named && (strcmp(named, caller_arn) == 0 ||
-                     policy_role_matches_session(named, caller_arn));
+    return named &&
+           (strcmp(named, caller_arn) == 0 || policy_role_matches_session(named, caller_arn));
 }
 
 /* Does pairs (an object of strings) hold key k (without case) with value v? */
@@ -138,14 +138,16 @@ static bool constraints_match(const json_t *c, const struct policy_context *ctx,
         if (ctx)
             policy_context_get(ctx, "kms:EncryptionContextKeys", &n);
         if (n != json_object_size(eq) || !context_has(ctx, eq)) {
-            snprintf(why, cap, "the request's encryption context is not its "
-                               "EncryptionContextEquals constraint");
+            snprintf(why, cap,
+                     "the request's encryption context is not its "
+                     "EncryptionContextEquals constraint");
             return false;
         }
     }
     if (sub && !context_has(ctx, sub)) {
-        snprintf(why, cap, "the request's encryption context does not include its "
-                           "EncryptionContextSubset constraint");
+        snprintf(why, cap,
+                 "the request's encryption context does not include its "
+                 "EncryptionContextSubset constraint");
         return false;
     }
     return true;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GRANT_COLUMNS                                                                      \
+#define GRANT_COLUMNS                                                                        \
     "grant_id, key_id, name, created, grantee, retiring, issuing, operations, constraints, " \
     "token"
 
@@ -124,15 +124,14 @@ int store_grant_get(struct store *st, const char *grant_id, json_t **g, char **t
 
 int store_grant_by_token(struct store *st, const char *token, json_t **g, struct cl_error *err)
 {
-    return grant_one(st, "SELECT " GRANT_COLUMNS " FROM grants WHERE token=?", token, g, NULL,
-                     err);
+    return grant_one(st, "SELECT " GRANT_COLUMNS " FROM grants WHERE token=?", token, g, NULL, err);
 }
 
 int store_grant_delete(struct store *st, const char *grant_id, struct cl_error *err)
 {
     int changes = 0;
-    int rc = db_exec_binds(st, "DELETE FROM grants WHERE grant_id=?", grant_id, NULL, 0, &changes,
-                           err);
+    int rc =
+        db_exec_binds(st, "DELETE FROM grants WHERE grant_id=?", grant_id, NULL, 0, &changes, err);
     if (rc == 0 && changes == 0)
         rc = cl_fail(err, CL_ENOTFOUND, "no such grant");
     return rc;
