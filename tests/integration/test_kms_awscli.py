@@ -92,3 +92,57 @@ def test_aws_cli_hmac_round_trip(srv, tmp_path):
             "--mac", "fileb://mac.bin", "--mac-algorithm", "HMAC_SHA_256", tmp=tmp_path)
     assert p.returncode == 254
     assert "(KMSInvalidMacException) when calling the VerifyMac operation" in p.stderr
+
+
+@pytest.mark.skipif(not os.path.exists(AWS), reason="awscli v2 (/usr/bin/aws) is not installed")
+def test_aws_cli_grant_round_trip(srv, tmp_path):
+    """create-grant for a principal with no policy of its own, which then
+    encrypts and decrypts with the grant token; list-grants, retire-grant,
+    revoke-grant."""
+    p = srv.principal("cli-grantee")
+    (tmp_path / "credentials").write_text(
+        f"[grantee]\naws_access_key_id = {p['AccessKeyId']}\n"
+        f"aws_secret_access_key = {p['SecretAccessKey']}\n")
+
+    def grantee(*args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+                   AWS_CONFIG_FILE=str(srv.dir / "config"), AWS_PROFILE="grantee",
+                   AWS_DEFAULT_REGION=srv.region,
+                   HOME=str(srv.dir.parent))
+        return subprocess.run([AWS, *args, "--endpoint-url", srv.endpoint, "--ca-bundle", srv.ca,
+                               "--output", "json"], capture_output=True, text=True, env=env,
+                              timeout=120, cwd=tmp_path)
+
+    kid = json.loads(aws(srv, "kms", "create-key").stdout)["KeyMetadata"]["KeyId"]
+    (tmp_path / "pt.bin").write_bytes(b"granted over the AWS CLI")
+    q = grantee("kms", "encrypt", "--key-id", kid, "--plaintext", "fileb://pt.bin")
+    assert q.returncode == 254 and "(AccessDeniedException)" in q.stderr
+    q = aws(srv, "kms", "create-grant", "--key-id", kid, "--grantee-principal", p["Arn"],
+            "--operations", "Encrypt", "Decrypt", "--name", "cli")
+    assert q.returncode == 0, q.stderr
+    grant = json.loads(q.stdout)
+    q = grantee("kms", "encrypt", "--key-id", kid, "--plaintext", "fileb://pt.bin",
+                "--grant-tokens", grant["GrantToken"])
+    assert q.returncode == 0, q.stderr
+    (tmp_path / "ct.bin").write_bytes(base64.b64decode(json.loads(q.stdout)["CiphertextBlob"]))
+    q = grantee("kms", "decrypt", "--ciphertext-blob", "fileb://ct.bin")
+    assert q.returncode == 0, q.stderr
+    assert base64.b64decode(json.loads(q.stdout)["Plaintext"]) == b"granted over the AWS CLI"
+    q = aws(srv, "kms", "list-grants", "--key-id", kid)
+    assert q.returncode == 0, q.stderr
+    listed = json.loads(q.stdout)["Grants"]
+    assert [(g["GrantId"], g["Name"], g["Operations"]) for g in listed] == [
+        (grant["GrantId"], "cli", ["Encrypt", "Decrypt"])]
+    q = aws(srv, "kms", "retire-grant", "--key-id", kid, "--grant-id", grant["GrantId"])
+    assert q.returncode == 0, q.stderr
+    q = grantee("kms", "decrypt", "--ciphertext-blob", "fileb://ct.bin")
+    assert q.returncode == 254 and "(AccessDeniedException)" in q.stderr
+    second = json.loads(aws(srv, "kms", "create-grant", "--key-id", kid, "--grantee-principal",
+                            p["Arn"], "--operations", "Encrypt").stdout)
+    q = aws(srv, "kms", "revoke-grant", "--key-id", kid, "--grant-id", second["GrantId"])
+    assert q.returncode == 0, q.stderr
+    q = aws(srv, "kms", "revoke-grant", "--key-id", kid, "--grant-id", second["GrantId"])
+    assert q.returncode == 254
+    assert (f"An error occurred (NotFoundException) when calling the RevokeGrant operation: "
+            f"Grant ID {second['GrantId']} not found") in q.stderr

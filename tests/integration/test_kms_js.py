@@ -38,3 +38,18 @@ def test_js_sdk_hmac_round_trip(srv):
     kid = out["macKeyId"].rsplit("/", 1)[-1]
     want = hmac.new(material(srv, kid), b"hmac over the JS SDK", hashlib.sha384).digest()
     assert base64.b64decode(out["mac"]) == want
+
+
+def test_js_sdk_grant_round_trip(srv):
+    """A grantee with no policy of its own encrypts and decrypts under a
+    constrained grant (with its token), then loses it to RetireGrant and a
+    second grant to RevokeGrant."""
+    p = srv.principal("js-grantee")
+    out = run_js(srv, grantee={"arn": p["Arn"], "creds": [p["AccessKeyId"], p["SecretAccessKey"]]})
+    assert out["before"] == "AccessDeniedException"
+    assert out["roundTrip"] is True
+    assert out["unconstrained"] == "AccessDeniedException"
+    assert out["listed"] == [out["grantId"]]
+    assert out["grantId"] in out["retirable"]
+    assert out["afterRetire"] == "AccessDeniedException"
+    assert out["afterRevoke"] == "AccessDeniedException"
