@@ -652,6 +652,61 @@ def test_grants_survive_restart_and_go_with_their_key(tmp_path):
     assert v.returncode == 0, v.stderr
 
 
+def test_key_states_root_grantees_and_account_level_listing(srv, bob):
+    bob_arn, b = bob
+    k = sym_key(srv)
+    srv.kms.disable_key(KeyId=k["KeyId"])
+    # a disabled key takes grants; its grants are still no use while it is disabled
+    g = srv.kms.create_grant(KeyId=k["KeyId"], GranteePrincipal=bob_arn, Operations=["Encrypt"])
+    with pytest.raises(ClientError) as e:
+        b.encrypt(KeyId=k["KeyId"], Plaintext=b"x")
+    assert err(e) == ("DisabledException", f"{k['Arn']} is disabled.")
+    srv.kms.enable_key(KeyId=k["KeyId"])
+    b.encrypt(KeyId=k["KeyId"], Plaintext=b"x")
+    # a key pending deletion: its grants can still be listed, retired and revoked
+    g2 = srv.kms.create_grant(KeyId=k["KeyId"], GranteePrincipal=bob_arn, Operations=["Decrypt"])
+    srv.kms.schedule_key_deletion(KeyId=k["KeyId"], PendingWindowInDays=7)
+    assert len(srv.kms.list_grants(KeyId=k["KeyId"])["Grants"]) == 2
+    srv.kms.retire_grant(KeyId=k["KeyId"], GrantId=g["GrantId"])
+    srv.kms.revoke_grant(KeyId=k["KeyId"], GrantId=g2["GrantId"])
+    assert srv.kms.list_grants(KeyId=k["KeyId"])["Grants"] == []
+    # a grant to the account root does not extend to the account's users
+    k2 = sym_key(srv)
+    srv.kms.create_grant(KeyId=k2["KeyId"], GranteePrincipal=f"arn:aws:iam::{srv.account}:root",
+                         Operations=["Encrypt"])
+    with pytest.raises(ClientError) as e:
+        b.encrypt(KeyId=k2["KeyId"], Plaintext=b"x")
+    assert err(e) == denied(bob_arn, "kms:Encrypt", k2["Arn"])
+    # ListRetirableGrants is account-level: the identity policy decides
+    with pytest.raises(ClientError) as e:
+        b.list_retirable_grants(RetiringPrincipal=bob_arn)
+    assert err(e) == ("AccessDeniedException",
+                      f"User: {bob_arn} is not authorized to perform: kms:ListRetirableGrants "
+                      "because no identity-based policy allows the kms:ListRetirableGrants action")
+
+
+def test_grants_per_principal_quota(srv):
+    q_arn, _ = user(srv, "quota")
+    k = sym_key(srv)
+    srv.kms.create_grant(KeyId=k["KeyId"], GranteePrincipal=q_arn, Operations=["Encrypt"])
+    # 499 more written straight into the store (500 CreateGrant calls would be slow)
+    db = sqlite3.connect(srv.dir / "kms.db", timeout=30)
+    db.executemany(
+        "INSERT INTO grants(grant_id, key_id, name, created, grantee, retiring, issuing, "
+        "operations, constraints, token) VALUES(?,?,NULL,?,?,NULL,?,?,NULL,?)",
+        [(f"{i:064x}", k["KeyId"], time.time(), q_arn, f"arn:aws:iam::{srv.account}:root",
+          '["Encrypt"]', f"token-{i}") for i in range(499)])
+    db.commit()
+    db.close()
+    with pytest.raises(ClientError) as e:
+        srv.kms.create_grant(KeyId=k["KeyId"], GranteePrincipal=q_arn, Operations=["Encrypt"])
+    assert err(e) == ("LimitExceededException",
+                      f"The grantee principal {q_arn} already has 500 grants on this key.")
+    # another grantee on the same key is not limited by it
+    srv.kms.create_grant(KeyId=k["KeyId"], GranteePrincipal=srv.admin_arn, Operations=["Encrypt"])
+
+
 def test_audit_log_verifies(srv):
+    """Last in the module: every line the tests above caused chains."""
     v = srv.cli("audit", "verify")
     assert v.returncode == 0, v.stderr
