@@ -108,6 +108,14 @@ static int grant_one(struct store *st, const char *sql, const char *key, json_t 
         if (token)
             *token = db_dup_col(s, 9);
         rc = *g && (!token || *token) ? 0 : cl_fail(err, CL_ENOMEM, "out of memory");
+        if (rc < 0) { /* nothing half-made goes back */
+            json_decref(*g);
+            *g = NULL;
+            if (token) {
+                free(*token);
+                *token = NULL;
+            }
+        }
     } else if (rc == 0) {
         rc = cl_fail(err, CL_ENOTFOUND, "no such grant");
     }
