@@ -127,6 +127,11 @@ int call_context_mac(struct call *c, const char *alg)
     return add(c, "kms:MacAlgorithm", alg);
 }
 
+int call_context_key_agreement(struct call *c, const char *alg)
+{
+    return add(c, "kms:KeyAgreementAlgorithm", alg);
+}
+
 int call_context_recipient(struct call *c, const struct recipient *r)
 {
     struct policy_context *pc = context_of(c);

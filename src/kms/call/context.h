@@ -47,6 +47,8 @@ CL_MUST_USE int call_context_encryption_algorithm(struct call *c, const char *al
 CL_MUST_USE int call_context_signing(struct call *c, const char *alg, const char *message_type);
 /* kms:MacAlgorithm (GenerateMac, VerifyMac). */
 CL_MUST_USE int call_context_mac(struct call *c, const char *alg);
+/* kms:KeyAgreementAlgorithm (DeriveSharedSecret). */
+CL_MUST_USE int call_context_key_agreement(struct call *c, const char *alg);
 /* kms:RecipientAttestation:* of the call's verified Recipient. */
 CL_MUST_USE int call_context_recipient(struct call *c, const struct recipient *r);
 

@@ -107,20 +107,23 @@ static int create_key_args(struct call *c, struct create_args *a)
         return call_fail(c, "UnsupportedOperationException",
                          "Multi-Region keys are not supported by cloister-kms.");
     const char *spec = a->spec;
-    if (!strcmp(spec, "SM2") || !strncmp(spec, "ML_DSA", 6) ||
-        !strcmp(spec, "ECC_NIST_EDWARDS25519"))
+    if (!strcmp(spec, "SM2"))
+        return refuse_sm2(c, "KeySpec");
+    if (!strncmp(spec, "ML_DSA", 6))
         return call_fail(c, "UnsupportedOperationException",
                          "KeySpec %s is not supported by cloister-kms.", spec);
     if (!a->usage)
         a->usage = "ENCRYPT_DECRYPT";
-    /* symmetric keys encrypt, RSA keys encrypt or sign, ECC keys sign, HMAC
-     * keys generate and verify MACs; no key of cloister-kms does KEY_AGREEMENT */
+    /* symmetric keys encrypt, RSA keys encrypt or sign, NIST and SECG ECC
+     * keys sign or agree keys (ECDH), Ed25519 keys sign, HMAC keys generate
+     * and verify MACs */
     enum key_usage u;
     bool ok_usage = key_usage_parse(a->usage, &u) == 0 &&
                     (!strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT) ? u == KEY_USAGE_ENCRYPT_DECRYPT
-                     : is_rsa_spec(spec)                       ? u != KEY_USAGE_GENERATE_VERIFY_MAC
-                     : is_hmac_spec(spec)                      ? u == KEY_USAGE_GENERATE_VERIFY_MAC
-                                                               : u == KEY_USAGE_SIGN_VERIFY);
+                     : is_rsa_spec(spec) ? u == KEY_USAGE_ENCRYPT_DECRYPT || u == KEY_USAGE_SIGN_VERIFY
+                     : is_hmac_spec(spec) ? u == KEY_USAGE_GENERATE_VERIFY_MAC
+                     : is_ecc_spec(spec)  ? u == KEY_USAGE_SIGN_VERIFY || u == KEY_USAGE_KEY_AGREEMENT
+                                          : u == KEY_USAGE_SIGN_VERIFY);
     if (!ok_usage)
         return call_fail(c, "ValidationException", "KeyUsage %s is not compatible with KeySpec %s",
                          a->usage, spec);

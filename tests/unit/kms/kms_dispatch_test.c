@@ -37,6 +37,7 @@ static void every_operation_has_its_handler(void **state)
         { "CreateKey", op_create_key },
         { "Decrypt", op_decrypt },
         { "DeleteAlias", op_delete_alias },
+        { "DeriveSharedSecret", op_derive_shared_secret },
         { "DescribeKey", op_describe_key },
         { "DisableKey", op_disable_key },
         { "DisableKeyRotation", op_disable_key_rotation },
@@ -232,7 +233,7 @@ static void kms_error_shapes(void **state)
               ":key/11111111-2222-4333-8444-555555555555' does not exist");
     /* 400 with "Message" */
     ts_expect(&g, &g.admin, "CreateKey", "{\"KeySpec\": \"SM2\"}", "UnsupportedOperationException",
-              "KeySpec SM2 is not supported by cloister-kms.");
+              "KeySpec SM2 is only available in the China Regions.");
     /* 412 */
     char key[37], body[256];
     ts_create_key(&g, NULL, key);
