@@ -118,12 +118,13 @@ static int create_key_args(struct call *c, struct create_args *a)
      * keys sign or agree keys (ECDH), Ed25519 keys sign, HMAC keys generate
      * and verify MACs */
     enum key_usage u;
-    bool ok_usage = key_usage_parse(a->usage, &u) == 0 &&
-                    (!strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT) ? u == KEY_USAGE_ENCRYPT_DECRYPT
-                     : is_rsa_spec(spec) ? u == KEY_USAGE_ENCRYPT_DECRYPT || u == KEY_USAGE_SIGN_VERIFY
-                     : is_hmac_spec(spec) ? u == KEY_USAGE_GENERATE_VERIFY_MAC
-                     : is_ecc_spec(spec)  ? u == KEY_USAGE_SIGN_VERIFY || u == KEY_USAGE_KEY_AGREEMENT
-                                          : u == KEY_USAGE_SIGN_VERIFY);
+    bool ok_usage =
+        key_usage_parse(a->usage, &u) == 0 &&
+        (!strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT) ? u == KEY_USAGE_ENCRYPT_DECRYPT
+         : is_rsa_spec(spec)  ? u == KEY_USAGE_ENCRYPT_DECRYPT || u == KEY_USAGE_SIGN_VERIFY
+         : is_hmac_spec(spec) ? u == KEY_USAGE_GENERATE_VERIFY_MAC
+         : is_ecc_spec(spec)  ? u == KEY_USAGE_SIGN_VERIFY || u == KEY_USAGE_KEY_AGREEMENT
+                              : u == KEY_USAGE_SIGN_VERIFY);
     if (!ok_usage)
         return call_fail(c, "ValidationException", "KeyUsage %s is not compatible with KeySpec %s",
                          a->usage, spec);

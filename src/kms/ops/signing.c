@@ -116,8 +116,8 @@ static int message_digest(struct call *c, const char *type, const uint8_t *msg, 
         /* pure Ed25519 cannot sign a digest: AWS's ED25519_SHA_512 takes RAW only */
         if (type && !strcmp(type, "DIGEST"))
             return call_fail(c, "ValidationException",
-                             "MessageType %s is not valid for signing algorithm %s; use RAW.",
-                             type, sp->alg);
+                             "MessageType %s is not valid for signing algorithm %s; use RAW.", type,
+                             sp->alg);
         sp->eddsa = true;
         sp->message = malloc(n);
         if (!sp->message)
