@@ -323,3 +323,87 @@ print(json.dumps({"secret": base64.b64encode(r["SharedSecret"]).decode(), "key":
     out = json.loads(p.stdout)
     assert (out["key"], out["origin"]) == (m["Arn"], "AWS_KMS")
     assert base64.b64decode(out["secret"]) == local_secret(kms, m["KeyId"], mine)
+
+
+# --- DeriveSharedSecret with a Recipient: attested enclaves (see test_kms_recipient.py) ---
+
+@pytest.fixture(scope="module")
+def attested(tmp_path_factory):
+    """An EIF, a production and a debug-mode NSM module for it, a server trusting both roots, and
+    the enclave's RSA key."""
+    from test_kms_recipient import EnclaveKey, Nsm
+    d = tmp_path_factory.mktemp("ecdh-recipient")
+    rootfs = d / "rootfs"
+    (rootfs / "app").mkdir(parents=True)
+    (rootfs / "app" / "server").write_text("#!/bin/sh\necho agree\n")
+    eif = d / "agree.eif"
+    p = subprocess.run([str(BIN_DIR / "cloister"), "build-enclave", "--rootfs", str(rootfs), "--cmd",
+                        "/app/server", "--output-file", str(eif)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    ns = type("Attested", (), {})()
+    ns.pcr0 = json.loads(p.stdout)["Measurements"]["PCR0"]
+    ns.prod, ns.debug = Nsm(d / "prod", eif), Nsm(d / "debug", eif, debug=True)
+    roots = d / "roots.pem"
+    roots.write_text(ns.prod.root.read_text() + ns.debug.root.read_text())
+    ns.srv = KmsServer(d / "kms", args=["--trust-root", str(roots)])
+    ns.kms = ns.srv.client()
+    ns.key = EnclaveKey(d)
+    yield ns
+    ns.srv.stop()
+    ns.prod.stop()
+    ns.debug.stop()
+
+
+def recipient(doc, alg="RSAES_OAEP_SHA_256"):
+    r = {"AttestationDocument": b64(doc)}
+    if alg is not None:
+        r["KeyEncryptionAlgorithm"] = alg
+    return r
+
+
+def test_derive_with_recipient(attested):
+    a = attested
+    m = ok(a.srv, "CreateKey", {"KeySpec": "ECC_NIST_P384", "KeyUsage": "KEY_AGREEMENT"})["KeyMetadata"]
+    mine = ec.generate_private_key(ec.SECP384R1())
+    for alg in ("RSAES_OAEP_SHA_256", None):
+        ans = derive(a.srv, m["KeyId"], spki(mine.public_key()),
+                     Recipient=recipient(a.prod.attest(a.key.spki), alg))
+        # the secret only for the enclave: SharedSecret omitted, not null
+        assert set(ans) == {"KeyId", "CiphertextForRecipient", "KeyAgreementAlgorithm", "KeyOrigin"}
+        assert (ans["KeyId"], ans["KeyAgreementAlgorithm"], ans["KeyOrigin"]) == (m["Arn"], "ECDH", "AWS_KMS")
+        assert a.key.open(ans["CiphertextForRecipient"]) == local_secret(a.kms, m["KeyId"], mine)
+    # the Recipient's own checks, as for the other operations
+    body = {"KeyId": m["KeyId"], "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(spki(mine.public_key()))}
+    assert refused(a.srv, "DeriveSharedSecret", {**body, "Recipient": recipient(b"not a document")}) == (
+        "ValidationException",
+        "The attestation document in Recipient is not valid: it is not a well-formed attestation document.")
+    t, msg = refused(a.srv, "DeriveSharedSecret",
+                     {**body, "Recipient": recipient(a.prod.attest(a.key.spki), "RSAES_OAEP_SHA_1")})
+    assert t == "ValidationException" and "RSAES_OAEP_SHA_256" in msg
+    # the audit line names the enclave
+    text = (a.srv.dir / "audit.log").read_text()
+    line = [e for e in map(json.loads, text.splitlines()) if e["operation"] == "DeriveSharedSecret"][0]
+    assert line["recipient"]["attestationDocumentEnclaveImageDigest"] == a.pcr0.lower()
+
+
+def test_recipient_condition_keys(attested):
+    a = attested
+    srv = a.srv
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{srv.account}:root"}, "Action": "kms:*",
+         "Resource": "*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:DeriveSharedSecret", "Resource": "*",
+         "Condition": {"StringNotEqualsIgnoreCase": {"kms:RecipientAttestation:ImageSha384": a.pcr0}}}]}
+    m = ok(srv, "CreateKey", {"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT",
+                              "Policy": json.dumps(policy)})["KeyMetadata"]
+    mine = ec.generate_private_key(ec.SECP256R1())
+    body = {"KeyId": m["KeyId"], "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(spki(mine.public_key()))}
+    explicit = ("AccessDeniedException", f"User: arn:aws:iam::{srv.account}:user/admin is not authorized to "
+                f"perform: kms:DeriveSharedSecret on resource: {m['Arn']} with an explicit deny in a "
+                "resource-based policy")
+    # no Recipient, or a debug-mode enclave (all-zero PCRs): denied
+    assert refused(srv, "DeriveSharedSecret", body) == explicit
+    assert refused(srv, "DeriveSharedSecret", {**body, "Recipient": recipient(a.debug.attest(a.key.spki))}) == explicit
+    ans = derive(srv, m["KeyId"], spki(mine.public_key()), Recipient=recipient(a.prod.attest(a.key.spki)))
+    assert a.key.open(ans["CiphertextForRecipient"]) == local_secret(a.kms, m["KeyId"], mine)
+    assert srv.cli("audit", "verify").returncode == 0
