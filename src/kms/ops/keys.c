@@ -53,15 +53,16 @@ static json_t *key_metadata(struct call *c, const struct store_key *k)
 {
     char arn[KEY_ARN_MAX];
     key_arn(c, k, arn);
-    json_t *m = json_pack("{s:s, s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+    json_t *m = json_pack("{s:s, s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
                           "AWSAccountId", c->s->account, "KeyId", k->id, "Arn", arn, "CreationDate",
                           k->created, "Enabled", k->state == KEY_ENABLED, "Description",
                           k->description ? k->description : "", "KeyUsage",
                           key_usage_name(k->usage), "KeyState", key_state_name(k->state), "Origin",
-                          k->origin, "KeyManager", "CUSTOMER", "CustomerMasterKeySpec", k->key_spec,
-                          "KeySpec", k->key_spec, "MultiRegion", 0);
+                          k->origin, "KeyManager", "CUSTOMER", "KeySpec", k->key_spec,
+                          "MultiRegion", 0);
     if (!m)
         return NULL;
+    set_cmk_spec(m, k->key_spec);
     set_algorithms(m, k);
     if (k->state == KEY_PENDING_DELETION) {
         json_object_set_new(m, "DeletionDate", json_real(k->deletion_date));

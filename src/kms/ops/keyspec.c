@@ -87,6 +87,17 @@ void set_algorithms(json_t *o, const struct store_key *k)
         json_object_set_new(o, "SigningAlgorithms", signing_algorithms(k->key_spec));
 }
 
+bool has_cmk_spec(const char *spec)
+{
+    return strcmp(spec, KEY_SPEC_ED25519) != 0 && strncmp(spec, "ML_DSA", 6) != 0;
+}
+
+void set_cmk_spec(json_t *o, const char *spec)
+{
+    if (has_cmk_spec(spec))
+        json_object_set_new(o, "CustomerMasterKeySpec", json_string(spec));
+}
+
 int refuse_sm2(struct call *c, const char *member)
 {
     if (strncmp(c->s->region, "cn-", 3) != 0)

@@ -35,6 +35,13 @@ bool is_ecc_spec(const char *spec);
 /* ECC_NIST_EDWARDS25519: Ed25519 (RFC 8032), signing only. */
 #define KEY_SPEC_ED25519 "ECC_NIST_EDWARDS25519"
 
+/* Whether a spec has a name in the deprecated CustomerMasterKeySpec enum
+ * (botocore): the specs AWS added later (ECC_NIST_EDWARDS25519, ML_DSA_*) do
+ * not, and answers leave that member out for them. */
+bool has_cmk_spec(const char *spec);
+/* Sets o's CustomerMasterKeySpec to spec when has_cmk_spec(spec). */
+void set_cmk_spec(json_t *o, const char *spec);
+
 /* Refuses an SM2 key or key pair (member: "KeySpec", "KeyPairSpec") with
  * UnsupportedOperationException: AWS offers SM2 only in its China Regions
  * (cn-*), so elsewhere the answer says so; in a China Region the answer is

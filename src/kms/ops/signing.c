@@ -47,8 +47,9 @@ int op_get_public_key(struct call *c)
     if (rc == 0) {
         char arn[KEY_ARN_MAX];
         key_arn(c, &k, arn);
-        c->out = json_pack("{s:s, s:s, s:s, s:s}", "KeyId", arn, "CustomerMasterKeySpec",
-                           k.key_spec, "KeySpec", k.key_spec, "KeyUsage", key_usage_name(k.usage));
+        c->out = json_pack("{s:s, s:s, s:s}", "KeyId", arn, "KeySpec", k.key_spec, "KeyUsage",
+                           key_usage_name(k.usage));
+        set_cmk_spec(c->out, k.key_spec);
         set_blob(c->out, "PublicKey", pub, pub_len);
         set_algorithms(c->out, &k);
     }
