@@ -169,6 +169,23 @@ def test_request_validation(srv, kms, keys):
         kms.sign(KeyId=kid, Message=b"m", SigningAlgorithm="ECDSA_SHA_384")
     assert err(e) == ("InvalidKeyUsageException",
                       f"{keys['ECC_NIST_P384']['Arn']} key usage is KEY_AGREEMENT which is not valid for Sign.")
+    # nor encrypts, MACs or rotates
+    arn = keys["ECC_NIST_P384"]["Arn"]
+    with pytest.raises(ClientError) as e:
+        kms.encrypt(KeyId=kid, Plaintext=b"x")
+    assert err(e) == ("InvalidKeyUsageException", f"{arn} key usage is KEY_AGREEMENT which is not valid for Encrypt.")
+    with pytest.raises(ClientError) as e:
+        kms.generate_mac(KeyId=kid, Message=b"m", MacAlgorithm="HMAC_SHA_256")
+    assert err(e) == ("InvalidKeyUsageException",
+                      f"{arn} key usage is KEY_AGREEMENT which is not valid for GenerateMac.")
+    with pytest.raises(ClientError) as e:
+        kms.enable_key_rotation(KeyId=kid)
+    assert err(e) == ("UnsupportedOperationException", f"{arn} key spec is ECC_NIST_P384: automatic rotation "
+                      "applies to symmetric encryption keys only.")
+    # DryRun stops before the peer's key is looked at
+    assert refused(srv, "DeriveSharedSecret", {"KeyId": kid, "KeyAgreementAlgorithm": "ECDH",
+                                               "PublicKey": b64(b"garbage"), "DryRun": True}) == (
+        "DryRunOperationException", "The request would have succeeded, but the DryRun option is set.")
     # key states
     tmp = kms.create_key(KeySpec="ECC_NIST_P384", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
     kms.disable_key(KeyId=tmp["KeyId"])
@@ -262,6 +279,9 @@ def test_ed25519_keys(srv, kms):
         kms.sign(KeyId=kid, Message=b"d" * 64, MessageType="DIGEST", SigningAlgorithm="ED25519_SHA_512")
     assert err(e) == ("ValidationException",
                       "MessageType DIGEST is not valid for signing algorithm ED25519_SHA_512; use RAW.")
+    with pytest.raises(ClientError) as e:
+        kms.sign(KeyId=kid, Message=b"d" * 64, MessageType="EXTERNAL_MU", SigningAlgorithm="ED25519_SHA_512")
+    assert err(e) == ("ValidationException", "MessageType EXTERNAL_MU is only valid for ML-DSA keys.")
     for alg in ("ED25519_PH_SHA_512", "ECDSA_SHA_256"):
         with pytest.raises(ClientError) as e:
             kms.sign(KeyId=kid, Message=b"m", SigningAlgorithm=alg)
