@@ -117,6 +117,17 @@ def test_derive_matches_local_ecdh(srv, kms, keys):
     assert a == b == b64(local_secret(kms, m["KeyId"], mine))
 
 
+def test_derive_is_a_use_of_the_key(srv, keys):
+    """GetKeyLastUsage: a successful DeriveSharedSecret is a use, a refused one is not."""
+    kid = keys["ECC_NIST_P521"]["KeyId"]
+    mine = ec.generate_private_key(ec.SECP521R1())
+    derive(srv, kid, spki(mine.public_key()))
+    u = ok(srv, "GetKeyLastUsage", {"KeyId": kid})["KeyLastUsage"]
+    assert u["Operation"] == "DeriveSharedSecret"
+    refused(srv, "DeriveSharedSecret", {"KeyId": kid, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(b"x")})
+    assert ok(srv, "GetKeyLastUsage", {"KeyId": kid})["KeyLastUsage"] == u
+
+
 def test_peer_key_checks(srv, keys):
     kid = keys["ECC_NIST_P256"]["KeyId"]
     good = spki(ec.generate_private_key(ec.SECP256R1()).public_key())
