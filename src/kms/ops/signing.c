@@ -106,7 +106,6 @@ static bool spec_signs_with(const char *spec, const char *alg)
 static int message_digest(struct call *c, const char *type, const uint8_t *msg, size_t n,
                           struct sign_params *sp)
 {
-
     const char *h = sp->alg + strlen(sp->alg) - 3;
     sp->md = !strcmp(h, "256") ? EVP_sha256() : !strcmp(h, "384") ? EVP_sha384() : EVP_sha512();
     size_t dl = (size_t)EVP_MD_get_size(sp->md);
