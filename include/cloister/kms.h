@@ -98,9 +98,9 @@ CL_MUST_USE int kms_generate_random(struct kms_client *c, size_t length, bool at
 
 /*
  * DeriveSharedSecret with KeyAgreementAlgorithm ECDH: the raw shared secret
- * of a KEY_AGREEMENT key (ECC_NIST_P256/P384/P521, ECC_SECG_P256K1) and the
- * peer's public key, a DER SubjectPublicKeyInfo on the same curve. With
- * attest, the secret travels only inside CiphertextForRecipient.
+ * of a KEY_AGREEMENT key (ECC_NIST_P256/P384/P521) and the peer's public
+ * key, a DER SubjectPublicKeyInfo on the same curve. With attest, the
+ * secret travels only inside CiphertextForRecipient.
  */
 CL_MUST_USE int kms_derive_shared_secret(struct kms_client *c, const char *key_id,
                                          const uint8_t *public_key, size_t public_key_len,

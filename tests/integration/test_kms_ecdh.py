@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Key agreement and the new key specs in cloister-kms: CreateKey ECC_NIST_P256/
-P384/P521 and ECC_SECG_P256K1 with KEY_AGREEMENT, KeyAgreementAlgorithms in
+P384/P521 with KEY_AGREEMENT (ECC_SECG_P256K1 signs only, as botocore's
+model says), KeyAgreementAlgorithms in
 DescribeKey and GetPublicKey, DeriveSharedSecret (every secret cross-checked
 with Python's `cryptography`: ECDH of a local private key and the KMS key's
 public key), the peer key's checks (garbage, off the curve, another curve,
@@ -27,7 +28,7 @@ from conftest import BIN_DIR
 from kmsserver import KmsServer
 
 CURVES = {"ECC_NIST_P256": ec.SECP256R1, "ECC_NIST_P384": ec.SECP384R1,
-          "ECC_NIST_P521": ec.SECP521R1, "ECC_SECG_P256K1": ec.SECP256K1}
+          "ECC_NIST_P521": ec.SECP521R1}
 BAD_PEER = ("PublicKey is not a valid DER-encoded elliptic curve public key "
             "(X.509 SubjectPublicKeyInfo).")
 
@@ -208,7 +209,8 @@ def test_request_validation(srv, kms, keys):
 
 
 def test_create_key_refusals(srv, kms):
-    for spec in ("SYMMETRIC_DEFAULT", "RSA_2048", "RSA_4096", "HMAC_256", "ECC_NIST_EDWARDS25519"):
+    for spec in ("SYMMETRIC_DEFAULT", "RSA_2048", "RSA_4096", "HMAC_256", "ECC_NIST_EDWARDS25519",
+                 "ECC_SECG_P256K1"):
         with pytest.raises(ClientError) as e:
             kms.create_key(KeySpec=spec, KeyUsage="KEY_AGREEMENT")
         assert err(e) == ("ValidationException", f"KeyUsage KEY_AGREEMENT is not compatible with KeySpec {spec}")
@@ -310,9 +312,9 @@ def test_restart_keeps_keys_and_audit_verifies(tmp_path):
     s = KmsServer(tmp_path / "kms")
     try:
         kms = s.client()
-        kid = kms.create_key(KeySpec="ECC_SECG_P256K1", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]["KeyId"]
+        kid = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]["KeyId"]
         ed = kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
-        mine = ec.generate_private_key(ec.SECP256K1())
+        mine = ec.generate_private_key(ec.SECP256R1())
         before = derive(s, kid, spki(mine.public_key()))["SharedSecret"]
         sig = kms.sign(KeyId=ed, Message=b"m", SigningAlgorithm="ED25519_SHA_512")["Signature"]
         s.kill9()

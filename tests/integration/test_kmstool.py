@@ -415,7 +415,7 @@ def p256_spki_b64():
 def test_derive_shared_secret_when_pcr0_matches(world):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    for spec, curve in (("ECC_NIST_P256", ec.SECP256R1), ("ECC_SECG_P256K1", ec.SECP256K1)):
+    for spec, curve in (("ECC_NIST_P256", ec.SECP256R1), ("ECC_NIST_P521", ec.SECP521R1)):
         key = agreement_key(world, spec)
         mine = ec.generate_private_key(curve())
         spki = mine.public_key().public_bytes(serialization.Encoding.DER,

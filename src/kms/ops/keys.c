@@ -115,17 +115,19 @@ static int create_key_args(struct call *c, struct create_args *a)
                          "KeySpec %s is not supported by cloister-kms.", spec);
     if (!a->usage)
         a->usage = "ENCRYPT_DECRYPT";
-    /* symmetric keys encrypt, RSA keys encrypt or sign, NIST and SECG ECC
-     * keys sign or agree keys (ECDH), Ed25519 keys sign, HMAC keys generate
-     * and verify MACs */
+    /* symmetric keys encrypt, RSA keys encrypt or sign, NIST ECC keys sign
+     * or agree keys (ECDH), secp256k1 and Ed25519 keys sign, HMAC keys
+     * generate and verify MACs (botocore's CreateKey KeyUsage: "For
+     * asymmetric KMS keys with ECC_SECG_P256K1 key pairs, specify
+     * SIGN_VERIFY") */
     enum key_usage u;
     bool ok_usage =
         key_usage_parse(a->usage, &u) == 0 &&
         (!strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT) ? u == KEY_USAGE_ENCRYPT_DECRYPT
-         : is_rsa_spec(spec)  ? u == KEY_USAGE_ENCRYPT_DECRYPT || u == KEY_USAGE_SIGN_VERIFY
-         : is_hmac_spec(spec) ? u == KEY_USAGE_GENERATE_VERIFY_MAC
-         : is_ecc_spec(spec)  ? u == KEY_USAGE_SIGN_VERIFY || u == KEY_USAGE_KEY_AGREEMENT
-                              : u == KEY_USAGE_SIGN_VERIFY);
+         : is_rsa_spec(spec)      ? u == KEY_USAGE_ENCRYPT_DECRYPT || u == KEY_USAGE_SIGN_VERIFY
+         : is_hmac_spec(spec)     ? u == KEY_USAGE_GENERATE_VERIFY_MAC
+         : is_nist_ecc_spec(spec) ? u == KEY_USAGE_SIGN_VERIFY || u == KEY_USAGE_KEY_AGREEMENT
+                                  : u == KEY_USAGE_SIGN_VERIFY);
     if (!ok_usage)
         return call_fail(c, "ValidationException", "KeyUsage %s is not compatible with KeySpec %s",
                          a->usage, spec);

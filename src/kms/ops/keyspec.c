@@ -19,10 +19,10 @@ bool is_rsa_spec(const char *spec)
     return !strncmp(spec, "RSA_", 4);
 }
 
-bool is_ecc_spec(const char *spec)
+bool is_nist_ecc_spec(const char *spec)
 {
     return !strcmp(spec, "ECC_NIST_P256") || !strcmp(spec, "ECC_NIST_P384") ||
-           !strcmp(spec, "ECC_NIST_P521") || !strcmp(spec, "ECC_SECG_P256K1");
+           !strcmp(spec, "ECC_NIST_P521");
 }
 
 bool is_hmac_spec(const char *spec)

@@ -29,9 +29,9 @@ size_t hmac_key_bytes(const char *spec);
 /* The digest of an HMAC spec's one MacAlgorithm, HMAC_SHA_<bits>; NULL for another spec. */
 const EVP_MD *hmac_digest(const char *spec);
 
-/* ECC_NIST_P256/P384/P521, ECC_SECG_P256K1: the specs that sign with ECDSA or
- * agree keys with ECDH. */
-bool is_ecc_spec(const char *spec);
+/* ECC_NIST_P256/P384/P521: the specs that sign with ECDSA or agree keys
+ * with ECDH (ECC_SECG_P256K1 signs only). */
+bool is_nist_ecc_spec(const char *spec);
 /* ECC_NIST_EDWARDS25519: Ed25519 (RFC 8032), signing only. */
 #define KEY_SPEC_ED25519 "ECC_NIST_EDWARDS25519"
 
