@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The enclave SDK's KMS client: Decrypt, Encrypt, GenerateDataKey and
- * GenerateRandom against AWS KMS or cloister-kms, optionally with
+ * The enclave SDK's KMS client: Decrypt, Encrypt, GenerateDataKey,
+ * GenerateRandom and DeriveSharedSecret against AWS KMS or cloister-kms, optionally with
  * attestation (the `Recipient` parameter), from inside an enclave through
  * the parent's vsock proxy. It mirrors aws-nitro-enclaves-sdk-c's kms.h
  * (docs/kmstool.md) with Cloister's error idiom.
@@ -95,6 +95,17 @@ CL_MUST_USE int kms_generate_data_key(struct kms_client *c, const char *key_id,
 /* GenerateRandom, 1..1024 bytes. */
 CL_MUST_USE int kms_generate_random(struct kms_client *c, size_t length, bool attest,
                                     uint8_t **random, struct cl_error *err);
+
+/*
+ * DeriveSharedSecret with KeyAgreementAlgorithm ECDH: the raw shared secret
+ * of a KEY_AGREEMENT key (ECC_NIST_P256/P384/P521) and the peer's public
+ * key, a DER SubjectPublicKeyInfo on the same curve. With attest, the
+ * secret travels only inside CiphertextForRecipient.
+ */
+CL_MUST_USE int kms_derive_shared_secret(struct kms_client *c, const char *key_id,
+                                         const uint8_t *public_key, size_t public_key_len,
+                                         bool attest, uint8_t **secret, size_t *secret_len,
+                                         struct cl_error *err);
 
 #ifdef __cplusplus
 }

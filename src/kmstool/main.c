@@ -9,10 +9,12 @@
  *                              [--key-id K --encryption-algorithm A]
  *   cloister-kmstool genkey    ... --key-id K --key-spec AES-256|AES-128
  *   cloister-kmstool genrandom ... --length N
+ *   cloister-kmstool derive-shared-secret ... --key-id K --public-key FILE|B64
  * common: [--proxy-port 8000] [--endpoint HOST[:PORT]] [--ca-bundle PEM]
  *
  * stdout as kmstool_enclave_cli's: "PLAINTEXT: <b64>" (genkey prints
- * "CIPHERTEXT: <b64>" first); logs on stderr; exit 1 on error.
+ * "CIPHERTEXT: <b64>" first); derive-shared-secret, which kmstool_enclave_cli
+ * lacks, prints "SHARED_SECRET: <b64>". Logs on stderr; exit 1 on error.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -21,7 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <cloister/kms.h>
 
@@ -30,11 +36,11 @@
 
 enum { OPT_REGION = 256, OPT_PROXY_PORT, OPT_AKID, OPT_SECRET, OPT_TOKEN, OPT_CIPHERTEXT,
        OPT_KEY_ID, OPT_ALGORITHM, OPT_KEY_SPEC, OPT_LENGTH, OPT_ENDPOINT, OPT_CA_BUNDLE,
-       OPT_CONTEXT };
+       OPT_CONTEXT, OPT_PUBLIC_KEY };
 
 static void usage(FILE *out)
 {
-    fputs("usage: cloister-kmstool <decrypt|genkey|genrandom> [options]\n"
+    fputs("usage: cloister-kmstool <decrypt|genkey|genrandom|derive-shared-secret> [options]\n"
           "  --region REGION                 (default us-east-1)\n"
           "  --proxy-port PORT               vsock port of the proxy at CID 3 (default 8000)\n"
           "  --aws-access-key-id ID          required\n"
@@ -46,7 +52,9 @@ static void usage(FILE *out)
           "decrypt:   --ciphertext B64 [--key-id KEY --encryption-algorithm ALG]\n"
           "           [--encryption-context JSON]\n"
           "genkey:    --key-id KEY --key-spec AES-256|AES-128\n"
-          "genrandom: --length 1..1024\n",
+          "genrandom: --length 1..1024\n"
+          "derive-shared-secret: --key-id KEY --public-key FILE|B64\n"
+          "           the peer's EC public key: a PEM or DER file, or base64 DER\n",
           out);
 }
 
@@ -73,13 +81,13 @@ static int print_blob(const char *label, const uint8_t *data, size_t len)
     return 0;
 }
 
-enum command { DECRYPT, GENKEY, GENRANDOM };
+enum command { DECRYPT, GENKEY, GENRANDOM, DERIVE };
 
 /* The command line. */
 struct kmstool_args {
     enum command command;
     struct kms_client_config cfg;
-    const char *ciphertext, *key_id, *algorithm, *key_spec, *context;
+    const char *ciphertext, *key_id, *algorithm, *key_spec, *context, *public_key;
     const char *length_arg;
     const char *kms_spec;   /* genkey: KMS's name of --key-spec */
     size_t length;          /* genrandom: --length */
@@ -102,6 +110,7 @@ static int parse_options(int argc, char **argv, struct kmstool_args *a)
         { "length", required_argument, NULL, OPT_LENGTH },
         { "endpoint", required_argument, NULL, OPT_ENDPOINT },
         { "ca-bundle", required_argument, NULL, OPT_CA_BUNDLE },
+        { "public-key", required_argument, NULL, OPT_PUBLIC_KEY },
         { 0 },
     };
     uint64_t n;
@@ -127,6 +136,7 @@ static int parse_options(int argc, char **argv, struct kmstool_args *a)
         case OPT_LENGTH: a->length_arg = optarg; break;
         case OPT_ENDPOINT: a->cfg.endpoint = optarg; break;
         case OPT_CA_BUNDLE: a->cfg.ca_bundle = optarg; break;
+        case OPT_PUBLIC_KEY: a->public_key = optarg; break;
         case ':':
             usage(stderr);
             return fail("option '%s' needs a value", argv[optind - 1]);
@@ -159,12 +169,51 @@ static int check_command(struct kmstool_args *a)
         else
             return fail("invalid --key-spec '%s' (AES-256 or AES-128)", a->key_spec);
     }
+    if (a->command == DERIVE && (!a->key_id || !a->public_key))
+        return fail("derive-shared-secret needs --key-id and --public-key");
     uint64_t n;
     if (a->command == GENRANDOM) {
         if (!a->length_arg || num_parse_u64(a->length_arg, 1024, &n) != 0 || n < 1)
             return fail("genrandom needs --length from 1 to 1024");
         a->length = (size_t)n;
     }
+    return 0;
+}
+
+/*
+ * --public-key: a file holding the peer's public key (PEM "PUBLIC KEY" or
+ * DER SubjectPublicKeyInfo), or else the base64 of the DER. Either way the
+ * key must parse here, so a typo fails before the enclave asks the NSM.
+ * *der OPENSSL_malloc'd.
+ */
+static int read_public_key(const char *arg, uint8_t **der, size_t *len, struct cl_error *err)
+{
+    BIO *in = BIO_new_file(arg, "rb");
+    EVP_PKEY *pk = NULL;
+    if (in) {
+        pk = PEM_read_bio_PUBKEY(in, NULL, NULL, NULL);
+        if (!pk && BIO_reset(in) == 0)
+            pk = d2i_PUBKEY_bio(in, NULL);
+        BIO_free(in);
+    } else {
+        uint8_t *raw = NULL;
+        size_t raw_len = 0;
+        if (base64_decode(arg, strlen(arg), 8192, &raw, &raw_len, NULL) == 0) {
+            const unsigned char *p = raw;
+            pk = d2i_PUBKEY(NULL, &p, (long)raw_len);
+        }
+        free(raw);
+    }
+    unsigned char *out = NULL;
+    int n = pk ? i2d_PUBKEY(pk, &out) : -1;
+    EVP_PKEY_free(pk);
+    ERR_clear_error(); /* a missing file or a failed parse left reasons there */
+    if (n <= 0)
+        return cl_fail(err, CL_EINVAL,
+                       "--public-key: neither a readable PEM or DER public key file nor "
+                       "base64 of a DER SubjectPublicKeyInfo");
+    *der = out;
+    *len = (size_t)n;
     return 0;
 }
 
@@ -203,13 +252,23 @@ static int run(const struct kmstool_args *a, struct cl_error *err)
         plain_len = a->length;
         rc = print_blob("PLAINTEXT", plain, plain_len);
         break;
+    case DERIVE:
+        if (read_public_key(a->public_key, &ct, &ct_len, err) < 0 ||
+            kms_derive_shared_secret(client, a->key_id, ct, ct_len, true, &plain, &plain_len, err) <
+                0)
+            goto out;
+        rc = print_blob("SHARED_SECRET", plain, plain_len);
+        break;
     }
 out:
     if (plain)
         OPENSSL_cleanse(plain, plain_len);
     free(plain);
     free(blob);
-    free(ct);
+    if (a->command == DERIVE)
+        OPENSSL_free(ct); /* the public key's DER */
+    else
+        free(ct);
     kms_client_free(client);
     return rc;
 }
@@ -227,6 +286,8 @@ int main(int argc, char **argv)
         a.command = GENKEY;
     else if (!strcmp(argv[1], "genrandom"))
         a.command = GENRANDOM;
+    else if (!strcmp(argv[1], "derive-shared-secret"))
+        a.command = DERIVE;
     else {
         usage(stderr);
         return fail("unknown command '%s'", argv[1]);

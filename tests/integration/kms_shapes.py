@@ -146,11 +146,13 @@ def scenario(kms):
     rsa_sign = key(kms, KeySpec="RSA_3072", KeyUsage="SIGN_VERIFY")
     ecc = key(kms, KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
     hmac = key(kms, KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+    agree = key(kms, KeySpec="ECC_NIST_P384", KeyUsage="KEY_AGREEMENT")
+    ed = key(kms, KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY")
     other = key(kms)
-    for k in (sym, rsa, rsa_sign, ecc, hmac):
+    for k in (sym, rsa, rsa_sign, ecc, hmac, agree, ed):
         kms.describe_key(KeyId=k)
         kms.get_key_last_usage(KeyId=k)
-    for k in (rsa, rsa_sign, ecc):
+    for k in (rsa, rsa_sign, ecc, agree, ed):
         kms.get_public_key(KeyId=k)
     # encryption
     ct = kms.encrypt(KeyId=sym, Plaintext=b"shape", EncryptionContext={"a": "b"})
@@ -171,7 +173,14 @@ def scenario(kms):
         kms.generate_data_key_pair_without_plaintext(KeyId=sym, KeyPairSpec=spec)
     kms.generate_random(NumberOfBytes=32)
     # signatures and MACs
-    for k, alg in ((rsa_sign, "RSASSA_PSS_SHA_384"), (ecc, "ECDSA_SHA_256")):
+    # key agreement: the peer's key is the public key of another agreement key
+    peer = kms.get_public_key(KeyId=key(kms, KeySpec="ECC_NIST_P384", KeyUsage="KEY_AGREEMENT"))
+    kms.derive_shared_secret(KeyId=agree, KeyAgreementAlgorithm="ECDH", PublicKey=peer["PublicKey"])
+    attempt(kms.derive_shared_secret, KeyId=agree, KeyAgreementAlgorithm="ECDH", PublicKey=b"garbage")
+    attempt(kms.derive_shared_secret, KeyId=ecc, KeyAgreementAlgorithm="ECDH", PublicKey=peer["PublicKey"])
+    attempt(kms.create_key, KeySpec="RSA_2048", KeyUsage="KEY_AGREEMENT")
+    attempt(kms.create_key, KeySpec="SM2")
+    for k, alg in ((rsa_sign, "RSASSA_PSS_SHA_384"), (ecc, "ECDSA_SHA_256"), (ed, "ED25519_SHA_512")):
         sig = kms.sign(KeyId=k, Message=b"m", SigningAlgorithm=alg)["Signature"]
         kms.verify(KeyId=k, Message=b"m", Signature=sig, SigningAlgorithm=alg)
         attempt(kms.verify, KeyId=k, Message=b"n", Signature=sig, SigningAlgorithm=alg)

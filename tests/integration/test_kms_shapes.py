@@ -23,7 +23,7 @@ ERRORS_ONLY = {"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKey
 
 # Operations not yet served (issue 15's slices in progress): UnknownOperationException.
 PENDING = {"GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
-           "ReplicateKey", "UpdatePrimaryRegion", "DeriveSharedSecret"}
+           "ReplicateKey", "UpdatePrimaryRegion"}
 
 
 def run_shapes(srv):

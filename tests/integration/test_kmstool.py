@@ -388,6 +388,67 @@ def test_genkey_unknown_key(world):
 
 
 # --------------------------------------------------------------------------
+# derive-shared-secret (kmstool_enclave_cli has none: docs/kmstool.md)
+
+def agreement_key(world, spec="ECC_NIST_P256"):
+    """A KEY_AGREEMENT key the enclave user may derive with when attested with this image's PCR0."""
+    acct = world.srv.account
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "Enclave", "Effect": "Allow", "Principal": {"AWS": world.user_arn},
+         "Action": "kms:DeriveSharedSecret", "Resource": "*",
+         "Condition": {"StringEqualsIgnoreCase": {"kms:RecipientAttestation:PCR0": world.pcr0}}}]})
+    status, text = world.srv.signed("TrentService.CreateKey", {"KeySpec": spec, "KeyUsage": "KEY_AGREEMENT",
+                                                               "Policy": policy})
+    assert status == 200, text
+    return json.loads(text)["KeyMetadata"]["KeyId"]
+
+
+def p256_spki_b64():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    return b64(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def test_derive_shared_secret_when_pcr0_matches(world):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    for spec, curve in (("ECC_NIST_P256", ec.SECP256R1), ("ECC_NIST_P521", ec.SECP521R1)):
+        key = agreement_key(world, spec)
+        mine = ec.generate_private_key(curve())
+        spki = mine.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+        world.relay.take()
+        rc, out, err = world.enclave(world.prod, "derive-shared-secret", "--key-id", key, "--public-key", b64(spki))
+        assert rc == 0, err
+        m = re.fullmatch(r"SHARED_SECRET: (\S+)\n", out)
+        assert m, out
+        secret = base64.b64decode(m.group(1), validate=True)
+        # the same secret as ECDH done here with the KMS key's public key
+        theirs = serialization.load_der_public_key(world.kms.get_public_key(KeyId=key)["PublicKey"])
+        assert secret == mine.exchange(ec.ECDH(), theirs)
+        assert_only_tls(world.relay.take(), secret)
+
+
+def test_derive_shared_secret_denied_in_debug_mode(world):
+    key = agreement_key(world)
+    got = world.enclave(world.debug, "derive-shared-secret", "--key-id", key, "--public-key",
+                        p256_spki_b64())
+    assert got == denied(world, "kms:DeriveSharedSecret", key)
+
+
+def test_derive_shared_secret_bad_peer_key(world):
+    key = agreement_key(world, "ECC_NIST_P384")
+    # a P-256 key for a P-384 KMS key: the service's refusal, word for word
+    rc, out, err = world.enclave(world.prod, "derive-shared-secret", "--key-id", key, "--public-key",
+                                 p256_spki_b64())
+    assert (rc, out, err) == (1, "", f"{ERR}ValidationException: PublicKey is not on the curve of key spec "
+                                     "ECC_NIST_P384; the peer's key pair must use the same curve as the KMS key.\n")
+
+
+# --------------------------------------------------------------------------
 # genrandom
 
 def test_genrandom_when_pcr0_matches(world):
@@ -488,6 +549,13 @@ KEYS = ["--aws-access-key-id", "AKIAEXAMPLE", "--aws-secret-access-key", "secret
     (["genkey", *KEYS, "--key-id", "k", "--key-spec", "AES_256"],
      "invalid --key-spec 'AES_256' (AES-256 or AES-128)"),
     (["genrandom", *KEYS], "genrandom needs --length from 1 to 1024"),
+    (["derive-shared-secret", *KEYS, "--key-id", "k"], "derive-shared-secret needs --key-id and --public-key"),
+    (["derive-shared-secret", *KEYS, "--public-key", "AAAA"],
+     "derive-shared-secret needs --key-id and --public-key"),
+    (["derive-shared-secret", *KEYS, "--key-id", "k", "--public-key", "not base64!"],
+     "--public-key: neither a readable PEM or DER public key file nor base64 of a DER SubjectPublicKeyInfo"),
+    (["derive-shared-secret", *KEYS, "--key-id", "k", "--public-key", "AAAA"],
+     "--public-key: neither a readable PEM or DER public key file nor base64 of a DER SubjectPublicKeyInfo"),
     (["genrandom", *KEYS, "--length", "0"], "genrandom needs --length from 1 to 1024"),
     (["genrandom", *KEYS, "--length", "1025"], "genrandom needs --length from 1 to 1024"),
     (["genrandom", *KEYS, "--length", "12x"], "genrandom needs --length from 1 to 1024"),
@@ -526,9 +594,33 @@ def test_unknown_option_and_usage():
     p = kmstool("genrandom", "-x")
     assert p.returncode == 1 and p.stderr.endswith(ERR + "unknown option '-x'\n")
     p = kmstool()
-    assert p.returncode == 1 and p.stderr.startswith("usage: cloister-kmstool <decrypt|genkey|genrandom>")
+    assert p.returncode == 1 and p.stderr.startswith(
+        "usage: cloister-kmstool <decrypt|genkey|genrandom|derive-shared-secret>")
     p = kmstool("--help")
-    assert p.returncode == 0 and p.stdout.startswith("usage: cloister-kmstool <decrypt|genkey|genrandom>")
+    assert p.returncode == 0 and p.stdout.startswith(
+        "usage: cloister-kmstool <decrypt|genkey|genrandom|derive-shared-secret>")
+
+
+def test_derive_shared_secret_public_key_forms(tmp_path):
+    """--public-key takes a PEM file, a DER file or base64 DER: each parses on the host, where
+    the next step, asking the NSM for a document, fails; garbage in a file is refused first."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    pub = ec.generate_private_key(ec.SECP384R1()).public_key()
+    der = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    (tmp_path / "peer.pem").write_bytes(pub.public_bytes(serialization.Encoding.PEM,
+                                                         serialization.PublicFormat.SubjectPublicKeyInfo))
+    (tmp_path / "peer.der").write_bytes(der)
+    (tmp_path / "junk").write_bytes(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+    env = {**os.environ, "CLOISTER_NSM_DEVICE": str(tmp_path / "no-nsm")}
+    for form in (str(tmp_path / "peer.pem"), str(tmp_path / "peer.der"), b64(der)):
+        p = run([KMSTOOL, "derive-shared-secret", *KEYS, "--key-id", "k", "--public-key", form], env=env)
+        assert (p.returncode, p.stdout, p.stderr) == (1, "", ERR + "cannot open the Nitro Secure Module\n")
+    p = run([KMSTOOL, "derive-shared-secret", *KEYS, "--key-id", "k", "--public-key", str(tmp_path / "junk")],
+            env=env)
+    assert (p.returncode, p.stdout) == (1, "")
+    assert p.stderr == (ERR + "--public-key: neither a readable PEM or DER public key file nor base64 of a DER "
+                        "SubjectPublicKeyInfo\n")
 
 
 # --------------------------------------------------------------------------

@@ -149,6 +149,11 @@ int call_context_grant(struct call *c, const json_t *operations, const char *gra
     return 0;
 }
 
+int call_context_key_agreement(struct call *c, const char *alg)
+{
+    return add(c, "kms:KeyAgreementAlgorithm", alg);
+}
+
 int call_context_recipient(struct call *c, const struct recipient *r)
 {
     struct policy_context *pc = context_of(c);

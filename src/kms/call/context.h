@@ -54,6 +54,9 @@ CL_MUST_USE int call_context_mac(struct call *c, const char *alg);
  * calls this server (docs/kms-policy.md). */
 CL_MUST_USE int call_context_grant(struct call *c, const json_t *operations, const char *grantee,
                                    const char *retiring, const json_t *constraints);
+
+/* kms:KeyAgreementAlgorithm (DeriveSharedSecret). */
+CL_MUST_USE int call_context_key_agreement(struct call *c, const char *alg);
 /* kms:RecipientAttestation:* of the call's verified Recipient. */
 CL_MUST_USE int call_context_recipient(struct call *c, const struct recipient *r);
 

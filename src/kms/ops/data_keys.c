@@ -124,8 +124,7 @@ static int data_key_pair(struct call *c, bool with_plaintext, const char *action
         req_enum(c->in, "KeyPairSpec", true, PAIR_SPECS, &spec, &c->err) < 0)
         return -1;
     if (!strcmp(spec, "SM2"))
-        return call_fail(c, "UnsupportedOperationException",
-                         "KeyPairSpec SM2 is not supported by cloister-kms.");
+        return refuse_sm2(c, "KeyPairSpec");
     struct store_key k = { 0 };
     int rc = data_key_prologue(c, with_plaintext, action, ctx, &k);
     EVP_PKEY *pk = NULL;

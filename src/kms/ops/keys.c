@@ -53,15 +53,16 @@ static json_t *key_metadata(struct call *c, const struct store_key *k)
 {
     char arn[KEY_ARN_MAX];
     key_arn(c, k, arn);
-    json_t *m = json_pack("{s:s, s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+    json_t *m = json_pack("{s:s, s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
                           "AWSAccountId", c->s->account, "KeyId", k->id, "Arn", arn, "CreationDate",
                           k->created, "Enabled", k->state == KEY_ENABLED, "Description",
                           k->description ? k->description : "", "KeyUsage",
                           key_usage_name(k->usage), "KeyState", key_state_name(k->state), "Origin",
-                          k->origin, "KeyManager", "CUSTOMER", "CustomerMasterKeySpec", k->key_spec,
-                          "KeySpec", k->key_spec, "MultiRegion", 0);
+                          k->origin, "KeyManager", "CUSTOMER", "KeySpec", k->key_spec,
+                          "MultiRegion", 0);
     if (!m)
         return NULL;
+    set_cmk_spec(m, k->key_spec);
     set_algorithms(m, k);
     if (k->state == KEY_PENDING_DELETION) {
         json_object_set_new(m, "DeletionDate", json_real(k->deletion_date));
@@ -107,20 +108,26 @@ static int create_key_args(struct call *c, struct create_args *a)
         return call_fail(c, "UnsupportedOperationException",
                          "Multi-Region keys are not supported by cloister-kms.");
     const char *spec = a->spec;
-    if (!strcmp(spec, "SM2") || !strncmp(spec, "ML_DSA", 6) ||
-        !strcmp(spec, "ECC_NIST_EDWARDS25519"))
+    if (!strcmp(spec, "SM2"))
+        return refuse_sm2(c, "KeySpec");
+    if (!strncmp(spec, "ML_DSA", 6))
         return call_fail(c, "UnsupportedOperationException",
                          "KeySpec %s is not supported by cloister-kms.", spec);
     if (!a->usage)
         a->usage = "ENCRYPT_DECRYPT";
-    /* symmetric keys encrypt, RSA keys encrypt or sign, ECC keys sign, HMAC
-     * keys generate and verify MACs; no key of cloister-kms does KEY_AGREEMENT */
+    /* symmetric keys encrypt, RSA keys encrypt or sign, NIST ECC keys sign
+     * or agree keys (ECDH), secp256k1 and Ed25519 keys sign, HMAC keys
+     * generate and verify MACs (botocore's CreateKey KeyUsage: "For
+     * asymmetric KMS keys with ECC_SECG_P256K1 key pairs, specify
+     * SIGN_VERIFY") */
     enum key_usage u;
-    bool ok_usage = key_usage_parse(a->usage, &u) == 0 &&
-                    (!strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT) ? u == KEY_USAGE_ENCRYPT_DECRYPT
-                     : is_rsa_spec(spec)                       ? u != KEY_USAGE_GENERATE_VERIFY_MAC
-                     : is_hmac_spec(spec)                      ? u == KEY_USAGE_GENERATE_VERIFY_MAC
-                                                               : u == KEY_USAGE_SIGN_VERIFY);
+    bool ok_usage =
+        key_usage_parse(a->usage, &u) == 0 &&
+        (!strcmp(spec, KEY_SPEC_SYMMETRIC_DEFAULT) ? u == KEY_USAGE_ENCRYPT_DECRYPT
+         : is_rsa_spec(spec)      ? u == KEY_USAGE_ENCRYPT_DECRYPT || u == KEY_USAGE_SIGN_VERIFY
+         : is_hmac_spec(spec)     ? u == KEY_USAGE_GENERATE_VERIFY_MAC
+         : is_nist_ecc_spec(spec) ? u == KEY_USAGE_SIGN_VERIFY || u == KEY_USAGE_KEY_AGREEMENT
+                                  : u == KEY_USAGE_SIGN_VERIFY);
     if (!ok_usage)
         return call_fail(c, "ValidationException", "KeyUsage %s is not compatible with KeySpec %s",
                          a->usage, spec);

@@ -11,8 +11,8 @@
  * By family: keys.c (lifecycle), rotation.c, key_policies.c, tags.c,
  * aliases.c, crypto.c (encrypt, decrypt, re-encrypt), data_keys.c (data
  * keys, key pairs, random), signing.c (public key, sign, verify), mac.c
- * (HMAC keys), key_usage.c (last use), grants.c (grants; grant_token.c: ids
- * and tokens), custom_key_stores.c.
+ * (HMAC keys), agreement.c (key agreement), key_usage.c (last use), grants.c
+ * (grants; grant_token.c: ids and tokens), custom_key_stores.c.
  */
 #ifndef CLOISTER_KMS_OPS_OPS_H
 #define CLOISTER_KMS_OPS_OPS_H
@@ -72,6 +72,9 @@ int op_verify(struct call *c);
 /* mac.c */
 int op_generate_mac(struct call *c);
 int op_verify_mac(struct call *c);
+
+/* agreement.c */
+int op_derive_shared_secret(struct call *c);
 
 /* key_usage.c */
 int op_get_key_last_usage(struct call *c);

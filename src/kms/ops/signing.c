@@ -47,8 +47,9 @@ int op_get_public_key(struct call *c)
     if (rc == 0) {
         char arn[KEY_ARN_MAX];
         key_arn(c, &k, arn);
-        c->out = json_pack("{s:s, s:s, s:s, s:s}", "KeyId", arn, "CustomerMasterKeySpec",
-                           k.key_spec, "KeySpec", k.key_spec, "KeyUsage", key_usage_name(k.usage));
+        c->out = json_pack("{s:s, s:s, s:s}", "KeyId", arn, "KeySpec", k.key_spec, "KeyUsage",
+                           key_usage_name(k.usage));
+        set_cmk_spec(c->out, k.key_spec);
         set_blob(c->out, "PublicKey", pub, pub_len);
         set_algorithms(c->out, &k);
     }
@@ -81,6 +82,12 @@ struct sign_params {
     const EVP_MD *md;
     uint8_t digest[64];
     unsigned digest_len;
+    /* Ed25519 (ED25519_SHA_512) signs the message itself, hashing inside the
+     * algorithm (RFC 8032): the message, copied; wiped and freed by the
+     * caller */
+    bool eddsa;
+    uint8_t *message;
+    size_t message_len;
 };
 
 /* Is alg one of the algorithms of spec? */
@@ -105,6 +112,20 @@ static int message_digest(struct call *c, const char *type, const uint8_t *msg, 
     if (type && !strcmp(type, "EXTERNAL_MU"))
         return call_fail(c, "ValidationException",
                          "MessageType EXTERNAL_MU is only valid for ML-DSA keys.");
+    if (!strncmp(sp->alg, "ED25519", 7)) {
+        /* pure Ed25519 cannot sign a digest: AWS's ED25519_SHA_512 takes RAW only */
+        if (type && !strcmp(type, "DIGEST"))
+            return call_fail(c, "ValidationException",
+                             "MessageType %s is not valid for signing algorithm %s; use RAW.", type,
+                             sp->alg);
+        sp->eddsa = true;
+        sp->message = malloc(n);
+        if (!sp->message)
+            return call_fail_internal(c, NULL);
+        memcpy(sp->message, msg, n);
+        sp->message_len = n;
+        return 0;
+    }
     if (type && !strcmp(type, "DIGEST")) {
         if (n != dl)
             return call_fail(c, "ValidationException", "Digest is invalid length for algorithm %s.",
@@ -175,6 +196,33 @@ static EVP_PKEY_CTX *sign_ctx(struct call *c, EVP_PKEY *pk, const struct sign_pa
     return ctx;
 }
 
+/* Ed25519 over the whole message (one-shot: EdDSA takes no digest). sig
+ * NULL: verify sig_in; else sign into sig (64 bytes). */
+static int eddsa(struct call *c, EVP_PKEY *pk, const struct sign_params *sp, uint8_t *sig,
+                 size_t *slen, const uint8_t *sig_in, size_t sig_in_len)
+{
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    int rc;
+    if (sig)
+        rc = m && EVP_DigestSignInit(m, NULL, NULL, NULL, pk) == 1 &&
+                     EVP_DigestSign(m, sig, slen, sp->message, sp->message_len) == 1
+                 ? 0
+                 : -1;
+    else
+        rc = m && EVP_DigestVerifyInit(m, NULL, NULL, NULL, pk) == 1 &&
+                     EVP_DigestVerify(m, sig_in, sig_in_len, sp->message, sp->message_len) == 1
+                 ? 0
+                 : 1;
+    EVP_MD_CTX_free(m);
+    if (rc < 0) {
+        struct cl_error err = { 0 };
+        cl_fail_openssl(&err, CL_ECRYPTO, "Ed25519 signing failed");
+        return call_fail_internal(c, &err);
+    }
+    ERR_clear_error();
+    return rc;
+}
+
 int op_sign(struct call *c)
 {
     struct sign_params sp = { 0 };
@@ -185,11 +233,15 @@ int op_sign(struct call *c)
     size_t slen = 0;
     if (rc == 0) {
         pk = key_private(c, &sp.k);
-        ctx = pk ? sign_ctx(c, pk, &sp, true) : NULL;
-        if (!ctx)
+        ctx = pk && !sp.eddsa ? sign_ctx(c, pk, &sp, true) : NULL;
+        if (!pk || (!ctx && !sp.eddsa))
             rc = -1;
     }
-    if (rc == 0) {
+    if (rc == 0 && sp.eddsa) {
+        slen = 64;
+        sig = malloc(slen);
+        rc = sig ? eddsa(c, pk, &sp, sig, &slen, NULL, 0) : call_fail_internal(c, NULL);
+    } else if (rc == 0) {
         if (EVP_PKEY_sign(ctx, NULL, &slen, sp.digest, sp.digest_len) != 1 ||
             !(sig = malloc(slen)) ||
             EVP_PKEY_sign(ctx, sig, &slen, sp.digest, sp.digest_len) != 1) {
@@ -207,6 +259,7 @@ int op_sign(struct call *c)
     free(sig);
     EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(pk);
+    ku_wipe_free(sp.message);
     store_key_clear(&sp.k);
     return rc;
 }
@@ -223,12 +276,13 @@ int op_verify(struct call *c)
     EVP_PKEY_CTX *ctx = NULL;
     if (rc == 0) {
         pk = key_private(c, &sp.k);
-        ctx = pk ? sign_ctx(c, pk, &sp, false) : NULL;
-        if (!ctx)
+        ctx = pk && !sp.eddsa ? sign_ctx(c, pk, &sp, false) : NULL;
+        if (!pk || (!ctx && !sp.eddsa))
             rc = -1;
     }
     if (rc == 0) {
-        int v = EVP_PKEY_verify(ctx, sig, slen, sp.digest, sp.digest_len);
+        int v = sp.eddsa ? (eddsa(c, pk, &sp, NULL, NULL, sig, slen) == 0)
+                         : EVP_PKEY_verify(ctx, sig, slen, sp.digest, sp.digest_len);
         ERR_clear_error();
         if (v != 1) {
             /* AWS answers an invalid signature with an error, not SignatureValid: false */
@@ -243,6 +297,7 @@ int op_verify(struct call *c)
     free(sig);
     EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(pk);
+    ku_wipe_free(sp.message);
     store_key_clear(&sp.k);
     return rc;
 }

@@ -23,6 +23,7 @@ static const struct kms_op OPS[] = {
     { "Decrypt", op_decrypt },
     { "DeleteAlias", op_delete_alias },
     { "DeleteCustomKeyStore", op_delete_custom_key_store },
+    { "DeriveSharedSecret", op_derive_shared_secret },
     { "DescribeCustomKeyStores", op_describe_custom_key_stores },
     { "DescribeKey", op_describe_key },
     { "DisableKey", op_disable_key },

@@ -14,6 +14,7 @@ static const char *const USAGE_NAMES[] = {
     [KEY_USAGE_ENCRYPT_DECRYPT] = "ENCRYPT_DECRYPT",
     [KEY_USAGE_SIGN_VERIFY] = "SIGN_VERIFY",
     [KEY_USAGE_GENERATE_VERIFY_MAC] = "GENERATE_VERIFY_MAC",
+    [KEY_USAGE_KEY_AGREEMENT] = "KEY_AGREEMENT",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

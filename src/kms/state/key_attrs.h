@@ -18,16 +18,17 @@ enum key_state {
     KEY_PENDING_DELETION,
 };
 
-/* The usages of the keys cloister-kms makes (no key agreement keys). */
+/* The usages of the keys cloister-kms makes. */
 enum key_usage {
     KEY_USAGE_ENCRYPT_DECRYPT,
     KEY_USAGE_SIGN_VERIFY,
     KEY_USAGE_GENERATE_VERIFY_MAC,
+    KEY_USAGE_KEY_AGREEMENT,
 };
 
 /* "Enabled", "Disabled", "PendingDeletion". */
 const char *key_state_name(enum key_state s);
-/* "ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC". */
+/* "ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT". */
 const char *key_usage_name(enum key_usage u);
 
 /* The enum of a name; CL_EFORMAT for any other text. */

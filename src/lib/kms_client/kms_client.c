@@ -572,3 +572,31 @@ out:
     json_decref(resp);
     return rc;
 }
+
+int kms_derive_shared_secret(struct kms_client *c, const char *key_id, const uint8_t *public_key,
+                             size_t public_key_len, bool attest, uint8_t **secret,
+                             size_t *secret_len, struct cl_error *err)
+{
+    int rc;
+    struct recipient r = { 0 };
+    json_t *resp = NULL, *req = json_object();
+    *secret = NULL;
+    *secret_len = 0;
+    if (!req)
+        return cl_fail(err, CL_ENOMEM, "out of memory");
+    json_object_set_new(req, "KeyId", json_string(key_id));
+    json_object_set_new(req, "KeyAgreementAlgorithm", json_string("ECDH"));
+    if ((rc = add_blob(req, "PublicKey", public_key, public_key_len, err)) < 0)
+        goto out;
+    if (attest && (rc = add_recipient(req, &r, err)) < 0)
+        goto out;
+    if ((rc = kms_call(c, "DeriveSharedSecret", req, &resp, err)) < 0)
+        goto out;
+    rc = response_plaintext(resp, "SharedSecret", &r, attest, secret, secret_len, err);
+out:
+    recipient_release(&r);
+    wipe_field(resp, "SharedSecret");
+    json_decref(req);
+    json_decref(resp);
+    return rc;
+}

@@ -41,6 +41,7 @@ static void every_operation_has_its_handler(void **state)
         { "Decrypt", op_decrypt },
         { "DeleteAlias", op_delete_alias },
         { "DeleteCustomKeyStore", op_delete_custom_key_store },
+        { "DeriveSharedSecret", op_derive_shared_secret },
         { "DescribeCustomKeyStores", op_describe_custom_key_stores },
         { "DescribeKey", op_describe_key },
         { "DisableKey", op_disable_key },
@@ -244,7 +245,7 @@ static void kms_error_shapes(void **state)
               ":key/11111111-2222-4333-8444-555555555555' does not exist");
     /* 400 with "Message" */
     ts_expect(&g, &g.admin, "CreateKey", "{\"KeySpec\": \"SM2\"}", "UnsupportedOperationException",
-              "KeySpec SM2 is not supported by cloister-kms.");
+              "KeySpec SM2 is only available in the China Regions.");
     /* 412 */
     char key[37], body[256];
     ts_create_key(&g, NULL, key);

@@ -260,6 +260,44 @@ static void attested_calls_open_the_envelope(void **state)
     tl_kms_peer_done(&p, c);
 }
 
+/* DeriveSharedSecret with a Recipient: the secret only from the envelope. */
+static void attested_derive_shared_secret(void **state)
+{
+    (void)state;
+    struct service s = { .answer = ENVELOPE, .plaintext = "0123456789abcdef0123456789abcdef" };
+    struct tl_https_peer p;
+    struct kms_client *c = tl_kms_tcp_peer(&p, &tls, serve_recipient, &s, 1, NULL);
+    struct cl_error err = { 0 };
+    uint8_t *secret = NULL;
+    size_t len = 0;
+    if (kms_derive_shared_secret(c, "k", (const uint8_t *)"spki", 4, true, &secret, &len, &err) !=
+        0)
+        fail_msg("attested derive: %s", err.reason);
+    assert_int_equal(len, 32);
+    assert_memory_equal(secret, s.plaintext, 32);
+    free(secret);
+    tl_https_join(&p);
+    if (s.problem[0])
+        fail_msg("%s", s.problem);
+    assert_int_equal(s.verified, 1);
+    json_t *j = tl_check_kms_request(&p.req[0], "DeriveSharedSecret");
+    assert_string_equal(tl_json_str(j, "KeyAgreementAlgorithm"), "ECDH");
+    assert_string_equal(tl_json_str(j, "PublicKey"), "c3BraQ==");
+    assert_non_null(json_object_get(j, "Recipient"));
+    json_decref(j);
+    tl_kms_peer_done(&p, c);
+    /* an answer with SharedSecret but no envelope is refused */
+    struct service plain = { .answer = PLAINTEXT_ONLY, .plaintext = "secret" };
+    c = tl_kms_tcp_peer(&p, &tls, serve_recipient, &plain, 1, NULL);
+    cl_error_clear(&err);
+    assert_int_equal(
+        kms_derive_shared_secret(c, "k", (const uint8_t *)"spki", 4, true, &secret, &len, &err),
+        CL_EFORMAT);
+    assert_string_equal(err.reason, "the KMS response has no CiphertextForRecipient");
+    assert_null(secret);
+    tl_kms_peer_done(&p, c);
+}
+
 static void attested_answer_refusals(void **state)
 {
     (void)state;
@@ -325,6 +363,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attested_calls_open_the_envelope),
+        cmocka_unit_test(attested_derive_shared_secret),
         cmocka_unit_test(attested_answer_refusals),
         cmocka_unit_test(no_nsm_no_request),
     };

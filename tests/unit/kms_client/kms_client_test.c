@@ -155,6 +155,37 @@ static void decrypt_and_data_key_requests(void **state)
     tl_kms_peer_done(&p, c);
 }
 
+/* DeriveSharedSecret: KeyId, ECDH and the peer's SubjectPublicKeyInfo in
+ * base64; SharedSecret decoded. */
+static void derive_shared_secret_request(void **state)
+{
+    (void)state;
+    struct tl_https_peer p;
+    struct tl_script s = { 1,
+                           0,
+                           { { 200, "{\"SharedSecret\":\"c2hhcmVk\",\"KeyId\":\"k\","
+                                    "\"KeyAgreementAlgorithm\":\"ECDH\","
+                                    "\"KeyOrigin\":\"AWS_KMS\"}" } } };
+    struct kms_client *c = tl_kms_tcp_peer(&p, &tls, tl_scripted, &s, 1, NULL);
+    uint8_t *secret = NULL;
+    size_t len = 0;
+    struct cl_error err = { 0 };
+    assert_int_equal(kms_derive_shared_secret(c, "alias/agree", (const uint8_t *)"\x30\x59\x30", 3,
+                                              false, &secret, &len, &err),
+                     0);
+    assert_int_equal(len, 6);
+    assert_memory_equal(secret, "shared", 6);
+    free(secret);
+    tl_https_join(&p);
+    json_t *j = tl_check_kms_request(&p.req[0], "DeriveSharedSecret");
+    assert_int_equal(json_object_size(j), 3);
+    assert_string_equal(tl_json_str(j, "KeyId"), "alias/agree");
+    assert_string_equal(tl_json_str(j, "KeyAgreementAlgorithm"), "ECDH");
+    assert_string_equal(tl_json_str(j, "PublicKey"), "MFkw");
+    json_decref(j);
+    tl_kms_peer_done(&p, c);
+}
+
 /* ---- answers that are errors ----------------------------------------------- */
 
 static void aws_errors_are_mapped(void **state)
@@ -445,6 +476,7 @@ int main(void)
         cmocka_unit_test(encrypt_request_and_answer),
         cmocka_unit_test(session_token_is_sent),
         cmocka_unit_test(decrypt_and_data_key_requests),
+        cmocka_unit_test(derive_shared_secret_request),
         cmocka_unit_test(aws_errors_are_mapped),
         cmocka_unit_test(malformed_answers),
         cmocka_unit_test(oversized_answer),
