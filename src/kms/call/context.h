@@ -47,6 +47,9 @@ CL_MUST_USE int call_context_encryption_algorithm(struct call *c, const char *al
 CL_MUST_USE int call_context_signing(struct call *c, const char *alg, const char *message_type);
 /* kms:MacAlgorithm (GenerateMac, VerifyMac). */
 CL_MUST_USE int call_context_mac(struct call *c, const char *alg);
+/* A region condition key of a multi-Region operation: kms:ReplicaRegion
+ * (ReplicateKey), kms:PrimaryRegion (UpdatePrimaryRegion). */
+CL_MUST_USE int call_context_region(struct call *c, const char *key, const char *region);
 /* kms:RecipientAttestation:* of the call's verified Recipient. */
 CL_MUST_USE int call_context_recipient(struct call *c, const struct recipient *r);
 

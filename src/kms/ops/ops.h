@@ -11,7 +11,8 @@
  * By family: keys.c (lifecycle), rotation.c, key_policies.c, tags.c,
  * aliases.c, crypto.c (encrypt, decrypt, re-encrypt), data_keys.c (data
  * keys, key pairs, random), signing.c (public key, sign, verify), mac.c
- * (HMAC keys), key_usage.c (last use), custom_key_stores.c.
+ * (HMAC keys), key_usage.c (last use), multi_region.c (ReplicateKey,
+ * UpdatePrimaryRegion), custom_key_stores.c.
  */
 #ifndef CLOISTER_KMS_OPS_OPS_H
 #define CLOISTER_KMS_OPS_OPS_H
@@ -76,6 +77,10 @@ int op_verify_mac(struct call *c);
 int op_get_key_last_usage(struct call *c);
 /* Notes the keys a successful cryptographic call used (GetKeyLastUsage). */
 void key_usage_record(struct call *c);
+
+/* multi_region.c */
+int op_replicate_key(struct call *c);
+int op_update_primary_region(struct call *c);
 
 /* custom_key_stores.c: answered as for an account without any */
 int op_create_custom_key_store(struct call *c);

@@ -47,6 +47,7 @@ static const struct kms_op OPS[] = {
     { "ListResourceTags", op_list_resource_tags },
     { "PutKeyPolicy", op_put_key_policy },
     { "ReEncrypt", op_re_encrypt },
+    { "ReplicateKey", op_replicate_key },
     { "RotateKeyOnDemand", op_rotate_key_on_demand },
     { "ScheduleKeyDeletion", op_schedule_key_deletion },
     { "Sign", op_sign },
@@ -55,6 +56,7 @@ static const struct kms_op OPS[] = {
     { "UpdateAlias", op_update_alias },
     { "UpdateCustomKeyStore", op_update_custom_key_store },
     { "UpdateKeyDescription", op_update_key_description },
+    { "UpdatePrimaryRegion", op_update_primary_region },
     { "Verify", op_verify },
     { "VerifyMac", op_verify_mac },
 };

@@ -50,7 +50,12 @@ static const char *SCHEMA =
     /* the last cryptographic use of each key (store_usage.c) */
     "CREATE TABLE IF NOT EXISTS key_last_usage("
     "  key_id TEXT PRIMARY KEY REFERENCES keys(id) ON DELETE CASCADE, operation TEXT NOT NULL,"
-    "  used REAL NOT NULL, event_id TEXT NOT NULL, request_id TEXT NOT NULL);";
+    "  used REAL NOT NULL, event_id TEXT NOT NULL, request_id TEXT NOT NULL);"
+    /* each multi-Region key id and the internal id of its primary key; its
+     * replicas are the keys rows of the same key id in other regions
+     * (store_mrk.c, docs/kms.md "Multi-Region keys") */
+    "CREATE TABLE IF NOT EXISTS multi_region_keys("
+    "  key_id TEXT PRIMARY KEY, primary_id TEXT NOT NULL);";
 
 int db_fail(struct cl_error *err, sqlite3 *db, const char *what)
 {
