@@ -68,6 +68,34 @@ int mrk_role(struct call *c, const struct store_key *k, bool *primary, size_t *n
     return 0;
 }
 
+int mrk_sync_rotation(struct call *c, const struct store_key *k)
+{
+    if (strncmp(k->id, "mrk-", 4) != 0)
+        return 0;
+    char p[KMS_ID_MAX];
+    json_t *members = NULL;
+    struct cl_error err = { 0 };
+    int rc = store_mrk_get(c->s->store, k->id, p, sizeof(p), &members, &err);
+    size_t i;
+    json_t *v;
+    json_array_foreach(members, i, v)
+    {
+        struct store_key r;
+        if (rc < 0 || !strcmp(json_string_value(v), k->id))
+            continue;
+        rc = store_key_get(c->s->store, json_string_value(v), &r, &err);
+        if (rc < 0)
+            break;
+        r.rotation_enabled = k->rotation_enabled;
+        r.rotation_period_days = k->rotation_period_days;
+        r.next_rotation = k->next_rotation;
+        rc = store_key_update(c->s->store, &r, &err);
+        store_key_clear(&r);
+    }
+    json_decref(members);
+    return rc < 0 ? call_fail_internal(c, &err) : 0;
+}
+
 /* A region member (ReplicaRegion, PrimaryRegion): the model's bounds and
  * pattern ^([a-z]+-){2,3}\d+$, then one the server serves. */
 static int region_member(struct call *c, const char *member, const char *wire, const char **out)

@@ -25,4 +25,8 @@ json_t *mrk_configuration(struct call *c, const struct store_key *k);
 CL_MUST_USE int mrk_role(struct call *c, const struct store_key *k, bool *primary,
                          size_t *n_replicas);
 
+/* Copies a multi-Region primary's rotation settings to its replicas (AWS:
+ * "automatic key rotation status" is shared); nothing for other keys. */
+CL_MUST_USE int mrk_sync_rotation(struct call *c, const struct store_key *k);
+
 #endif

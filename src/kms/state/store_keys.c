@@ -303,8 +303,8 @@ static int db_material_get(struct store *st, const char *id, uint32_t version, u
  * rotation's transaction, so a ciphertext of any decrypts in all.
  */
 static int rotate_replicas(struct store *st, sqlite3 *db, const char *id, uint32_t version,
-                           const uint8_t *material, size_t len, bool on_demand,
-                           struct cl_error *err)
+                           double now, const uint8_t *material, size_t len, double next,
+                           bool on_demand, struct cl_error *err)
 {
     if (strncmp(id, "mrk-", 4) != 0)
         return 0;
@@ -317,15 +317,19 @@ static int rotate_replicas(struct store *st, sqlite3 *db, const char *id, uint32
         const char *other = json_string_value(v);
         store_cache_drop(st, C_KEY, other, 0);
         if (rc == 0)
-            rc = db_material_insert(st, db, other, version, ku_now(), material, len, err);
+            rc = db_material_insert(st, db, other, version, now, material, len, err);
         if (rc == 0)
             rc = db_rotation_record(db, other, version, on_demand, err);
         sqlite3_stmt *s = NULL;
         if (rc == 0)
-            rc = db_prep(db, "UPDATE keys SET current_version=? WHERE id=?", &s, err);
+            rc = db_prep(db,
+                         "UPDATE keys SET current_version=?, next_rotation ="
+                         " CASE WHEN rotation_enabled THEN ? ELSE next_rotation END WHERE id=?",
+                         &s, err);
         if (rc == 0) {
             sqlite3_bind_int64(s, 1, version);
-            db_bind_text(s, 2, other);
+            sqlite3_bind_double(s, 2, next);
+            db_bind_text(s, 3, other);
             rc = db_step_done(db, s, NULL, err);
         }
         sqlite3_finalize(s);
@@ -358,12 +362,14 @@ int store_key_rotate(struct store *st, const char *id, const uint8_t *material, 
     }
     sqlite3_finalize(s);
     s = NULL;
+    double now = ku_now(); /* one rotation date for every related key */
     if (rc == 0)
-        rc = db_material_insert(st, db, id, cur + 1, ku_now(), material, len, err);
+        rc = db_material_insert(st, db, id, cur + 1, now, material, len, err);
     if (rc == 0)
         rc = db_rotation_record(db, id, cur + 1, on_demand, err);
     if (rc == 0)
-        rc = rotate_replicas(st, db, id, cur + 1, material, len, on_demand, err);
+        rc = rotate_replicas(st, db, id, cur + 1, now, material, len, next_rotation, on_demand,
+                             err);
     if (rc == 0)
         rc = db_prep(db, "UPDATE keys SET current_version=?, next_rotation=? WHERE id=?", &s, err);
     if (rc == 0) {
