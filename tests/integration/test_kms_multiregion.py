@@ -431,3 +431,29 @@ def test_restart_and_audit(srv, mrk):
     lines = [json.loads(x) for x in (srv.dir / "audit.log").read_text().splitlines()]
     rep = [x for x in lines if x["operation"] == "ReplicateKey" and x["result"] == "Success"]
     assert rep and rep[0]["keyId"] == arn(srv, US, kid)
+
+
+def test_store_before_regions_opens(tmp_path):
+    """A store made before multi-Region keys (no multi_region_keys table) keeps
+    its keys, aliases and ciphertexts in the home region."""
+    s = KmsServer(tmp_path / "data")
+    try:
+        kms = s.client()
+        kid = kms.create_key(Description="old")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/old", TargetKeyId=kid)
+        blob = kms.encrypt(KeyId="alias/old", Plaintext=b"old")["CiphertextBlob"]
+        assert blob[0] == 1
+        s.stop()
+        db = sqlite3.connect(str(s.dir / "kms.db"))
+        db.execute("DROP TABLE multi_region_keys")
+        db.commit()
+        db.close()
+        s.start()
+        kms = s.client()
+        assert kms.describe_key(KeyId="alias/old")["KeyMetadata"]["Arn"] == arn(s, US, kid)
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"old"
+        assert [k["KeyId"] for k in kms.list_keys()["Keys"]] == [kid]
+        m = kms.create_key(MultiRegion=True)["KeyMetadata"]
+        assert m["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
+    finally:
+        s.stop()

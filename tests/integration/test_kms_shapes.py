@@ -24,7 +24,7 @@ ERRORS_ONLY = {"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKey
 # Operations not yet served (issue 15's slices in progress): UnknownOperationException.
 PENDING = {"CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
            "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
-           "ReplicateKey", "UpdatePrimaryRegion", "DeriveSharedSecret"}
+           "DeriveSharedSecret"}
 
 
 def run_shapes(srv):

@@ -77,12 +77,12 @@ struct call {
     struct ident_caller caller;           /* who is calling, once authenticated */
     const struct policy *identity_policy; /* parsed once, lazily (authorize.c); NULL: none */
     bool identity_parsed;
-    struct policy_context *pctx; /* condition keys (context.c); created on first use */
-    struct recipient *recipient; /* the verified Recipient, if any (recipient.c) */
-    struct kms_error err;        /* why the request failed, if it did */
-    char key_arn[256];           /* the key the audit line names */
-    json_t *audit;               /* extra members of the audit line (owned) */
-    char used_keys[2][KMS_ID_MAX];       /* keys whose material the call read (key_usage.c) */
+    struct policy_context *pctx;   /* condition keys (context.c); created on first use */
+    struct recipient *recipient;   /* the verified Recipient, if any (recipient.c) */
+    struct kms_error err;          /* why the request failed, if it did */
+    char key_arn[256];             /* the key the audit line names */
+    json_t *audit;                 /* extra members of the audit line (owned) */
+    char used_keys[2][KMS_ID_MAX]; /* keys whose material the call read (key_usage.c) */
     unsigned n_used_keys;
 };
 

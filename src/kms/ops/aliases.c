@@ -78,8 +78,8 @@ int op_create_alias(struct call *c)
         int r = store_alias_create(c->s->store, stored, k.id, ku_now(), &err);
         if (r == CL_EEXIST)
             rc = call_fail(c, "AlreadyExistsException",
-                           "An alias with the name arn:aws:kms:%s:%s:%s already exists",
-                           c->region, c->s->account, name);
+                           "An alias with the name arn:aws:kms:%s:%s:%s already exists", c->region,
+                           c->s->account, name);
         else if (r < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -189,8 +189,7 @@ int op_list_aliases(struct call *c)
     {
         char aarn[512], name[400], target[KMS_ID_MAX];
         kms_public_id(json_string_value(json_object_get(a, "AliasName")), name, sizeof(name));
-        kms_public_id(json_string_value(json_object_get(a, "TargetKeyId")), target,
-                      sizeof(target));
+        kms_public_id(json_string_value(json_object_get(a, "TargetKeyId")), target, sizeof(target));
         snprintf(aarn, sizeof(aarn), "arn:aws:kms:%s:%s:%s", c->region, c->s->account, name);
         json_object_set_new(a, "AliasName", json_string(name));
         json_object_set_new(a, "TargetKeyId", json_string(target));

@@ -55,8 +55,7 @@ static json_t *rotation_entry(const struct store_key *k, json_t *row)
     char mid[65], pub[KMS_ID_MAX];
     kms_public_id(k->id, pub, sizeof(pub)); /* related multi-Region keys share material ids */
     material_id(pub, v, mid);
-    json_t *e = json_pack("{s:s, s:s, s:s}", "KeyId", pub, "KeyMaterialId", mid,
-                          "KeyMaterialState",
+    json_t *e = json_pack("{s:s, s:s, s:s}", "KeyId", pub, "KeyMaterialId", mid, "KeyMaterialState",
                           (uint32_t)v == k->current_version ? "CURRENT" : "NON_CURRENT");
     json_t *type = json_object_get(row, "Type");
     if (type) {
@@ -105,8 +104,8 @@ int op_list_key_rotations(struct call *c)
     bool more = false;
     if (rc == 0) {
         struct cl_error err = { 0 };
-        if (store_rotation_list(c->s->store, k.id, (uint32_t)from, all, (size_t)limit, &rows,
-                                &more, &err) < 0)
+        if (store_rotation_list(c->s->store, k.id, (uint32_t)from, all, (size_t)limit, &rows, &more,
+                                &err) < 0)
             rc = call_fail_internal(c, &err);
     }
     if (rc == 0) {

@@ -128,8 +128,7 @@ static int require_primary(struct call *c, const struct store_key *k, bool *prim
     char pub[KMS_ID_MAX];
     kms_public_id(k->id, pub, sizeof(pub));
     if (!is_mrk_id(pub))
-        return call_fail(c, "UnsupportedOperationException", "%s is not a multi-Region key.",
-                         arn);
+        return call_fail(c, "UnsupportedOperationException", "%s is not a multi-Region key.", arn);
     size_t n;
     if (mrk_role(c, k, primary, &n) < 0)
         return -1;

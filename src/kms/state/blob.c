@@ -26,7 +26,7 @@ int blob_context_aad(const json_t *ctx, uint8_t **out, size_t *out_len, struct c
     *out_len = 0;
     size_t n = ctx ? json_object_size(ctx) : 0;
     const char **keys = NULL;
-    struct ku_buf b = {0};
+    struct ku_buf b = { 0 };
     uint8_t len4[4];
     if (n > 0) {
         keys = calloc(n, sizeof(*keys));

@@ -37,9 +37,9 @@
 
 #define BLOB_VERSION     1
 #define BLOB_VERSION_MRK 2
-#define BLOB_HEADER_LEN 33
-#define BLOB_TAG_LEN    16
-#define BLOB_OVERHEAD   (BLOB_HEADER_LEN + BLOB_TAG_LEN)
+#define BLOB_HEADER_LEN  33
+#define BLOB_TAG_LEN     16
+#define BLOB_OVERHEAD    (BLOB_HEADER_LEN + BLOB_TAG_LEN)
 
 /*
  * Encrypts pt under key (32 bytes) for the key id and material version.

@@ -161,8 +161,8 @@ CL_MUST_USE int store_alias_list_in(struct store *st, const char *tag, const cha
  * and the internal ids of every key with the key id of internal_id, sorted
  * (a JSON array, new reference); CL_ENOTFOUND when none is recorded.
  */
-CL_MUST_USE int store_mrk_get(struct store *st, const char *internal_id, char *primary,
-                              size_t cap, json_t **members, struct cl_error *err);
+CL_MUST_USE int store_mrk_get(struct store *st, const char *internal_id, char *primary, size_t cap,
+                              json_t **members, struct cl_error *err);
 /*
  * Creates replica (its id the replica's internal id) of the key primary_id
  * in one transaction: its row with the primary's current version, a copy of

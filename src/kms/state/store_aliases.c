@@ -61,8 +61,8 @@ int store_alias_list_in(struct store *st, const char *tag, const char *key_id, c
     sqlite3_stmt *s;
     int rc = db_stmt_open(st,
                           "SELECT name, key_id, created, updated FROM aliases WHERE name > ?1"
-                          " AND (?2 IS NULL OR key_id = ?2) AND " REGION_FILTER("name", "?4")
-                          " ORDER BY name LIMIT ?3",
+                          " AND (?2 IS NULL OR key_id = ?2) AND " REGION_FILTER(
+                              "name", "?4") " ORDER BY name LIMIT ?3",
                           &db, &s, err);
     if (rc < 0)
         return rc;

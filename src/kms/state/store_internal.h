@@ -110,18 +110,17 @@ CL_MUST_USE int db_exec_binds(struct store *st, const char *sql, const char *a, 
  * REGION_FILTER(column, param) is the SQL condition "column belongs to the
  * region whose tag ("@R", or NULL for the home region) param binds".
  */
-#define REGION_FILTER(col, param)                                                                  \
-    "(CASE WHEN " param " IS NULL THEN instr(" col ", '@') = 0 ELSE substr(" col ", -length(" param \
-    ")) = " param " END)"
+#define REGION_FILTER(col, param)                                                \
+    "(CASE WHEN " param " IS NULL THEN instr(" col ", '@') = 0 ELSE substr(" col \
+    ", -length(" param ")) = " param " END)"
 
 /* Inserts a key's row with its current material version, inside the
  * caller's transaction (store_keys.c). */
 CL_MUST_USE int db_key_insert(sqlite3 *db, const struct store_key *k, uint32_t current_version,
                               struct cl_error *err);
 /* Wraps and inserts material version `version` of key id (store_keys.c). */
-CL_MUST_USE int db_material_insert(struct store *st, sqlite3 *db, const char *id,
-                                   uint32_t version, double now, const uint8_t *m, size_t len,
-                                   struct cl_error *err);
+CL_MUST_USE int db_material_insert(struct store *st, sqlite3 *db, const char *id, uint32_t version,
+                                   double now, const uint8_t *m, size_t len, struct cl_error *err);
 /* Unwraps a wrapped material blob of key id and version (store_keys.c). */
 CL_MUST_USE int db_material_unwrap(struct store *st, const char *id, uint32_t version,
                                    const void *wrapped, size_t wlen, uint8_t **m, size_t *len,

@@ -27,8 +27,8 @@ static void material_aad(char *aad, size_t cap, const char *id, uint32_t version
     snprintf(aad, cap, "cloister-kms/key-material/v1/%s/%u", id, version);
 }
 
-int db_material_insert(struct store *st, sqlite3 *db, const char *id, uint32_t version,
-                       double now, const uint8_t *m, size_t len, struct cl_error *err)
+int db_material_insert(struct store *st, sqlite3 *db, const char *id, uint32_t version, double now,
+                       const uint8_t *m, size_t len, struct cl_error *err)
 {
     char aad[128];
     material_aad(aad, sizeof(aad), id, version);
@@ -56,11 +56,12 @@ int db_key_insert(sqlite3 *db, const struct store_key *k, uint32_t current_versi
                   struct cl_error *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = db_prep(db,
-                     "INSERT INTO keys(id, created, description, key_usage, key_spec, origin, state,"
-                     " deletion_date, pending_days, rotation_enabled, rotation_period, next_rotation,"
-                     " policy, current_version) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                     &s, err);
+    int rc =
+        db_prep(db,
+                "INSERT INTO keys(id, created, description, key_usage, key_spec, origin, state,"
+                " deletion_date, pending_days, rotation_enabled, rotation_period, next_rotation,"
+                " policy, current_version) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, k->id);
         sqlite3_bind_double(s, 2, k->created);
@@ -228,10 +229,10 @@ int store_key_list_in(struct store *st, const char *tag, const char *after, size
     *ids = NULL;
     sqlite3 *db;
     sqlite3_stmt *s;
-    int rc = db_stmt_open(st,
-                          "SELECT id FROM keys WHERE id > ?1 AND " REGION_FILTER("id", "?3")
-                          " ORDER BY id LIMIT ?2",
-                          &db, &s, err);
+    int rc = db_stmt_open(
+        st,
+        "SELECT id FROM keys WHERE id > ?1 AND " REGION_FILTER("id", "?3") " ORDER BY id LIMIT ?2",
+        &db, &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, after ? after : "");
         sqlite3_bind_int64(s, 2, (sqlite3_int64)limit + 1);
@@ -263,8 +264,8 @@ int db_material_unwrap(struct store *st, const char *id, uint32_t version, const
 {
     char aad[128];
     material_aad(aad, sizeof(aad), id, version);
-    int rc = blob_gcm_open(st->master, (const uint8_t *)aad, strlen(aad), wrapped, wlen, m, len,
-                           err);
+    int rc =
+        blob_gcm_open(st->master, (const uint8_t *)aad, strlen(aad), wrapped, wlen, m, len, err);
     if (rc < 0)
         cl_error_prefix(err, "key material of %s version %u does not unwrap with the master key",
                         id, version);
@@ -368,8 +369,8 @@ int store_key_rotate(struct store *st, const char *id, const uint8_t *material, 
     if (rc == 0)
         rc = db_rotation_record(db, id, cur + 1, on_demand, err);
     if (rc == 0)
-        rc = rotate_replicas(st, db, id, cur + 1, now, material, len, next_rotation, on_demand,
-                             err);
+        rc =
+            rotate_replicas(st, db, id, cur + 1, now, material, len, next_rotation, on_demand, err);
     if (rc == 0)
         rc = db_prep(db, "UPDATE keys SET current_version=?, next_rotation=? WHERE id=?", &s, err);
     if (rc == 0) {

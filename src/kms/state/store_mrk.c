@@ -70,10 +70,11 @@ int db_mrk_members(sqlite3 *db, const char *internal_id, const char *except, jso
     char kid[64];
     key_id_of(internal_id, kid);
     sqlite3_stmt *s = NULL;
-    int rc = db_prep(db,
-                     "SELECT id FROM keys WHERE (id = ?1 OR substr(id, 1, length(?1) + 1) = ?1 || '@')"
-                     " AND (?2 IS NULL OR id != ?2) ORDER BY id",
-                     &s, err);
+    int rc =
+        db_prep(db,
+                "SELECT id FROM keys WHERE (id = ?1 OR substr(id, 1, length(?1) + 1) = ?1 || '@')"
+                " AND (?2 IS NULL OR id != ?2) ORDER BY id",
+                &s, err);
     json_t *arr = json_array();
     if (rc == 0 && !arr)
         rc = cl_fail(err, CL_ENOMEM, "out of memory");
