@@ -371,6 +371,39 @@ def test_policy_actions_and_condition_keys(srv):
                       "explicit deny in a resource-based policy")
 
 
+def test_multi_region_condition_keys(srv):
+    root = f"arn:aws:iam::{srv.account}:root"
+    admin = f"arn:aws:iam::{srv.account}:user/admin"
+    pol = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:MultiRegionKeyType": "REPLICA"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:Sign", "Resource": "*",
+         "Condition": {"Bool": {"kms:MultiRegion": "true"}}}]}
+    m = srv.us.create_key(MultiRegion=True, Policy=json.dumps(pol))["KeyMetadata"]
+    srv.us.replicate_key(KeyId=m["KeyId"], ReplicaRegion=EU, Policy=json.dumps(pol))
+    srv.us.encrypt(KeyId=m["KeyId"], Plaintext=b"p")
+    with pytest.raises(ClientError) as e:
+        srv.eu.encrypt(KeyId=m["KeyId"], Plaintext=b"p")
+    assert err(e) == ("AccessDeniedException", f"User: {admin} is not authorized to perform: "
+                      f"kms:Encrypt on resource: {arn(srv, EU, m['KeyId'])} with an explicit deny "
+                      "in a resource-based policy")
+    s1 = srv.us.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY", MultiRegion=True,
+                           Policy=json.dumps(pol))["KeyMetadata"]
+    s2 = srv.us.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY",
+                           Policy=json.dumps(pol))["KeyMetadata"]
+    srv.us.sign(KeyId=s2["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
+    with pytest.raises(ClientError) as e:
+        srv.us.sign(KeyId=s1["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
+    assert err(e) == ("AccessDeniedException", f"User: {admin} is not authorized to perform: "
+                      f"kms:Sign on resource: {s1['Arn']} with an explicit deny in a "
+                      "resource-based policy")
+    # an asymmetric multi-Region key's replica has the same public key
+    srv.us.replicate_key(KeyId=s1["KeyId"], ReplicaRegion=EU)
+    assert srv.eu.get_public_key(KeyId=s1["KeyId"])["PublicKey"] == \
+        srv.us.get_public_key(KeyId=s1["KeyId"])["PublicKey"]
+
+
 def test_pending_replica_deletion(srv):
     m = srv.us.create_key(MultiRegion=True)["KeyMetadata"]
     kid, parn = m["KeyId"], m["Arn"]
