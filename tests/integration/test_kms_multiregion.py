@@ -133,11 +133,17 @@ def test_replicate_and_describe_both_sides(srv, mrk):
     assert srv.us.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"] == "Enabled"
     assert srv.eu.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"] == "Disabled"
     srv.eu.enable_key(KeyId=kid)
+    # a disabled primary replicates; the replica starts Enabled
+    srv.us.disable_key(KeyId=kid)
+    srv.us.replicate_key(KeyId=kid, ReplicaRegion="ca-central-1")
+    ca = srv.client(region="ca-central-1")
+    assert ca.describe_key(KeyId=kid)["KeyMetadata"]["KeyState"] == "Enabled"
+    srv.us.enable_key(KeyId=kid)
     # a second replica shows in every member's configuration
     srv.us.replicate_key(KeyId=arn(srv, US, kid), ReplicaRegion=AP)
     for c, kind in ((srv.us, "PRIMARY"), (srv.eu, "REPLICA"), (srv.ap, "REPLICA")):
         got = c.describe_key(KeyId=kid)["KeyMetadata"]["MultiRegionConfiguration"]
-        assert got == mrc(srv, kind, (US, kid), [(AP, kid), (EU, kid)])
+        assert got == mrc(srv, kind, (US, kid), [(AP, kid), ("ca-central-1", kid), (EU, kid)])
 
 
 def test_material_shared_and_ciphertext_interoperable(srv, mrk):
@@ -181,6 +187,24 @@ def test_rotation_shared(srv, mrk):
     st = raw_ok(srv, EU, "GetKeyRotationStatus", {"KeyId": kid})
     assert st["KeyRotationEnabled"] and st["RotationPeriodInDays"] == 100
     assert st["KeyId"] == arn(srv, EU, kid)
+    # an automatic rotation due, found by a use of the replica, rotates every related key
+    db = sqlite3.connect(str(srv.dir / "kms.db"))
+    with db:
+        db.execute("UPDATE keys SET next_rotation=1 WHERE id=?", (f"{kid}@{EU}",))
+    db.close()
+    time.sleep(2.2)  # the read cache's lifetime
+    b3 = srv.eu.encrypt(KeyId=kid, Plaintext=b"v3")["CiphertextBlob"]
+    assert struct.unpack(">I", b3[17:21])[0] == 3
+    assert material(srv, kid, 3) == material(srv, f"{kid}@{EU}", 3)
+    assert srv.us.decrypt(CiphertextBlob=b3)["Plaintext"] == b"v3"
+    rot = raw_ok(srv, US, "ListKeyRotations", {"KeyId": kid})["Rotations"]
+    assert [x["RotationType"] for x in rot] == ["ON_DEMAND", "AUTOMATIC"]
+    assert rot == raw_ok(srv, EU, "ListKeyRotations", {"KeyId": kid})["Rotations"]
+    db = sqlite3.connect(f"file:{srv.dir / 'kms.db'}?mode=ro", uri=True)
+    nexts = dict(db.execute("SELECT id, next_rotation FROM keys WHERE id IN (?, ?)",
+                            (kid, f"{kid}@{EU}")).fetchall())
+    db.close()
+    assert nexts[kid] == nexts[f"{kid}@{EU}"] > time.time() + 99 * 86400
     a = arn(srv, EU, kid)
     for op in ("EnableKeyRotation", "DisableKeyRotation", "RotateKeyOnDemand"):
         assert raw(srv, EU, op, {"KeyId": kid}) == (400, {
@@ -307,7 +331,7 @@ def test_update_primary_region(srv):
     with pytest.raises(ClientError) as e:
         srv.eu.update_primary_region(KeyId=kid, PrimaryRegion=US)
     assert err(e) == ("UnsupportedOperationException", f"{arn(srv, EU, kid)} is not a multi-Region primary key.")
-    srv.us.update_primary_region(KeyId=arn(srv, US, kid), PrimaryRegion=EU)
+    assert raw(srv, US, "UpdatePrimaryRegion", {"KeyId": arn(srv, US, kid), "PrimaryRegion": EU}) == (200, {})
     assert srv.eu.describe_key(KeyId=kid)["KeyMetadata"]["MultiRegionConfiguration"] == \
         mrc(srv, "PRIMARY", (EU, kid), [(US, kid)])
     assert srv.us.describe_key(KeyId=kid)["KeyMetadata"]["MultiRegionConfiguration"] == \
