@@ -249,6 +249,19 @@ def scenario(kms):
     kms.cancel_key_deletion(KeyId=other)
     attempt(kms.describe_key, KeyId="alias/none")
     attempt(kms.describe_key, KeyId="0b5a5c5e-0000-4000-8000-000000000000")
+    # multi-Region keys: the replicas live in other regions of the same server
+    mrk = key(kms, MultiRegion=True)
+    kms.replicate_key(KeyId=mrk, ReplicaRegion="eu-west-1", Description="replica",
+                      Tags=[{"TagKey": "t", "TagValue": "v"}])
+    attempt(kms.replicate_key, KeyId=mrk, ReplicaRegion="eu-west-1")
+    kms.describe_key(KeyId=mrk)
+    kms.update_primary_region(KeyId=mrk, PrimaryRegion="eu-west-1")
+    kms.describe_key(KeyId=mrk)
+    attempt(kms.update_primary_region, KeyId=mrk, PrimaryRegion="ap-south-1")
+    mrk2 = key(kms, MultiRegion=True)
+    kms.replicate_key(KeyId=mrk2, ReplicaRegion="ap-south-1")
+    kms.schedule_key_deletion(KeyId=mrk2)
+    kms.describe_key(KeyId=mrk2)
     # custom key stores: none in this account
     kms.describe_custom_key_stores()
     attempt(kms.describe_custom_key_stores, CustomKeyStoreId="cks-1234567890abcdef0")

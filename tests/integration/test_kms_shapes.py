@@ -22,8 +22,7 @@ ERRORS_ONLY = {"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKey
 
 
 # Operations not yet served (issue 15's slices in progress): UnknownOperationException.
-PENDING = {"GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
-           "ReplicateKey", "UpdatePrimaryRegion"}
+PENDING = {"GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial"}
 
 
 def run_shapes(srv):

@@ -41,7 +41,26 @@ struct kms_service {
     int clock_skew_s;                 /* allowed X-Amz-Date skew (AWS: 300) */
 };
 
-/* The key ARN of a key id in the service's region and account. */
+/*
+ * Regions (docs/kms.md, "Regions"): one server serves every region of the
+ * aws partition that KMS serves, and the one its data directory was set up
+ * with (its home region). A key is stored under its internal id: its key
+ * id in the home region, `<key id>@<region>` in any other, so a store made
+ * before regions keeps every key in the home region, and a multi-Region
+ * key's replicas (one key id, several regions) are separate rows.
+ */
+#define KMS_ID_MAX 80 /* an internal key id: "mrk-" + 32 hex + "@" + region */
+
+/* Whether the server serves region r (the aws partition's KMS regions and
+ * the home region). */
+bool kms_region_known(const struct kms_service *s, const char *r);
+/* The internal id of key id `id` in region (its store row's id). */
+void kms_internal_id(const struct kms_service *s, const char *region, const char *id, char *out,
+                     size_t cap);
+/* The key id (public) of an internal id, and the region it belongs to. */
+void kms_public_id(const char *internal, char *out, size_t cap);
+void kms_id_region(const struct kms_service *s, const char *internal, char *out, size_t cap);
+/* The key ARN of an internal id: its region, the service's account. */
 void kms_key_arn(const struct kms_service *s, const char *id, char *out, size_t cap);
 
 struct call {
@@ -49,6 +68,7 @@ struct call {
     char request_id[37];
     char event_id[37];                    /* the audit line's eventId */
     const char *op;                       /* operation name; NULL until known */
+    char region[32];                      /* the request's (its SigV4 scope's) region */
     bool sts;                             /* an STS (query protocol) request */
     bool tls;                             /* the transport, as the HTTP server saw it */
     const char *peer_ip;                  /* "" when unknown; borrowed for the call */
@@ -57,12 +77,12 @@ struct call {
     struct ident_caller caller;           /* who is calling, once authenticated */
     const struct policy *identity_policy; /* parsed once, lazily (authorize.c); NULL: none */
     bool identity_parsed;
-    struct policy_context *pctx; /* condition keys (context.c); created on first use */
-    struct recipient *recipient; /* the verified Recipient, if any (recipient.c) */
-    struct kms_error err;        /* why the request failed, if it did */
-    char key_arn[256];           /* the key the audit line names */
-    json_t *audit;               /* extra members of the audit line (owned) */
-    char used_keys[2][37];       /* keys whose material the call read (key_usage.c) */
+    struct policy_context *pctx;   /* condition keys (context.c); created on first use */
+    struct recipient *recipient;   /* the verified Recipient, if any (recipient.c) */
+    struct kms_error err;          /* why the request failed, if it did */
+    char key_arn[256];             /* the key the audit line names */
+    json_t *audit;                 /* extra members of the audit line (owned) */
+    char used_keys[2][KMS_ID_MAX]; /* keys whose material the call read (key_usage.c) */
     unsigned n_used_keys;
 };
 

@@ -61,7 +61,22 @@ int call_context_key(struct call *c, const struct store_key *k)
         add(c, "kms:KeyUsage", key_usage_name(k->usage)) < 0 ||
         add(c, "kms:KeyOrigin", k->origin) < 0)
         return -1;
+    /* kms:MultiRegion and, for a multi-Region key, kms:MultiRegionKeyType */
+    bool mrk = !strncmp(k->id, "mrk-", 4);
+    if (add(c, "kms:MultiRegion", mrk ? "true" : "false") < 0)
+        return -1;
+    char primary[KMS_ID_MAX];
+    json_t *members = NULL;
+    if (mrk && store_mrk_get(c->s->store, k->id, primary, sizeof(primary), &members, NULL) == 0) {
+        json_decref(members);
+        return add(c, "kms:MultiRegionKeyType", strcmp(primary, k->id) ? "REPLICA" : "PRIMARY");
+    }
     return 0;
+}
+
+int call_context_region(struct call *c, const char *key, const char *region)
+{
+    return add(c, key, region);
 }
 
 int call_context_alias(struct call *c, const char *alias)

@@ -57,6 +57,10 @@ CL_MUST_USE int call_context_grant(struct call *c, const json_t *operations, con
 
 /* kms:KeyAgreementAlgorithm (DeriveSharedSecret). */
 CL_MUST_USE int call_context_key_agreement(struct call *c, const char *alg);
+
+/* A region condition key of a multi-Region operation: kms:ReplicaRegion
+ * (ReplicateKey), kms:PrimaryRegion (UpdatePrimaryRegion). */
+CL_MUST_USE int call_context_region(struct call *c, const char *key, const char *region);
 /* kms:RecipientAttestation:* of the call's verified Recipient. */
 CL_MUST_USE int call_context_recipient(struct call *c, const struct recipient *r);
 

@@ -44,12 +44,13 @@ static int alias_name(struct call *c, bool creating, const char **name)
 /* The key an existing alias points to (*k filled; caller clears). */
 static int alias_target(struct call *c, const char *name, struct store_key *k)
 {
-    char *target = NULL;
+    char *target = NULL, stored[400];
     struct cl_error err = { 0 };
-    int r = store_alias_get(c->s->store, name, &target, &err);
+    alias_internal(c, name, stored, sizeof(stored));
+    int r = store_alias_get(c->s->store, stored, &target, &err);
     if (r == CL_ENOTFOUND)
         return call_fail(c, "NotFoundException", "Alias arn:aws:kms:%s:%s:%s is not found.",
-                         c->s->region, c->s->account, name);
+                         c->region, c->s->account, name);
     if (r < 0)
         return call_fail_internal(c, &err);
     r = store_key_get(c->s->store, target, k, &err);
@@ -72,11 +73,13 @@ int op_create_alias(struct call *c)
         rc = authorize(c, "kms:CreateAlias", &k);
     if (rc == 0) {
         struct cl_error err = { 0 };
-        int r = store_alias_create(c->s->store, name, k.id, ku_now(), &err);
+        char stored[400];
+        alias_internal(c, name, stored, sizeof(stored));
+        int r = store_alias_create(c->s->store, stored, k.id, ku_now(), &err);
         if (r == CL_EEXIST)
             rc = call_fail(c, "AlreadyExistsException",
-                           "An alias with the name arn:aws:kms:%s:%s:%s already exists",
-                           c->s->region, c->s->account, name);
+                           "An alias with the name arn:aws:kms:%s:%s:%s already exists", c->region,
+                           c->s->account, name);
         else if (r < 0)
             rc = call_fail_internal(c, &err);
     }
@@ -105,7 +108,9 @@ int op_update_alias(struct call *c)
         rc = authorize(c, "kms:UpdateAlias", &k);
     if (rc == 0) {
         struct cl_error err = { 0 };
-        if (store_alias_update(c->s->store, name, k.id, ku_now(), &err) < 0)
+        char stored[400];
+        alias_internal(c, name, stored, sizeof(stored));
+        if (store_alias_update(c->s->store, stored, k.id, ku_now(), &err) < 0)
             rc = call_fail_internal(c, &err);
     }
     store_key_clear(&old);
@@ -126,7 +131,9 @@ int op_delete_alias(struct call *c)
     }
     if (rc == 0) {
         struct cl_error err = { 0 };
-        if (store_alias_delete(c->s->store, name, &err) < 0)
+        char stored[400];
+        alias_internal(c, name, stored, sizeof(stored));
+        if (store_alias_delete(c->s->store, stored, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
     store_key_clear(&k);
@@ -152,7 +159,7 @@ int op_list_aliases(struct call *c)
         return -1;
     }
     /* a marker resumes the list it came from: all aliases, or one key's */
-    char scope[64], *after = NULL;
+    char scope[128], *after = NULL;
     snprintf(scope, sizeof(scope), "ListAliases/%s", ident ? k.id : "");
     if (marker_read(c, scope, marker, &after) < 0) {
         store_key_clear(&k);
@@ -162,25 +169,35 @@ int op_list_aliases(struct call *c)
     json_t *rows = NULL;
     bool more = false;
     struct cl_error err = { 0 };
-    int rc = store_alias_list(c->s->store, ident ? k.id : NULL, after, (size_t)limit, &rows, &more,
-                              &err);
+    char tag[40] = "";
+    if (strcmp(c->region, c->s->region) != 0)
+        snprintf(tag, sizeof(tag), "@%s", c->region);
+    int rc = store_alias_list_in(c->s->store, tag[0] ? tag : NULL, ident ? k.id : NULL, after,
+                                 (size_t)limit, &rows, &more, &err);
     store_key_clear(&k);
     free(after);
     if (rc < 0)
         return call_fail_internal(c, &err);
+    /* the marker names the stored (region-tagged) name; the answer the alias's */
+    if (more)
+        marker_set_next(c->out = json_object(), scope,
+                        json_string_value(json_object_get(
+                            json_array_get(rows, json_array_size(rows) - 1), "AliasName")));
     size_t i;
     json_t *a;
     json_array_foreach(rows, i, a)
     {
-        char aarn[400];
-        snprintf(aarn, sizeof(aarn), "arn:aws:kms:%s:%s:%s", c->s->region, c->s->account,
-                 json_string_value(json_object_get(a, "AliasName")));
+        char aarn[512], name[400], target[KMS_ID_MAX];
+        kms_public_id(json_string_value(json_object_get(a, "AliasName")), name, sizeof(name));
+        kms_public_id(json_string_value(json_object_get(a, "TargetKeyId")), target, sizeof(target));
+        snprintf(aarn, sizeof(aarn), "arn:aws:kms:%s:%s:%s", c->region, c->s->account, name);
+        json_object_set_new(a, "AliasName", json_string(name));
+        json_object_set_new(a, "TargetKeyId", json_string(target));
         json_object_set_new(a, "AliasArn", json_string(aarn));
     }
-    c->out = json_pack("{s:o, s:b}", "Aliases", rows, "Truncated", more);
-    if (more)
-        marker_set_next(c->out, scope,
-                        json_string_value(json_object_get(
-                            json_array_get(rows, json_array_size(rows) - 1), "AliasName")));
+    if (!c->out)
+        c->out = json_object();
+    json_object_set_new(c->out, "Aliases", rows);
+    json_object_set_new(c->out, "Truncated", json_boolean(more));
     return 0;
 }

@@ -71,11 +71,10 @@ int encrypt_with(struct call *c, struct store_key *k, const char *alg, const jso
         size_t mlen = 0;
         if (key_material(c, k, 0, &m, &mlen) < 0)
             return -1;
-        uint8_t kid[16];
+        char kid[KMS_ID_MAX];
+        kms_public_id(k->id, kid, sizeof(kid)); /* the blob names the key id, not its region */
         struct cl_error err = { 0 };
-        int rc = ku_uuid_parse(k->id, kid, &err);
-        if (rc == 0)
-            rc = blob_seal(m, kid, k->current_version, ctx, pt, n, out, out_len, &err);
+        int rc = blob_seal_key(m, kid, k->current_version, ctx, pt, n, out, out_len, &err);
         ku_wipe_free(m);
         return rc < 0 ? call_fail_internal(c, &err) : 0;
     }
@@ -104,12 +103,13 @@ static int decrypt_symmetric(struct call *c, const uint8_t *blob, size_t blen, c
                              const struct store_key *named, const char *action, struct store_key *k,
                              uint8_t **pt, size_t *pt_len)
 {
-    uint8_t kid[16];
     uint32_t ver;
-    char id[37];
-    if (blob_peek(blob, blen, kid, &ver, NULL) < 0)
+    char kid[37], id[KMS_ID_MAX];
+    if (blob_peek_key(blob, blen, kid, &ver, NULL) < 0)
         return call_fail(c, "InvalidCiphertextException", "%s", "");
-    ku_uuid_format(kid, id);
+    /* the key of that id in the request's region: a multi-Region key's
+     * replica opens its primary's blobs and the other way round */
+    kms_internal_id(c->s, c->region, kid, id, sizeof(id));
     if (named && strcmp(named->id, id) != 0)
         return call_fail(c, "IncorrectKeyException",
                          "The key ID in the request does not identify a CMK that can perform this "

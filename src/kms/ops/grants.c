@@ -437,7 +437,7 @@ int op_list_grants(struct call *c)
     struct store_key k;
     if (load_key(c, "KeyId", IDS_KEY_ONLY, &k) < 0)
         return -1;
-    char scope[64];
+    char scope[128];
     snprintf(scope, sizeof(scope), "ListGrants/%s", k.id);
     int rc = authorize(c, "kms:ListGrants", &k);
     if (rc == 0) {

@@ -36,13 +36,30 @@ void purge_expired(struct call *c)
     json_decref(ids);
 }
 
-/* The key id an alias names, kms:RequestAlias recorded; id has 37 bytes. */
+bool is_mrk_id(const char *s)
+{
+    if (strncmp(s, "mrk-", 4) != 0 || strlen(s) != 36)
+        return false;
+    for (const char *p = s + 4; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+            return false;
+    return true;
+}
+
+void alias_internal(const struct call *c, const char *name, char *out, size_t cap)
+{
+    kms_internal_id(c->s, c->region, name, out, cap);
+}
+
+/* The internal id of the key an alias of the request's region names,
+ * kms:RequestAlias recorded. */
 static int alias_key_id(struct call *c, const char *alias, const char *arn_prefix, char *id,
                         size_t cap)
 {
-    char *target = NULL;
+    char *target = NULL, name[400];
     struct cl_error err = { 0 };
-    int rc = store_alias_get(c->s->store, alias, &target, &err);
+    alias_internal(c, alias, name, sizeof(name));
+    int rc = store_alias_get(c->s->store, name, &target, &err);
     if (rc == CL_ENOTFOUND)
         return call_fail(c, "NotFoundException", "Alias %s%s is not found.", arn_prefix, alias);
     if (rc < 0)
@@ -54,14 +71,14 @@ static int alias_key_id(struct call *c, const char *alias, const char *arn_prefi
 
 int resolve_key_id(struct call *c, const char *ident, enum id_forms forms, struct store_key *k)
 {
-    char prefix[128], id[64] = "";
-    snprintf(prefix, sizeof(prefix), "arn:aws:kms:%s:%s:", c->s->region, c->s->account);
+    char prefix[128], id[KMS_ID_MAX] = "";
+    snprintf(prefix, sizeof(prefix), "arn:aws:kms:%s:%s:", c->region, c->s->account);
     size_t pl = strlen(prefix);
     const char *alias = NULL;
-    if (ku_is_uuid(ident)) {
+    if (ku_is_uuid(ident) || is_mrk_id(ident)) {
         snprintf(id, sizeof(id), "%s", ident);
     } else if (!strncmp(ident, prefix, pl) && !strncmp(ident + pl, "key/", 4) &&
-               ku_is_uuid(ident + pl + 4)) {
+               (ku_is_uuid(ident + pl + 4) || is_mrk_id(ident + pl + 4))) {
         snprintf(id, sizeof(id), "%s", ident + pl + 4);
     } else if (!strncmp(ident, "alias/", 6)) {
         alias = ident;
@@ -78,9 +95,14 @@ int resolve_key_id(struct call *c, const char *ident, enum id_forms forms, struc
         if (alias_key_id(c, alias, prefix, id, sizeof(id)) < 0)
             return -1;
     }
-    for (char *p = id; *p; p++)
+    for (char *p = id; *p && *p != '@'; p++)
         if (*p >= 'A' && *p <= 'F')
             *p = (char)(*p - 'A' + 'a');
+    if (!alias) { /* the key of that id in the request's region */
+        char pub[KMS_ID_MAX];
+        snprintf(pub, sizeof(pub), "%s", id);
+        kms_internal_id(c->s, c->region, pub, id, sizeof(id));
+    }
     struct cl_error err = { 0 };
     int rc = store_key_get(c->s->store, id, k, &err);
     if (rc == 0 && k->state == KEY_PENDING_DELETION && k->deletion_date <= ku_now()) {
@@ -119,18 +141,17 @@ int require_usable(struct call *c, const struct store_key *k)
     key_arn(c, k, arn);
     if (k->state == KEY_DISABLED)
         return call_fail(c, "DisabledException", "%s is disabled.", arn);
-    if (k->state == KEY_PENDING_DELETION)
-        return call_fail(c, "KMSInvalidStateException", "%s is pending deletion.", arn);
-    return 0;
+    return require_not_pending(c, k);
 }
 
 int require_not_pending(struct call *c, const struct store_key *k)
 {
-    if (k->state == KEY_PENDING_DELETION) {
-        char arn[KEY_ARN_MAX];
-        key_arn(c, k, arn);
+    char arn[KEY_ARN_MAX];
+    key_arn(c, k, arn);
+    if (k->state == KEY_PENDING_DELETION)
         return call_fail(c, "KMSInvalidStateException", "%s is pending deletion.", arn);
-    }
+    if (k->state == KEY_PENDING_REPLICA_DELETION) /* modelled on the line above */
+        return call_fail(c, "KMSInvalidStateException", "%s is pending replica deletion.", arn);
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #ifndef CLOISTER_KMS_OPS_KEY_REF_H
 #define CLOISTER_KMS_OPS_KEY_REF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,11 @@
 
 /* Which identifier forms an operation accepts (docs/kms.md, "Key identifiers"). */
 enum id_forms { IDS_KEY_ONLY = 0, IDS_WITH_ALIAS = 1 };
+
+/* Whether s is a multi-Region key id: "mrk-" and 32 hex digits. */
+bool is_mrk_id(const char *s);
+/* The stored name of alias `name` of the request's region (call.h, "Regions"). */
+void alias_internal(const struct call *c, const char *name, char *out, size_t cap);
 
 /* The key ARN of k. */
 void key_arn(const struct call *c, const struct store_key *k, char out[KEY_ARN_MAX]);

@@ -52,10 +52,10 @@ static int apply_due_rotation(struct call *c, struct store_key *k)
 static json_t *rotation_entry(const struct store_key *k, json_t *row)
 {
     json_int_t v = json_integer_value(json_object_get(row, "Version"));
-    char mid[65];
-    material_id(k->id, v, mid);
-    json_t *e = json_pack("{s:s, s:s, s:s}", "KeyId", k->id, "KeyMaterialId", mid,
-                          "KeyMaterialState",
+    char mid[65], pub[KMS_ID_MAX];
+    kms_public_id(k->id, pub, sizeof(pub)); /* related multi-Region keys share material ids */
+    material_id(pub, v, mid);
+    json_t *e = json_pack("{s:s, s:s, s:s}", "KeyId", pub, "KeyMaterialId", mid, "KeyMaterialState",
                           (uint32_t)v == k->current_version ? "CURRENT" : "NON_CURRENT");
     json_t *type = json_object_get(row, "Type");
     if (type) {
@@ -76,7 +76,7 @@ int op_list_key_rotations(struct call *c)
     struct store_key k;
     if (load_key(c, "KeyId", IDS_KEY_ONLY, &k) < 0)
         return -1;
-    char scope[96], *after = NULL;
+    char scope[160], *after = NULL;
     snprintf(scope, sizeof(scope), "ListKeyRotations/%s/%s", k.id, all ? "all" : "rotations");
     int rc = require_not_pending(c, &k);
     if (rc == 0 && !is_symmetric(&k)) {
@@ -104,8 +104,8 @@ int op_list_key_rotations(struct call *c)
     bool more = false;
     if (rc == 0) {
         struct cl_error err = { 0 };
-        if (store_rotation_list(c->s->store, k.id, (uint32_t)from, all, (size_t)limit, &rows,
-                                &more, &err) < 0)
+        if (store_rotation_list(c->s->store, k.id, (uint32_t)from, all, (size_t)limit, &rows, &more,
+                                &err) < 0)
             rc = call_fail_internal(c, &err);
     }
     if (rc == 0) {

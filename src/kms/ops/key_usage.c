@@ -68,7 +68,9 @@ int op_get_key_last_usage(struct call *c)
     if (rc == 0) {
         /* "the date from which KMS began recording [...] or the date the KMS key was
          * created, whichever is later" (the model's TrackingStartDate) */
-        c->out = json_pack("{s:s, s:f, s:f}", "KeyId", k.id, "TrackingStartDate",
+        char pub[KMS_ID_MAX];
+        kms_public_id(k.id, pub, sizeof(pub));
+        c->out = json_pack("{s:s, s:f, s:f}", "KeyId", pub, "TrackingStartDate",
                            since > k.created ? since : k.created, "KeyCreationDate", k.created);
         json_t *last = json_object();
         if (found)

@@ -18,6 +18,7 @@
 #include "ops/key_ref.h"
 #include "ops/keyspec.h"
 #include "ops/marker.h"
+#include "ops/multi_region.h"
 #include "ops/ops.h"
 #include "policy/policy.h"
 #include "util/kmsutil.h"
@@ -48,26 +49,31 @@ static const char *const KEY_USAGES[] = { "ENCRYPT_DECRYPT", "SIGN_VERIFY", "GEN
 static const char *const ORIGINS[] = { "AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE",
                                        NULL };
 
-/* KeyMetadata as DescribeKey and CreateKey answer it (new reference). */
-static json_t *key_metadata(struct call *c, const struct store_key *k)
+json_t *key_metadata(struct call *c, const struct store_key *k)
 {
-    char arn[KEY_ARN_MAX];
+    char arn[KEY_ARN_MAX], pub[KMS_ID_MAX];
     key_arn(c, k, arn);
+    kms_public_id(k->id, pub, sizeof(pub));
+    bool mrk = is_mrk_id(pub);
     json_t *m = json_pack("{s:s, s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
-                          "AWSAccountId", c->s->account, "KeyId", k->id, "Arn", arn, "CreationDate",
+                          "AWSAccountId", c->s->account, "KeyId", pub, "Arn", arn, "CreationDate",
                           k->created, "Enabled", k->state == KEY_ENABLED, "Description",
                           k->description ? k->description : "", "KeyUsage",
                           key_usage_name(k->usage), "KeyState", key_state_name(k->state), "Origin",
                           k->origin, "KeyManager", "CUSTOMER", "KeySpec", k->key_spec,
-                          "MultiRegion", 0);
+                          "MultiRegion", mrk);
     if (!m)
         return NULL;
     set_cmk_spec(m, k->key_spec);
     set_algorithms(m, k);
-    if (k->state == KEY_PENDING_DELETION) {
+    if (k->state == KEY_PENDING_DELETION)
         json_object_set_new(m, "DeletionDate", json_real(k->deletion_date));
+    /* PendingReplicaDeletion: the window is known, the date is not yet */
+    if (k->state == KEY_PENDING_DELETION || k->state == KEY_PENDING_REPLICA_DELETION)
         json_object_set_new(m, "PendingDeletionWindowInDays", json_integer(k->pending_days));
-    }
+    json_t *mrc = mrk ? mrk_configuration(c, k) : NULL;
+    if (mrc)
+        json_object_set_new(m, "MultiRegionConfiguration", mrc);
     return m;
 }
 
@@ -75,7 +81,7 @@ static json_t *key_metadata(struct call *c, const struct store_key *k)
 struct create_args {
     const char *policy_text, *desc, *usage, *spec;
     enum key_usage key_usage; /* usage, once known to suit spec */
-    bool bypass;
+    bool bypass, multi;
     const json_t *tags;
 };
 
@@ -83,7 +89,6 @@ struct create_args {
 static int create_key_args(struct call *c, struct create_args *a)
 {
     const char *cmk_spec, *origin;
-    bool multi;
     if (req_string(c->in, "Policy", false, 1, POLICY_MEMBER_MAX, &a->policy_text, &c->err) < 0 ||
         req_string(c->in, "Description", false, 0, DESCRIPTION_MAX, &a->desc, &c->err) < 0 ||
         req_enum(c->in, "KeyUsage", false, KEY_USAGES, &a->usage, &c->err) < 0 ||
@@ -91,7 +96,7 @@ static int create_key_args(struct call *c, struct create_args *a)
         req_enum(c->in, "CustomerMasterKeySpec", false, KEY_SPECS, &cmk_spec, &c->err) < 0 ||
         req_enum(c->in, "Origin", false, ORIGINS, &origin, &c->err) < 0 ||
         req_bool(c->in, "BypassPolicyLockoutSafetyCheck", &a->bypass, &c->err) < 0 ||
-        req_bool(c->in, "MultiRegion", &multi, &c->err) < 0 ||
+        req_bool(c->in, "MultiRegion", &a->multi, &c->err) < 0 ||
         req_tags(c->in, "Tags", false, TAGS_PER_KEY_MAX, &a->tags, &c->err) < 0)
         return -1;
     if (a->spec && cmk_spec)
@@ -104,9 +109,6 @@ static int create_key_args(struct call *c, struct create_args *a)
     if (origin && strcmp(origin, "AWS_KMS") != 0)
         return call_fail(c, "UnsupportedOperationException",
                          "Origin %s is not supported by cloister-kms; only AWS_KMS.", origin);
-    if (multi)
-        return call_fail(c, "UnsupportedOperationException",
-                         "Multi-Region keys are not supported by cloister-kms.");
     const char *spec = a->spec;
     if (!strcmp(spec, "SM2"))
         return refuse_sm2(c, "KeySpec");
@@ -182,7 +184,18 @@ int op_create_key(struct call *c)
     if (create_key_args(c, &a) < 0)
         return -1;
     struct store_key k = { 0 };
-    ku_uuid4(k.id);
+    char pub[KMS_ID_MAX];
+    ku_uuid4(pub);
+    if (a.multi) { /* a multi-Region key's id: "mrk-" and 32 hex digits (AWS's form) */
+        uint8_t r[16];
+        struct cl_error err = { 0 };
+        if (ku_random(r, sizeof(r), &err) < 0)
+            return call_fail_internal(c, &err);
+        memcpy(pub, "mrk-", 4);
+        for (int i = 0; i < 16; i++)
+            snprintf(pub + 4 + 2 * i, 3, "%02x", r[i]);
+    }
+    kms_internal_id(c->s, c->region, pub, k.id, sizeof(k.id));
     char arn[KEY_ARN_MAX];
     key_arn(c, &k, arn);
     char *policy = NULL;
@@ -240,7 +253,11 @@ int op_list_keys(struct call *c)
     json_t *ids = NULL;
     bool more = false;
     struct cl_error err = { 0 };
-    int rc = store_key_list(c->s->store, after, (size_t)limit, &ids, &more, &err);
+    char tag[40] = ""; /* the request's region's keys (call.h, "Regions") */
+    if (strcmp(c->region, c->s->region) != 0)
+        snprintf(tag, sizeof(tag), "@%s", c->region);
+    int rc = store_key_list_in(c->s->store, tag[0] ? tag : NULL, after, (size_t)limit, &ids, &more,
+                               &err);
     free(after);
     if (rc < 0)
         return call_fail_internal(c, &err);
@@ -249,9 +266,10 @@ int op_list_keys(struct call *c)
     json_t *id;
     json_array_foreach(ids, i, id)
     {
-        char arn[KEY_ARN_MAX];
+        char arn[KEY_ARN_MAX], pub[KMS_ID_MAX];
         kms_key_arn(c->s, json_string_value(id), arn, sizeof(arn));
-        json_array_append_new(keys, json_pack("{s:O, s:s}", "KeyId", id, "KeyArn", arn));
+        kms_public_id(json_string_value(id), pub, sizeof(pub));
+        json_array_append_new(keys, json_pack("{s:s, s:s}", "KeyId", pub, "KeyArn", arn));
     }
     c->out = json_pack("{s:o, s:b}", "Keys", keys, "Truncated", more);
     if (more)
@@ -304,10 +322,18 @@ int op_schedule_key_deletion(struct call *c)
     int rc = require_not_pending(c, &k);
     if (rc == 0)
         rc = authorize(c, "kms:ScheduleKeyDeletion", &k);
+    /* a multi-Region primary with replicas waits for them (AWS:
+     * PendingReplicaDeletion; its own window starts when the last is gone,
+     * state/store_mrk.c) */
+    bool primary = false;
+    size_t replicas = 0;
+    if (rc == 0 && !strncmp(k.id, "mrk-", 4))
+        rc = mrk_role(c, &k, &primary, &replicas);
     if (rc == 0) {
-        k.state = KEY_PENDING_DELETION;
+        bool wait = primary && replicas > 0;
+        k.state = wait ? KEY_PENDING_REPLICA_DELETION : KEY_PENDING_DELETION;
         k.pending_days = (int)days;
-        k.deletion_date = floor(ku_now()) + (double)days * DAY;
+        k.deletion_date = wait ? 0 : floor(ku_now()) + (double)days * DAY;
         struct cl_error err = { 0 };
         if (store_key_update(c->s->store, &k, &err) < 0)
             rc = call_fail_internal(c, &err);
@@ -315,8 +341,10 @@ int op_schedule_key_deletion(struct call *c)
     if (rc == 0) {
         char arn[KEY_ARN_MAX];
         key_arn(c, &k, arn);
-        c->out = json_pack("{s:s, s:f, s:s, s:i}", "KeyId", arn, "DeletionDate", k.deletion_date,
-                           "KeyState", key_state_name(k.state), "PendingWindowInDays", (int)days);
+        c->out = json_pack("{s:s, s:s, s:i}", "KeyId", arn, "KeyState", key_state_name(k.state),
+                           "PendingWindowInDays", (int)days);
+        if (k.state == KEY_PENDING_DELETION)
+            json_object_set_new(c->out, "DeletionDate", json_real(k.deletion_date));
     }
     store_key_clear(&k);
     return rc;
@@ -330,7 +358,7 @@ int op_cancel_key_deletion(struct call *c)
     int rc = 0;
     char arn[KEY_ARN_MAX];
     key_arn(c, &k, arn);
-    if (k.state != KEY_PENDING_DELETION)
+    if (k.state != KEY_PENDING_DELETION && k.state != KEY_PENDING_REPLICA_DELETION)
         rc = call_fail(c, "KMSInvalidStateException", "%s is not pending deletion.", arn);
     if (rc == 0)
         rc = authorize(c, "kms:CancelKeyDeletion", &k);

@@ -12,7 +12,8 @@
  * aliases.c, crypto.c (encrypt, decrypt, re-encrypt), data_keys.c (data
  * keys, key pairs, random), signing.c (public key, sign, verify), mac.c
  * (HMAC keys), agreement.c (key agreement), key_usage.c (last use), grants.c
- * (grants; grant_token.c: ids and tokens), custom_key_stores.c.
+ * (grants; grant_token.c: ids and tokens), multi_region.c (ReplicateKey,
+ * UpdatePrimaryRegion), custom_key_stores.c.
  */
 #ifndef CLOISTER_KMS_OPS_OPS_H
 #define CLOISTER_KMS_OPS_OPS_H
@@ -87,6 +88,10 @@ int op_list_grants(struct call *c);
 int op_list_retirable_grants(struct call *c);
 int op_retire_grant(struct call *c);
 int op_revoke_grant(struct call *c);
+
+/* multi_region.c */
+int op_replicate_key(struct call *c);
+int op_update_primary_region(struct call *c);
 
 /* custom_key_stores.c: answered as for an account without any */
 int op_create_custom_key_store(struct call *c);

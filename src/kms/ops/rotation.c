@@ -14,6 +14,7 @@
 #include "call/request.h"
 #include "ops/key_ref.h"
 #include "ops/keyspec.h"
+#include "ops/multi_region.h"
 #include "ops/ops.h"
 #include "util/kmsutil.h"
 
@@ -32,6 +33,19 @@ static int rotation_key(struct call *c, const char *action, struct store_key *k)
                        "%s key spec is %s: automatic rotation applies to symmetric encryption keys "
                        "only.",
                        arn, k->key_spec);
+    }
+    /* rotation is a property related multi-Region keys share, set on the
+     * primary (AWS: replicas cannot be rotated on their own) */
+    bool primary = true;
+    size_t n;
+    if (rc == 0 && !strncmp(k->id, "mrk-", 4))
+        rc = mrk_role(c, k, &primary, &n);
+    if (rc == 0 && !primary) {
+        char arn[KEY_ARN_MAX];
+        key_arn(c, k, arn);
+        rc = call_fail(c, "UnsupportedOperationException",
+                       "%s is a multi-Region replica key: rotation is managed on its primary key.",
+                       arn);
     }
     if (rc == 0)
         rc = authorize(c, action, k);
@@ -56,6 +70,8 @@ int op_enable_key_rotation(struct call *c)
         if (store_key_update(c->s->store, &k, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
+    if (rc == 0)
+        rc = mrk_sync_rotation(c, &k);
     store_key_clear(&k);
     return rc;
 }
@@ -71,6 +87,8 @@ int op_disable_key_rotation(struct call *c)
         if (store_key_update(c->s->store, &k, &err) < 0)
             rc = call_fail_internal(c, &err);
     }
+    if (rc == 0)
+        rc = mrk_sync_rotation(c, &k);
     store_key_clear(&k);
     return rc;
 }

@@ -89,7 +89,7 @@ int op_list_resource_tags(struct call *c)
     struct store_key k;
     if (paging(c, 50, 50, &limit, &marker) < 0 || load_key(c, "KeyId", IDS_KEY_ONLY, &k) < 0)
         return -1;
-    char scope[64], *after = NULL;
+    char scope[128], *after = NULL;
     snprintf(scope, sizeof(scope), "ListResourceTags/%s", k.id);
     int rc = marker_read(c, scope, marker, &after);
     if (rc == 0)

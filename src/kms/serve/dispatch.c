@@ -51,6 +51,7 @@ static const struct kms_op OPS[] = {
     { "ListRetirableGrants", op_list_retirable_grants },
     { "PutKeyPolicy", op_put_key_policy },
     { "ReEncrypt", op_re_encrypt },
+    { "ReplicateKey", op_replicate_key },
     { "RetireGrant", op_retire_grant },
     { "RevokeGrant", op_revoke_grant },
     { "RotateKeyOnDemand", op_rotate_key_on_demand },
@@ -61,6 +62,7 @@ static const struct kms_op OPS[] = {
     { "UpdateAlias", op_update_alias },
     { "UpdateCustomKeyStore", op_update_custom_key_store },
     { "UpdateKeyDescription", op_update_key_description },
+    { "UpdatePrimaryRegion", op_update_primary_region },
     { "Verify", op_verify },
     { "VerifyMac", op_verify_mac },
 };

@@ -4,6 +4,7 @@
 #include "state/blob.h"
 
 #include "base/byteorder.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +26,7 @@ int blob_context_aad(const json_t *ctx, uint8_t **out, size_t *out_len, struct c
     *out_len = 0;
     size_t n = ctx ? json_object_size(ctx) : 0;
     const char **keys = NULL;
-    struct ku_buf b = {0};
+    struct ku_buf b = { 0 };
     uint8_t len4[4];
     if (n > 0) {
         keys = calloc(n, sizeof(*keys));
@@ -97,9 +98,9 @@ out:
     return rc;
 }
 
-int blob_seal(const uint8_t key[32], const uint8_t key_id[16], uint32_t material_version,
-              const json_t *ctx, const uint8_t *pt, size_t pt_len, uint8_t **out, size_t *out_len,
-              struct cl_error *err)
+static int seal(uint8_t format, const uint8_t key[32], const uint8_t key_id[16],
+                uint32_t material_version, const json_t *ctx, const uint8_t *pt, size_t pt_len,
+                uint8_t **out, size_t *out_len, struct cl_error *err)
 {
     *out = NULL;
     *out_len = 0;
@@ -115,7 +116,7 @@ int blob_seal(const uint8_t key[32], const uint8_t key_id[16], uint32_t material
         free(aad);
         return cl_fail(err, CL_ENOMEM, "out of memory");
     }
-    b[0] = BLOB_VERSION;
+    b[0] = format;
     memcpy(b + 1, key_id, 16);
     be32_store(b + 17, material_version);
     rc = ku_random(b + 21, 12, err);
@@ -132,13 +133,64 @@ int blob_seal(const uint8_t key[32], const uint8_t key_id[16], uint32_t material
     return 0;
 }
 
+int blob_seal(const uint8_t key[32], const uint8_t key_id[16], uint32_t material_version,
+              const json_t *ctx, const uint8_t *pt, size_t pt_len, uint8_t **out, size_t *out_len,
+              struct cl_error *err)
+{
+    return seal(BLOB_VERSION, key, key_id, material_version, ctx, pt, pt_len, out, out_len, err);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int blob_seal_key(const uint8_t key[32], const char *key_id, uint32_t material_version,
+                  const json_t *ctx, const uint8_t *pt, size_t pt_len, uint8_t **out,
+                  size_t *out_len, struct cl_error *err)
+{
+    uint8_t id[16];
+    if (strncmp(key_id, "mrk-", 4) != 0) {
+        int rc = ku_uuid_parse(key_id, id, err);
+        if (rc < 0)
+            return rc;
+        return seal(BLOB_VERSION, key, id, material_version, ctx, pt, pt_len, out, out_len, err);
+    }
+    if (strlen(key_id) != 36)
+        return cl_fail(err, CL_EFORMAT, "bad multi-Region key id %s", key_id);
+    for (int i = 0; i < 16; i++) {
+        int hi = hexval(key_id[4 + 2 * i]), lo = hexval(key_id[5 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return cl_fail(err, CL_EFORMAT, "bad multi-Region key id %s", key_id);
+        id[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return seal(BLOB_VERSION_MRK, key, id, material_version, ctx, pt, pt_len, out, out_len, err);
+}
+
+int blob_peek_key(const uint8_t *blob, size_t len, char key_id[37], uint32_t *material_version,
+                  struct cl_error *err)
+{
+    uint8_t id[16];
+    int rc = blob_peek(blob, len, id, material_version, err);
+    if (rc < 0)
+        return rc;
+    if (blob[0] == BLOB_VERSION) {
+        ku_uuid_format(id, key_id);
+        return 0;
+    }
+    memcpy(key_id, "mrk-", 4);
+    for (int i = 0; i < 16; i++)
+        snprintf(key_id + 4 + 2 * i, 3, "%02x", id[i]);
+    return 0;
+}
+
 int blob_peek(const uint8_t *blob, size_t len, uint8_t key_id[16], uint32_t *material_version,
               struct cl_error *err)
 {
     if (len < BLOB_OVERHEAD)
         return cl_fail(err, CL_EFORMAT, "ciphertext blob of %zu bytes is shorter than %d", len,
                        BLOB_OVERHEAD);
-    if (blob[0] != BLOB_VERSION)
+    if (blob[0] != BLOB_VERSION && blob[0] != BLOB_VERSION_MRK)
         return cl_fail(err, CL_EFORMAT, "unknown ciphertext blob version %u", blob[0]);
     memcpy(key_id, blob + 1, 16);
     *material_version = be32_load(blob + 17);

@@ -14,6 +14,11 @@
  *   33      n     AES-256-GCM ciphertext of the plaintext
  *   33+n    16    GCM tag
  *
+ * Version 2 (BLOB_VERSION_MRK) is the same for a multi-Region key: its 16
+ * bytes are the 32 hex digits after "mrk-" of its key id. The header names
+ * the key id, not its region, so every related multi-Region key (which
+ * shares the id and the material) opens it.
+ *
  * The additional authenticated data is the 33-byte header followed by the
  * encryption context serialized without ambiguity: a 4-byte big-endian pair
  * count, then for each pair in byte order of the keys, 4-byte length + key,
@@ -30,10 +35,11 @@
 
 #include <cloister/error.h>
 
-#define BLOB_VERSION    1
-#define BLOB_HEADER_LEN 33
-#define BLOB_TAG_LEN    16
-#define BLOB_OVERHEAD   (BLOB_HEADER_LEN + BLOB_TAG_LEN)
+#define BLOB_VERSION     1
+#define BLOB_VERSION_MRK 2
+#define BLOB_HEADER_LEN  33
+#define BLOB_TAG_LEN     16
+#define BLOB_OVERHEAD    (BLOB_HEADER_LEN + BLOB_TAG_LEN)
 
 /*
  * Encrypts pt under key (32 bytes) for the key id and material version.
@@ -44,10 +50,18 @@ CL_MUST_USE int blob_seal(const uint8_t key[32], const uint8_t key_id[16],
                           uint32_t material_version, const json_t *ctx, const uint8_t *pt,
                           size_t pt_len, uint8_t **out, size_t *out_len, struct cl_error *err);
 
+/* blob_seal() for a key id as text: a UUID (version 1) or a multi-Region
+ * key id "mrk-<32 hex>" (version 2). */
+CL_MUST_USE int blob_seal_key(const uint8_t key[32], const char *key_id, uint32_t material_version,
+                              const json_t *ctx, const uint8_t *pt, size_t pt_len, uint8_t **out,
+                              size_t *out_len, struct cl_error *err);
+
 /*
  * Reads the header of a blob without decrypting: CL_EFORMAT when it is too
- * short or of another version.
+ * short or of another version. blob_peek_key() gives the key id as text.
  */
+CL_MUST_USE int blob_peek_key(const uint8_t *blob, size_t len, char key_id[37],
+                              uint32_t *material_version, struct cl_error *err);
 CL_MUST_USE int blob_peek(const uint8_t *blob, size_t len, uint8_t key_id[16],
                           uint32_t *material_version, struct cl_error *err);
 

@@ -16,6 +16,7 @@ enum key_state {
     KEY_ENABLED,
     KEY_DISABLED,
     KEY_PENDING_DELETION,
+    KEY_PENDING_REPLICA_DELETION, /* a multi-Region primary waiting for its replicas' deletion */
 };
 
 /* The usages of the keys cloister-kms makes. */
@@ -26,7 +27,7 @@ enum key_usage {
     KEY_USAGE_KEY_AGREEMENT,
 };
 
-/* "Enabled", "Disabled", "PendingDeletion". */
+/* "Enabled", "Disabled", "PendingDeletion", "PendingReplicaDeletion". */
 const char *key_state_name(enum key_state s);
 /* "ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT". */
 const char *key_usage_name(enum key_usage u);

@@ -42,7 +42,7 @@ CL_MUST_USE int store_meta_set(struct store *st, const char *name, const char *v
 /* A KMS key's metadata (everything but the material). Strings owned by the
  * struct: release with store_key_clear(). */
 struct store_key {
-    char id[37];
+    char id[80]; /* the internal id: the key id, "@<region>" after it outside the home region */
     double created;
     char *description;
     enum key_usage usage;
@@ -79,6 +79,10 @@ CL_MUST_USE int store_key_delete(struct store *st, const char *id, struct cl_err
  */
 CL_MUST_USE int store_key_list(struct store *st, const char *after, size_t limit, json_t **ids,
                                bool *more, struct cl_error *err);
+/* store_key_list() of one region: tag "@<region>", or NULL for the home
+ * region (whose ids have no "@"). */
+CL_MUST_USE int store_key_list_in(struct store *st, const char *tag, const char *after,
+                                  size_t limit, json_t **ids, bool *more, struct cl_error *err);
 /* Ids of keys pending deletion whose date has passed. */
 CL_MUST_USE int store_key_list_expired(struct store *st, double now, json_t **ids,
                                        struct cl_error *err);
@@ -142,6 +146,35 @@ CL_MUST_USE int store_alias_get(struct store *st, const char *name, char **key_i
  */
 CL_MUST_USE int store_alias_list(struct store *st, const char *key_id, const char *after,
                                  size_t limit, json_t **out, bool *more, struct cl_error *err);
+
+/* store_alias_list() of one region (tag as for store_key_list_in). */
+CL_MUST_USE int store_alias_list_in(struct store *st, const char *tag, const char *key_id,
+                                    const char *after, size_t limit, json_t **out, bool *more,
+                                    struct cl_error *err);
+
+/*
+ * Multi-Region keys (store_mrk.c): keys whose id starts "mrk-", one row per
+ * region they are in, sharing material versions. store_key_create() of
+ * such a key records it as its key id's primary.
+ *
+ * store_mrk_get: the internal id of the primary (primary, KMS_ID_MAX bytes)
+ * and the internal ids of every key with the key id of internal_id, sorted
+ * (a JSON array, new reference); CL_ENOTFOUND when none is recorded.
+ */
+CL_MUST_USE int store_mrk_get(struct store *st, const char *internal_id, char *primary, size_t cap,
+                              json_t **members, struct cl_error *err);
+/*
+ * Creates replica (its id the replica's internal id) of the key primary_id
+ * in one transaction: its row with the primary's current version, a copy of
+ * every material version of the primary (rewrapped for the replica) and of
+ * how each came, and its tags. CL_EEXIST when the replica exists.
+ */
+CL_MUST_USE int store_key_replicate(struct store *st, const char *primary_id,
+                                    const struct store_key *replica, const json_t *tags,
+                                    struct cl_error *err);
+/* Makes new_primary (an internal id) its key id's primary. */
+CL_MUST_USE int store_mrk_set_primary(struct store *st, const char *new_primary,
+                                      struct cl_error *err);
 
 /* Tags: set (insert or replace) each {"TagKey","TagValue"} of a JSON array;
  * remove each key of a JSON array of strings; list in key order. */

@@ -49,13 +49,20 @@ int store_alias_get(struct store *st, const char *name, char **key_id, struct cl
 int store_alias_list(struct store *st, const char *key_id, const char *after, size_t limit,
                      json_t **out, bool *more, struct cl_error *err)
 {
+    return store_alias_list_in(st, NULL, key_id, after, limit, out, more, err);
+}
+
+int store_alias_list_in(struct store *st, const char *tag, const char *key_id, const char *after,
+                        size_t limit, json_t **out, bool *more, struct cl_error *err)
+{
     *out = NULL;
     *more = false;
     sqlite3 *db;
     sqlite3_stmt *s;
     int rc = db_stmt_open(st,
                           "SELECT name, key_id, created, updated FROM aliases WHERE name > ?1"
-                          " AND (?2 IS NULL OR key_id = ?2) ORDER BY name LIMIT ?3",
+                          " AND (?2 IS NULL OR key_id = ?2) AND " REGION_FILTER(
+                              "name", "?4") " ORDER BY name LIMIT ?3",
                           &db, &s, err);
     if (rc < 0)
         return rc;
@@ -66,6 +73,7 @@ int store_alias_list(struct store *st, const char *key_id, const char *after, si
         db_bind_text(s, 1, after ? after : "");
         db_bind_text(s, 2, key_id);
         sqlite3_bind_int64(s, 3, (sqlite3_int64)limit + 1);
+        db_bind_text(s, 4, tag);
         int r;
         while ((r = sqlite3_step(s)) == SQLITE_ROW) {
             if (json_array_size(arr) == limit) {

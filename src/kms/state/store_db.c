@@ -59,7 +59,12 @@ static const char *SCHEMA =
     "  issuing TEXT NOT NULL, operations TEXT NOT NULL, constraints TEXT,"
     "  token TEXT NOT NULL UNIQUE);"
     "CREATE INDEX IF NOT EXISTS grants_key ON grants(key_id, grant_id);"
-    "CREATE INDEX IF NOT EXISTS grants_retiring ON grants(retiring, grant_id);";
+    "CREATE INDEX IF NOT EXISTS grants_retiring ON grants(retiring, grant_id);"
+    /* each multi-Region key id and the internal id of its primary key; its
+     * replicas are the keys rows of the same key id in other regions
+     * (store_mrk.c, docs/kms.md "Multi-Region keys") */
+    "CREATE TABLE IF NOT EXISTS multi_region_keys("
+    "  key_id TEXT PRIMARY KEY, primary_id TEXT NOT NULL);";
 
 int db_fail(struct cl_error *err, sqlite3 *db, const char *what)
 {

@@ -104,6 +104,39 @@ CL_MUST_USE int db_select_one(struct store *st, const char *sql, const char *key
 CL_MUST_USE int db_exec_binds(struct store *st, const char *sql, const char *a, const char *b,
                               double now, int *changes, struct cl_error *err);
 
+/*
+ * Regions in the store (docs/kms.md, "Regions"): a key or alias of the home
+ * region is stored under its own name, one of region R under "<name>@R".
+ * REGION_FILTER(column, param) is the SQL condition "column belongs to the
+ * region whose tag ("@R", or NULL for the home region) param binds".
+ */
+#define REGION_FILTER(col, param)                                                \
+    "(CASE WHEN " param " IS NULL THEN instr(" col ", '@') = 0 ELSE substr(" col \
+    ", -length(" param ")) = " param " END)"
+
+/* Inserts a key's row with its current material version, inside the
+ * caller's transaction (store_keys.c). */
+CL_MUST_USE int db_key_insert(sqlite3 *db, const struct store_key *k, uint32_t current_version,
+                              struct cl_error *err);
+/* Wraps and inserts material version `version` of key id (store_keys.c). */
+CL_MUST_USE int db_material_insert(struct store *st, sqlite3 *db, const char *id, uint32_t version,
+                                   double now, const uint8_t *m, size_t len, struct cl_error *err);
+/* Unwraps a wrapped material blob of key id and version (store_keys.c). */
+CL_MUST_USE int db_material_unwrap(struct store *st, const char *id, uint32_t version,
+                                   const void *wrapped, size_t wlen, uint8_t **m, size_t *len,
+                                   struct cl_error *err);
+/* Records internal id as its multi-Region key's primary (store_mrk.c):
+ * replacing the one recorded when replace, else only when none is. */
+CL_MUST_USE int db_mrk_set_primary(sqlite3 *db, const char *internal_id, bool replace,
+                                   struct cl_error *err);
+/* The internal ids of the keys sharing a multi-Region key id, other than
+ * `except` (NULL: all), inside the caller's transaction (store_mrk.c). */
+CL_MUST_USE int db_mrk_members(sqlite3 *db, const char *internal_id, const char *except,
+                               json_t **ids, struct cl_error *err);
+
+/* store_key_delete() of a multi-Region key (store_mrk.c). */
+CL_MUST_USE int store_mrk_delete(struct store *st, const char *id, struct cl_error *err);
+
 /* Sets a key's tags inside the caller's transaction (store_tags.c). */
 CL_MUST_USE int db_tags_set(sqlite3 *db, const char *key_id, const json_t *tags,
                             struct cl_error *err);

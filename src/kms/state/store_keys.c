@@ -27,8 +27,8 @@ static void material_aad(char *aad, size_t cap, const char *id, uint32_t version
     snprintf(aad, cap, "cloister-kms/key-material/v1/%s/%u", id, version);
 }
 
-static int insert_material(struct store *st, sqlite3 *db, const char *id, uint32_t version,
-                           double now, const uint8_t *m, size_t len, struct cl_error *err)
+int db_material_insert(struct store *st, sqlite3 *db, const char *id, uint32_t version, double now,
+                       const uint8_t *m, size_t len, struct cl_error *err)
 {
     char aad[128];
     material_aad(aad, sizeof(aad), id, version);
@@ -52,22 +52,16 @@ static int insert_material(struct store *st, sqlite3 *db, const char *id, uint32
     return rc;
 }
 
-int store_key_create(struct store *st, const struct store_key *k, const uint8_t *material,
-                     size_t material_len, const json_t *tags, struct cl_error *err)
+int db_key_insert(sqlite3 *db, const struct store_key *k, uint32_t current_version,
+                  struct cl_error *err)
 {
-    sqlite3 *db;
     sqlite3_stmt *s = NULL;
-    int rc = db_acquire(st, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = db_exec(db, "BEGIN IMMEDIATE", err);
-    if (rc < 0)
-        goto out;
-    rc = db_prep(db,
-                 "INSERT INTO keys(id, created, description, key_usage, key_spec, origin, state,"
-                 " deletion_date, pending_days, rotation_enabled, rotation_period, next_rotation,"
-                 " policy, current_version) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
-                 &s, err);
+    int rc =
+        db_prep(db,
+                "INSERT INTO keys(id, created, description, key_usage, key_spec, origin, state,"
+                " deletion_date, pending_days, rotation_enabled, rotation_period, next_rotation,"
+                " policy, current_version) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, k->id);
         sqlite3_bind_double(s, 2, k->created);
@@ -82,10 +76,28 @@ int store_key_create(struct store *st, const struct store_key *k, const uint8_t 
         sqlite3_bind_int(s, 11, k->rotation_period_days);
         sqlite3_bind_double(s, 12, k->next_rotation);
         db_bind_text(s, 13, k->policy);
+        sqlite3_bind_int64(s, 14, current_version);
         rc = db_step_done(db, s, NULL, err);
     }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_key_create(struct store *st, const struct store_key *k, const uint8_t *material,
+                     size_t material_len, const json_t *tags, struct cl_error *err)
+{
+    sqlite3 *db;
+    int rc = db_acquire(st, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = db_exec(db, "BEGIN IMMEDIATE", err);
+    if (rc < 0)
+        goto out;
+    rc = db_key_insert(db, k, 1, err);
+    if (rc == 0 && !strncmp(k->id, "mrk-", 4)) /* a multi-Region key is made as its primary */
+        rc = db_mrk_set_primary(db, k->id, false, err);
     if (rc == 0)
-        rc = insert_material(st, db, k->id, 1, k->created, material, material_len, err);
+        rc = db_material_insert(st, db, k->id, 1, k->created, material, material_len, err);
     if (rc == 0 && tags)
         rc = db_tags_set(db, k->id, tags, err);
     if (rc == 0)
@@ -93,7 +105,6 @@ int store_key_create(struct store *st, const struct store_key *k, const uint8_t 
     if (rc < 0)
         db_rollback(db);
 out:
-    sqlite3_finalize(s);
     db_release(st, db);
     return rc;
 }
@@ -174,6 +185,8 @@ int store_key_delete(struct store *st, const char *id, struct cl_error *err)
 {
     store_cache_drop(st, C_KEY, id, 0);
     store_cache_drop(st, C_MAT, id, 0);
+    if (!strncmp(id, "mrk-", 4))
+        return store_mrk_delete(st, id, err);
     return db_exec_binds(st, "DELETE FROM keys WHERE id=?", id, NULL, 0, NULL, err);
 }
 
@@ -207,13 +220,23 @@ static int collect_strings(sqlite3 *db, sqlite3_stmt *s, size_t limit, json_t **
 int store_key_list(struct store *st, const char *after, size_t limit, json_t **ids, bool *more,
                    struct cl_error *err)
 {
+    return store_key_list_in(st, NULL, after, limit, ids, more, err);
+}
+
+int store_key_list_in(struct store *st, const char *tag, const char *after, size_t limit,
+                      json_t **ids, bool *more, struct cl_error *err)
+{
     *ids = NULL;
     sqlite3 *db;
     sqlite3_stmt *s;
-    int rc = db_stmt_open(st, "SELECT id FROM keys WHERE id > ? ORDER BY id LIMIT ?", &db, &s, err);
+    int rc = db_stmt_open(
+        st,
+        "SELECT id FROM keys WHERE id > ?1 AND " REGION_FILTER("id", "?3") " ORDER BY id LIMIT ?2",
+        &db, &s, err);
     if (rc == 0) {
         db_bind_text(s, 1, after ? after : "");
         sqlite3_bind_int64(s, 2, (sqlite3_int64)limit + 1);
+        db_bind_text(s, 3, tag);
         rc = collect_strings(db, s, limit, ids, more, err);
     }
     db_stmt_close(st, db, s);
@@ -236,6 +259,19 @@ int store_key_list_expired(struct store *st, double now, json_t **ids, struct cl
     return rc;
 }
 
+int db_material_unwrap(struct store *st, const char *id, uint32_t version, const void *wrapped,
+                       size_t wlen, uint8_t **m, size_t *len, struct cl_error *err)
+{
+    char aad[128];
+    material_aad(aad, sizeof(aad), id, version);
+    int rc =
+        blob_gcm_open(st->master, (const uint8_t *)aad, strlen(aad), wrapped, wlen, m, len, err);
+    if (rc < 0)
+        cl_error_prefix(err, "key material of %s version %u does not unwrap with the master key",
+                        id, version);
+    return rc;
+}
+
 static int db_material_get(struct store *st, const char *id, uint32_t version, uint8_t **material,
                            size_t *len, struct cl_error *err)
 {
@@ -250,15 +286,8 @@ static int db_material_get(struct store *st, const char *id, uint32_t version, u
         sqlite3_bind_int64(s, 2, version);
         int r = sqlite3_step(s);
         if (r == SQLITE_ROW) {
-            char aad[128];
-            material_aad(aad, sizeof(aad), id, version);
-            rc = blob_gcm_open(st->master, (const uint8_t *)aad, strlen(aad),
-                               sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
-                               material, len, err);
-            if (rc < 0)
-                cl_error_prefix(err,
-                                "key material of %s version %u does not unwrap with the master key",
-                                id, version);
+            rc = db_material_unwrap(st, id, version, sqlite3_column_blob(s, 0),
+                                    (size_t)sqlite3_column_bytes(s, 0), material, len, err);
         } else if (r == SQLITE_DONE) {
             rc = cl_fail(err, CL_ENOTFOUND, "no material version %u for key %s", version, id);
         } else {
@@ -266,6 +295,47 @@ static int db_material_get(struct store *st, const char *id, uint32_t version, u
         }
     }
     db_stmt_close(st, db, s);
+    return rc;
+}
+
+/*
+ * A multi-Region key's related keys share their material (AWS: "the same
+ * key material"): the new version goes to every one of them in the
+ * rotation's transaction, so a ciphertext of any decrypts in all.
+ */
+static int rotate_replicas(struct store *st, sqlite3 *db, const char *id, uint32_t version,
+                           double now, const uint8_t *material, size_t len, double next,
+                           bool on_demand, struct cl_error *err)
+{
+    if (strncmp(id, "mrk-", 4) != 0)
+        return 0;
+    json_t *ids = NULL;
+    int rc = db_mrk_members(db, id, id, &ids, err);
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        const char *other = json_string_value(v);
+        store_cache_drop(st, C_KEY, other, 0);
+        if (rc == 0)
+            rc = db_material_insert(st, db, other, version, now, material, len, err);
+        if (rc == 0)
+            rc = db_rotation_record(db, other, version, on_demand, err);
+        sqlite3_stmt *s = NULL;
+        if (rc == 0)
+            rc = db_prep(db,
+                         "UPDATE keys SET current_version=?, next_rotation ="
+                         " CASE WHEN rotation_enabled THEN ? ELSE next_rotation END WHERE id=?",
+                         &s, err);
+        if (rc == 0) {
+            sqlite3_bind_int64(s, 1, version);
+            sqlite3_bind_double(s, 2, next);
+            db_bind_text(s, 3, other);
+            rc = db_step_done(db, s, NULL, err);
+        }
+        sqlite3_finalize(s);
+    }
+    json_decref(ids);
     return rc;
 }
 
@@ -293,10 +363,14 @@ int store_key_rotate(struct store *st, const char *id, const uint8_t *material, 
     }
     sqlite3_finalize(s);
     s = NULL;
+    double now = ku_now(); /* one rotation date for every related key */
     if (rc == 0)
-        rc = insert_material(st, db, id, cur + 1, ku_now(), material, len, err);
+        rc = db_material_insert(st, db, id, cur + 1, now, material, len, err);
     if (rc == 0)
         rc = db_rotation_record(db, id, cur + 1, on_demand, err);
+    if (rc == 0)
+        rc =
+            rotate_replicas(st, db, id, cur + 1, now, material, len, next_rotation, on_demand, err);
     if (rc == 0)
         rc = db_prep(db, "UPDATE keys SET current_version=?, next_rotation=? WHERE id=?", &s, err);
     if (rc == 0) {

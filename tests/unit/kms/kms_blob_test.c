@@ -75,10 +75,10 @@ static void test_every_byte_is_authenticated(void **state)
         assert_null(pt);
         blob[i] ^= 0x80;
     }
-    blob[0] = 2;
+    blob[0] = 3;
     struct cl_error err = { 0 };
     assert_int_equal(blob_open(KEY, NULL, blob, len, &pt, &n, &err), CL_EFORMAT);
-    assert_string_equal(err.reason, "unknown ciphertext blob version 2");
+    assert_string_equal(err.reason, "unknown ciphertext blob version 3");
     blob[0] = 1;
     cl_error_clear(&err);
     assert_int_equal(blob_open(KEY, NULL, blob, BLOB_OVERHEAD - 1, &pt, &n, &err), CL_EFORMAT);
@@ -136,6 +136,40 @@ static void test_context_serialization_unambiguous(void **state)
     free(e);
 }
 
+/* Version 2 names a multi-Region key id; a UUID key id stays version 1. */
+static void test_key_id_forms(void **state)
+{
+    (void)state;
+    const char *mrk = "mrk-00112233445566778899aabbccddeeff";
+    uint8_t *blob = NULL, *pt = NULL;
+    size_t len = 0, n = 0;
+    char id[37];
+    uint32_t ver = 0;
+    assert_int_equal(blob_seal_key(KEY, mrk, 3, NULL, (const uint8_t *)"x", 1, &blob, &len, NULL),
+                     0);
+    assert_int_equal(blob[0], BLOB_VERSION_MRK);
+    assert_int_equal(blob[1], 0x00);
+    assert_int_equal(blob[16], 0xff);
+    assert_int_equal(blob_peek_key(blob, len, id, &ver, NULL), 0);
+    assert_string_equal(id, mrk);
+    assert_int_equal(ver, 3);
+    assert_int_equal(blob_open(KEY, NULL, blob, len, &pt, &n, NULL), 0);
+    assert_memory_equal(pt, "x", 1);
+    free(pt);
+    free(blob);
+    const char *uuid = "deadbeef-0001-4203-8405-060708090a0b";
+    assert_int_equal(blob_seal_key(KEY, uuid, 1, NULL, (const uint8_t *)"y", 1, &blob, &len, NULL),
+                     0);
+    assert_int_equal(blob[0], BLOB_VERSION);
+    assert_int_equal(blob_peek_key(blob, len, id, &ver, NULL), 0);
+    assert_string_equal(id, uuid);
+    free(blob);
+    struct cl_error err = { 0 };
+    assert_int_equal(
+        blob_seal_key(KEY, "mrk-0011", 1, NULL, (const uint8_t *)"y", 1, &blob, &len, &err),
+        CL_EFORMAT);
+}
+
 static void test_gcm_wrap(void **state)
 {
     (void)state;
@@ -163,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_every_byte_is_authenticated),
         cmocka_unit_test(test_context_binding),
         cmocka_unit_test(test_context_serialization_unambiguous),
+        cmocka_unit_test(test_key_id_forms),
         cmocka_unit_test(test_gcm_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
