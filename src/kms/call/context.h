@@ -47,6 +47,11 @@ CL_MUST_USE int call_context_encryption_algorithm(struct call *c, const char *al
 CL_MUST_USE int call_context_signing(struct call *c, const char *alg, const char *message_type);
 /* kms:MacAlgorithm (GenerateMac, VerifyMac). */
 CL_MUST_USE int call_context_mac(struct call *c, const char *alg);
+/* kms:WrappingAlgorithm and kms:WrappingKeySpec (GetParametersForImport). */
+CL_MUST_USE int call_context_wrapping(struct call *c, const char *alg, const char *spec);
+/* kms:ExpirationModel and, when valid_to is not NULL, kms:ValidTo in
+ * seconds since the epoch (ImportKeyMaterial). */
+CL_MUST_USE int call_context_expiration(struct call *c, const char *model, const double *valid_to);
 /* kms:RecipientAttestation:* of the call's verified Recipient. */
 CL_MUST_USE int call_context_recipient(struct call *c, const struct recipient *r);
 

@@ -11,7 +11,8 @@
  * By family: keys.c (lifecycle), rotation.c, key_policies.c, tags.c,
  * aliases.c, crypto.c (encrypt, decrypt, re-encrypt), data_keys.c (data
  * keys, key pairs, random), signing.c (public key, sign, verify), mac.c
- * (HMAC keys), key_usage.c (last use), custom_key_stores.c.
+ * (HMAC keys), key_usage.c (last use), imports.c (imported key material),
+ * custom_key_stores.c.
  */
 #ifndef CLOISTER_KMS_OPS_OPS_H
 #define CLOISTER_KMS_OPS_OPS_H
@@ -71,6 +72,11 @@ int op_verify(struct call *c);
 /* mac.c */
 int op_generate_mac(struct call *c);
 int op_verify_mac(struct call *c);
+
+/* imports.c */
+int op_get_parameters_for_import(struct call *c);
+int op_import_key_material(struct call *c);
+int op_delete_imported_key_material(struct call *c);
 
 /* key_usage.c */
 int op_get_key_last_usage(struct call *c);

@@ -8,6 +8,7 @@ static const char *const STATE_NAMES[] = {
     [KEY_ENABLED] = "Enabled",
     [KEY_DISABLED] = "Disabled",
     [KEY_PENDING_DELETION] = "PendingDeletion",
+    [KEY_PENDING_IMPORT] = "PendingImport",
 };
 
 static const char *const USAGE_NAMES[] = {

@@ -11,11 +11,13 @@
 #include <cloister/error.h>
 
 /* The states a key of cloister-kms can be in (AWS has more: Creating,
- * PendingImport, Unavailable... for features not implemented). */
+ * Unavailable... for features not implemented). PendingImport: a key of
+ * origin EXTERNAL without its material (never imported, deleted or expired). */
 enum key_state {
     KEY_ENABLED,
     KEY_DISABLED,
     KEY_PENDING_DELETION,
+    KEY_PENDING_IMPORT,
 };
 
 /* The usages of the keys cloister-kms makes (no key agreement keys). */
@@ -25,7 +27,7 @@ enum key_usage {
     KEY_USAGE_GENERATE_VERIFY_MAC,
 };
 
-/* "Enabled", "Disabled", "PendingDeletion". */
+/* "Enabled", "Disabled", "PendingDeletion", "PendingImport". */
 const char *key_state_name(enum key_state s);
 /* "ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC". */
 const char *key_usage_name(enum key_usage u);

@@ -50,7 +50,12 @@ static const char *SCHEMA =
     /* the last cryptographic use of each key (store_usage.c) */
     "CREATE TABLE IF NOT EXISTS key_last_usage("
     "  key_id TEXT PRIMARY KEY REFERENCES keys(id) ON DELETE CASCADE, operation TEXT NOT NULL,"
-    "  used REAL NOT NULL, event_id TEXT NOT NULL, request_id TEXT NOT NULL);";
+    "  used REAL NOT NULL, event_id TEXT NOT NULL, request_id TEXT NOT NULL);"
+    /* imported key material of keys of origin EXTERNAL (store_imports.c) */
+    "CREATE TABLE IF NOT EXISTS key_imports("
+    "  key_id TEXT PRIMARY KEY REFERENCES keys(id) ON DELETE CASCADE, fingerprint BLOB NOT NULL,"
+    "  present INTEGER NOT NULL, expires INTEGER NOT NULL, valid_to REAL NOT NULL DEFAULT 0,"
+    "  imported REAL NOT NULL);";
 
 int db_fail(struct cl_error *err, sqlite3 *db, const char *what)
 {

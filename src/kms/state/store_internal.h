@@ -104,6 +104,11 @@ CL_MUST_USE int db_select_one(struct store *st, const char *sql, const char *key
 CL_MUST_USE int db_exec_binds(struct store *st, const char *sql, const char *a, const char *b,
                               double now, int *changes, struct cl_error *err);
 
+/* Wraps material and inserts it as a version of key id, inside the caller's
+ * transaction (store_keys.c). */
+CL_MUST_USE int db_insert_material(struct store *st, sqlite3 *db, const char *id, uint32_t version,
+                                   double now, const uint8_t *m, size_t len, struct cl_error *err);
+
 /* Sets a key's tags inside the caller's transaction (store_tags.c). */
 CL_MUST_USE int db_tags_set(sqlite3 *db, const char *key_id, const json_t *tags,
                             struct cl_error *err);

@@ -27,7 +27,7 @@ static void material_aad(char *aad, size_t cap, const char *id, uint32_t version
     snprintf(aad, cap, "cloister-kms/key-material/v1/%s/%u", id, version);
 }
 
-static int insert_material(struct store *st, sqlite3 *db, const char *id, uint32_t version,
+int db_insert_material(struct store *st, sqlite3 *db, const char *id, uint32_t version,
                            double now, const uint8_t *m, size_t len, struct cl_error *err)
 {
     char aad[128];
@@ -84,8 +84,9 @@ int store_key_create(struct store *st, const struct store_key *k, const uint8_t 
         db_bind_text(s, 13, k->policy);
         rc = db_step_done(db, s, NULL, err);
     }
-    if (rc == 0)
-        rc = insert_material(st, db, k->id, 1, k->created, material, material_len, err);
+    /* a key of origin EXTERNAL starts without material (store_imports.c adds it) */
+    if (rc == 0 && material)
+        rc = db_insert_material(st, db, k->id, 1, k->created, material, material_len, err);
     if (rc == 0 && tags)
         rc = db_tags_set(db, k->id, tags, err);
     if (rc == 0)
@@ -294,7 +295,7 @@ int store_key_rotate(struct store *st, const char *id, const uint8_t *material, 
     sqlite3_finalize(s);
     s = NULL;
     if (rc == 0)
-        rc = insert_material(st, db, id, cur + 1, ku_now(), material, len, err);
+        rc = db_insert_material(st, db, id, cur + 1, ku_now(), material, len, err);
     if (rc == 0)
         rc = db_rotation_record(db, id, cur + 1, on_demand, err);
     if (rc == 0)
