@@ -23,7 +23,6 @@ ERRORS_ONLY = {"ConnectCustomKeyStore", "CreateCustomKeyStore", "DeleteCustomKey
 
 # Operations not yet served (issue 15's slices in progress): UnknownOperationException.
 PENDING = {"CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
-           "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
            "ReplicateKey", "UpdatePrimaryRegion", "DeriveSharedSecret"}
 
 
