@@ -223,8 +223,7 @@ static bool private_key_fits(EVP_PKEY *pk, const char *spec)
                EVP_PKEY_get_bits(pk) == atoi(spec + strlen("RSA_"));
     char group[64] = "";
     if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC ||
-        !EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                        NULL))
+        !EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL))
         return false;
     int nid = OBJ_txt2nid(group);
     if (nid == NID_undef)

@@ -43,8 +43,8 @@ void import_token_clear(struct import_token *t);
  * private key's PKCS#8 DER. *out malloc'd.
  */
 CL_MUST_USE int import_token_make(struct store *st, const char *key_id, double valid_to,
-                                  enum wrap_alg alg, EVP_PKEY *wrapping, uint8_t **out,
-                                  size_t *len, struct cl_error *err);
+                                  enum wrap_alg alg, EVP_PKEY *wrapping, uint8_t **out, size_t *len,
+                                  struct cl_error *err);
 /* Opens a token; CL_EFORMAT when it is not one of this store's. */
 CL_MUST_USE int import_token_read(struct store *st, const uint8_t *tok, size_t len,
                                   struct import_token *out, struct cl_error *err);

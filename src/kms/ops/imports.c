@@ -29,16 +29,19 @@
 #include "ops/ops.h"
 #include "util/kmsutil.h"
 
-#define DAY              86400.0
-#define TOKEN_LIFETIME   DAY           /* AWS: each public key and token set is valid for 24 hours */
-#define VALID_TO_MAX     (365.0 * DAY) /* AWS: at most 365 days from the request */
-#define IMPORT_BLOB_MAX  6144          /* ImportToken, EncryptedKeyMaterial (botocore) */
-#define MATERIAL_ID_LEN  64
+#define DAY               86400.0
+#define TOKEN_LIFETIME    DAY /* AWS: each public key and token set is valid for 24 hours */
+#define VALID_TO_MAX      (365.0 * DAY) /* AWS: at most 365 days from the request */
+#define IMPORT_BLOB_MAX   6144          /* ImportToken, EncryptedKeyMaterial (botocore) */
+#define MATERIAL_ID_LEN   64
 #define MATERIAL_DESC_MAX 256
 
-static const char *const WRAP_ALGS[] = { "RSAES_PKCS1_V1_5",       "RSAES_OAEP_SHA_1",
-                                         "RSAES_OAEP_SHA_256",     "RSA_AES_KEY_WRAP_SHA_1",
-                                         "RSA_AES_KEY_WRAP_SHA_256", "SM2PKE",
+static const char *const WRAP_ALGS[] = { "RSAES_PKCS1_V1_5",
+                                         "RSAES_OAEP_SHA_1",
+                                         "RSAES_OAEP_SHA_256",
+                                         "RSA_AES_KEY_WRAP_SHA_1",
+                                         "RSA_AES_KEY_WRAP_SHA_256",
+                                         "SM2PKE",
                                          NULL };
 static const char *const WRAP_SPECS[] = { "RSA_2048", "RSA_3072", "RSA_4096", "SM2", NULL };
 static const char *const EXPIRATION_MODELS[] = { "KEY_MATERIAL_EXPIRES",
@@ -62,9 +65,9 @@ int import_metadata(struct call *c, const struct store_key *k, json_t *m)
      * import has none */
     if (!imp.present)
         return 0;
-    json_object_set_new(m, "ExpirationModel",
-                        json_string(imp.expires ? "KEY_MATERIAL_EXPIRES"
-                                                : "KEY_MATERIAL_DOES_NOT_EXPIRE"));
+    json_object_set_new(
+        m, "ExpirationModel",
+        json_string(imp.expires ? "KEY_MATERIAL_EXPIRES" : "KEY_MATERIAL_DOES_NOT_EXPIRE"));
     if (imp.expires)
         json_object_set_new(m, "ValidTo", json_real(imp.valid_to));
     return 0;
@@ -150,9 +153,9 @@ int op_get_parameters_for_import(struct call *c)
     size_t tlen = 0, plen = 0;
     double valid_to = floor(ku_now()) + TOKEN_LIFETIME;
     struct cl_error err = { 0 };
-    if (rc == 0 && (!wk || import_token_make(c->s->store, k.id, valid_to, wa, wk, &token, &tlen,
-                                             &err) < 0 ||
-                    der_public(wk, &pub, &plen) < 0))
+    if (rc == 0 &&
+        (!wk || import_token_make(c->s->store, k.id, valid_to, wa, wk, &token, &tlen, &err) < 0 ||
+         der_public(wk, &pub, &plen) < 0))
         rc = call_fail_internal(c, &err);
     if (rc == 0) {
         char arn[KEY_ARN_MAX];
@@ -201,10 +204,10 @@ static int import_args_read(struct call *c, struct import_args *a)
     memset(a, 0, sizeof(*a));
     if (req_enum(c->in, "ExpirationModel", false, EXPIRATION_MODELS, &a->model, &c->err) < 0 ||
         req_enum(c->in, "ImportType", false, IMPORT_TYPES, &a->import_type, &c->err) < 0 ||
-        req_string(c->in, "KeyMaterialId", false, MATERIAL_ID_LEN, MATERIAL_ID_LEN,
-                   &a->material_id, &c->err) < 0 ||
-        req_string(c->in, "KeyMaterialDescription", false, 0, MATERIAL_DESC_MAX,
-                   &a->material_desc, &c->err) < 0)
+        req_string(c->in, "KeyMaterialId", false, MATERIAL_ID_LEN, MATERIAL_ID_LEN, &a->material_id,
+                   &c->err) < 0 ||
+        req_string(c->in, "KeyMaterialDescription", false, 0, MATERIAL_DESC_MAX, &a->material_desc,
+                   &c->err) < 0)
         return -1;
     if ((a->material_id && pattern_ok(c, "KeyMaterialId", a->material_id, true) < 0) ||
         (a->material_desc && *a->material_desc &&

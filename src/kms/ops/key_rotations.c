@@ -45,9 +45,9 @@ static json_t *rotation_entry(const struct store_key *k, json_t *row)
     json_int_t v = json_integer_value(json_object_get(row, "Version"));
     char mid[65];
     key_material_id(k->id, (uint32_t)v, mid);
-    json_t *e = json_pack("{s:s, s:s, s:s}", "KeyId", k->id, "KeyMaterialId", mid,
-                          "KeyMaterialState",
-                          (uint32_t)v == k->current_version ? "CURRENT" : "NON_CURRENT");
+    json_t *e =
+        json_pack("{s:s, s:s, s:s}", "KeyId", k->id, "KeyMaterialId", mid, "KeyMaterialState",
+                  (uint32_t)v == k->current_version ? "CURRENT" : "NON_CURRENT");
     json_t *type = json_object_get(row, "Type");
     if (type) {
         json_object_set(e, "RotationDate", json_object_get(row, "Created"));
@@ -95,8 +95,8 @@ int op_list_key_rotations(struct call *c)
     bool more = false;
     if (rc == 0) {
         struct cl_error err = { 0 };
-        if (store_rotation_list(c->s->store, k.id, (uint32_t)from, all, (size_t)limit, &rows,
-                                &more, &err) < 0)
+        if (store_rotation_list(c->s->store, k.id, (uint32_t)from, all, (size_t)limit, &rows, &more,
+                                &err) < 0)
             rc = call_fail_internal(c, &err);
     }
     if (rc == 0) {

@@ -80,7 +80,7 @@ static json_t *key_metadata(struct call *c, const struct store_key *k)
 /* What CreateKey asks for. */
 struct create_args {
     const char *policy_text, *desc, *usage, *spec;
-    bool external; /* Origin EXTERNAL: no material until ImportKeyMaterial */
+    bool external;            /* Origin EXTERNAL: no material until ImportKeyMaterial */
     enum key_usage key_usage; /* usage, once known to suit spec */
     bool bypass;
     const json_t *tags;

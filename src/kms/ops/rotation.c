@@ -26,7 +26,8 @@ static int rotation_key(struct call *c, const char *action, struct store_key *k)
         return -1;
     int rc = require_usable(c, k);
     /* AWS does not rotate imported material (EnableKeyRotation, RotateKeyOnDemand) */
-    if (rc == 0 && !strcmp(k->origin, "EXTERNAL") && strcmp(action, "kms:DisableKeyRotation") != 0) {
+    if (rc == 0 && !strcmp(k->origin, "EXTERNAL") &&
+        strcmp(action, "kms:DisableKeyRotation") != 0) {
         char arn[KEY_ARN_MAX];
         key_arn(c, k, arn);
         rc = call_fail(c, "UnsupportedOperationException",

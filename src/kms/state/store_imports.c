@@ -194,9 +194,9 @@ static int delete_material(struct store *st, const char *id, const double *when,
     if (rc == 0 && due)
         rc = exec_id(db, "UPDATE key_imports SET present=0 WHERE key_id=?", id, err);
     if (rc == 0 && due)
-        rc = exec_id(db,
-                     "UPDATE keys SET state='PendingImport' WHERE id=? AND state!='PendingDeletion'",
-                     id, err);
+        rc = exec_id(
+            db, "UPDATE keys SET state='PendingImport' WHERE id=? AND state!='PendingDeletion'", id,
+            err);
     if (rc == 0)
         rc = db_exec(db, "COMMIT", err);
     if (rc < 0)
@@ -222,6 +222,13 @@ int store_import_delete(struct store *st, const char *id, struct cl_error *err)
 int store_import_expire(struct store *st, const char *id, double now, bool *expired,
                         struct cl_error *err)
 {
+    *expired = false;
+    /* every request naming an EXTERNAL key comes here: a plain read first,
+     * the write lock only when the material is due */
+    struct store_import imp;
+    int rc = store_import_get(st, id, &imp, err);
+    if (rc < 0 || !imp.present || !imp.expires || imp.valid_to > now)
+        return rc;
     return delete_material(st, id, &now, expired, err);
 }
 

@@ -27,8 +27,8 @@ static void material_aad(char *aad, size_t cap, const char *id, uint32_t version
     snprintf(aad, cap, "cloister-kms/key-material/v1/%s/%u", id, version);
 }
 
-int db_insert_material(struct store *st, sqlite3 *db, const char *id, uint32_t version,
-                           double now, const uint8_t *m, size_t len, struct cl_error *err)
+int db_insert_material(struct store *st, sqlite3 *db, const char *id, uint32_t version, double now,
+                       const uint8_t *m, size_t len, struct cl_error *err)
 {
     char aad[128];
     material_aad(aad, sizeof(aad), id, version);
