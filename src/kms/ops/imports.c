@@ -142,11 +142,12 @@ int op_get_parameters_for_import(struct call *c)
     if (rc == 0)
         rc = require_not_pending(c, &k);
     if (rc == 0)
-        rc = wrapping_allowed(c, &k, alg, spec, &wa);
-    if (rc == 0)
         rc = call_context_wrapping(c, alg, spec);
     if (rc == 0)
         rc = authorize(c, "kms:GetParametersForImport", &k);
+    /* after authorization: the refusals by key spec tell what the key is */
+    if (rc == 0)
+        rc = wrapping_allowed(c, &k, alg, spec, &wa);
     /* a fresh wrapping key pair per call */
     EVP_PKEY *wk = rc == 0 ? generate_pair(spec) : NULL;
     uint8_t *token = NULL, *pub = NULL;
@@ -367,11 +368,12 @@ int op_import_key_material(struct call *c)
     if (rc == 0 && store_import_get(c->s->store, k.id, &imp, &err) < 0)
         rc = call_fail_internal(c, &err);
     if (rc == 0)
-        rc = import_type_check(c, &k, &a, &imp);
-    if (rc == 0)
         rc = call_context_expiration(c, a.model, a.has_valid_to ? &a.valid_to : NULL);
     if (rc == 0)
         rc = authorize(c, "kms:ImportKeyMaterial", &k);
+    /* after authorization: it tells whether material was imported */
+    if (rc == 0)
+        rc = import_type_check(c, &k, &a, &imp);
     if (rc == 0)
         rc = token_check(c, &k, tok, tlen, &t);
     if (rc == 0)
