@@ -22,7 +22,9 @@ Prints {"problems": [...], "succeeded": [...ops...], "failed": [...ops...]}.
 import base64
 import binascii
 import json
+import os
 import sys
+import time
 
 import boto3
 from botocore.config import Config
@@ -139,6 +141,33 @@ def key(kms, **kw):
     return kms.create_key(**kw)["KeyMetadata"]["KeyId"]
 
 
+def imports(kms, sym):
+    """Imported key material: an EXTERNAL key through its whole life."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
+    ext = key(kms, Origin="EXTERNAL")
+    kms.describe_key(KeyId=ext)
+    p = kms.get_parameters_for_import(KeyId=ext, WrappingAlgorithm="RSA_AES_KEY_WRAP_SHA_256",
+                                      WrappingKeySpec="RSA_3072")
+    pub = serialization.load_der_public_key(p["PublicKey"])
+    aes = os.urandom(32)
+    oaep = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(),
+                        label=None)
+    wrapped = pub.encrypt(aes, oaep) + aes_key_wrap_with_padding(aes, os.urandom(32))
+    kms.import_key_material(KeyId=ext, ImportToken=p["ImportToken"], EncryptedKeyMaterial=wrapped,
+                            ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=time.time() + 3600)
+    kms.describe_key(KeyId=ext)
+    attempt(kms.import_key_material, KeyId=ext, ImportToken=b"bad", EncryptedKeyMaterial=b"x",
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    attempt(kms.enable_key_rotation, KeyId=ext)
+    kms.delete_imported_key_material(KeyId=ext)
+    attempt(kms.encrypt, KeyId=ext, Plaintext=b"x")
+    attempt(kms.get_parameters_for_import, KeyId=sym, WrappingAlgorithm="RSAES_OAEP_SHA_256",
+            WrappingKeySpec="RSA_2048")
+    attempt(kms.delete_imported_key_material, KeyId=sym)
+
+
 def scenario(kms):
     """Every operation, on every kind of key it takes, and its common errors."""
     sym = key(kms, Description="shapes", Tags=[{"TagKey": "t", "TagValue": "v"}])
@@ -236,6 +265,7 @@ def scenario(kms):
     kms.list_key_rotations(KeyId=sym, IncludeKeyMaterial="ALL_KEY_MATERIAL", Limit=1)
     kms.disable_key_rotation(KeyId=sym)
     attempt(kms.enable_key_rotation, KeyId=ecc)
+    imports(kms, sym)
     # listing
     kms.list_keys()
     kms.list_keys(Limit=2)

@@ -2,6 +2,7 @@
 /* The condition keys of a request, written in one place (context.h). */
 #include "call/context.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,26 @@ int call_context_grant(struct call *c, const json_t *operations, const char *gra
 int call_context_key_agreement(struct call *c, const char *alg)
 {
     return add(c, "kms:KeyAgreementAlgorithm", alg);
+}
+
+int call_context_wrapping(struct call *c, const char *alg, const char *spec)
+{
+    if (add(c, "kms:WrappingAlgorithm", alg) < 0 || add(c, "kms:WrappingKeySpec", spec) < 0)
+        return -1;
+    return 0;
+}
+
+int call_context_expiration(struct call *c, const char *model, const double *valid_to)
+{
+    if (add(c, "kms:ExpirationModel", model) < 0)
+        return -1;
+    if (!valid_to)
+        return 0;
+    /* whole seconds, as AWS states the key's value; Numeric and Date
+     * operators both read it (policy/match.c) */
+    char v[32];
+    snprintf(v, sizeof(v), "%.0f", floor(*valid_to));
+    return add(c, "kms:ValidTo", v);
 }
 
 int call_context_recipient(struct call *c, const struct recipient *r)

@@ -61,6 +61,12 @@ CL_MUST_USE int call_context_key_agreement(struct call *c, const char *alg);
 /* A region condition key of a multi-Region operation: kms:ReplicaRegion
  * (ReplicateKey), kms:PrimaryRegion (UpdatePrimaryRegion). */
 CL_MUST_USE int call_context_region(struct call *c, const char *key, const char *region);
+
+/* kms:WrappingAlgorithm and kms:WrappingKeySpec (GetParametersForImport). */
+CL_MUST_USE int call_context_wrapping(struct call *c, const char *alg, const char *spec);
+/* kms:ExpirationModel and, when valid_to is not NULL, kms:ValidTo in
+ * seconds since the epoch (ImportKeyMaterial). */
+CL_MUST_USE int call_context_expiration(struct call *c, const char *model, const double *valid_to);
 /* kms:RecipientAttestation:* of the call's verified Recipient. */
 CL_MUST_USE int call_context_recipient(struct call *c, const struct recipient *r);
 

@@ -21,6 +21,29 @@ void key_arn(const struct call *c, const struct store_key *k, char out[KEY_ARN_M
     kms_key_arn(c->s, k->id, out, KEY_ARN_MAX);
 }
 
+void key_material_id(const char *key_id, uint32_t version, char out[65])
+{
+    char name[128];
+    int n = snprintf(name, sizeof(name), "cloister-kms/key-material-id/v1/%s/%lld", key_id,
+                     (long long)version);
+    ku_sha256_hex(name, (size_t)n, out);
+}
+
+int key_import_expiry(struct call *c, struct store_key *k)
+{
+    if (strcmp(k->origin, "EXTERNAL") != 0 || k->state == KEY_PENDING_IMPORT)
+        return 0;
+    bool expired = false;
+    struct cl_error err = { 0 };
+    if (store_import_expire(c->s->store, k->id, ku_now(), &expired, &err) < 0)
+        return call_fail_internal(c, &err);
+    /* AWS deletes expired material and the key waits for it again
+     * (docs/kms.md, "Imported key material") */
+    if (expired && k->state != KEY_PENDING_DELETION)
+        k->state = KEY_PENDING_IMPORT;
+    return 0;
+}
+
 void purge_expired(struct call *c)
 {
     json_t *ids = NULL;
@@ -120,7 +143,7 @@ int resolve_key_id(struct call *c, const char *ident, enum id_forms forms, struc
     if (rc < 0)
         return call_fail_internal(c, &err);
     call_name_key(c, id);
-    if (call_context_key(c, k) < 0) {
+    if (key_import_expiry(c, k) < 0 || call_context_key(c, k) < 0) {
         store_key_clear(k);
         return -1;
     }
@@ -141,6 +164,8 @@ int require_usable(struct call *c, const struct store_key *k)
     key_arn(c, k, arn);
     if (k->state == KEY_DISABLED)
         return call_fail(c, "DisabledException", "%s is disabled.", arn);
+    if (k->state == KEY_PENDING_IMPORT)
+        return call_fail(c, "KMSInvalidStateException", "%s is pending import.", arn);
     return require_not_pending(c, k);
 }
 

@@ -48,13 +48,22 @@ CL_MUST_USE int load_key(struct call *c, const char *member, enum id_forms forms
                          struct store_key *k);
 
 /* Key-state rules for cryptographic operations: DisabledException,
- * KMSInvalidStateException for a key pending deletion. */
+ * KMSInvalidStateException for a key pending deletion or pending import. */
 CL_MUST_USE int require_usable(struct call *c, const struct store_key *k);
 /* Administrative operations: only a key pending deletion is refused. */
 CL_MUST_USE int require_not_pending(struct call *c, const struct store_key *k);
 /* InvalidKeyUsageException unless k's usage is usage. */
 CL_MUST_USE int require_usage(struct call *c, const struct store_key *k, enum key_usage usage,
                               const char *op);
+
+/* A material version's KeyMaterialId: the 64 hex digits botocore's
+ * BackingKeyIdType asks for, stable per key and version (ListKeyRotations,
+ * ImportKeyMaterial). */
+void key_material_id(const char *key_id, uint32_t version, char out[65]);
+
+/* A key of origin EXTERNAL whose imported material expired is PendingImport
+ * from then (its material deleted); resolve_key_id() applies this. */
+CL_MUST_USE int key_import_expiry(struct call *c, struct store_key *k);
 
 /* Deletes keys whose waiting period is over (AWS deletes them then). */
 void purge_expired(struct call *c);

@@ -25,15 +25,6 @@
 
 static const char *const INCLUDE_KEY_MATERIAL[] = { "ALL_KEY_MATERIAL", "ROTATIONS_ONLY", NULL };
 
-/* The 64 hex digits botocore's BackingKeyIdType asks for, stable per version. */
-static void material_id(const char *key_id, json_int_t version, char out[65])
-{
-    char name[128];
-    int n = snprintf(name, sizeof(name), "cloister-kms/key-material-id/v1/%s/%lld", key_id,
-                     (long long)version);
-    ku_sha256_hex(name, (size_t)n, out);
-}
-
 /* A rotation that fell due while nobody used the key happens now, so the
  * list shows it (key_ref.c, key_material(), does it on use); a disabled key
  * does not rotate. */
@@ -54,7 +45,7 @@ static json_t *rotation_entry(const struct store_key *k, json_t *row)
     json_int_t v = json_integer_value(json_object_get(row, "Version"));
     char mid[65], pub[KMS_ID_MAX];
     kms_public_id(k->id, pub, sizeof(pub)); /* related multi-Region keys share material ids */
-    material_id(pub, v, mid);
+    key_material_id(pub, (uint32_t)v, mid);
     json_t *e = json_pack("{s:s, s:s, s:s}", "KeyId", pub, "KeyMaterialId", mid, "KeyMaterialState",
                           (uint32_t)v == k->current_version ? "CURRENT" : "NON_CURRENT");
     json_t *type = json_object_get(row, "Type");

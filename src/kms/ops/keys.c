@@ -15,6 +15,7 @@
 #include "call/authorize.h"
 #include "call/request.h"
 #include "ops/common.h"
+#include "ops/imports.h"
 #include "ops/key_ref.h"
 #include "ops/keyspec.h"
 #include "ops/marker.h"
@@ -55,17 +56,22 @@ json_t *key_metadata(struct call *c, const struct store_key *k)
     key_arn(c, k, arn);
     kms_public_id(k->id, pub, sizeof(pub));
     bool mrk = is_mrk_id(pub);
-    json_t *m = json_pack("{s:s, s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
-                          "AWSAccountId", c->s->account, "KeyId", pub, "Arn", arn, "CreationDate",
-                          k->created, "Enabled", k->state == KEY_ENABLED, "Description",
-                          k->description ? k->description : "", "KeyUsage",
-                          key_usage_name(k->usage), "KeyState", key_state_name(k->state), "Origin",
-                          k->origin, "KeyManager", "CUSTOMER", "KeySpec", k->key_spec,
-                          "MultiRegion", mrk);
-    if (!m)
+    json_t *m = json_pack(
+        "{s:s, s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "AWSAccountId",
+        c->s->account, "KeyId", pub, "Arn", arn, "CreationDate", k->created, "Enabled",
+        k->state == KEY_ENABLED, "Description", k->description ? k->description : "", "KeyUsage",
+        key_usage_name(k->usage), "KeyState", key_state_name(k->state), "Origin", k->origin,
+        "KeyManager", "CUSTOMER", "KeySpec", k->key_spec, "MultiRegion", mrk);
+    if (!m) {
+        call_fail_internal(c, NULL);
         return NULL;
+    }
     set_cmk_spec(m, k->key_spec);
     set_algorithms(m, k);
+    if (import_metadata(c, k, m) < 0) {
+        json_decref(m);
+        return NULL;
+    }
     if (k->state == KEY_PENDING_DELETION)
         json_object_set_new(m, "DeletionDate", json_real(k->deletion_date));
     /* PendingReplicaDeletion: the window is known, the date is not yet */
@@ -80,6 +86,7 @@ json_t *key_metadata(struct call *c, const struct store_key *k)
 /* What CreateKey asks for. */
 struct create_args {
     const char *policy_text, *desc, *usage, *spec;
+    bool external;            /* Origin EXTERNAL: no material until ImportKeyMaterial */
     enum key_usage key_usage; /* usage, once known to suit spec */
     bool bypass, multi;
     const json_t *tags;
@@ -106,9 +113,11 @@ static int create_key_args(struct call *c, struct create_args *a)
             "CustomerMasterKeySpec is deprecated.");
     if (!a->spec)
         a->spec = cmk_spec ? cmk_spec : KEY_SPEC_SYMMETRIC_DEFAULT;
-    if (origin && strcmp(origin, "AWS_KMS") != 0)
+    a->external = origin && !strcmp(origin, "EXTERNAL");
+    if (origin && strcmp(origin, "AWS_KMS") != 0 && !a->external)
         return call_fail(c, "UnsupportedOperationException",
-                         "Origin %s is not supported by cloister-kms; only AWS_KMS.", origin);
+                         "Origin %s is not supported by cloister-kms; only AWS_KMS and EXTERNAL.",
+                         origin);
     const char *spec = a->spec;
     if (!strcmp(spec, "SM2"))
         return refuse_sm2(c, "KeySpec");
@@ -203,14 +212,14 @@ int op_create_key(struct call *c)
         return -1;
     uint8_t *material = NULL;
     size_t mlen = 0;
-    int rc = new_material(c, a.spec, &material, &mlen);
+    int rc = a.external ? 0 : new_material(c, a.spec, &material, &mlen);
     if (rc == 0) {
         k.created = ku_now();
         k.usage = a.key_usage;
         k.description = (char *)(a.desc ? a.desc : "");
         snprintf(k.key_spec, sizeof(k.key_spec), "%s", a.spec);
-        snprintf(k.origin, sizeof(k.origin), "AWS_KMS");
-        k.state = KEY_ENABLED;
+        snprintf(k.origin, sizeof(k.origin), "%s", a.external ? "EXTERNAL" : "AWS_KMS");
+        k.state = a.external ? KEY_PENDING_IMPORT : KEY_ENABLED;
         k.rotation_period_days = 365;
         k.policy = policy;
         struct cl_error err = { 0 };
@@ -219,7 +228,9 @@ int op_create_key(struct call *c)
     }
     if (rc == 0) {
         call_name_key(c, k.id);
-        c->out = json_pack("{s:o}", "KeyMetadata", key_metadata(c, &k));
+        json_t *m = key_metadata(c, &k);
+        c->out = m ? json_pack("{s:o}", "KeyMetadata", m) : NULL;
+        rc = m ? 0 : -1;
     }
     ku_wipe_free(material);
     free(policy);
@@ -232,8 +243,11 @@ int op_describe_key(struct call *c)
     if (grant_tokens(c) < 0 || load_key(c, "KeyId", IDS_WITH_ALIAS, &k) < 0)
         return -1;
     int rc = authorize(c, "kms:DescribeKey", &k);
+    json_t *m = rc == 0 ? key_metadata(c, &k) : NULL;
+    if (rc == 0 && !m)
+        rc = -1;
     if (rc == 0)
-        c->out = json_pack("{s:o}", "KeyMetadata", key_metadata(c, &k));
+        c->out = json_pack("{s:o}", "KeyMetadata", m);
     store_key_clear(&k);
     return rc;
 }
@@ -286,6 +300,12 @@ static int change_state(struct call *c, const char *action, enum key_state new_s
     if (load_key(c, "KeyId", IDS_KEY_ONLY, &k) < 0)
         return -1;
     int rc = require_not_pending(c, &k);
+    /* a key without its material can be neither enabled nor disabled (AWS) */
+    if (rc == 0 && k.state == KEY_PENDING_IMPORT) {
+        char arn[KEY_ARN_MAX];
+        key_arn(c, &k, arn);
+        rc = call_fail(c, "KMSInvalidStateException", "%s is pending import.", arn);
+    }
     if (rc == 0)
         rc = authorize(c, action, &k);
     if (rc == 0) {
@@ -362,9 +382,13 @@ int op_cancel_key_deletion(struct call *c)
         rc = call_fail(c, "KMSInvalidStateException", "%s is not pending deletion.", arn);
     if (rc == 0)
         rc = authorize(c, "kms:CancelKeyDeletion", &k);
+    enum key_state after = KEY_DISABLED;
+    if (rc == 0)
+        rc = import_state_after_cancel(c, &k, &after);
     if (rc == 0) {
-        /* AWS leaves a key whose deletion was canceled Disabled */
-        k.state = KEY_DISABLED;
+        /* AWS leaves a key whose deletion was canceled Disabled (PendingImport
+         * when it has no material) */
+        k.state = after;
         k.pending_days = 0;
         k.deletion_date = 0;
         struct cl_error err = { 0 };

@@ -13,7 +13,7 @@
  * keys, key pairs, random), signing.c (public key, sign, verify), mac.c
  * (HMAC keys), agreement.c (key agreement), key_usage.c (last use), grants.c
  * (grants; grant_token.c: ids and tokens), multi_region.c (ReplicateKey,
- * UpdatePrimaryRegion), custom_key_stores.c.
+ * UpdatePrimaryRegion), imports.c (imported key material), custom_key_stores.c.
  */
 #ifndef CLOISTER_KMS_OPS_OPS_H
 #define CLOISTER_KMS_OPS_OPS_H
@@ -76,6 +76,11 @@ int op_verify_mac(struct call *c);
 
 /* agreement.c */
 int op_derive_shared_secret(struct call *c);
+
+/* imports.c */
+int op_get_parameters_for_import(struct call *c);
+int op_import_key_material(struct call *c);
+int op_delete_imported_key_material(struct call *c);
 
 /* key_usage.c */
 int op_get_key_last_usage(struct call *c);

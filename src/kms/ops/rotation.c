@@ -26,6 +26,14 @@ static int rotation_key(struct call *c, const char *action, struct store_key *k)
     if (load_key(c, "KeyId", IDS_KEY_ONLY, k) < 0)
         return -1;
     int rc = require_usable(c, k);
+    /* AWS does not rotate imported material (EnableKeyRotation, RotateKeyOnDemand) */
+    if (rc == 0 && !strcmp(k->origin, "EXTERNAL") &&
+        strcmp(action, "kms:DisableKeyRotation") != 0) {
+        char arn[KEY_ARN_MAX];
+        key_arn(c, k, arn);
+        rc = call_fail(c, "UnsupportedOperationException",
+                       "%s origin is EXTERNAL which is not valid for this operation.", arn);
+    }
     if (rc == 0 && !is_symmetric(k)) {
         char arn[KEY_ARN_MAX];
         key_arn(c, k, arn);

@@ -9,6 +9,7 @@ static const char *const STATE_NAMES[] = {
     [KEY_DISABLED] = "Disabled",
     [KEY_PENDING_DELETION] = "PendingDeletion",
     [KEY_PENDING_REPLICA_DELETION] = "PendingReplicaDeletion",
+    [KEY_PENDING_IMPORT] = "PendingImport",
 };
 
 static const char *const USAGE_NAMES[] = {

@@ -11,12 +11,14 @@
 #include <cloister/error.h>
 
 /* The states a key of cloister-kms can be in (AWS has more: Creating,
- * PendingImport, Unavailable... for features not implemented). */
+ * Unavailable... for features not implemented). PendingImport: a key of
+ * origin EXTERNAL without its material (never imported, deleted or expired). */
 enum key_state {
     KEY_ENABLED,
     KEY_DISABLED,
     KEY_PENDING_DELETION,
     KEY_PENDING_REPLICA_DELETION, /* a multi-Region primary waiting for its replicas' deletion */
+    KEY_PENDING_IMPORT,
 };
 
 /* The usages of the keys cloister-kms makes. */
@@ -27,7 +29,7 @@ enum key_usage {
     KEY_USAGE_KEY_AGREEMENT,
 };
 
-/* "Enabled", "Disabled", "PendingDeletion", "PendingReplicaDeletion". */
+/* "Enabled", "Disabled", "PendingDeletion", "PendingReplicaDeletion", "PendingImport". */
 const char *key_state_name(enum key_state s);
 /* "ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT". */
 const char *key_usage_name(enum key_usage u);

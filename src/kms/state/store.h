@@ -60,7 +60,8 @@ struct store_key {
 void store_key_clear(struct store_key *k);
 
 /*
- * Inserts a key with its first material version (1) and its tags (a JSON
+ * Inserts a key with its first material version (1; none when material is
+ * NULL: a key of origin EXTERNAL, pending import) and its tags (a JSON
  * array of {"TagKey","TagValue"}, or NULL), in one transaction.
  */
 CL_MUST_USE int store_key_create(struct store *st, const struct store_key *k,
@@ -110,6 +111,45 @@ CL_MUST_USE int store_key_rotate(struct store *st, const char *id, const uint8_t
 CL_MUST_USE int store_rotation_list(struct store *st, const char *id, uint32_t after,
                                     bool with_first, size_t limit, json_t **out, bool *more,
                                     struct cl_error *err);
+
+/*
+ * Imported key material (keys of origin EXTERNAL; store_imports.c). The
+ * material itself is version 1 in the key's material table, wrapped like
+ * every key's; the key_imports table keeps how it expires and a keyed
+ * fingerprint of it (HMAC-SHA-256 under a key derived from the master key),
+ * kept when the material is deleted or expires, so that only the same
+ * material can be imported again.
+ */
+struct store_import {
+    bool imported;   /* material was imported at least once */
+    bool present;    /* it is there now (not deleted, not expired) */
+    bool expires;    /* ExpirationModel KEY_MATERIAL_EXPIRES */
+    double valid_to; /* when it expires (expires only) */
+};
+/* The import record of key id; all false when there is none. */
+CL_MUST_USE int store_import_get(struct store *st, const char *id, struct store_import *out,
+                                 struct cl_error *err);
+/*
+ * Imports material into key id, in one transaction: CL_EPERM when other
+ * material was imported into it before; the key goes from PendingImport to
+ * Enabled (another state is kept).
+ */
+CL_MUST_USE int store_import_put(struct store *st, const char *id, const uint8_t *material,
+                                 size_t len, bool expires, double valid_to, struct cl_error *err);
+/* Deletes key id's material (the fingerprint stays); the key goes to
+ * PendingImport unless it is pending deletion. */
+CL_MUST_USE int store_import_delete(struct store *st, const char *id, struct cl_error *err);
+/* store_import_delete() when key id's material expires at or before now;
+ * *expired says whether it did. */
+CL_MUST_USE int store_import_expire(struct store *st, const char *id, double now, bool *expired,
+                                    struct cl_error *err);
+/* AES-256-GCM under the master key with aad (import tokens): nonce || ct ||
+ * tag, *out malloc'd; unseal answers CL_ECRYPTO when it does not authenticate
+ * (*pt malloc'd, the caller wipes and frees). */
+CL_MUST_USE int store_seal(struct store *st, const char *aad, const uint8_t *pt, size_t len,
+                           uint8_t **out, size_t *out_len, struct cl_error *err);
+CL_MUST_USE int store_unseal(struct store *st, const char *aad, const uint8_t *in, size_t len,
+                             uint8_t **pt, size_t *pt_len, struct cl_error *err);
 
 /* A key's last successful cryptographic use (GetKeyLastUsage's KeyLastUsage). */
 struct store_usage {

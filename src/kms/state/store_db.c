@@ -64,7 +64,12 @@ static const char *SCHEMA =
      * replicas are the keys rows of the same key id in other regions
      * (store_mrk.c, docs/kms.md "Multi-Region keys") */
     "CREATE TABLE IF NOT EXISTS multi_region_keys("
-    "  key_id TEXT PRIMARY KEY, primary_id TEXT NOT NULL);";
+    "  key_id TEXT PRIMARY KEY, primary_id TEXT NOT NULL);"
+    /* imported key material of keys of origin EXTERNAL (store_imports.c) */
+    "CREATE TABLE IF NOT EXISTS key_imports("
+    "  key_id TEXT PRIMARY KEY REFERENCES keys(id) ON DELETE CASCADE, fingerprint BLOB NOT NULL,"
+    "  present INTEGER NOT NULL, expires INTEGER NOT NULL, valid_to REAL NOT NULL DEFAULT 0,"
+    "  imported REAL NOT NULL);";
 
 int db_fail(struct cl_error *err, sqlite3 *db, const char *what)
 {

@@ -96,7 +96,8 @@ int store_key_create(struct store *st, const struct store_key *k, const uint8_t 
     rc = db_key_insert(db, k, 1, err);
     if (rc == 0 && !strncmp(k->id, "mrk-", 4)) /* a multi-Region key is made as its primary */
         rc = db_mrk_set_primary(db, k->id, false, err);
-    if (rc == 0)
+    /* a key of origin EXTERNAL starts without material (store_imports.c adds it) */
+    if (rc == 0 && material)
         rc = db_material_insert(st, db, k->id, 1, k->created, material, material_len, err);
     if (rc == 0 && tags)
         rc = db_tags_set(db, k->id, tags, err);
