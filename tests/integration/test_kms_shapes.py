@@ -41,3 +41,14 @@ def test_every_answer_fits_the_model(srv):
     assert len(ops) == 54, out["version"]
     assert set(out["succeeded"]) == ops - ERRORS_ONLY
     assert ERRORS_ONLY <= set(out["failed"])
+
+
+def test_the_operation_table_lists_every_operation(srv):
+    """docs/kms.md's operation table names each of the model's operations."""
+    import re
+    ops = run_shapes(srv)["operations"]
+    text = (HERE.parents[1] / "docs" / "kms.md").read_text()
+    start = text.index("| operation | status | notes |")
+    rows = text[start:text.index("\n\n", start)].splitlines()[2:]
+    named = " ".join(row.split("|")[1] for row in rows)
+    assert [op for op in ops if not re.search(rf"\b{op}\b", named)] == []
