@@ -27,13 +27,13 @@
 #include "cms/cms.h"
 #include "kms_client/sock_bridge.h"
 
-#define RESPONSE_MAX (1024 * 1024)
+#define RESPONSE_MAX        (1024 * 1024)
 #define ATTESTATION_DOC_MAX 0x3000 /* the NSM's response limit */
 
 struct kms_client {
     char *region;
-    char *host;     /* TLS name and Host header */
-    unsigned port;  /* TLS port in the URL (the proxy decides where bytes go) */
+    char *host;    /* TLS name and Host header */
+    unsigned port; /* TLS port in the URL (the proxy decides where bytes go) */
     char *ca_bundle;
     uint32_t proxy_cid, proxy_port;
     char *endpoint_url; /* direct TCP (parent side); NULL: through the vsock proxy */
@@ -136,8 +136,8 @@ int kms_client_new(const struct kms_client_config *cfg, struct kms_client **out,
     }
     c->access_key_id = strdup(cfg->access_key_id);
     c->secret_access_key = strdup(cfg->secret_access_key);
-    c->session_token = cfg->session_token && *cfg->session_token ? strdup(cfg->session_token)
-                                                                 : NULL;
+    c->session_token =
+        cfg->session_token && *cfg->session_token ? strdup(cfg->session_token) : NULL;
     if (!c->host || !c->region || !c->ca_bundle || !c->access_key_id || !c->secret_access_key ||
         (cfg->session_token && *cfg->session_token && !c->session_token)) {
         kms_client_free(c);
@@ -314,8 +314,8 @@ static void wipe_field(json_t *obj, const char *name)
 }
 
 /* Decodes the base64 blob field `name` of a KMS response. */
-static int response_blob(json_t *resp, const char *name, size_t max, uint8_t **out,
-                         size_t *out_len, struct cl_error *err)
+static int response_blob(json_t *resp, const char *name, size_t max, uint8_t **out, size_t *out_len,
+                         struct cl_error *err)
 {
     const char *b64 = json_string_value(json_object_get(resp, name));
     if (!b64)
@@ -347,17 +347,18 @@ static int add_context(json_t *req, const char *context_json, struct cl_error *e
     if (!ctx)
         return cl_fail(err, CL_EINVAL, "the encryption context must be a JSON object: %s",
                        jerr.text);
-    if (!json_is_object(ctx)) {   /* json_loads() gives an object or an array */
+    if (!json_is_object(ctx)) { /* json_loads() gives an object or an array */
         json_decref(ctx);
-        return cl_fail(err, CL_EINVAL, "the encryption context must be a JSON object, not an array");
+        return cl_fail(err, CL_EINVAL,
+                       "the encryption context must be a JSON object, not an array");
     }
     const char *k;
     json_t *v;
-    json_object_foreach(ctx, k, v) {
+    json_object_foreach(ctx, k, v)
+    {
         if (!json_is_string(v)) {
             /* k belongs to ctx: record the reason before letting ctx go. */
-            int rc = cl_fail(err, CL_EINVAL, "encryption context value of '%s' is not a string",
-                             k);
+            int rc = cl_fail(err, CL_EINVAL, "encryption context value of '%s' is not a string", k);
             json_decref(ctx);
             return rc;
         }
@@ -398,8 +399,8 @@ static int add_recipient(json_t *req, struct recipient *r, struct cl_error *err)
         rc = cl_fail(err, CL_ENOMEM, "out of memory");
         goto out;
     }
-    ErrorCode ec = nsm_get_attestation_doc(nsm, NULL, 0, NULL, 0, spki, (uint32_t)spki_len, doc,
-                                     &doc_len);
+    ErrorCode ec =
+        nsm_get_attestation_doc(nsm, NULL, 0, NULL, 0, spki, (uint32_t)spki_len, doc, &doc_len);
     if (ec != ERROR_CODE_SUCCESS) {
         rc = cl_fail(err, CL_EIO, "the NSM refused the attestation request (error %d)", ec);
         goto out;
@@ -422,8 +423,8 @@ static int open_recipient(json_t *resp, struct recipient *r, uint8_t **plaintext
 {
     uint8_t *cms = NULL;
     size_t cms_len = 0;
-    int rc = response_blob(resp, "CiphertextForRecipient", CMS_RECIPIENT_MAX_BYTES, &cms,
-                           &cms_len, err);
+    int rc =
+        response_blob(resp, "CiphertextForRecipient", CMS_RECIPIENT_MAX_BYTES, &cms, &cms_len, err);
     if (rc == 0)
         rc = cms_envelope_decrypt(r->key, cms, cms_len, plaintext, len, err);
     free(cms);
@@ -445,6 +446,34 @@ static int response_plaintext(json_t *resp, const char *field, struct recipient 
     return response_blob(resp, field, 64 * 1024, plaintext, len, err);
 }
 
+/*
+ * Sends req (consumed) as op, with a Recipient when attest, and takes the
+ * secret member `field` of the answer (from the CMS envelope when
+ * attested): Decrypt, GenerateDataKey, GenerateRandom, DeriveSharedSecret.
+ * With keep, the caller gets the answer (its secret member wiped) for its
+ * other members.
+ */
+static int secret_call(struct kms_client *c, const char *op, json_t *req, bool attest,
+                       const char *field, uint8_t **out, size_t *len, json_t **keep,
+                       struct cl_error *err)
+{
+    struct recipient r = { 0 };
+    json_t *resp = NULL;
+    int rc = attest ? add_recipient(req, &r, err) : 0;
+    if (rc == 0)
+        rc = kms_call(c, op, req, &resp, err);
+    if (rc == 0)
+        rc = response_plaintext(resp, field, &r, attest, out, len, err);
+    recipient_release(&r);
+    wipe_field(resp, field);
+    json_decref(req);
+    if (keep && rc == 0)
+        *keep = resp;
+    else
+        json_decref(resp);
+    return rc;
+}
+
 /* ---- operations ---- */
 
 int kms_decrypt(struct kms_client *c, const uint8_t *ciphertext, size_t ciphertext_len,
@@ -452,37 +481,28 @@ int kms_decrypt(struct kms_client *c, const uint8_t *ciphertext, size_t cipherte
                 const char *encryption_context_json, bool attest, uint8_t **plaintext,
                 size_t *plaintext_len, struct cl_error *err)
 {
-    int rc;
-    struct recipient r = { 0 };
-    json_t *resp = NULL, *req = json_object();
+    json_t *req = json_object();
     *plaintext = NULL;
     *plaintext_len = 0;
     if (!req)
         return cl_fail(err, CL_ENOMEM, "out of memory");
-    if ((rc = add_blob(req, "CiphertextBlob", ciphertext, ciphertext_len, err)) < 0)
-        goto out;
+    int rc = add_blob(req, "CiphertextBlob", ciphertext, ciphertext_len, err);
     if (key_id)
         json_object_set_new(req, "KeyId", json_string(key_id));
     if (encryption_algorithm)
         json_object_set_new(req, "EncryptionAlgorithm", json_string(encryption_algorithm));
-    if ((rc = add_context(req, encryption_context_json, err)) < 0)
-        goto out;
-    if (attest && (rc = add_recipient(req, &r, err)) < 0)
-        goto out;
-    if ((rc = kms_call(c, "Decrypt", req, &resp, err)) < 0)
-        goto out;
-    rc = response_plaintext(resp, "Plaintext", &r, attest, plaintext, plaintext_len, err);
-out:
-    recipient_release(&r);
-    wipe_field(resp, "Plaintext");
-    json_decref(req);
-    json_decref(resp);
-    return rc;
+    if (rc == 0)
+        rc = add_context(req, encryption_context_json, err);
+    if (rc < 0) {
+        json_decref(req);
+        return rc;
+    }
+    return secret_call(c, "Decrypt", req, attest, "Plaintext", plaintext, plaintext_len, NULL, err);
 }
 
 int kms_encrypt(struct kms_client *c, const char *key_id, const uint8_t *plaintext,
-                size_t plaintext_len, const char *encryption_context_json,
-                uint8_t **ciphertext, size_t *ciphertext_len, struct cl_error *err)
+                size_t plaintext_len, const char *encryption_context_json, uint8_t **ciphertext,
+                size_t *ciphertext_len, struct cl_error *err)
 {
     int rc;
     json_t *resp = NULL, *req = json_object();
@@ -509,8 +529,6 @@ int kms_generate_data_key(struct kms_client *c, const char *key_id, const char *
                           bool attest, uint8_t **ciphertext, size_t *ciphertext_len,
                           uint8_t **plaintext, size_t *plaintext_len, struct cl_error *err)
 {
-    int rc;
-    struct recipient r = { 0 };
     json_t *resp = NULL, *req = json_object();
     *ciphertext = *plaintext = NULL;
     *ciphertext_len = *plaintext_len = 0;
@@ -518,24 +536,18 @@ int kms_generate_data_key(struct kms_client *c, const char *key_id, const char *
         return cl_fail(err, CL_ENOMEM, "out of memory");
     json_object_set_new(req, "KeyId", json_string(key_id));
     json_object_set_new(req, "KeySpec", json_string(key_spec ? key_spec : "AES_256"));
-    if (attest && (rc = add_recipient(req, &r, err)) < 0)
-        goto out;
-    if ((rc = kms_call(c, "GenerateDataKey", req, &resp, err)) < 0)
-        goto out;
-    if ((rc = response_blob(resp, "CiphertextBlob", 64 * 1024, ciphertext, ciphertext_len,
-                            err)) < 0)
-        goto out;
-    rc = response_plaintext(resp, "Plaintext", &r, attest, plaintext, plaintext_len, err);
-    if (rc < 0) {
-        free(*ciphertext);
-        *ciphertext = NULL;
-        *ciphertext_len = 0;
-    }
-out:
-    recipient_release(&r);
-    wipe_field(resp, "Plaintext");
-    json_decref(req);
+    int rc = secret_call(c, "GenerateDataKey", req, attest, "Plaintext", plaintext, plaintext_len,
+                         &resp, err);
+    if (rc < 0)
+        return rc;
+    rc = response_blob(resp, "CiphertextBlob", 64 * 1024, ciphertext, ciphertext_len, err);
     json_decref(resp);
+    if (rc < 0) {
+        OPENSSL_cleanse(*plaintext, *plaintext_len);
+        free(*plaintext);
+        *plaintext = NULL;
+        *plaintext_len = 0;
+    }
     return rc;
 }
 
@@ -544,20 +556,13 @@ int kms_generate_random(struct kms_client *c, size_t length, bool attest, uint8_
 {
     *random = NULL;
     if (length < 1 || length > 1024)
-        return cl_fail(err, CL_EINVAL, "the length must be from 1 to 1024 bytes, not %zu",
-                       length);
-    int rc;
-    struct recipient r = { 0 };
-    json_t *resp = NULL, *req = json_object();
+        return cl_fail(err, CL_EINVAL, "the length must be from 1 to 1024 bytes, not %zu", length);
+    json_t *req = json_object();
     size_t got = 0;
     if (!req)
         return cl_fail(err, CL_ENOMEM, "out of memory");
     json_object_set_new(req, "NumberOfBytes", json_integer((json_int_t)length));
-    if (attest && (rc = add_recipient(req, &r, err)) < 0)
-        goto out;
-    if ((rc = kms_call(c, "GenerateRandom", req, &resp, err)) < 0)
-        goto out;
-    rc = response_plaintext(resp, "Plaintext", &r, attest, random, &got, err);
+    int rc = secret_call(c, "GenerateRandom", req, attest, "Plaintext", random, &got, NULL, err);
     if (rc == 0 && got != length) {
         OPENSSL_cleanse(*random, got);
         free(*random);
@@ -565,11 +570,6 @@ int kms_generate_random(struct kms_client *c, size_t length, bool attest, uint8_
         rc = cl_fail(err, CL_EFORMAT, "KMS returned %zu random bytes, %zu were asked for", got,
                      length);
     }
-out:
-    recipient_release(&r);
-    wipe_field(resp, "Plaintext");
-    json_decref(req);
-    json_decref(resp);
     return rc;
 }
 
@@ -577,26 +577,18 @@ int kms_derive_shared_secret(struct kms_client *c, const char *key_id, const uin
                              size_t public_key_len, bool attest, uint8_t **secret,
                              size_t *secret_len, struct cl_error *err)
 {
-    int rc;
-    struct recipient r = { 0 };
-    json_t *resp = NULL, *req = json_object();
+    json_t *req = json_object();
     *secret = NULL;
     *secret_len = 0;
     if (!req)
         return cl_fail(err, CL_ENOMEM, "out of memory");
     json_object_set_new(req, "KeyId", json_string(key_id));
     json_object_set_new(req, "KeyAgreementAlgorithm", json_string("ECDH"));
-    if ((rc = add_blob(req, "PublicKey", public_key, public_key_len, err)) < 0)
-        goto out;
-    if (attest && (rc = add_recipient(req, &r, err)) < 0)
-        goto out;
-    if ((rc = kms_call(c, "DeriveSharedSecret", req, &resp, err)) < 0)
-        goto out;
-    rc = response_plaintext(resp, "SharedSecret", &r, attest, secret, secret_len, err);
-out:
-    recipient_release(&r);
-    wipe_field(resp, "SharedSecret");
-    json_decref(req);
-    json_decref(resp);
-    return rc;
+    int rc = add_blob(req, "PublicKey", public_key, public_key_len, err);
+    if (rc < 0) {
+        json_decref(req);
+        return rc;
+    }
+    return secret_call(c, "DeriveSharedSecret", req, attest, "SharedSecret", secret, secret_len,
+                       NULL, err);
 }
