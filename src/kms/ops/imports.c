@@ -53,16 +53,23 @@ bool key_is_external(const struct store_key *k)
     return !strcmp(k->origin, "EXTERNAL");
 }
 
+/* The import record of an EXTERNAL key (*imp zeroed for any other key). */
+static int import_of(struct call *c, const struct store_key *k, struct store_import *imp)
+{
+    memset(imp, 0, sizeof(*imp));
+    struct cl_error err = { 0 };
+    if (key_is_external(k) && store_import_get(c->s->store, k->id, imp, &err) < 0)
+        return call_fail_internal(c, &err);
+    return 0;
+}
+
 int import_metadata(struct call *c, const struct store_key *k, json_t *m)
 {
-    if (!key_is_external(k))
-        return 0;
     struct store_import imp;
-    struct cl_error err = { 0 };
-    if (store_import_get(c->s->store, k->id, &imp, &err) < 0)
-        return call_fail_internal(c, &err);
+    if (import_of(c, k, &imp) < 0)
+        return -1;
     /* AWS shows the expiration of the material the key has; a key pending
-     * import has none */
+     * import (or not imported) has none */
     if (!imp.present)
         return 0;
     json_object_set_new(
@@ -75,15 +82,10 @@ int import_metadata(struct call *c, const struct store_key *k, json_t *m)
 
 int import_state_after_cancel(struct call *c, const struct store_key *k, enum key_state *state)
 {
-    *state = KEY_DISABLED;
-    if (!key_is_external(k))
-        return 0;
     struct store_import imp;
-    struct cl_error err = { 0 };
-    if (store_import_get(c->s->store, k->id, &imp, &err) < 0)
-        return call_fail_internal(c, &err);
-    if (!imp.present)
-        *state = KEY_PENDING_IMPORT;
+    if (import_of(c, k, &imp) < 0)
+        return -1;
+    *state = key_is_external(k) && !imp.present ? KEY_PENDING_IMPORT : KEY_DISABLED;
     return 0;
 }
 

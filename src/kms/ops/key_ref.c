@@ -11,6 +11,7 @@
 
 #include "call/context.h"
 #include "call/request.h"
+#include "ops/imports.h"
 #include "ops/keyspec.h"
 #include "util/kmsutil.h"
 
@@ -31,7 +32,7 @@ void key_material_id(const char *key_id, uint32_t version, char out[65])
 
 int key_import_expiry(struct call *c, struct store_key *k)
 {
-    if (strcmp(k->origin, "EXTERNAL") != 0 || k->state == KEY_PENDING_IMPORT)
+    if (!key_is_external(k) || k->state == KEY_PENDING_IMPORT)
         return 0;
     bool expired = false;
     struct cl_error err = { 0 };
